@@ -1,0 +1,45 @@
+# afg — the two README commands are `make demo` (main job) and `make test` (tests).
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export MPLBACKEND := Agg
+
+.PHONY: demo demo-quick test test-fast lab bench lint clean venv
+
+venv: $(STAMP)
+
+# (Re-)install when pyproject.toml changes. facenet-pytorch pins torch<2.3/numpy<2, which
+# cannot co-exist with the stack, so it is installed without its (already satisfied) deps.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --no-deps facenet-pytorch==2.6.0
+	$(PY) -m ipykernel install --user --name afg --display-name "Python (afg)" >/dev/null
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m afg demo
+
+demo-quick: $(STAMP)
+	$(PY) -m afg demo --quick
+
+test: $(STAMP)
+	$(PY) -m pytest -q -n 2 --dist loadgroup
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -n 2 -m "not notebook"
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: $(STAMP)
+	for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check afg tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,190 @@
+"""timm feature extractors that return the last stage as tokens ``(B, D, C)``.
+
+``D = h*w`` positions of the last feature map, ``C`` channels. ResNet-50 at 224 px gives
+``[B, 2048, 7, 7] -> (B, 49, 2048)``; Swin in current timm is channels-last ``[B, 7, 7, C]``;
+DenseNet-121 gives ``[B, 1024, 7, 7]``. This is the input every graph head in afg takes.
+
+Weights are never downloaded implicitly: ``weights=<file>`` loads a local torchvision- or
+timm-format checkpoint (e.g. the ``resnet50-19c8e357.pth`` the ME-GraphAU code asks for);
+``pretrained=True`` uses timm's hub cache and fails at once, telling you to pass ``weights=``,
+when the weights are neither cached nor reachable.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+__all__ = ["create_backbone", "Backbone", "load_backbone_weights", "SUPPORTED_BACKBONES"]
+
+SUPPORTED_BACKBONES = (
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "swin_tiny_patch4_window7_224",
+    "swin_small_patch4_window7_224",
+    "swin_base_patch4_window7_224",
+    "densenet121",
+)
+
+_CLASSIFIER_PREFIXES = ("fc.", "head.", "classifier.", "head.fc.")
+_WRAPPER_PREFIXES = ("module.", "model.", "backbone.", "encoder.")
+
+
+class Backbone(nn.Module):
+    """A timm model without its classifier whose forward returns tokens ``(B, D, C)``.
+
+    Attributes:
+        num_features: ``C``, channels of the last stage.
+        grid: ``(h, w)`` of the last feature map for the configured ``img_size``.
+        channels_last_output: True when timm's ``forward_features`` is NHWC (Swin).
+    """
+
+    def __init__(self, name: str, model: nn.Module, img_size: int) -> None:
+        super().__init__()
+        self.name = name
+        self.model = model
+        self.img_size = img_size
+        self.num_features = int(model.num_features)
+        self.channels_last_output = name.startswith("swin")
+        with torch.no_grad():
+            was_training = model.training
+            model.eval()
+            fmap = model.forward_features(torch.zeros(1, 3, img_size, img_size))
+            model.train(was_training)
+        if self.channels_last_output:
+            self.grid = (int(fmap.shape[1]), int(fmap.shape[2]))
+        else:
+            self.grid = (int(fmap.shape[-2]), int(fmap.shape[-1]))
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        """Last-stage map as ``(B, C, h, w)`` (Swin's NHWC permuted)."""
+        f = self.model.forward_features(x)
+        if self.channels_last_output:
+            f = f.permute(0, 3, 1, 2)
+        return f
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B,3,H,W) -> (B, D, C)
+        f = self.model.forward_features(x)
+        if self.channels_last_output:  # (B, h, w, C)
+            return f.flatten(1, 2)
+        return f.flatten(2).transpose(1, 2)  # (B, C, h, w) -> (B, h*w, C)
+
+    @property
+    def target_layer(self) -> nn.Module:
+        """The module whose output is the last feature map (a natural Grad-CAM target)."""
+        m = self.model
+        for attr in ("layer4", "layers", "features"):
+            if hasattr(m, attr):
+                mod = getattr(m, attr)
+                return mod[-1] if isinstance(mod, nn.Sequential) and attr == "layers" else mod
+        return m
+
+
+def _strip_state_dict(sd: dict) -> dict:
+    for key in ("state_dict", "model", "model_state", "net"):
+        if key in sd and isinstance(sd[key], dict) and sd[key] and all(
+            isinstance(v, torch.Tensor) for v in list(sd[key].values())[:5]
+        ):
+            sd = sd[key]
+            break
+    out = {}
+    for k, v in sd.items():
+        if not isinstance(v, torch.Tensor):
+            continue
+        changed = True
+        while changed:
+            changed = False
+            for p in _WRAPPER_PREFIXES:
+                if k.startswith(p):
+                    k = k[len(p):]
+                    changed = True
+        out[k] = v
+    return out
+
+
+def load_backbone_weights(model: nn.Module, path: str | os.PathLike, name: str = "") -> list[str]:
+    """Load a local checkpoint into a timm model (classifier weights ignored).
+
+    Accepts timm- and torchvision-format files (``module.``/``model.`` prefixes stripped; timm's
+    own ``checkpoint_filter_fn`` converts torchvision DenseNet/Swin layouts). Returns the list of
+    non-classifier keys that stayed missing; raises when nothing matched.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"backbone weights file not found: {path}")
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(sd, dict):
+        raise ValueError(f"{path}: expected a state_dict (mapping of tensors), got {type(sd).__name__}")
+    sd = _strip_state_dict(sd)
+    # Let timm convert foreign layouts (torchvision DenseNet 'norm.1', original Swin, ...).
+    try:
+        mod = importlib.import_module(type(model).__module__)
+        filt = getattr(mod, "checkpoint_filter_fn", None)
+        if filt is not None:
+            try:
+                sd = filt(sd, model)
+            except Exception:
+                pass
+    except ImportError:
+        pass
+    own = model.state_dict()
+    sd = {k: v for k, v in sd.items() if not k.startswith(_CLASSIFIER_PREFIXES)}
+    matched = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
+    if not matched:
+        raise ValueError(
+            f"{path}: no tensor matches backbone {name or type(model).__name__}; "
+            f"is it a checkpoint for another architecture?"
+        )
+    missing, _ = model.load_state_dict(matched, strict=False)
+    missing = [k for k in missing if not k.startswith(_CLASSIFIER_PREFIXES)]
+    bad_shape = [k for k, v in sd.items() if k in own and own[k].shape != v.shape]
+    if bad_shape:
+        raise ValueError(f"{path}: shape mismatch for {bad_shape[:3]} (wrong architecture?)")
+    return missing
+
+
+def create_backbone(
+    name: str,
+    pretrained: bool = False,
+    weights: str | os.PathLike | None = None,
+    img_size: int = 224,
+) -> Backbone:
+    """Create a token-returning backbone.
+
+    Args:
+        name: a timm model name (``resnet18/34/50/101``, ``swin_{tiny,small,base}_patch4_window7_224``,
+            ``densenet121``; other timm CNNs/ViTs usually work too).
+        pretrained: use timm's hub weights (must already be cached or reachable).
+        weights: a local checkpoint file, loaded offline; takes precedence over ``pretrained``.
+        img_size: input size (112 for CPU experiments); Swin is built for it.
+
+    Returns:
+        :class:`Backbone`; ``forward(x: (B,3,H,W)) -> (B, D, C)``.
+    """
+    import timm
+
+    kwargs: dict = {"num_classes": 0, "global_pool": ""}
+    if name.startswith("swin"):
+        kwargs["img_size"] = img_size
+    if weights is not None:
+        model = timm.create_model(name, pretrained=False, **kwargs)
+        missing = load_backbone_weights(model, weights, name)
+        if missing:
+            raise ValueError(f"{weights}: {len(missing)} backbone tensors missing, e.g. {missing[:3]}")
+    elif pretrained:
+        try:
+            model = timm.create_model(name, pretrained=True, **kwargs)
+        except Exception as e:  # no hub, no cache
+            raise RuntimeError(
+                f"could not load pretrained weights for {name!r} (no network and no local cache: "
+                f"{type(e).__name__}). Download them once elsewhere and pass "
+                f"weights='path/to/file.pth' (timm or torchvision format)."
+            ) from None
+    else:
+        model = timm.create_model(name, pretrained=False, **kwargs)
+    return Backbone(name, model, img_size)

@@ -1,0 +1,2 @@
+"""Key mapping for the authors mafg_ccfg code."""
+from __future__ import annotations

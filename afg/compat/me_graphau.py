@@ -1,0 +1,2 @@
+"""Key mapping for the authors me_graphau code."""
+from __future__ import annotations

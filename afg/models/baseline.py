@@ -1,0 +1,2 @@
+"""baseline model (registered in afg.models)."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""emotion_gcn model (registered in afg.models)."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""mafg_ccfg model (registered in afg.models)."""
+from __future__ import annotations

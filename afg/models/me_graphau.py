@@ -1,0 +1,2 @@
+"""me_graphau model (registered in afg.models)."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""svml_rgcn model (registered in afg.models)."""
+from __future__ import annotations

@@ -1,0 +1,4 @@
+"""Single-head CrossAttention (ME-GraphAU MEFL). Owner: ME-GraphAU issue."""
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,4 @@
+"""MEFL: FAM + ARM edge features. Owner: ME-GraphAU issue."""
+from __future__ import annotations
+
+__all__: list[str] = []

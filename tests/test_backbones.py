@@ -1,0 +1,97 @@
+import pytest
+import torch
+import torchvision
+
+from afg.backbones import create_backbone
+
+CASES = [
+    ("resnet18", 512),
+    ("resnet34", 512),
+    ("resnet50", 2048),
+    ("resnet101", 2048),
+    ("swin_tiny_patch4_window7_224", 768),
+    ("swin_base_patch4_window7_224", 1024),
+    ("densenet121", 1024),
+]
+
+
+@pytest.mark.parametrize("name,channels", CASES)
+@pytest.mark.parametrize("size,grid", [(112, (4, 4)), (224, (7, 7))])
+def test_token_shapes(name, channels, size, grid):
+    if name == "densenet121" and size == 112:
+        grid = (3, 3)  # DenseNet's last transition pools 7→3 at 112 px
+    bb = create_backbone(name, img_size=size).eval()
+    with torch.no_grad():
+        y = bb(torch.randn(2, 3, size, size))
+    assert bb.num_features == channels
+    assert bb.grid == grid
+    assert y.shape == (2, grid[0] * grid[1], channels)
+
+
+def test_tokens_match_feature_map_layout():
+    bb = create_backbone("resnet18", img_size=112).eval()
+    x = torch.randn(1, 3, 112, 112)
+    with torch.no_grad():
+        fmap = bb.feature_map(x)  # (1, C, h, w)
+        tok = bb(x)
+    # token d = row*w + col
+    assert torch.allclose(tok[0, 1 * 4 + 2], fmap[0, :, 1, 2])
+
+
+@pytest.mark.parametrize("name", ["resnet18", "swin_tiny_patch4_window7_224"])
+def test_local_weights_round_trip(tmp_path, name):
+    a = create_backbone(name, img_size=224).eval()
+    path = tmp_path / "w.pth"
+    torch.save(a.state_dict(), path)  # our wrapper's keys ("model." prefix)
+    b = create_backbone(name, weights=path, img_size=224).eval()
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.equal(a(x), b(x))
+
+
+def test_torchvision_resnet50_checkpoint_loads(tmp_path):
+    tv = torchvision.models.resnet50(weights=None).eval()
+    path = tmp_path / "resnet50-19c8e357.pth"
+    torch.save(tv.state_dict(), path)
+    bb = create_backbone("resnet50", weights=path, img_size=224).eval()
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        ref = torch.nn.Sequential(*list(tv.children())[:-2])(x)  # (1, 2048, 7, 7)
+        ours = bb(x)
+    assert torch.allclose(ours, ref.flatten(2).transpose(1, 2), atol=1e-5)
+
+
+def test_torchvision_densenet_checkpoint_loads(tmp_path):
+    tv = torchvision.models.densenet121(weights=None).eval()
+    path = tmp_path / "densenet121.pth"
+    torch.save(tv.state_dict(), path)
+    bb = create_backbone("densenet121", weights=path, img_size=224).eval()
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        ref = torch.relu(tv.features(x))
+        ours = bb(x)
+    assert torch.allclose(ours, ref.flatten(2).transpose(1, 2), atol=1e-5)
+
+
+def test_wrong_architecture_weights_rejected(tmp_path):
+    path = tmp_path / "r18.pth"
+    torch.save(create_backbone("resnet18").state_dict(), path)
+    with pytest.raises(ValueError):
+        create_backbone("resnet50", weights=path)
+
+
+def test_missing_weights_file():
+    with pytest.raises(FileNotFoundError, match="not found"):
+        create_backbone("resnet18", weights="/nonexistent/w.pth")
+
+
+def test_pretrained_without_hub_fails_fast(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    import huggingface_hub.constants as c
+
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True, raising=False)
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hf"), raising=False)
+    with pytest.raises(RuntimeError, match="weights="):
+        create_backbone("resnet18", pretrained=True)
