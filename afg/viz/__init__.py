@@ -1,2 +1,16 @@
-"""Every figure afg draws, as functions returning matplotlib Figures; ``save_figure`` exports."""
+"""Every figure afg draws, as functions returning matplotlib Figures; ``save_figure`` exports.
+
+Notebooks only call these. Figures: K-NN node graphs (ME-GraphAU Fig. 4), adjacency heatmaps
+(AU-GCN Table 1, Emotion-GCN Fig. 3, R-GCN relations), Grad-CAM grids (Li et al. Fig. 3,
+SVML-RGCN Fig. 7), classifier cosine similarity (Emotion-GCN Fig. 6), confusion matrices,
+per-AU F1 bars with the paper's numbers, sweep curves, ROIs on a face, the synthetic gallery.
+"""
+from .cam import *  # noqa: F401,F403
 from .export import *  # noqa: F401,F403
+from .graphs import *  # noqa: F401,F403
+from .plots import *  # noqa: F401,F403
+
+try:  # written by the AU-GCN module
+    from .rois import *  # noqa: F401,F403
+except ImportError:  # pragma: no cover
+    pass
