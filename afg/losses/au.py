@@ -1,4 +1,121 @@
-"""AU losses: class weights, weighted asymmetric loss, edge co-occurrence loss (ME-GraphAU). Owner: ME-GraphAU issue."""
+"""AU losses (ME-GraphAU Sec. 2.3): class weights, weighted asymmetric loss (Eq. 6), edge
+co-occurrence cross-entropy (Eq. 7), their sum (Eq. 8) and a masked weighted BCE (the baseline of
+Table 3's first two rows).
+
+All AU losses take *probabilities* ``(B, N)``, targets ``(B, N)`` of 0/1 (NaN = missing) and an
+optional boolean ``mask`` ``(B, N)`` (True = label present). Missing entries contribute nothing;
+the mean is over the observed entries (with no missing labels: mean over AUs, then batch).
+"""
 from __future__ import annotations
 
-__all__: list[str] = []
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..data.stats import au_class_weights
+from ..graphs.edges import IGNORE_INDEX, cooccurrence_targets
+
+__all__ = [
+    "au_class_weights",
+    "WeightedAsymmetricLoss",
+    "WeightedBCELoss",
+    "EdgeCooccurrenceLoss",
+    "weights_from_stats",
+]
+
+
+def weights_from_stats(stats: dict[str, Any] | None, num_classes: int | None = None) -> torch.Tensor | None:
+    """``stats["au_class_weights"]`` (or weights computed from ``au_labels``/``au_rates``) as a
+    float tensor, or None (uniform) when the statistics are absent."""
+    if not stats:
+        return None
+    if stats.get("au_class_weights") is not None:
+        w = np.asarray(stats["au_class_weights"], dtype=np.float64)
+    elif stats.get("au_labels") is not None:
+        w = au_class_weights(stats["au_labels"])
+    elif stats.get("au_rates") is not None:
+        r = np.asarray(stats["au_rates"], dtype=np.float64)
+        inv = 1.0 / np.clip(r, 1e-12, None)
+        w = len(r) * inv / inv.sum()
+    else:
+        return None
+    if num_classes is not None and len(w) != num_classes:
+        raise ValueError(f"class weights have {len(w)} entries, model has {num_classes} AUs")
+    return torch.as_tensor(w, dtype=torch.float32)
+
+
+def _valid(targets: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    valid = ~torch.isnan(targets)
+    if mask is not None:
+        valid = valid & mask.bool()
+    return valid
+
+
+def _masked_mean(loss: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    v = valid.to(loss.dtype)
+    return (loss * v).sum() / v.sum().clamp_min(1.0)
+
+
+class _WeightedAULoss(nn.Module):
+    def __init__(self, weight: Any = None, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.eps = eps
+        w = None if weight is None else torch.as_tensor(np.asarray(weight, dtype=np.float64), dtype=torch.float32)
+        self.register_buffer("weight", w, persistent=False)
+
+    def _elementwise(self, p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, probs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        valid = _valid(targets, mask)
+        y = torch.where(valid, targets, torch.zeros_like(targets)).to(probs.dtype)
+        loss = self._elementwise(probs, y)  # (B, N)
+        if self.weight is not None:
+            loss = loss * self.weight.to(loss.dtype)
+        return _masked_mean(loss, valid)
+
+
+class WeightedAsymmetricLoss(_WeightedAULoss):
+    r"""ME-GraphAU Eq. 6:
+
+    .. math:: \mathcal L_{WA} = -\frac1N \sum_i w_i\,[\,y_i \log p_i + (1-y_i)\, \bar p_i \log(1-p_i)\,]
+
+    ``\bar p_i`` is ``p_i`` with the gradient stopped (the authors compute it under ``no_grad``);
+    logarithms of ``max(·, eps)`` with ``eps = 1e-8``.
+    """
+
+    def _elementwise(self, p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        los_pos = y * torch.log(p.clamp(min=self.eps))
+        los_neg = (1 - y) * torch.log((1 - p).clamp(min=self.eps))
+        return -(los_pos + p.detach() * los_neg)
+
+
+class WeightedBCELoss(_WeightedAULoss):
+    r"""Weighted binary cross-entropy on probabilities (Table 3, rows 1–2):
+    ``-w_i [y log p + (1-y) log(1-p)]`` (``log(max(·, eps))``)."""
+
+    def _elementwise(self, p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return -(y * torch.log(p.clamp(min=self.eps)) + (1 - y) * torch.log((1 - p).clamp(min=self.eps)))
+
+
+class EdgeCooccurrenceLoss(nn.Module):
+    r"""ME-GraphAU Eq. 7: cross-entropy over all N² ordered pairs (self-pairs included) between
+    edge logits ``(B, N², 4)`` and the classes ``2·y_i + y_j`` (:func:`afg.graphs.cooccurrence_targets`).
+    Pairs with a missing label are ignored; mean over the remaining pairs.
+    """
+
+    def __init__(self, weight: Any = None) -> None:
+        super().__init__()
+        w = None if weight is None else torch.as_tensor(np.asarray(weight), dtype=torch.float32)
+        self.register_buffer("weight", w, persistent=False)
+
+    def forward(self, edge_logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        t = cooccurrence_targets(targets, mask)  # (B, N²)
+        if (t != IGNORE_INDEX).sum() == 0:
+            return edge_logits.sum() * 0.0
+        w = None if self.weight is None else self.weight.to(edge_logits.dtype)
+        return F.cross_entropy(edge_logits.reshape(-1, edge_logits.shape[-1]), t.reshape(-1), weight=w,
+                               ignore_index=IGNORE_INDEX)

@@ -1,4 +1,121 @@
-"""MEFL: FAM + ARM edge features. Owner: ME-GraphAU issue."""
+r"""MEFL — ME-GraphAU's multi-dimensional edge feature learning (Sec. 2.2, Eqs. 3–5).
+
+FAM (Eq. 3–4): every AU map ``U_i (D, C)`` queries the face tokens ``X (D, C)``:
+``F_i = CA_fam(U_i, X)``. ARM (Eq. 5): for the ordered pair ``p = i·N + j``, ``F_j`` queries
+``F_i``: ``Z_p = CA_arm(F_j, F_i) (D, C)``. Edge projection ``Y_p = Z_p W^T + b``,
+BatchNorm2d over the ``N²`` pair channels (statistics of pair p over batch, tokens and
+channels), then GAP over tokens: ``e_p = mean_d BN(Y_p)[d] (C,)``. Output ``(B, N², C)``.
+
+Efficient evaluation (default). q/k/v are projected once per node. With ``A_p (D, D)`` the ARM
+attention of pair p (rows sum to one) and ``Q_i = v_i W^T + b`` the edge-projected ARM values of
+node i, ``Y_p = A_p Q_i`` exactly. Hence
+
+* ``mean_d Y_p = (mean_d A_p) Q_i`` — a ``(D,) x (D, C)`` product per pair;
+* BN mean ``μ_p = mean_{b,c}(mean_d Y_p)``;
+* BN variance from second moments: with a per-node shift ``s_i`` (for precision),
+  ``Σ_{d,c} (Y_p - s_i)^2 = Σ_d [A_p G_i A_p^T]_{dd}``, ``G_i = (Q_i - s_i)(Q_i - s_i)^T (D, D)``,
+  ``σ²_p = E[(Y - s_i)²] - (μ_p - s_i)²``;
+
+so the ``(B, N², D, C)`` tensor never exists: the largest tensors are the ``(B, N², D, D)``
+attention maps. In eval mode the running statistics make the moments unnecessary. The result
+equals the straightforward computation (``efficient=False``) to rounding, including the BN
+running-statistics update.
+"""
 from __future__ import annotations
 
-__all__: list[str] = []
+import math
+
+import torch
+import torch.nn as nn
+
+from .attention import CrossAttention
+
+__all__ = ["MEFL"]
+
+
+class MEFL(nn.Module):
+    """Edge features from AU maps and face tokens.
+
+    Args:
+        channels: C.
+        num_nodes: N (the BatchNorm2d has N² channels).
+        efficient: default evaluation mode (moments; see module docstring).
+
+    Shapes: ``maps`` ``(B, N, D, C)``, ``tokens`` ``(B, D, C)`` -> ``(B, N², C)``, ``p = i·N + j``.
+    Submodule names ``FAM``, ``ARM``, ``edge_proj``, ``bn`` follow the authors' ``GEM``.
+    """
+
+    def __init__(self, channels: int, num_nodes: int, efficient: bool = True) -> None:
+        super().__init__()
+        self.channels, self.num_nodes, self.efficient = channels, num_nodes, efficient
+        self.FAM = CrossAttention(channels)
+        self.ARM = CrossAttention(channels)
+        self.edge_proj = nn.Linear(channels, channels)
+        self.bn = nn.BatchNorm2d(num_nodes * num_nodes)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.edge_proj.weight.data.normal_(0.0, math.sqrt(2.0 / self.channels))
+        self.bn.weight.data.fill_(1.0)
+        self.bn.bias.data.zero_()
+
+    def facial_cues(self, maps: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        """FAM (Eq. 3): ``F_i = CA(U_i, X)``; ``(B, N, D, C)``. X is broadcast, not repeated."""
+        return self.FAM(maps, tokens.unsqueeze(1))
+
+    def forward(self, maps: torch.Tensor, tokens: torch.Tensor, efficient: bool | None = None) -> torch.Tensor:
+        f = self.facial_cues(maps, tokens)  # (B, N, D, C)
+        if not (self.efficient if efficient is None else efficient):
+            return self._forward_dense(f)
+        return self._forward_moments(f)
+
+    # -- straightforward: materialises (B, N, N, D, C) -------------------------------------------
+    def _forward_dense(self, f: torch.Tensor) -> torch.Tensor:
+        b, n, d, c = f.shape
+        z = self.ARM(f.unsqueeze(1), f.unsqueeze(2))  # query F_j (dim 2), context F_i (dim 1)
+        y = self.edge_proj(z).reshape(b, n * n, d, c)  # (B, N², D, C)
+        return self.bn(y).mean(dim=2)
+
+    # -- efficient: moments only ------------------------------------------------------------------
+    def _arm_attention(self, f: torch.Tensor) -> torch.Tensor:
+        """ARM weights ``A[b, i, j, d, e]`` = softmax_e(q(F_j)_d · k(F_i)_e / sqrt(C/2))."""
+        b, n, d, _ = f.shape
+        arm = self.ARM
+        q = arm.linear_q(f).reshape(b, n * d, -1)  # per node, once
+        k = arm.linear_k(f).reshape(b, n * d, -1)
+        s = torch.bmm(q, k.transpose(1, 2)) * arm.scale  # (B, N_j*D, N_i*D): all pairs in one matmul
+        a = torch.softmax(s.view(b, n, d, n, d), dim=-1)  # [b, j, d, i, e]
+        return a.permute(0, 3, 1, 2, 4)  # [b, i, j, d, e]
+
+    def _forward_moments(self, f: torch.Tensor) -> torch.Tensor:
+        b, n, d, c = f.shape
+        a = self._arm_attention(f)  # (B, N_i, N_j, D, D) view
+        qv = self.edge_proj(self.ARM.linear_v(f))  # (B, N_i, D, C): Y_p = A_p @ qv_i
+        y_bar = a.mean(dim=3) @ qv  # (B, N_i, N_j, C) = mean_d Y_p
+        bn = self.bn
+        use_batch_stats = self.training or bn.running_mean is None
+        if use_batch_stats:
+            cnt = b * d * c
+            mu = y_bar.mean(dim=(0, 3))  # (N_i, N_j)
+            shift = qv.detach().mean(dim=(0, 2, 3))  # (N_i,) any constant per node is exact
+            qc = qv - shift.view(1, n, 1, 1)
+            gram = qc @ qc.transpose(-1, -2)  # (B, N_i, D, D)
+            a2 = a.reshape(b, n, n * d, d)  # (B, N_i, N_j*D, D)
+            sq = ((a2 @ gram) * a2).sum(-1).view(b, n, n, d).sum(dim=(0, 3))  # Σ_{b,d,c}(Y - s_i)²
+            var = sq / cnt - (mu - shift.view(n, 1)) ** 2  # biased batch variance (N_i, N_j)
+            mean_used, var_used = mu.reshape(-1), var.reshape(-1)
+            if self.training and bn.track_running_stats and bn.running_mean is not None:
+                with torch.no_grad():
+                    bn.num_batches_tracked.add_(1)
+                    m = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
+                    bn.running_mean.mul_(1 - m).add_(m * mean_used.detach())
+                    bn.running_var.mul_(1 - m).add_(m * var_used.detach() * cnt / max(cnt - 1, 1))
+        else:
+            mean_used, var_used = bn.running_mean, bn.running_var
+        y = y_bar.reshape(b, n * n, c)  # p = i*N + j
+        inv = torch.rsqrt(var_used + bn.eps)  # (N²,)
+        scale = inv if bn.weight is None else inv * bn.weight
+        out = (y - mean_used.view(1, -1, 1)) * scale.view(1, -1, 1)
+        if bn.bias is not None:
+            out = out + bn.bias.view(1, -1, 1)
+        return out
