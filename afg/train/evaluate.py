@@ -1,0 +1,204 @@
+"""Evaluation per task over a whole dataset (sharded across DDP ranks, gathered, vectorised).
+
+* ``"au"``: :func:`afg.metrics.au.au_report` — per-AU F1 (threshold 0.5), accuracy, AUC and means;
+  masked labels ignored.
+* ``"expression"``: :func:`afg.metrics.expression.expression_report` — accuracy, mean class
+  accuracy, macro F1, dataset-level CCC for valence/arousal; the confusion matrix is returned
+  under ``confusion_matrix`` (a list of lists; not a scalar, so it goes to JSON only).
+* ``"multilabel"``: :func:`afg.metrics.multilabel.multilabel_report` — the nine metrics.
+
+Batches are dicts (``afg`` conventions, see DESIGN.md); :func:`standardize_batch` also accepts
+the synthetic generator's alternative key names (``aus``, ``valence``/``arousal``,
+``expression_multilabel``).
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from .distributed import DistContext
+
+__all__ = ["standardize_batch", "model_inputs", "evaluate", "compute_metrics", "collate"]
+
+
+def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Default collate plus key standardisation (keys every item has are kept)."""
+    keys = set(items[0])
+    for it in items[1:]:
+        keys &= set(it)
+    batch = torch.utils.data.default_collate([{k: it[k] for k in keys} for it in items])
+    return standardize_batch(batch)
+
+
+def standardize_batch(batch: dict[str, Any]) -> dict[str, Any]:
+    """Alias alternative label keys to the DESIGN.md names and add ``au_mask`` when missing."""
+    if "au" not in batch and "aus" in batch:
+        batch["au"] = batch["aus"]
+    if "au" in batch:
+        au = torch.as_tensor(batch["au"]).float()
+        batch["au"] = au
+        if "au_mask" not in batch:
+            batch["au_mask"] = ~torch.isnan(au)
+    if "va" not in batch and "valence" in batch and "arousal" in batch:
+        batch["va"] = torch.stack(
+            [torch.as_tensor(batch["valence"]).float(), torch.as_tensor(batch["arousal"]).float()], -1
+        )
+    if "emotions" not in batch and "expression_multilabel" in batch:
+        batch["emotions"] = torch.as_tensor(batch["expression_multilabel"]).float()
+    return batch
+
+
+def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool = False) -> dict[str, Any]:
+    out = {}
+    for k, v in batch.items():
+        if isinstance(v, torch.Tensor):
+            v = v.to(device, non_blocking=True)
+            if k == "image" and channels_last and v.ndim == 4:
+                v = v.contiguous(memory_format=torch.channels_last)
+        out[k] = v
+    return out
+
+
+def model_inputs(model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
+    """``(images, extra kwargs)`` for ``model.forward``: the keys in ``model.forward_keys``."""
+    keys = getattr(model, "forward_keys", ()) or ()
+    missing = [k for k in keys if k not in batch]
+    if missing:
+        raise KeyError(f"{type(model).__name__} needs batch keys {missing} (forward_keys) that the data lacks")
+    return batch["image"], {k: batch[k] for k in keys}
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    while hasattr(model, "module") and isinstance(model.module, nn.Module):
+        model = model.module
+    m = getattr(model, "_orig_mod", None)
+    return m if isinstance(m, nn.Module) else model
+
+
+def _label_names(data: Any, attr: str) -> list[str] | None:
+    ds = data
+    while isinstance(ds, Subset):
+        ds = ds.dataset
+    names = getattr(ds, attr, None)
+    return list(names) if names is not None else None
+
+
+def compute_metrics(task: str, preds: dict[str, np.ndarray], labels: dict[str, np.ndarray],
+                    names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Metrics of gathered predictions/labels for ``task`` (flat dict)."""
+    if task == "au":
+        from ..metrics.au import au_report
+
+        return au_report(labels["au"], preds["au"], labels.get("au_mask"), names=names)
+    if task == "expression":
+        out: dict[str, Any] = {}
+        logits = preds.get("expression")
+        y = labels.get("expression")
+        va_p, va_t = preds.get("va"), labels.get("va")
+        try:
+            from ..metrics.expression import expression_confusion_matrix, expression_report
+
+            out.update(expression_report(y, logits, va_t if va_p is not None else None, va_p))
+            if logits is not None and y is not None:
+                out["confusion_matrix"] = expression_confusion_matrix(
+                    y, logits, num_classes=logits.shape[-1]).tolist()
+        except ImportError:  # pragma: no cover - fallback while the module is being written
+            from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+            keep = y >= 0
+            out["accuracy"] = float(accuracy_score(y[keep], logits[keep].argmax(-1)))
+            out["mean_class_accuracy"] = float(balanced_accuracy_score(y[keep], logits[keep].argmax(-1)))
+        return out
+    if task == "multilabel":
+        from ..metrics.multilabel import multilabel_report
+
+        scores = 1.0 / (1.0 + np.exp(-preds["emotions"]))
+        return {k: float(v) for k, v in multilabel_report(labels["emotions"], scores).items()}
+    raise ValueError(f"unknown task {task!r}")
+
+
+_LABEL_KEYS = {"au": ("au", "au_mask"), "expression": ("expression", "va"), "multilabel": ("emotions",)}
+_PRED_KEYS = {"au": ("au",), "expression": ("expression", "va"), "multilabel": ("emotions",)}
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module,
+    data: Dataset,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    num_workers: int = 0,
+    criterion: nn.Module | None = None,
+    amp: str = "none",
+    channels_last: bool = False,
+    dist_ctx: DistContext | None = None,
+    progress: bool = False,
+    task: str | None = None,
+    return_predictions: bool = False,
+) -> dict[str, Any]:
+    """Metrics of ``model`` on ``data`` (and ``val_loss`` when a criterion is given).
+
+    Under DDP each rank evaluates ``range(rank, n, world)`` (no padding) and the predictions are
+    gathered, so every rank returns the metrics of the whole set.
+    """
+    from tqdm.auto import tqdm
+
+    ctx = dist_ctx or DistContext()
+    core = _unwrap(model)
+    task = task or getattr(core, "task", "au")
+    device = torch.device(device) if device is not None else next(core.parameters()).device
+    n = len(data)
+    idx = list(range(ctx.rank, n, ctx.world_size))
+    loader = DataLoader(Subset(data, idx), batch_size=batch_size, shuffle=False,
+                        num_workers=num_workers, collate_fn=collate,
+                        pin_memory=device.type == "cuda")
+    was_training = core.training
+    model.eval()
+    preds: dict[str, list[np.ndarray]] = {k: [] for k in _PRED_KEYS[task]}
+    labels: dict[str, list[np.ndarray]] = {k: [] for k in _LABEL_KEYS[task]}
+    loss_sum, count = 0.0, 0
+    use_amp = amp != "none" and device.type == "cuda"
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    for batch in tqdm(loader, desc="eval", leave=False, disable=not (progress and ctx.is_main)):
+        batch = to_device(batch, device, channels_last)
+        images, extra = model_inputs(core, batch)
+        with torch.autocast(device.type, dtype=dtype, enabled=use_amp):
+            out = model(images, **extra)
+            if criterion is not None:
+                loss_sum += float(criterion(out, batch)["loss"]) * images.shape[0]
+        count += images.shape[0]
+        for k in preds:
+            if k in out:
+                preds[k].append(out[k].float().cpu().numpy())
+        for k in labels:
+            if k in batch:
+                labels[k].append(batch[k].cpu().numpy())
+    if was_training:
+        model.train()
+    local = {
+        "idx": np.asarray(idx, dtype=np.int64),
+        "preds": {k: np.concatenate(v) for k, v in preds.items() if v},
+        "labels": {k: np.concatenate(v) for k, v in labels.items() if v},
+        "loss": loss_sum,
+        "count": count,
+    }
+    parts = ctx.all_gather_objects(local)
+    order = np.argsort(np.concatenate([p["idx"] for p in parts]), kind="stable")
+    P = {k: np.concatenate([p["preds"][k] for p in parts if k in p["preds"]])[order]
+         for k in local["preds"]}
+    L = {k: np.concatenate([p["labels"][k] for p in parts if k in p["labels"]])[order]
+         for k in local["labels"]}
+    names = _label_names(data, {"au": "au_names", "expression": "expression_names",
+                                "multilabel": "emotion_names"}[task])
+    metrics = compute_metrics(task, P, L, names=names if task == "au" else None)
+    if criterion is not None:
+        total = sum(p["count"] for p in parts)
+        metrics["val_loss"] = sum(p["loss"] for p in parts) / max(1, total)
+    if return_predictions:
+        metrics["_predictions"] = P
+        metrics["_labels"] = L
+    return metrics

@@ -1,0 +1,236 @@
+"""Typed training recipes (YAML ``recipe:`` section) — one schema for all five papers.
+
+A :class:`Recipe` says how to train; the model and the data are described elsewhere
+(``model:`` / ``data:`` sections of an experiment config, see :mod:`afg.experiments`).
+Every field has a default, so ``Recipe()`` trains; unknown keys raise a
+:class:`afg.config.ConfigError` naming the key (``recipe.optimizer.lrr``).
+
+YAML schema (all keys optional)::
+
+    recipe:
+      epochs: 20               # per stage unless the stage overrides it
+      batch_size: 64           # GLOBAL batch size (divided across DDP ranks)
+      eval_batch_size: null    # default: batch_size
+      optimizer:
+        name: adamw            # adamw | adam | sgd
+        lr: 1.0e-4
+        betas: [0.9, 0.999]
+        momentum: 0.9          # sgd only
+        nesterov: false
+        weight_decay: 5.0e-4
+        eps: 1.0e-8
+        lr_mult: {backbone: 1.0, head: 1.0}   # per model.param_groups() name
+      schedule:
+        name: cosine           # constant | cosine | step | multistep | poly | exponential
+        warmup_epochs: 0.0     # linear warm-up (fractions allowed), or warmup_steps
+        warmup_steps: 0
+        warmup_start: 0.0      # lr factor at step 0 of the warm-up
+        min_lr: 0.0            # cosine floor as a fraction of the base lr
+        step_epochs: 10        # step: multiply by gamma every step_epochs
+        milestones: []         # multistep: epochs
+        gamma: 0.1
+        power: 0.9             # poly
+        per_iteration: true    # update every iteration (true) or once per epoch
+      losses: {}               # keyword options for model.build_criterion(stats, **losses)
+                               # (loss weights, switches; see each model's docstring)
+      stages: []               # see Stage; empty = one stage built from the fields above
+      amp: none                # none | bf16 | fp16 — CUDA only (ignored with a warning on CPU)
+      grad_clip: null          # max global grad norm
+      grad_accum: 1
+      channels_last: false
+      compile: false           # torch.compile the model
+      num_workers: 0
+      pin_memory: true
+      persistent_workers: true
+      prefetch_factor: 2
+      seed: 0
+      deterministic: false     # bit-exact reruns/resumes on CPU
+      device: auto
+      monitor: auto            # metric selecting best.pt (au: f1_mean, expression: accuracy,
+      monitor_mode: max        #   multilabel: average_precision; "val_loss" with mode min)
+      eval_every: 1
+      checkpoint_every_steps: 0   # 0 = checkpoint at epoch ends only
+      max_steps_per_epoch: null   # for quick runs
+      progress: true           # tqdm.auto bars (terminal and notebook)
+      tensorboard: false
+      find_unused_parameters: false   # DDP
+
+A stage overrides any of the recipe fields above for its part of the schedule, and may switch
+the model (``model: {name: me_graphau}`` — options merged into the current model config),
+initialise from the previous stage and freeze modules::
+
+      stages:
+        - name: stage1
+          model: {name: me_graphau_stage1}
+          epochs: 20
+        - name: stage2
+          model: {name: me_graphau}
+          init_from: previous   # previous | <path to a .pt> | null
+          init_checkpoint: best # which of the previous stage's checkpoints: best | last
+          strict: false         # missing/unexpected keys allowed (new modules stay fresh)
+          freeze: [backbone]    # module-name prefixes whose parameters get requires_grad=False
+          optimizer: {lr: 1.0e-5}
+          losses: {lambda_edge: 0.05}
+
+ME-GraphAU's two stages and AU-GCN's auto-encoder pre-training (``losses: {stage: ae}`` then
+``init_from: previous``) are recipes of this form.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from ..config import Config, ConfigError, apply_overrides
+
+__all__ = ["OptimizerConfig", "ScheduleConfig", "Stage", "Recipe", "default_monitor"]
+
+
+@dataclass
+class OptimizerConfig(Config):
+    name: str = "adamw"
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    eps: float = 1e-8
+    lr_mult: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.name.lower() not in ("adamw", "adam", "sgd"):
+            raise ConfigError(f"optimizer.name: {self.name!r} is not one of adamw, adam, sgd")
+        self.name = self.name.lower()
+
+
+@dataclass
+class ScheduleConfig(Config):
+    name: str = "cosine"
+    warmup_epochs: float = 0.0
+    warmup_steps: int = 0
+    warmup_start: float = 0.0
+    min_lr: float = 0.0
+    step_epochs: float = 10.0
+    milestones: list[float] = field(default_factory=list)
+    gamma: float = 0.1
+    power: float = 0.9
+    per_iteration: bool = True
+
+    def __post_init__(self) -> None:
+        names = ("constant", "cosine", "step", "multistep", "poly", "exponential")
+        if self.name.lower() not in names:
+            raise ConfigError(f"schedule.name: {self.name!r} is not one of {', '.join(names)}")
+        self.name = self.name.lower()
+
+
+#: recipe fields a stage may override (everything except ``stages`` itself)
+_STAGE_OVERRIDABLE = (
+    "epochs", "batch_size", "eval_batch_size", "optimizer", "schedule", "losses", "grad_clip",
+    "amp", "max_steps_per_epoch", "monitor", "monitor_mode",
+)
+
+
+@dataclass
+class Stage(Config):
+    """One stage of a multi-stage recipe; ``None``/empty fields inherit from the recipe."""
+
+    name: str = ""
+    model: dict[str, Any] = field(default_factory=dict)
+    init_from: Optional[str] = "previous"
+    init_checkpoint: str = "best"
+    strict: bool = False
+    freeze: list[str] = field(default_factory=list)
+    epochs: Optional[int] = None
+    batch_size: Optional[int] = None
+    eval_batch_size: Optional[int] = None
+    optimizer: dict[str, Any] = field(default_factory=dict)
+    schedule: dict[str, Any] = field(default_factory=dict)
+    losses: Optional[dict[str, Any]] = None
+    grad_clip: Optional[float] = None
+    amp: Optional[str] = None
+    max_steps_per_epoch: Optional[int] = None
+    monitor: Optional[str] = None
+    monitor_mode: Optional[str] = None
+
+
+@dataclass
+class Recipe(Config):
+    """How to train (see the module docstring for the YAML schema)."""
+
+    epochs: int = 20
+    batch_size: int = 64
+    eval_batch_size: Optional[int] = None
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    losses: dict[str, Any] = field(default_factory=dict)
+    stages: list[Stage] = field(default_factory=list)
+    amp: str = "none"
+    grad_clip: Optional[float] = None
+    grad_accum: int = 1
+    channels_last: bool = False
+    compile: bool = False
+    num_workers: int = 0
+    pin_memory: bool = True
+    persistent_workers: bool = True
+    prefetch_factor: int = 2
+    seed: int = 0
+    deterministic: bool = False
+    device: str = "auto"
+    monitor: str = "auto"
+    monitor_mode: str = "max"
+    eval_every: int = 1
+    checkpoint_every_steps: int = 0
+    max_steps_per_epoch: Optional[int] = None
+    progress: bool = True
+    tensorboard: bool = False
+    find_unused_parameters: bool = False
+
+    def __post_init__(self) -> None:
+        if self.amp not in ("none", "bf16", "fp16"):
+            raise ConfigError(f"amp: {self.amp!r} is not one of none, bf16, fp16")
+        if self.monitor_mode not in ("max", "min"):
+            raise ConfigError(f"monitor_mode: {self.monitor_mode!r} is not max or min")
+        if self.batch_size < 1 or self.epochs < 0 or self.grad_accum < 1:
+            raise ConfigError("batch_size and grad_accum must be >= 1 and epochs >= 0")
+
+    def resolved_stages(self) -> list["Recipe"]:
+        """One flat :class:`Recipe` per stage (stage overrides applied; ``stages`` emptied).
+
+        The stage's own ``name``/``model``/``init_from``/``freeze`` are returned alongside via
+        :meth:`stage_specs`.
+        """
+        if not self.stages:
+            return [dataclasses.replace(self, stages=[])]
+        base = self.to_dict()
+        base["stages"] = []
+        out = []
+        for st in self.stages:
+            d = json_copy(base)
+            for key in _STAGE_OVERRIDABLE:
+                val = getattr(st, key)
+                if val is None or (isinstance(val, dict) and not val and key != "losses"):
+                    continue
+                if key in ("optimizer", "schedule"):
+                    d[key] = apply_overrides(d[key], val)
+                else:
+                    d[key] = val
+            out.append(Recipe.from_dict(d))
+        return out
+
+    def stage_specs(self) -> list[Stage]:
+        return list(self.stages) if self.stages else [Stage(name="", init_from=None)]
+
+
+def json_copy(d: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(d))
+
+
+def default_monitor(task: str) -> tuple[str, str]:
+    """The metric (and mode) that selects ``best.pt`` for a task."""
+    return {
+        "au": ("f1_mean", "max"),
+        "expression": ("accuracy", "max"),
+        "multilabel": ("average_precision", "max"),
+    }.get(task, ("val_loss", "min"))
