@@ -1,2 +1,276 @@
-"""svml_rgcn model (registered in afg.models)."""
+"""SVML-RGCN (Zhang et al.): an R-GCN over positive/negative label relations learns the classifier.
+
+Figure 3 of the paper, as modules::
+
+    images ─ backbone ─ avg-pool ─ f (B, D) ───────────────────────────┐
+    f_c (C, D) visual, Eq. 5 ─┐                                         ▼
+    e_c (C, d_w) words ───────┴ MFB (Eq. 6) ─ nodes ─ R-GCN ×L (Eq. 7) ─ W_C (C, D) ─ logits = f·W_Cᵀ (Eq. 1)
+    labels ─ P_ij (Eq. 3) ─ positive / negative relations (Eq. 4) ─┘
+
+Variants (``variant=``, Tables 2-3): ``baseline`` (backbone + linear), ``svml_gcn`` (GCN over the
+re-weighted ML-GCN adjacency of positive relations, Eq. 13-14), ``sml_rgcn`` (word embeddings
+only), ``vml_rgcn`` (visual features only), ``svml_rgcn`` (the full model).
+"""
 from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from ..backbones import create_backbone
+from ..embeddings import load_word_vectors
+from ..graphs.relations import label_relations, mlgcn_adjacency
+from ..nn.gcn import GraphConvolution
+from ..nn.mfb import MFB
+from ..nn.rgcn import RGCNLayer
+from .base import AffectModel
+from .registry import register_model
+
+__all__ = ["SVMLRGCN", "class_mean_features", "VARIANTS", "DEFAULT_EMOTION_NAMES"]
+
+VARIANTS = ("baseline", "svml_gcn", "sml_rgcn", "vml_rgcn", "svml_rgcn")
+#: RAF-ML's label order (used when neither the caller nor the data names the labels)
+DEFAULT_EMOTION_NAMES = ("Surprise", "Fear", "Disgust", "Happiness", "Sadness", "Anger")
+
+
+def _base_dataset(data: Any) -> Any:
+    ds = data.dataset if isinstance(data, DataLoader) else data
+    while hasattr(ds, "dataset") and hasattr(ds, "indices"):  # Subset
+        ds = ds.dataset
+    return ds
+
+
+def _pooled(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """``(B, D)`` global-average features of a backbone (tokens or map) or an afg model."""
+    net = model.backbone if isinstance(getattr(model, "backbone", None), nn.Module) else model
+    out = net(images)
+    return out.mean(1) if out.dim() == 3 else out.flatten(2).mean(-1) if out.dim() == 4 else out
+
+
+@torch.no_grad()
+def class_mean_features(
+    model: nn.Module,
+    loader: DataLoader,
+    num_classes: int,
+    label_key: str = "expression",
+    label_map: dict[int, int] | None = None,
+    single_label_only: bool = True,
+    cache_path: str | Path | None = None,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    r"""Visual node inputs :math:`f_c = \frac{1}{N_c}\sum_n \varphi(I_{c,n})` (SVML-RGCN Eq. 5).
+
+    Args:
+        model: the feature extractor ``φ`` — a backbone returning tokens ``(B, D, C)`` / maps, or
+            a model with a ``.backbone``; run in eval mode without gradients (mode restored).
+        loader: yields batch dicts with ``image`` and ``label_key``.
+        num_classes: ``C``.
+        label_key: ``expression`` (``(B,)`` long, -1 missing; mapped through ``label_map``
+            {dataset index: class index}, unmapped indices dropped) or ``emotions`` /
+            ``expression_multilabel`` (``(B, C)`` multi-hot; with ``single_label_only`` only
+            images showing exactly one basic expression count, as in the paper).
+        cache_path: a ``.pt`` file: loaded when it exists, written after computing otherwise.
+
+    Returns:
+        ``(C, D)`` float tensor on CPU. Classes without any image get the mean over all images
+        (with a warning).
+    """
+    if cache_path is not None and Path(cache_path).is_file():
+        return torch.load(cache_path, map_location="cpu", weights_only=True)
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    sums, counts, total, n_all = None, torch.zeros(num_classes, dtype=torch.float64), None, 0
+    try:
+        for batch in loader:
+            key = label_key if label_key in batch else "expression_multilabel"
+            y = torch.as_tensor(batch[key])
+            if y.dim() == 1:  # single label -> one-hot over our classes
+                idx = y.long().tolist()
+                idx = [label_map.get(i, -1) if label_map is not None else i for i in idx]
+                w = torch.zeros(len(idx), num_classes, dtype=torch.float64)
+                for r, c in enumerate(idx):
+                    if 0 <= c < num_classes:
+                        w[r, c] = 1.0
+            else:
+                w = torch.nan_to_num(y.double(), nan=0.0)
+                if single_label_only:
+                    w = w * (w.sum(1, keepdim=True) == 1)
+            feats = _pooled(model, batch["image"].to(device)).double().cpu()  # (B, D)
+            if sums is None:
+                sums, total = torch.zeros(num_classes, feats.shape[1], dtype=torch.float64), 0.0
+            sums += w.T @ feats
+            counts += w.sum(0)
+            total = total + feats.sum(0)
+            n_all += feats.shape[0]
+    finally:
+        model.train(was_training)
+    if sums is None:
+        raise ValueError("class_mean_features: the loader yielded no batch")
+    out = sums / counts.clamp_min(1).unsqueeze(1)
+    empty = counts == 0
+    if empty.any():
+        warnings.warn(f"class_mean_features: no image for classes {empty.nonzero().flatten().tolist()}; "
+                      "using the mean over all images", RuntimeWarning, stacklevel=2)
+        out[empty] = total / max(n_all, 1)
+    out = out.float()
+    if cache_path is not None:
+        Path(cache_path).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(out, cache_path)
+    return out
+
+
+class _BCE(nn.Module):
+    """SVML-RGCN Eq. 2: binary cross-entropy with logits on ``emotions`` (NaN labels ignored)."""
+
+    def forward(self, outputs: dict[str, torch.Tensor], batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        logits = outputs["emotions"]
+        y = batch["emotions"] if "emotions" in batch else batch["expression_multilabel"]
+        y = torch.as_tensor(y, device=logits.device, dtype=logits.dtype)
+        mask = ~torch.isnan(y)
+        loss = F.binary_cross_entropy_with_logits(logits, torch.nan_to_num(y), reduction="none")
+        loss = (loss * mask).sum() / mask.sum().clamp_min(1)
+        return {"loss": loss, "bce": loss.detach()}
+
+
+class SVMLRGCN(AffectModel):
+    """Multi-label expression recognition with a label-graph classifier (see module docstring).
+
+    Args (beyond the registry's): ``variant`` (one of :data:`VARIANTS`); ``t1``, ``t2`` relation
+    thresholds (Eq. 4; ``t2`` is also SVML-GCN's ``t``), ``p`` (Eq. 14); ``num_layers`` (2);
+    ``hidden_dim`` (every graph layer's width; default ``D``, the paper's 2048); ``num_bases``
+    (R-GCN basis decomposition); ``mfb_k``, ``mfb_o``, ``mfb_dropout`` (Eq. 6); ``word_vectors``
+    (GloVe file; ``None`` = afg's offline default) and ``word_dim``; ``label_names``;
+    ``feature_cache`` (``.pt`` file for the Eq. 5 features).
+    """
+
+    task = "multilabel"
+
+    def __init__(self, num_classes: int = 6, backbone: str = "resnet50", pretrained: bool = False,
+                 weights: str | None = None, img_size: int = 224, variant: str = "svml_rgcn",
+                 t1: float = 0.15, t2: float = 0.4, p: float = 0.2, num_layers: int = 2,
+                 hidden_dim: int | None = None, num_bases: int | None = None, mfb_k: int = 4,
+                 mfb_o: int = 1024, mfb_dropout: float = 0.1, word_vectors: str | None = None,
+                 word_dim: int = 300, label_names: list[str] | None = None,
+                 feature_cache: str | None = None) -> None:
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        self.variant, self.t1, self.t2, self.p = variant, t1, t2, p
+        self.word_vectors, self.word_dim, self.feature_cache = word_vectors, word_dim, feature_cache
+        self.backbone = create_backbone(backbone, pretrained=pretrained, weights=weights, img_size=img_size)
+        d = self.backbone.num_features  # D
+        self.label_names = list(label_names or (DEFAULT_EMOTION_NAMES if num_classes == 6
+                                                else [f"label{i}" for i in range(num_classes)]))
+        if variant == "baseline":
+            self.fc = nn.Linear(d, num_classes)
+            return
+        words, self.embedding_source = load_word_vectors(word_vectors, self.label_names, dim=word_dim)
+        self.register_buffer("word_embeddings", torch.as_tensor(words, dtype=torch.float32))  # e_c
+        gen = torch.Generator().manual_seed(0)  # placeholder f_c until prepare() (Eq. 5)
+        self.register_buffer("visual_features", torch.randn(num_classes, d, generator=gen).abs())
+        self.register_buffer("relations", torch.zeros(2, num_classes, num_classes))  # [pos, neg]
+        self.register_buffer("gcn_adjacency", torch.eye(num_classes))  # Eq. 14 (svml_gcn)
+        w_dim = self.word_embeddings.shape[1]
+        self.mfb = MFB(d, w_dim, mfb_o, k=mfb_k, dropout=mfb_dropout) if variant in (
+            "svml_rgcn", "svml_gcn") else None
+        in_dim = {"sml_rgcn": w_dim, "vml_rgcn": d}.get(variant, mfb_o)
+        dims = [in_dim] + [hidden_dim or d] * (num_layers - 1) + [d]
+        self.graph = nn.ModuleList(
+            GraphConvolution(a, b) if variant == "svml_gcn" else RGCNLayer(a, b, 2, num_bases, bias=False)
+            for a, b in zip(dims[:-1], dims[1:]))
+        self.act = nn.LeakyReLU(0.2)  # σ of Eq. 7 between layers (none after the last: W_C is free)
+        self.prepared = False
+
+    def node_features(self) -> torch.Tensor:
+        """``(C, d)`` node inputs ``h^(0)``: MFB(f_c, e_c) (Eq. 6), e_c or f_c alone."""
+        if self.variant == "sml_rgcn":
+            return self.word_embeddings
+        if self.variant == "vml_rgcn":
+            return self.visual_features
+        return self.mfb(self.visual_features, self.word_embeddings)
+
+    def classifier(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(W_C (C, D), h^(0))``: the graph layers applied to the node features (Eq. 7)."""
+        h0 = h = self.node_features()
+        for i, layer in enumerate(self.graph):
+            h = layer(h, self.gcn_adjacency if self.variant == "svml_gcn" else self.relations)
+            if i < len(self.graph) - 1:
+                h = self.act(h)
+        return h, h0
+
+    def forward(self, images: torch.Tensor, return_intermediates: bool = False) -> dict[str, torch.Tensor]:
+        f = self.backbone(images).mean(1)  # (B, D_tok, D) -> f (B, D)
+        if self.variant == "baseline":
+            out = {"emotions": self.fc(f)}
+            return {**out, "features": f} if return_intermediates else out
+        w_c, h0 = self.classifier()  # (C, D)
+        out = {"emotions": f @ w_c.T}  # Eq. 1, (B, C)
+        if return_intermediates:
+            b = f.shape[0]
+            adj = self.gcn_adjacency if self.variant == "svml_gcn" else self.relations[0] - self.relations[1]
+            out.update(features=f, classifier=w_c, nodes=h0.expand(b, *h0.shape),
+                       adjacency=adj.expand(b, *adj.shape))
+        return out
+
+    def build_criterion(self, stats: dict[str, Any] | None = None, **options: Any) -> nn.Module:
+        if options:
+            raise TypeError(f"svml_rgcn criterion takes no options, got {sorted(options)}")
+        return _BCE()
+
+    def set_relations(self, labels: Any) -> None:
+        """Relations (Eq. 3-4) and the SVML-GCN adjacency (Eq. 13-14) from ``(n, C)`` labels."""
+        if self.variant == "baseline":
+            return
+        rel = label_relations(labels, self.t1, self.t2)
+        self.relations.copy_(torch.as_tensor(np.stack([rel["positive"], rel["negative"]])))
+        self.gcn_adjacency.copy_(torch.as_tensor(mlgcn_adjacency(labels, self.t2, self.p)))
+
+    def prepare(self, train_data: Any = None, stats: dict[str, Any] | None = None,
+                basic_data: Any = None, batch_size: int = 32) -> None:
+        """Relations from ``stats["emotion_labels"]`` (or the data's labels) and f_c (Eq. 5).
+
+        ``basic_data`` (dataset/loader of basic-expression images, e.g. RAF-Basic) defaults to
+        ``train_data``. Its ``expression`` labels are matched to ``label_names`` by name when the
+        dataset has ``expression_names``; otherwise single-label ``emotions`` images are used.
+        """
+        if self.variant == "baseline":
+            return
+        base = _base_dataset(train_data) if train_data is not None else None
+        names = getattr(base, "emotion_names", None)
+        if names is not None and len(names) == len(self.label_names) and list(names) != self.label_names:
+            self.label_names = list(names)
+            words, self.embedding_source = load_word_vectors(self.word_vectors, self.label_names,
+                                                             dim=self.word_dim)
+            self.word_embeddings.copy_(torch.as_tensor(words))
+        labels = (stats or {}).get("emotion_labels")
+        if labels is None and hasattr(base, "labels"):
+            labels = base.labels().get("emotions")
+        if labels is not None:
+            self.set_relations(labels)
+        src = basic_data if basic_data is not None else train_data
+        if src is not None and self.variant != "sml_rgcn":
+            loader = src if isinstance(src, DataLoader) else DataLoader(src, batch_size=batch_size)
+            b = _base_dataset(src)
+            expr = [str(n).lower() for n in getattr(b, "expression_names", [])]
+            want = [n.lower() for n in self.label_names]
+            key, lmap = "emotions", None
+            if expr and all(n in expr for n in want):
+                key, lmap = "expression", {expr.index(n): c for c, n in enumerate(want)}
+            feats = class_mean_features(self.backbone, loader, len(want), key, lmap,
+                                        cache_path=self.feature_cache, device=self.device)
+            self.visual_features.copy_(feats)
+        self.prepared = True
+
+
+@register_model("svml_rgcn")
+def svml_rgcn(num_classes: int = 6, backbone: str = "resnet50", pretrained: bool = False,
+              weights: str | None = None, img_size: int = 224, **options: Any) -> SVMLRGCN:
+    """SVML-RGCN and its ablation variants (``variant=``); see :class:`SVMLRGCN`."""
+    return SVMLRGCN(num_classes, backbone, pretrained, weights, img_size, **options)
