@@ -1,2 +1,210 @@
-"""me_graphau model (registered in afg.models)."""
+"""ME-GraphAU (Luo et al., IJCAI 2022): backbone → global LinearBlock → AFG node features →
+FGG (stage 1) or MEFL + GatedGCN (stage 2) → similarity head (Eq. 2) (+ edge classifier).
+
+Registered names:
+
+* ``me_graphau_stage1`` — ANFL: AFG + FGG + similarity head, trained with L_WA (Eq. 6).
+* ``me_graphau`` — stage 2: AFG + MEFL + 2 GatedGCN layers + similarity head + edge classifier,
+  trained with L = L_WA + λ·L_E (Eq. 8); initialise it from stage 1 with :meth:`MEGraphAU.init_from_stage1`.
+
+Table 3 ablations are options: ``use_afg=False`` (backbone + linear head), ``use_fgg=False``
+(AFG only), ``loss="wbce"`` (weighted BCE instead of L_WA), ``lam=0`` (no L_E); see
+:data:`TABLE3_ROWS`. The global block maps C → C/4 (ResNet/CNN) or C/2 (Swin).
+"""
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from ..backbones import create_backbone
+from ..graphs.knn import knn_adjacency
+from ..losses.au import EdgeCooccurrenceLoss, WeightedAsymmetricLoss, WeightedBCELoss, weights_from_stats
+from ..nn import MEFL, EdgeClassifier, FGGLayer, GatedGCN, LinearBlock, PerNodeLinear, SimilarityHead
+from .base import AffectModel
+from .registry import register_model
+
+__all__ = ["MEGraphAU", "ANFLHead", "MEFLHead", "LinearAUHead", "MEGraphAUCriterion", "TABLE3_ROWS"]
+
+#: Table 3 of the paper as option sets. ``init_from`` names the row whose stage-1 model
+#: initialises a stage-2 row.
+TABLE3_ROWS: list[dict[str, Any]] = [
+    {"row": 1, "label": "Backbone (WBCE)", "model": "me_graphau_stage1", "options": {"use_afg": False, "loss": "wbce"}},
+    {"row": 2, "label": "+AFG (WBCE)", "model": "me_graphau_stage1", "options": {"use_fgg": False, "loss": "wbce"}},
+    {"row": 3, "label": "+AFG, L_WA", "model": "me_graphau_stage1", "options": {"use_fgg": False}},
+    {"row": 4, "label": "+AFG+FGG, L_WA", "model": "me_graphau_stage1", "options": {}},
+    {"row": 5, "label": "+AFG+MEFL, L_WA", "model": "me_graphau", "options": {"lam": 0.0}, "init_from": 3},
+    {"row": 6, "label": "+AFG+FGG+MEFL, L_WA", "model": "me_graphau", "options": {"lam": 0.0}, "init_from": 4},
+    {"row": 7, "label": "+AFG+FGG+MEFL, L_WA+L_E", "model": "me_graphau", "options": {}, "init_from": 4},
+]
+
+
+class LinearAUHead(nn.Module):
+    """Table 3 row 1: mean-pooled tokens → Linear → sigmoid. ``(B, D, C) -> {"au": (B, N)}``."""
+
+    def __init__(self, channels: int, num_classes: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(channels, num_classes)
+
+    def forward(self, x: torch.Tensor, return_intermediates: bool = False) -> dict[str, torch.Tensor]:
+        return {"au": torch.sigmoid(self.fc(x.mean(dim=1)))}
+
+
+class ANFLHead(nn.Module):
+    """Stage-1 head (Sec. 2.1): AFG maps ``U`` → ``v = GAP(U)`` → FGG (Eq. 1) → Eq. 2."""
+
+    def __init__(self, channels: int, num_classes: int, neighbor_num: int = 4, metric: str = "dots",
+                 use_fgg: bool = True) -> None:
+        super().__init__()
+        self.afg = PerNodeLinear(num_classes, channels)
+        self.fgg = FGGLayer(channels, num_classes, neighbor_num, metric) if use_fgg else None
+        self.similarity = SimilarityHead(num_classes, channels)
+        self.neighbor_num, self.metric = neighbor_num, metric
+
+    def forward(self, x: torch.Tensor, return_intermediates: bool = False) -> dict[str, torch.Tensor]:
+        v = PerNodeLinear.nodes(self.afg(x))  # (B, N, C)
+        if self.fgg is not None:
+            v, adj = self.fgg(v, return_adjacency=True)
+        else:
+            adj = knn_adjacency(v, self.neighbor_num, self.metric)
+        out = {"au": self.similarity(v)}
+        if return_intermediates:
+            out.update(nodes=v, adjacency=adj)
+        return out
+
+
+class MEFLHead(nn.Module):
+    """Stage-2 head (Sec. 2.2): AFG → MEFL edges (Eq. 3–5) → L GatedGCN layers → Eq. 2 and edge FC."""
+
+    def __init__(self, channels: int, num_classes: int, num_layers: int = 2, neighbor_num: int = 4,
+                 metric: str = "dots", efficient: bool = True) -> None:
+        super().__init__()
+        self.afg = PerNodeLinear(num_classes, channels)
+        self.mefl = MEFL(channels, num_classes, efficient=efficient)
+        self.gnn = GatedGCN(channels, num_classes, num_layers)
+        self.similarity = SimilarityHead(num_classes, channels)
+        self.edge_classifier = EdgeClassifier(channels, 4)
+        self.neighbor_num, self.metric = neighbor_num, metric
+
+    def forward(self, x: torch.Tensor, return_intermediates: bool = False) -> dict[str, torch.Tensor]:
+        maps = self.afg(x)  # (B, N, D, C)
+        v0 = PerNodeLinear.nodes(maps)  # (B, N, C)
+        e0 = self.mefl(maps, x)  # (B, N², C), p = i*N + j
+        v, e = self.gnn(v0, e0)
+        out = {"au": self.similarity(v), "edge": self.edge_classifier(e)}
+        if return_intermediates:
+            out.update(nodes=v, edge_features=e, adjacency=knn_adjacency(v0, self.neighbor_num, self.metric))
+        return out
+
+
+class MEGraphAUCriterion(nn.Module):
+    """``{"loss": L_WA + λ·L_E, "wa": L_WA (or weighted BCE), "edge": L_E}`` (Eq. 6–8), masked by ``au_mask``."""
+
+    def __init__(self, weight: torch.Tensor | None = None, loss: str = "wa", lam: float = 0.0) -> None:
+        super().__init__()
+        if loss not in ("wa", "wbce"):
+            raise ValueError(f"loss must be 'wa' or 'wbce', got {loss!r}")
+        self.au_loss = WeightedAsymmetricLoss(weight) if loss == "wa" else WeightedBCELoss(weight)
+        self.edge_loss = EdgeCooccurrenceLoss()
+        self.lam = float(lam)
+
+    def forward(self, outputs: dict[str, torch.Tensor], batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        y = batch["au"].to(outputs["au"].dtype)
+        mask = batch.get("au_mask")
+        wa = self.au_loss(outputs["au"], y, mask)
+        edge = self.edge_loss(outputs["edge"], y, mask) if "edge" in outputs else wa.new_zeros(())
+        return {"loss": wa + self.lam * edge if self.lam else wa, "wa": wa, "edge": edge}
+
+
+class MEGraphAU(AffectModel):
+    """ME-GraphAU, stage 1 or 2. ``forward(images) -> {"au": (B, N) probabilities[, "edge": (B, N², 4)]}``.
+
+    Options: ``stage`` (1|2), ``neighbor_num`` K (4 BP4D, 3 DISFA), ``metric`` (dots|cosine|l1),
+    ``use_afg``, ``use_fgg`` (stage 1), ``loss`` ('wa'|'wbce'), ``lam`` λ of Eq. 8 (default 0.05
+    ResNet, 0.01 Swin; stage 2 only), ``num_layers`` GatedGCN layers, ``efficient`` MEFL moments.
+    """
+
+    task = "au"
+
+    def __init__(self, num_classes: int, backbone: str = "resnet50", pretrained: bool = False,
+                 weights: str | None = None, img_size: int = 224, stage: int = 1, neighbor_num: int = 4,
+                 metric: str = "dots", use_afg: bool = True, use_fgg: bool = True, loss: str = "wa",
+                 lam: float | None = None, num_layers: int = 2, efficient: bool = True) -> None:
+        super().__init__()
+        if stage not in (1, 2):
+            raise ValueError(f"stage must be 1 or 2, got {stage}")
+        self.num_classes, self.stage, self.loss = num_classes, stage, loss
+        self.lam = (0.01 if backbone.startswith("swin") else 0.05) if lam is None else float(lam)
+        self.backbone = create_backbone(backbone, pretrained=pretrained, weights=weights, img_size=img_size)
+        c_in = self.backbone.num_features
+        if not use_afg:
+            if stage == 2:
+                raise ValueError("stage 2 needs the AFG (use_afg=True)")
+            self.global_linear = None
+            self.head: nn.Module = LinearAUHead(c_in, num_classes)
+            return
+        c = c_in // 2 if backbone.startswith("swin") else c_in // 4
+        self.global_linear = LinearBlock(c_in, c)
+        if stage == 1:
+            self.head = ANFLHead(c, num_classes, neighbor_num, metric, use_fgg)
+        else:
+            self.head = MEFLHead(c, num_classes, num_layers, neighbor_num, metric, efficient)
+
+    def forward(self, images: torch.Tensor, return_intermediates: bool = False) -> dict[str, torch.Tensor]:
+        x = self.backbone(images)  # (B, D, C_in)
+        if self.global_linear is not None:
+            x = self.global_linear(x)  # (B, D, C)
+        out = self.head(x, return_intermediates)
+        if return_intermediates:
+            out["tokens"] = x
+        return out
+
+    def build_criterion(self, stats: dict[str, Any] | None = None, **options: Any) -> nn.Module:
+        """Options: ``loss`` ('wa'|'wbce'), ``lam``. Class weights from ``stats`` (uniform without)."""
+        lam = options.pop("lam", self.lam if self.stage == 2 else 0.0)
+        loss = options.pop("loss", self.loss)
+        if options:
+            raise TypeError(f"unknown criterion options: {sorted(options)}")
+        return MEGraphAUCriterion(weights_from_stats(stats, self.num_classes), loss, lam)
+
+    @torch.no_grad()
+    def init_from_stage1(self, source: nn.Module | dict | str | Path) -> list[str]:
+        """Stage 2 initialisation: copy backbone, global block, AFG and similarity vectors from a
+        stage-1 model, state dict or checkpoint file (keys under ``model``/``state_dict`` accepted).
+        Returns the copied keys."""
+        if isinstance(source, (str, Path)):
+            source = torch.load(source, map_location="cpu", weights_only=False)
+        if isinstance(source, nn.Module):
+            source = source.state_dict()
+        for key in ("model", "state_dict", "model_state"):
+            if isinstance(source.get(key), dict):
+                source = source[key]
+        prefixes = ("backbone.", "global_linear.", "head.afg.", "head.similarity.")
+        own = self.state_dict()
+        take = {k: v for k, v in source.items()
+                if k.startswith(prefixes) and k in own and own[k].shape == v.shape}
+        if not any(k.startswith("head.afg.") for k in take):
+            raise ValueError("source holds no compatible stage-1 AFG weights")
+        self.load_state_dict(take, strict=False)
+        return sorted(take)
+
+
+@register_model("me_graphau_stage1")
+def me_graphau_stage1(num_classes: int, backbone: str = "resnet50", pretrained: bool = False,
+                      weights: str | None = None, img_size: int = 224, neighbor_num: int = 4,
+                      metric: str = "dots", use_afg: bool = True, use_fgg: bool = True,
+                      loss: str = "wa") -> MEGraphAU:
+    """ME-GraphAU stage 1 (ANFL). See :class:`MEGraphAU`."""
+    return MEGraphAU(num_classes, backbone, pretrained, weights, img_size, stage=1, neighbor_num=neighbor_num,
+                     metric=metric, use_afg=use_afg, use_fgg=use_fgg, loss=loss)
+
+
+@register_model("me_graphau")
+def me_graphau(num_classes: int, backbone: str = "resnet50", pretrained: bool = False,
+               weights: str | None = None, img_size: int = 224, neighbor_num: int = 4, metric: str = "dots",
+               loss: str = "wa", lam: float | None = None, num_layers: int = 2, efficient: bool = True) -> MEGraphAU:
+    """ME-GraphAU stage 2 (AFG + MEFL + GatedGCN). See :class:`MEGraphAU`."""
+    return MEGraphAU(num_classes, backbone, pretrained, weights, img_size, stage=2, neighbor_num=neighbor_num,
+                     metric=metric, loss=loss, lam=lam, num_layers=num_layers, efficient=efficient)
