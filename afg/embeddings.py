@@ -176,10 +176,10 @@ def _is_binary(path: Path) -> bool:
 
 
 def _candidates(phrase: str) -> Iterable[str]:
-    yield phrase
-    yield phrase.replace(" ", "_")
-    yield phrase.lower()
-    yield phrase.lower().replace(" ", "_")
+    """Exact, then lower-case, then capitalised forms (word2vec files are case-sensitive)."""
+    for form in (phrase, phrase.lower(), phrase.capitalize()):
+        yield form
+        yield form.replace(" ", "_")
 
 
 def load_word_vectors(
@@ -192,7 +192,7 @@ def load_word_vectors(
     """Embed labels (words or phrases) with a word-vector file or the offline default.
 
     A phrase is looked up whole first (``"happily surprised"``, ``"happily_surprised"``, then
-    lower-cased), else as the mean of its tokens (:func:`tokenize`, exact then lower-case).
+    lower-cased), else as the mean of its tokens (each exact, lower-case, then capitalised).
     The file is streamed and reading stops once every needed entry is found.
 
     Args:
@@ -220,7 +220,7 @@ def load_word_vectors(
         wanted.update(_candidates(w))
         for t in re.split(r"[\s_\-/]+", w.strip()):
             if t:
-                wanted.update({t, t.lower()})
+                wanted.update(_candidates(t))
     is_bin = _is_binary(path) if binary is None else binary
     found, d, fmt = (_read_word2vec_binary if is_bin else _read_text)(path, wanted)
     out = np.zeros((len(words), d))
@@ -231,7 +231,7 @@ def load_word_vectors(
             out[i] = whole
             continue
         toks = [t for t in re.split(r"[\s_\-/]+", w.strip()) if t]
-        vecs = [found.get(t, found.get(t.lower())) for t in toks]
+        vecs = [next((found[c] for c in _candidates(t) if c in found), None) for t in toks]
         vecs = [v for v in vecs if v is not None]
         if vecs:
             out[i] = np.mean(vecs, 0)

@@ -1,0 +1,139 @@
+"""Emotion-GCN model and its Table I baselines (tiny resnet18 at 64 px)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from afg.graphs import emotion_adjacency, emotion_gcn_normalize, spearman_matrix
+from afg.models import create_model, model_from_config
+from afg.models.emotion_gcn import TABLE1_VARIANTS
+
+SIZE = 64
+TINY = {"backbone": "resnet18", "img_size": SIZE}
+
+
+def _stats(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    e = rng.integers(0, 7, n)
+    va = np.column_stack([0.8 * (e == 1) - 0.5 * (e == 2), 0.6 * (e >= 3)]) + rng.normal(0, 0.2, (n, 2))
+    multi = np.eye(7)[e]
+    multi[(e == 1) & (rng.random(n) < 0.5), 3] = 1  # blended happy + surprise
+    return {"expressions": e, "va": va, "expression_counts": np.bincount(e, minlength=7), "emotion_labels": multi}
+
+
+def _batch(n=8, seed=0):
+    """Synthetic faces when ``afg.data.synth.SynthFaces`` exists, else class-coloured tensors."""
+    try:
+        from afg.data.synth import SynthFaces
+
+        ds = SynthFaces(profile="disfa", n_subjects=2, images_per_subject=n // 2, size=SIZE, seed=seed)
+        items = [ds[i] for i in range(n)]
+        image = torch.stack([torch.as_tensor(it["image"]) for it in items]).float()
+        expr = torch.tensor([int(it["expression"]) for it in items])
+        va = torch.stack([
+            torch.as_tensor(it["va"]).float() if "va" in it
+            else torch.tensor([float(it["valence"]), float(it["arousal"])]) for it in items
+        ])
+        return {"image": image, "expression": expr, "va": va}
+    except ImportError:
+        g = torch.Generator().manual_seed(seed)
+        expr = torch.arange(n) % 7
+        image = torch.randn(n, 3, SIZE, SIZE, generator=g) * 0.5 + expr.view(-1, 1, 1, 1) / 3.0
+        va = torch.stack([torch.tanh(expr.float() - 3) / 2, (expr.float() - 3) / 6], 1)
+        return {"image": image, "expression": expr, "va": va}
+
+
+def test_gcn_forward_is_eq1_2_7_10():
+    torch.manual_seed(0)
+    st = _stats()
+    m = create_model("emotion_gcn", 7, **TINY).eval()
+    assert m.task == "expression" and m.graph_source.startswith("identity")
+    m.prepare(None, st)
+    corr = spearman_matrix(st["expressions"], st["va"][:, 0], st["va"][:, 1])
+    adj = torch.tensor(emotion_adjacency(corr, tau=0.1, p=0.7), dtype=torch.float32)
+    torch.testing.assert_close(m.adjacency, adj)
+    x = torch.randn(3, 3, SIZE, SIZE)
+    out = m(x, return_intermediates=True)
+    assert out["expression"].shape == (3, 7) and out["va"].shape == (3, 2)
+    # manual: x = GMP(f_cnn(I)); W = Â·LReLU(Â Z W1)·W2; logits = x W_c^T, va = x W_r^T
+    feat = m.backbone.feature_map(x).amax((2, 3))
+    h = torch.nn.functional.leaky_relu(adj @ m.node_embeddings @ m.gcn[0].weight, 0.2)
+    w = adj @ h @ m.gcn[1].weight
+    torch.testing.assert_close(out["features"], feat)
+    torch.testing.assert_close(out["expression"], feat @ w[:7].T, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(out["va"], feat @ w[7:].T, rtol=1e-4, atol=1e-4)
+    assert m.classifier_vectors().shape == (9, 512) and out["nodes"].shape == (3, 9, 512)
+    assert [l.weight.shape for l in m.gcn] == [(300, 512), (512, 512)] and all(l.bias is None for l in m.gcn)
+    assert "offline" in m.embedding_source
+
+
+def test_graph_options_and_layers():
+    st = _stats()
+    corr = spearman_matrix(st["expressions"], st["va"][:, 0], st["va"][:, 1])
+    off = create_model("emotion_gcn", 7, graph="official", **TINY)
+    off.prepare(None, st)
+    ref = emotion_gcn_normalize(emotion_adjacency(corr, 0.1, 0.5, official=True))
+    np.testing.assert_allclose(off.adjacency.numpy(), ref, atol=1e-6)
+    cond = create_model("emotion_gcn", 7, graph="conditional", tau=0.1, p=0.5, **TINY)
+    cond.prepare(None, st)
+    assert cond.adjacency[1, 3] > 0 and cond.adjacency[3, 1] > 0  # happy <-> surprise edge
+    with pytest.raises(ValueError, match="conditional"):
+        create_model("emotion_gcn", 7, graph="conditional", **TINY).prepare(None, {k: st[k] for k in ("expressions", "va")})
+    given = create_model("emotion_gcn", 7, correlation=corr, tau=0.15, p=0.4, **TINY)
+    np.testing.assert_allclose(given.adjacency.numpy(), emotion_adjacency(corr, 0.15, 0.4), atol=1e-6)
+    given.prepare(None, None)  # a given graph is kept, no stats needed
+    for layers, shapes in [(1, [(300, 512)]), (3, [(300, 512), (512, 512), (512, 512)])]:
+        m = create_model("emotion_gcn", 7, gcn_layers=layers, embedding_dim=300, **TINY)
+        assert [tuple(l.weight.shape) for l in m.gcn] == shapes
+    z = np.random.default_rng(0).normal(size=(9, 16)).astype(np.float32)
+    m = create_model("emotion_gcn", 7, embeddings=z, **TINY)
+    assert m.gcn[0].weight.shape == (16, 512) and m.embedding_source == "given array"
+
+
+def test_checkpoint_roundtrip_keeps_graph():
+    st = _stats()
+    m = create_model("emotion_gcn", 7, tau=0.05, **TINY)
+    m.prepare(None, st)
+    m2 = model_from_config(m.model_config)
+    m2.load_state_dict(m.state_dict())
+    torch.testing.assert_close(m2.adjacency, m.adjacency)
+    x = torch.randn(2, 3, SIZE, SIZE)
+    torch.testing.assert_close(m2.eval()(x)["va"], m.eval()(x)["va"])
+
+
+def test_baseline_heads():
+    single = create_model("emotion_single", 7, **TINY)
+    out = single(torch.randn(2, 3, SIZE, SIZE))
+    assert set(out) == {"expression"} and single.classifier_vectors().shape == (7, 512)
+    va_only = create_model("emotion_single", 7, target="va", **TINY)
+    assert set(va_only(torch.randn(2, 3, SIZE, SIZE))) == {"va"}
+    mtl = create_model("emotion_mtl", 7, regression_loss="mse", pooling="avg", **TINY)
+    assert mtl.classifier_vectors().shape == (9, 512)
+    crit = mtl.build_criterion(_stats())
+    assert crit.regression == "mse" and crit.class_weights is not None
+    assert single.build_criterion(None).class_weights is None  # stats=None: uniform
+    with pytest.raises(TypeError):
+        create_model("emotion_gcn", 7, taux=0.1, **TINY)
+
+
+@pytest.mark.parametrize("variant", list(TABLE1_VARIANTS))
+def test_table1_variant_lowers_its_loss(variant):
+    torch.manual_seed(0)
+    name, opts = TABLE1_VARIANTS[variant]
+    st = _stats()
+    model = create_model(name, 7, **TINY, **opts)
+    model.prepare(None, st)
+    crit = model.build_criterion(st)
+    batch = _batch()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-3)
+    losses = []
+    for _ in range(8):
+        out = model(batch["image"])
+        loss = crit(out, batch)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert np.isfinite(losses).all()
+    assert losses[-1] < 0.8 * losses[0], losses
