@@ -72,3 +72,26 @@ def test_official_mode_gives_identical_vectors_and_n_bn_updates() -> None:
     eff = 1 - 0.9**n
     assert torch.allclose(bn.running_mean, eff * z.mean(0), atol=1e-5)
     assert torch.allclose(bn.running_var, 0.9**n + eff * z.var(0, unbiased=True), atol=1e-4)
+
+
+def test_paper_mode_with_copied_shared_block_equals_official_except_bn_updates() -> None:
+    """The only difference between the modes is sharing: copies of the shared block give the same
+    outputs, but each copy's BatchNorm is updated once per step instead of N times."""
+    torch.manual_seed(0)
+    n = 5
+    official = CCFG(16, n, official=True)
+    paper = CCFG(16, n)
+    paper.topology.load_state_dict(official.topology.state_dict())
+    paper.node_linears.load_from_blocks([official.shared_linear] * n)
+    tokens = torch.randn(4, 9, 16)
+    assert torch.allclose(paper.train()(tokens), official.train()(tokens), atol=1e-6)
+    c = 16
+    paper_mean = paper.node_linears.bn.running_mean.view(n, c)
+    assert torch.allclose(paper_mean, paper_mean[:1].expand(n, c))  # every copy moved once
+    # official moved 1 - 0.9^N of the way, paper 0.1 of the way, from the same start (0)
+    ratio = official.shared_linear.bn.running_mean / paper_mean[0]
+    assert torch.allclose(ratio, torch.full_like(ratio, (1 - 0.9**n) / 0.1), rtol=1e-4)
+    assert int(official.shared_linear.bn.num_batches_tracked) == n
+    assert int(paper.node_linears.bn.num_batches_tracked) == 1
+    paper.eval(), official.eval()
+    assert not torch.allclose(paper(tokens), official(tokens), atol=1e-4)  # running stats now differ

@@ -17,9 +17,15 @@ Baseline + MAFG + CCFG (ours)   defaults
 Without MAFG the nodes come from plain per-AU linear blocks (ME-GraphAU's AFG); without CCFG there
 is nothing to concatenate, so the "Post" block is dropped and the (GNN) nodes go straight to
 the similarity head. The paper does not spell out the "ResNet50" row's classifier; we read it as
-per-AU linear blocks + similarity head on the backbone map. ``official=True`` switches CCFG to the
-authors' code (one shared block, identical per-AU vectors; see :class:`afg.nn.CCFG`); everything
-else in their head already matches the paper. Loss: ``L = L_WA`` (Eq. 15–17).
+per-AU linear blocks + similarity head on the backbone map. Loss: ``L = L_WA`` (Eq. 15–17).
+
+**Paper vs. the authors' code.** The paper's CCFG gives every AU its own block ``φ_i`` (Eq. 12;
+our default). The authors' code feeds N identical poolings into **one shared** LinearBlock, so
+every AU receives the *same* CCFG vector, and that block's BatchNorm is updated N times per
+training step (running statistics move with effective momentum ``1 − 0.9^N``, 0.57 for DISFA's
+8 AUs; ``num_batches_tracked`` grows by N). ``official=True`` reproduces that exactly (see
+:class:`afg.nn.CCFG`); everything else in their head matches the paper. The global LinearBlock
+(C → C/4) after the backbone is from their code (the paper does not mention it).
 """
 from __future__ import annotations
 
