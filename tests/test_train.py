@@ -80,12 +80,12 @@ class TinyAU(AffectModel):
     task = "au"
 
     def __init__(self, norm: str = "bn", kill_at: int | None = None, nan_at: int | None = None,
-                 need_landmarks: bool = False):
+                 need_landmarks: bool = False, dropout: float = 0.2):
         super().__init__()
         self.backbone = nn.Sequential(
             nn.Conv2d(3, 8, 3, stride=2, padding=1),
             nn.BatchNorm2d(8) if norm == "bn" else nn.Identity(),
-            nn.ReLU(), nn.Dropout(0.2),
+            nn.ReLU(), nn.Dropout(dropout),
         )
         self.head = nn.Linear(8 + 3, N_AU)
         self.kill_at, self.nan_at, self.calls = kill_at, nan_at, 0

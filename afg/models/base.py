@@ -13,6 +13,9 @@ A model is an ``nn.Module`` with:
   ``label_matrix`` (n, N) when available.
 * ``param_groups() -> dict[str, list[Parameter]]``: named groups (``"backbone"``, ``"head"``)
   that a recipe can give different learning-rate multipliers.
+* ``forward_keys`` (class attribute, default ``()``): names of extra batch keys the trainer
+  passes to ``forward`` as keyword arguments, e.g. AU-GCN's ``forward_keys = ("landmarks",)``
+  makes ``afg.train`` call ``model(batch["image"], landmarks=batch["landmarks"])``.
 * ``prepare(train_data, stats)`` (optional): data-dependent set-up before training (e.g.
   co-occurrence graphs or class-mean visual features); a no-op by default.
 """
@@ -28,6 +31,8 @@ __all__ = ["AffectModel"]
 
 class AffectModel(nn.Module):
     task: str = "au"
+    #: extra batch keys passed to ``forward`` as keyword arguments by the trainer
+    forward_keys: tuple[str, ...] = ()
     #: names of the outputs, in order (AU names, class names); filled by the data when known
     label_names: list[str] | None = None
 
