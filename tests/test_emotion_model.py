@@ -137,3 +137,21 @@ def test_table1_variant_lowers_its_loss(variant):
         losses.append(float(loss.detach()))
     assert np.isfinite(losses).all()
     assert losses[-1] < 0.8 * losses[0], losses
+
+
+@pytest.mark.parametrize("name", ["affectnet", "affwild2", "synthetic"])
+def test_configs_parse_and_build(name):
+    import yaml
+    from pathlib import Path
+
+    from afg.train.recipe import Recipe
+
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / f"emotion_gcn_{name}.yaml").read_text())
+    recipe = Recipe.from_dict(cfg["recipe"])
+    assert recipe.optimizer.name == "sgd" and recipe.optimizer.lr == pytest.approx(1e-3)
+    assert recipe.optimizer.weight_decay == pytest.approx(1e-3) and recipe.optimizer.momentum == pytest.approx(0.9)
+    opts = dict(cfg["model"])
+    model_name, num_classes = opts.pop("name"), opts.pop("num_classes")
+    opts.update(pretrained=False, backbone="resnet18", img_size=SIZE)  # no download in tests
+    model = create_model(model_name, num_classes, **opts)
+    assert model.tau == 0.1 and len(model.node_names) == 9
