@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, default_collate
 
 from ..backbones import create_backbone
 from ..embeddings import load_word_vectors
@@ -51,6 +51,12 @@ def _pooled(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     net = model.backbone if isinstance(getattr(model, "backbone", None), nn.Module) else model
     out = net(images)
     return out.mean(1) if out.dim() == 3 else out.flatten(2).mean(-1) if out.dim() == 4 else out
+
+
+def _collate_image_labels(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack only ``image`` and the label keys (other entries may not collate)."""
+    keys = [k for k in ("image", "expression", "emotions", "expression_multilabel") if k in items[0]]
+    return {k: default_collate([it[k] for it in items]) for k in keys}
 
 
 @torch.no_grad()
@@ -256,15 +262,19 @@ class SVMLRGCN(AffectModel):
             self.set_relations(labels)
         src = basic_data if basic_data is not None else train_data
         if src is not None and self.variant != "sml_rgcn":
-            loader = src if isinstance(src, DataLoader) else DataLoader(src, batch_size=batch_size)
             b = _base_dataset(src)
             expr = [str(n).lower() for n in getattr(b, "expression_names", [])]
             want = [n.lower() for n in self.label_names]
             key, lmap = "emotions", None
             if expr and all(n in expr for n in want):
                 key, lmap = "expression", {expr.index(n): c for c, n in enumerate(want)}
-            feats = class_mean_features(self.backbone, loader, len(want), key, lmap,
-                                        cache_path=self.feature_cache, device=self.device)
+            loader = src if isinstance(src, DataLoader) else DataLoader(
+                src, batch_size=batch_size, collate_fn=_collate_image_labels)
+            home = self.device  # run phi (Eq. 5) on the GPU when there is one, then move back
+            dev = torch.device("cuda") if torch.cuda.is_available() else home
+            feats = class_mean_features(self.backbone.to(dev), loader, len(want), key, lmap,
+                                        cache_path=self.feature_cache, device=dev)
+            self.backbone.to(home)
             self.visual_features.copy_(feats)
         self.prepared = True
 
