@@ -9,8 +9,17 @@ import torch
 import torch.nn.functional as F
 
 from afg.graphs import knn_adjacency, normalize_digraph
-from afg.nn import (MEFL, CrossAttention, EdgeClassifier, FGGLayer, GatedGCN, GatedGCNLayer, LinearBlock,
-                    PerNodeLinear, SimilarityHead)
+from afg.nn import (
+    MEFL,
+    CrossAttention,
+    EdgeClassifier,
+    FGGLayer,
+    GatedGCN,
+    GatedGCNLayer,
+    LinearBlock,
+    PerNodeLinear,
+    SimilarityHead,
+)
 
 
 def test_linear_block_matches_manual_formula():
@@ -131,7 +140,7 @@ def test_mefl_moments_equal_dense(dtype):
     x = torch.randn(b, d, c, dtype=dtype, requires_grad=True)
     out, peak_fast = _saved_numel(lambda: fast(maps, x))
     ref, peak_dense = _saved_numel(lambda: dense(maps, x, efficient=False))
-    tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-10)
+    tol = {"rtol": 1e-4, "atol": 1e-5} if dtype == torch.float32 else {"rtol": 1e-10, "atol": 1e-10}
     torch.testing.assert_close(out, ref, **tol)
     assert out.shape == (b, n * n, c)
     # the (B, N², D, C) tensor is never saved by the moment path; the dense one needs it

@@ -16,17 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from . import register_official_head
 
 __all__ = [
-    "official_head_to_ours",
-    "ours_head_to_official",
-    "official_to_ours",
-    "ours_to_official",
     "OfficialMEGraphAUHead",
     "model_from_official_checkpoint",
+    "official_head_to_ours",
+    "official_to_ours",
+    "ours_head_to_official",
+    "ours_to_official",
 ]
 
 _BN = ("weight", "bias", "running_mean", "running_var")
@@ -147,7 +147,7 @@ def _unwrap(sd: Any) -> dict[str, torch.Tensor]:
     for key in ("state_dict", "model", "net"):
         if isinstance(sd, dict) and isinstance(sd.get(key), dict):
             sd = sd[key]
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in sd.items()
+    return {(k.removeprefix("module.")): v for k, v in sd.items()
             if isinstance(v, torch.Tensor)}
 
 

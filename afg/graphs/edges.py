@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["cooccurrence_targets", "EDGE_CLASSES", "IGNORE_INDEX"]
+__all__ = ["EDGE_CLASSES", "IGNORE_INDEX", "cooccurrence_targets"]
 
 EDGE_CLASSES = ("none", "only_j", "only_i", "both")
 IGNORE_INDEX = -100

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["knn_adjacency", "node_similarity", "KNN_METRICS"]
+__all__ = ["KNN_METRICS", "knn_adjacency", "node_similarity"]
 
 KNN_METRICS = ("dots", "cosine", "l1")
 

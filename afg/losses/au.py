@@ -12,17 +12,17 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..data.stats import au_class_weights
 from ..graphs.edges import IGNORE_INDEX, cooccurrence_targets
 
 __all__ = [
-    "au_class_weights",
+    "EdgeCooccurrenceLoss",
     "WeightedAsymmetricLoss",
     "WeightedBCELoss",
-    "EdgeCooccurrenceLoss",
+    "au_class_weights",
     "weights_from_stats",
 ]
 

@@ -14,15 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..backbones import create_backbone
 from ..losses.au import WeightedBCELoss, weights_from_stats
 from .base import AffectModel
 from .registry import register_model
 
-__all__ = ["BaselineModel", "BaselineCriterion"]
+__all__ = ["BaselineCriterion", "BaselineModel"]
 
 _TASKS = ("au", "expression", "multilabel")
 

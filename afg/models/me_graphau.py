@@ -17,16 +17,29 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from ..backbones import create_backbone
 from ..graphs.knn import knn_adjacency
-from ..losses.au import EdgeCooccurrenceLoss, WeightedAsymmetricLoss, WeightedBCELoss, weights_from_stats
-from ..nn import MEFL, EdgeClassifier, FGGLayer, GatedGCN, LinearBlock, PerNodeLinear, SimilarityHead
+from ..losses.au import (
+    EdgeCooccurrenceLoss,
+    WeightedAsymmetricLoss,
+    WeightedBCELoss,
+    weights_from_stats,
+)
+from ..nn import (
+    MEFL,
+    EdgeClassifier,
+    FGGLayer,
+    GatedGCN,
+    LinearBlock,
+    PerNodeLinear,
+    SimilarityHead,
+)
 from .base import AffectModel
 from .registry import register_model
 
-__all__ = ["MEGraphAU", "ANFLHead", "MEFLHead", "LinearAUHead", "MEGraphAUCriterion", "TABLE3_ROWS"]
+__all__ = ["TABLE3_ROWS", "ANFLHead", "LinearAUHead", "MEFLHead", "MEGraphAU", "MEGraphAUCriterion"]
 
 #: Table 3 of the paper as option sets. ``init_from`` names the row whose stage-1 model
 #: initialises a stage-2 row.
@@ -162,8 +175,8 @@ class MEGraphAU(AffectModel):
         return out
 
     def build_criterion(self, stats: dict[str, Any] | None = None, **options: Any) -> nn.Module:
-        """Options: ``loss`` ('wa'|'wbce'), ``lam``. Class weights from ``stats`` (uniform without)."""
-        lam = options.pop("lam", self.lam if self.stage == 2 else 0.0)
+        """Options: ``loss`` ('wa'|'wbce'), ``lam`` (alias ``lambda_edge``). Class weights from ``stats`` (uniform without)."""
+        lam = options.pop("lam", options.pop("lambda_edge", self.lam if self.stage == 2 else 0.0))
         loss = options.pop("loss", self.loss)
         if options:
             raise TypeError(f"unknown criterion options: {sorted(options)}")
@@ -195,8 +208,10 @@ class MEGraphAU(AffectModel):
 def me_graphau_stage1(num_classes: int, backbone: str = "resnet50", pretrained: bool = False,
                       weights: str | None = None, img_size: int = 224, neighbor_num: int = 4,
                       metric: str = "dots", use_afg: bool = True, use_fgg: bool = True,
-                      loss: str = "wa") -> MEGraphAU:
-    """ME-GraphAU stage 1 (ANFL). See :class:`MEGraphAU`."""
+                      loss: str = "wa", lam: float | None = None, num_layers: int = 2,
+                      efficient: bool = True) -> MEGraphAU:
+    """ME-GraphAU stage 1 (ANFL). See :class:`MEGraphAU`. ``lam``/``num_layers``/``efficient``
+    concern stage 2 only (accepted so that one option set can describe both stages)."""
     return MEGraphAU(num_classes, backbone, pretrained, weights, img_size, stage=1, neighbor_num=neighbor_num,
                      metric=metric, use_afg=use_afg, use_fgg=use_fgg, loss=loss)
 
@@ -204,7 +219,11 @@ def me_graphau_stage1(num_classes: int, backbone: str = "resnet50", pretrained: 
 @register_model("me_graphau")
 def me_graphau(num_classes: int, backbone: str = "resnet50", pretrained: bool = False,
                weights: str | None = None, img_size: int = 224, neighbor_num: int = 4, metric: str = "dots",
-               loss: str = "wa", lam: float | None = None, num_layers: int = 2, efficient: bool = True) -> MEGraphAU:
-    """ME-GraphAU stage 2 (AFG + MEFL + GatedGCN). See :class:`MEGraphAU`."""
+               loss: str = "wa", lam: float | None = None, num_layers: int = 2, efficient: bool = True,
+               use_afg: bool = True, use_fgg: bool = True) -> MEGraphAU:
+    """ME-GraphAU stage 2 (AFG + MEFL + GatedGCN). See :class:`MEGraphAU`. ``use_fgg`` only records
+    whether the stage-1 model that initialises this one had the FGG (Table 3 rows 5 vs 6)."""
+    if not use_afg:
+        raise ValueError("me_graphau (stage 2) needs the AFG (use_afg=True)")
     return MEGraphAU(num_classes, backbone, pretrained, weights, img_size, stage=2, neighbor_num=neighbor_num,
                      metric=metric, loss=loss, lam=lam, num_layers=num_layers, efficient=efficient)

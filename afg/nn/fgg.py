@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from ..graphs.knn import knn_adjacency
 from ..graphs.normalize import normalize_digraph

@@ -18,10 +18,10 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
-__all__ = ["GatedGCNLayer", "GatedGCN"]
+__all__ = ["GatedGCN", "GatedGCNLayer"]
 
 
 class GatedGCNLayer(nn.Module):

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
-__all__ = ["SimilarityHead", "EdgeClassifier"]
+__all__ = ["EdgeClassifier", "SimilarityHead"]
 
 
 class SimilarityHead(nn.Module):

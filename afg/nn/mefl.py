@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from .attention import CrossAttention
 
