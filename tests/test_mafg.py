@@ -3,9 +3,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn as nn
+from torch import nn
 
-from afg.nn.mafg import MAFG, MultiScaleAxialAttention, MultiScaleLinearAttention, relu_linear_attention, tokens_to_map
+from afg.nn.mafg import (
+    MAFG,
+    MultiScaleAxialAttention,
+    MultiScaleLinearAttention,
+    relu_linear_attention,
+    tokens_to_map,
+)
 
 
 @pytest.mark.parametrize("side", [7, 4])  # 224 px and 112 px ResNet grids

@@ -9,14 +9,14 @@ import torch
 from afg.models import create_model
 
 ROWS = {  # Table 4 / 5 rows -> options
-    "resnet50": dict(use_mafg=False, use_gnn=False, use_ccfg=False),
-    "resnet50+evit": dict(use_mafg=True, attention="evit", use_gnn=False, use_ccfg=False),
-    "resnet50+mafg": dict(use_gnn=False, use_ccfg=False),
-    "baseline": dict(use_mafg=False, use_ccfg=False),
-    "baseline+mafg": dict(use_ccfg=False),
-    "baseline+ccfg": dict(use_mafg=False),
-    "baseline+mafg+ccfg": dict(),
-    "official": dict(official=True),
+    "resnet50": {"use_mafg": False, "use_gnn": False, "use_ccfg": False},
+    "resnet50+evit": {"use_mafg": True, "attention": "evit", "use_gnn": False, "use_ccfg": False},
+    "resnet50+mafg": {"use_gnn": False, "use_ccfg": False},
+    "baseline": {"use_mafg": False, "use_ccfg": False},
+    "baseline+mafg": {"use_ccfg": False},
+    "baseline+ccfg": {"use_mafg": False},
+    "baseline+mafg+ccfg": {},
+    "official": {"official": True},
 }
 
 
@@ -63,7 +63,7 @@ def test_shapes_and_intermediates_at_224_px() -> None:
         assert out[k].shape == (2, 12, c), k
     adj = out["adjacency"]
     assert adj.shape == (2, 12, 12)
-    assert ((adj.sum(-1) >= 4)).all() and set(adj.unique().tolist()) <= {0.0, 1.0}
+    assert (adj.sum(-1) >= 4).all() and set(adj.unique().tolist()) <= {0.0, 1.0}
 
 
 def test_loss_decreases_on_a_fixed_batch() -> None:
@@ -129,7 +129,7 @@ def test_gradcam_on_mafg_attention() -> None:
 class _Faces(torch.utils.data.Dataset):
     """Synthetic DISFA-profile faces when the generator is available, else random images."""
 
-    au_names = [f"AU{a:02d}" for a in (1, 2, 4, 6, 9, 12, 25, 26)]
+    au_names = tuple(f"AU{a:02d}" for a in (1, 2, 4, 6, 9, 12, 25, 26))
 
     def __init__(self, n: int = 8, size: int = 64, seed: int = 0) -> None:
         try:
@@ -158,8 +158,8 @@ def test_fit_runs_with_the_paper_recipe(tmp_path) -> None:
 
     torch.manual_seed(0)
     model = create_model("mafg_ccfg", 8, backbone="resnet18", img_size=64, neighbor_num=3)
-    recipe = dict(epochs=1, batch_size=4, optimizer={"name": "adamw", "lr": 1e-4, "weight_decay": 5e-4},
-                  schedule={"name": "cosine"}, progress=False, device="cpu")
+    recipe = {"epochs": 1, "batch_size": 4, "optimizer": {"name": "adamw", "lr": 1e-4, "weight_decay": 5e-4},
+                  "schedule": {"name": "cosine"}, "progress": False, "device": "cpu"}
     res = fit(model, _Faces(), _Faces(seed=1), recipe)
     assert res.status == "complete" and res.model is not None
     f1 = [v for k, v in res.metrics.items() if "f1" in k.lower() and isinstance(v, float)]

@@ -29,13 +29,13 @@ import re
 from typing import Any
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from ..models.mafg_ccfg import MAFGCCFGHead
 from ..nn.blocks import LinearBlock
 from . import register_official_head
 
-__all__ = ["official_to_ours", "split_official_checkpoint", "OfficialMAFGCCFGHead"]
+__all__ = ["OfficialMAFGCCFGHead", "official_to_ours", "split_official_checkpoint"]
 
 _RENAMES = [
     (r"^mafg\.conv0\.", "mafg.attention.local."),
@@ -58,7 +58,7 @@ def split_official_checkpoint(state_dict: dict[str, torch.Tensor]) -> tuple[dict
     """Split a full ``MACG`` state dict into (head keys, other keys: backbone, global_linear)."""
     head, rest = {}, {}
     for k, v in state_dict.items():
-        k = k[len("module."):] if k.startswith("module.") else k
+        k = k.removeprefix("module.")
         if k.startswith("head."):
             head[k[len("head."):]] = v
         else:

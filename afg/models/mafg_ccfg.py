@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from ..backbones import create_backbone
 from ..nn.blocks import LinearBlock
@@ -43,7 +43,7 @@ from ..nn.mafg import MAFG
 from .base import AffectModel
 from .registry import register_model
 
-__all__ = ["MAFGCCFGHead", "MAFGCCFG"]
+__all__ = ["MAFGCCFG", "MAFGCCFGHead"]
 
 
 class MAFGCCFGHead(nn.Module):

@@ -29,12 +29,12 @@ grows by N per step. ``official=True`` reproduces this exactly (N calls of the s
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from .blocks import LinearBlock, PerNodeLinear
 from .mafg import tokens_to_map
 
-__all__ = ["ChannelTopology", "CCFG"]
+__all__ = ["CCFG", "ChannelTopology"]
 
 
 class ChannelTopology(nn.Module):

@@ -20,15 +20,15 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from .blocks import PerNodeLinear
 
 __all__ = [
+    "MAFG",
     "MultiScaleAxialAttention",
     "MultiScaleLinearAttention",
     "relu_linear_attention",
-    "MAFG",
     "tokens_to_map",
 ]
 
@@ -37,7 +37,7 @@ def tokens_to_map(x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch
     """``(B, D, C)`` tokens → ``(B, C, h, w)``; ``grid`` defaults to a square ``h = w = √D``."""
     b, d, c = x.shape
     if grid is None:
-        h = int(round(math.sqrt(d)))
+        h = round(math.sqrt(d))
         if h * h != d:
             raise ValueError(f"{d} tokens are not a square grid; pass grid=(h, w)")
         grid = (h, h)
