@@ -206,3 +206,28 @@ def test_training_steps_lower_the_loss(stage):
     assert all(math.isfinite(v) for v in losses)
     # the auto-encoders start slowly under SGD (reconstruction plateau); the ROI CE drops at once
     assert min(losses[-3:]) < (0.9 if stage == "full" else 0.96) * losses[0], losses
+
+
+def test_stage_switch_and_configs():
+    from pathlib import Path
+
+    import yaml
+
+    from afg.train.recipe import Recipe
+
+    m = create_model("au_gcn", 8, dataset="disfa", img_size=64, pretrain_autoencoders=True)
+    assert m.stage == "autoencoder"
+    crit = m.build_criterion(None, stage="full")  # a recipe stage may say losses: {stage: ...}
+    assert m.stage == "full" and crit.stage == "full"
+    m.set_stage("ae")
+    assert crit.stage == "autoencoder"
+    out = m(torch.randn(2, 3, 64, 64))
+    assert "au_logits" not in out and out["au"].shape == (2, 8) and out["roi_recon"].shape[1] == 14
+    root = Path(__file__).resolve().parents[1] / "configs"
+    for name, n_rois in [("bp4d", 19), ("disfa", 14), ("synthetic", 14)]:
+        cfg = yaml.safe_load((root / f"au_gcn_{name}.yaml").read_text())
+        recipe = Recipe.from_dict(cfg["recipe"])
+        assert [s.name for s in recipe.stages] == ["autoencoder", "full"]
+        opts = dict(cfg["model"])
+        model = create_model(opts.pop("name"), opts.pop("num_classes"), **opts)
+        assert len(model.rois) == n_rois

@@ -125,3 +125,17 @@ def test_flip_with_reindex_equals_mirrored_roi_order():
     # and a flipped ROI of the flipped face is the mirror ROI of the original face, flipped
     orig = extract_rois(img, roi_boxes(lm, rs, (48, 48), 6.0), 6)
     torch.testing.assert_close(a, orig[:, rs.mirror].flip(-1), atol=1e-4, rtol=0)
+
+
+def test_plot_rois_draws_every_roi():
+    import matplotlib
+
+    from afg.viz.rois import plot_rois
+
+    fig = plot_rois(rois="bp4d")
+    rects = [p for p in fig.axes[0].patches if isinstance(p, matplotlib.patches.Rectangle)]
+    assert len(rects) == 19
+    img = torch.zeros(3, 64, 64)  # a normalised tensor image with its own landmarks
+    fig2 = plot_rois(img, canonical_landmarks(64), rois="disfa", show_labels=False)
+    assert len(fig2.axes[0].patches) == 14 and fig2.axes[0].images
+    matplotlib.pyplot.close("all")
