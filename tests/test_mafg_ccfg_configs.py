@@ -34,3 +34,12 @@ def test_synthetic_model_section_builds() -> None:
     model = create_model(cfg["name"], cfg["num_classes"], **opts).eval()
     with torch.no_grad():
         assert model(torch.randn(2, 3, 112, 112))["au"].shape == (2, 8)
+
+
+@pytest.mark.parametrize("name", ["disfa", "emotionet", "synthetic"])
+def test_configs_load_through_the_experiment_schema(name: str) -> None:
+    exp = pytest.importorskip("afg.experiments.config")
+    cfg = exp.load_experiment(CONFIGS / f"mafg_ccfg_{name}.yaml")
+    assert cfg.model["name"] == "mafg_ccfg"
+    assert cfg.data.dataset == name
+    assert cfg.data.folds == 3
