@@ -26,6 +26,10 @@ training step (running statistics move with effective momentum ``1 − 0.9^N``, 
 8 AUs; ``num_batches_tracked`` grows by N). ``official=True`` reproduces that exactly (see
 :class:`afg.nn.CCFG`); everything else in their head matches the paper. The global LinearBlock
 (C → C/4) after the backbone is from their code (the paper does not mention it).
+
+The projection ``ρ`` of Eq. 5 is the identity: the K-NN graph is built from detached features
+through a non-differentiable top-K (Eq. 6), so a learnable ``ρ`` would never receive a gradient
+(the authors' code also uses the node features directly). ``D`` of Eq. 7–8 holds row degrees.
 """
 from __future__ import annotations
 
