@@ -122,7 +122,7 @@ def test_real_photographs_eyes_land_on_template(photos):
         assert eye_err.max() < 3.0, eye_err
         # landmarks = transform applied to the source points
         assert np.allclose(apply_transform(r["transform"], r["source_landmarks"]), r["landmarks"], atol=1e-3)
-        x1, y1, x2, y2 = r["box"]
+        x1, _, x2, _ = r["box"]
         assert x1 <= r["source_landmarks"][:, 0].min() and r["source_landmarks"][:, 0].max() <= x2
         crops.append(r["image"])
     # independent check of the warp: detecting again on the aligned crops finds the eyes there

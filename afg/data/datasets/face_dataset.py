@@ -1,0 +1,171 @@
+"""Torch dataset over prepared (aligned) faces — how every model trains on real data.
+
+``FaceDataset(prepared_dir)`` reads the labels from the manifest that ``prepare_dataset`` wrote;
+``FaceDataset(adapter, prepared_dir)`` (or ``adapter.dataset(prepared_dir)``) takes the labels
+from the adapter's records instead (so e.g. another DISFA intensity threshold reuses the same
+faces) and joins them to the aligned images by source path. Only records with a face are kept.
+
+Items follow the batch convention (DESIGN.md): ``image`` (3, S, S) ImageNet-normalised, ``au``
+(N,) 0/1 with NaN + ``au_mask`` (N,) bool, ``expression`` long () (−1 missing), ``va`` (2,)
+(NaN missing), ``emotions`` (C,), ``subject`` str, ``index`` (position in this dataset) and
+``landmarks`` (68, 2) in output pixels when the release ships 68-point landmarks.
+"""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from ..transforms import to_tensor
+from .base import records_labels, subject_folds
+
+__all__ = ["FaceDataset"]
+
+
+class FaceDataset(Dataset):
+    """Aligned faces + labels.
+
+    Args:
+        source: a prepared folder (manifest labels) or a release adapter (its labels).
+        prepared: the prepared folder when ``source`` is an adapter.
+        indices: positions in ``adapter.records`` (or in the manifest's face rows) to keep.
+        transform: applied to the ``(H, W, 3)`` uint8 face; may return an array (normalised here)
+            or a finished ``(3, H, W)`` tensor (used as is).
+        size: resize faces to ``size × size`` (default: as prepared).
+        cache: keep decoded faces in memory — ``True`` (all) or the maximum number of faces.
+        normalize: ImageNet normalisation (``afg.data.transforms.to_tensor``).
+    """
+
+    def __init__(self, source: Any, prepared: str | os.PathLike | None = None,
+                 indices: Sequence[int] | None = None, transform: Callable | None = None,
+                 size: int | None = None, cache: bool | int = False, normalize: bool = True):
+        from ..prepare import _relative_source, read_manifest
+
+        if isinstance(source, (str, os.PathLike)):
+            prepared, adapter = source, None
+        else:
+            adapter = source
+            if prepared is None:
+                raise ValueError("FaceDataset(adapter, prepared): the prepared folder is required")
+        self.root = Path(prepared)
+        manifest, meta = read_manifest(self.root)
+        self.meta = meta
+        ok = manifest[manifest["status"] == "ok"]
+        if adapter is not None:
+            self.au_names = list(adapter.au_names)
+            self.expression_names = list(adapter.expression_names)
+            self.emotion_names = list(adapter.emotion_names)
+            self.has_va = bool(adapter.has_va)
+            rec = adapter.records
+            pos = np.arange(len(rec)) if indices is None else np.asarray(indices, dtype=np.int64)
+            rec = rec.iloc[pos]
+            aligned_of = dict(zip(ok["source"], ok["aligned"]))
+            rel = [_relative_source(str(s), adapter.root) for s in rec["image"]]
+            has = np.array([r in aligned_of for r in rel], dtype=bool)
+            table = rec[has].copy()
+            table["aligned"] = [aligned_of[r] for r, h in zip(rel, has) if h]
+            table["record"] = pos[has]
+            if "landmarks68" in ok.columns:
+                lm_of = dict(zip(ok["source"], ok["landmarks68"]))
+                table["landmarks68"] = [lm_of[r] for r, h in zip(rel, has) if h]
+        else:
+            self.au_names = list(meta.get("au_names", []))
+            self.expression_names = list(meta.get("expression_names", []))
+            self.emotion_names = list(meta.get("emotion_names", []))
+            self.has_va = bool(meta.get("has_va", False))
+            table = ok.reset_index(drop=True)
+            if indices is not None:
+                table = table.iloc[np.asarray(indices, dtype=np.int64)]
+        self.table: pd.DataFrame = table.reset_index(drop=True)
+        self.transform = transform
+        self.size = size
+        self.normalize = normalize
+        self._cache_limit = (None if cache is True else int(cache)) if cache else 0
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._labels = records_labels(self.table, self.au_names, self.expression_names, self.has_va,
+                                      self.emotion_names)
+        self._lm68 = None
+        if "landmarks68" in self.table.columns:
+            vals = self.table["landmarks68"].fillna("").astype(str)
+            if (vals != "").all() and len(vals):
+                self._lm68 = np.stack([np.array(v.split(";"), dtype=np.float32).reshape(68, 2)
+                                       for v in vals])
+        self.prepared_size = int(meta.get("size", 0)) or None
+
+    # -- dataset protocol --------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def num_expressions(self) -> int:
+        return len(self.expression_names)
+
+    @property
+    def subjects(self) -> np.ndarray:
+        return self.table["subject"].astype(str).to_numpy()
+
+    def labels(self) -> dict[str, np.ndarray]:
+        """Label arrays for ``afg.data.stats.training_statistics`` (no image is read)."""
+        return {k: v.copy() for k, v in self._labels.items()}
+
+    def folds(self, k: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(train_idx, test_idx)`` pairs over this dataset: the protocol's folds (``fold``
+        column) or the official split, else subject-disjoint ``k`` folds."""
+        t = self.table
+        if "fold" in t.columns and t["fold"].notna().any():
+            ids = sorted(int(f) for f in t["fold"].dropna().unique())
+            f = t["fold"].to_numpy()
+            return [(np.flatnonzero(f != j), np.flatnonzero(f == j)) for j in ids]
+        if k is None and "split" in t.columns:
+            s = t["split"].astype(str).to_numpy()
+            return [(np.flatnonzero(s == "train"),
+                     np.flatnonzero(np.isin(s, ["test", "validation", "val"])))]
+        return subject_folds(self.subjects, k or 3)
+
+    def _load(self, i: int) -> np.ndarray:
+        if self._cache_limit != 0 and i in self._cache:
+            self._cache.move_to_end(i)
+            return self._cache[i]
+        with Image.open(self.root / self.table["aligned"].iat[i]) as img:
+            arr = np.array(img.convert("RGB"), dtype=np.uint8)
+        if self.size is not None and arr.shape[0] != self.size:
+            arr = np.asarray(Image.fromarray(arr).resize((self.size, self.size),
+                                                         Image.Resampling.BILINEAR))
+        if self._cache_limit != 0:
+            self._cache[i] = arr
+            if self._cache_limit is not None and len(self._cache) > self._cache_limit:
+                self._cache.popitem(last=False)
+        return arr
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        i = int(i)
+        arr = self._load(i)
+        out_size = arr.shape[0]
+        img = self.transform(arr) if self.transform is not None else arr
+        if not isinstance(img, torch.Tensor):
+            img = to_tensor(np.asarray(img), normalize=self.normalize)
+        item: dict[str, Any] = {"image": img, "subject": str(self.table["subject"].iat[i]),
+                                "index": i}
+        lab = self._labels
+        if "au" in lab:
+            au = torch.from_numpy(lab["au"][i].astype(np.float32))
+            item["au"] = au
+            item["au_mask"] = ~torch.isnan(au)
+        if "expression" in lab:
+            item["expression"] = torch.tensor(int(lab["expression"][i]), dtype=torch.long)
+        if "va" in lab:
+            item["va"] = torch.from_numpy(lab["va"][i].astype(np.float32))
+        if "emotions" in lab:
+            item["emotions"] = torch.from_numpy(lab["emotions"][i].astype(np.float32))
+        if self._lm68 is not None:
+            scale = out_size / float(self.prepared_size or out_size)
+            item["landmarks"] = torch.from_numpy((self._lm68[i] + 0.5) * scale - 0.5)
+        return item
