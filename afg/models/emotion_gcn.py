@@ -157,7 +157,9 @@ class EmotionGCN(AffectModel):
 
     def prepare(self, train_data: Any = None, stats: dict[str, Any] | None = None) -> None:
         """Spearman adjacency from the training labels (``stats["expressions"]``, ``stats["va"]``)
-        unless a matrix was given. Needs ``stats["emotion_labels"]`` for ``graph="conditional"``."""
+        unless a matrix was given. ``graph="conditional"`` needs ``stats["emotion_labels"]``
+        ``(n, C)`` in the expression order, or ``(n, C-1)`` without Neutral (then prepended: on
+        when no emotion is)."""
         if self.head != "gcn" or not self.graph_source.startswith("identity"):
             return
         if stats is None and train_data is not None:
@@ -169,7 +171,12 @@ class EmotionGCN(AffectModel):
         va = np.asarray(stats["va"], dtype=np.float64)
         corr = spearman_matrix(stats["expressions"], va[:, 0], va[:, 1], num_classes=self.num_classes, names=self.node_names)
         self.correlation = corr
-        self.set_correlation(corr, stats.get("emotion_labels"))
+        multi = stats.get("emotion_labels")
+        if multi is not None and np.asarray(multi).shape[1] == self.num_classes - 1:
+            # 6 basic emotions without Neutral (e.g. SynthFaces): Neutral = no emotion active
+            multi = np.asarray(multi, dtype=np.float64)
+            multi = np.column_stack([(np.nan_to_num(multi).sum(1) == 0).astype(np.float64), multi])
+        self.set_correlation(corr, multi)
 
     # ----- forward --------------------------------------------------------------------------
     def generated_vectors(self) -> torch.Tensor:
