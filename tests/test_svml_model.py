@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
 from afg.models import create_model, model_from_config
 from afg.models.svml_rgcn import VARIANTS, class_mean_features
@@ -43,17 +43,31 @@ class Blended(Dataset):
         return {"emotions": self.y.numpy().astype(float)}
 
 
+@pytest.fixture(scope="module")
+def synth():
+    """Synthetic faces, BP4D profile (the richest multi-label view: ~28 % blended expressions)."""
+    from afg.data.synth import SynthFaces
+
+    ds = SynthFaces(profile="bp4d", n_subjects=4, images_per_subject=8, size=64, seed=0)
+    y = ds.labels()["emotions"]
+    order = np.argsort(-(y.sum(1) + 0.01 * np.arange(len(y))[::-1]))  # blended first
+    batch = default_collate([{k: ds[int(i)][k] for k in ("image", "emotions")} for i in order[:8]])
+    assert (batch["emotions"].sum(1) > 1).sum() >= 2  # the batch holds blended expressions
+    return ds, batch
+
+
+@pytest.mark.filterwarnings("ignore:class_mean_features")
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_variant_trains_and_lowers_loss(variant):
+def test_variant_trains_and_lowers_loss(variant, synth):
     torch.manual_seed(0)
-    data = Blended(n=16)
+    data, batch = synth
     model = create_model("svml_rgcn", 6, variant=variant, **SMALL)
     model.prepare(data, {"emotion_labels": data.labels()["emotions"]})
+    assert model.label_names == list(data.emotion_names)
     crit = model.build_criterion(None)
     groups = model.param_groups()
     opt = torch.optim.Adam([{"params": groups["backbone"], "lr": 3e-4},
                             {"params": groups["head"], "lr": 1e-3}], weight_decay=2e-4)
-    batch = next(iter(DataLoader(data, batch_size=8)))
     losses = []
     for _ in range(6):
         out = model(batch["image"])
@@ -94,6 +108,28 @@ def test_prepare_builds_relations_and_class_means(tmp_path):
     cached = class_mean_features(model.backbone, DataLoader(data, batch_size=8), 6,
                                  cache_path=tmp_path / "fc.pt")
     assert torch.equal(cached, torch.ones(6, 512))
+
+
+def test_prepare_synthetic_subset_uses_expression_names(synth):
+    data, _ = synth
+    sub = Subset(data, list(range(0, 32, 2)))
+    model = create_model("svml_rgcn", 6, variant="vml_rgcn", **SMALL)
+    with pytest.warns(RuntimeWarning, match="no image"):  # some emotions have no pure image here
+        model.prepare(sub)  # no stats: labels of the subset only
+    y = data.labels()["emotions"][::2]
+    from afg.graphs import label_relations
+
+    rel = label_relations(y, 0.15, 0.4)
+    np.testing.assert_array_equal(model.relations[0].numpy(), rel["positive"])
+    np.testing.assert_array_equal(model.relations[1].numpy(), rel["negative"])
+    # f_c of "Happy" = mean feature of subset images whose 7-class expression is Happy
+    happy = [i for i in range(0, 32, 2) if int(data[i]["expression"]) == data.expression_names.index("Happy")]
+    assert happy
+    model.eval()
+    with torch.no_grad():
+        f = model.backbone(torch.stack([data[i]["image"] for i in happy])).mean(1).mean(0)
+    c = model.label_names.index("Happy")
+    torch.testing.assert_close(model.visual_features[c], f, atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.filterwarnings("ignore:class_mean_features")

@@ -46,6 +46,18 @@ def _base_dataset(data: Any) -> Any:
     return ds
 
 
+def _emotion_labels(data: Any) -> np.ndarray | None:
+    """``labels()["emotions"]`` of a dataset, restricted to a (nested) Subset's indices."""
+    ds = data.dataset if isinstance(data, DataLoader) else data
+    idx = None
+    while hasattr(ds, "dataset") and hasattr(ds, "indices"):
+        sub = np.asarray(ds.indices)
+        idx = sub if idx is None else sub[idx]
+        ds = ds.dataset
+    y = ds.labels().get("emotions") if hasattr(ds, "labels") else None
+    return None if y is None else (np.asarray(y) if idx is None else np.asarray(y)[idx])
+
+
 def _pooled(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """``(B, D)`` global-average features of a backbone (tokens or map) or an afg model."""
     net = model.backbone if isinstance(getattr(model, "backbone", None), nn.Module) else model
@@ -246,18 +258,19 @@ class SVMLRGCN(AffectModel):
         ``train_data``. Its ``expression`` labels are matched to ``label_names`` by name when the
         dataset has ``expression_names``; otherwise single-label ``emotions`` images are used.
         """
-        if self.variant == "baseline":
-            return
         base = _base_dataset(train_data) if train_data is not None else None
         names = getattr(base, "emotion_names", None)
         if names is not None and len(names) == len(self.label_names) and list(names) != self.label_names:
             self.label_names = list(names)
-            words, self.embedding_source = load_word_vectors(self.word_vectors, self.label_names,
-                                                             dim=self.word_dim)
-            self.word_embeddings.copy_(torch.as_tensor(words))
+            if self.variant != "baseline":
+                words, self.embedding_source = load_word_vectors(self.word_vectors, self.label_names,
+                                                                 dim=self.word_dim)
+                self.word_embeddings.copy_(torch.as_tensor(words))
+        if self.variant == "baseline":
+            return
         labels = (stats or {}).get("emotion_labels")
-        if labels is None and hasattr(base, "labels"):
-            labels = base.labels().get("emotions")
+        if labels is None and train_data is not None:
+            labels = _emotion_labels(train_data)
         if labels is not None:
             self.set_relations(labels)
         src = basic_data if basic_data is not None else train_data
