@@ -1,0 +1,160 @@
+"""Ablations and sweeps: cached runs over variants × folds → tidy DataFrame → mean ± std tables.
+
+>>> abl = Ablation("configs/mafg_ccfg_synthetic.yaml",
+...                variants={"Baseline": {"model.use_mafg": False, "model.use_gnn": False,
+...                                       "model.use_ccfg": False},
+...                          "MAFG+CCFG+GNN": {}},
+...                folds=3)
+>>> tidy = abl.run()          # columns: variant, fold, metric, value (cached per run)
+>>> abl.table(["f1_mean"])    # rows = variants, cells "62.3 ± 1.2" (percent)
+
+Variant names should match the rows of the paper's table in :mod:`afg.reference` so that
+``afg.reference.compare(abl.summary(), "mafg_ccfg/table4")`` lines them up.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..config import apply_overrides
+from .config import ExperimentConfig, load_experiment
+from .runner import RunResult, run
+
+__all__ = ["Ablation", "Sweep", "pivot_mean_std", "format_mean_std"]
+
+#: metrics shown by default per task
+DEFAULT_METRICS = {
+    "au": ["f1_mean", "auc_mean"],
+    "expression": ["accuracy", "mean_class_accuracy"],
+    "multilabel": ["average_precision", "micro_f1", "macro_f1", "hamming_loss", "ranking_loss"],
+}
+
+#: metrics reported by the papers in percent
+PERCENT_PREFIXES = ("f1", "acc", "auc", "accuracy", "mean_class", "macro_f1", "micro_f1",
+                    "average_precision", "micro_auc", "macro_auc")
+
+
+def format_mean_std(mean: float, std: float, scale: float = 1.0, digits: int = 1) -> str:
+    if mean is None or (isinstance(mean, float) and np.isnan(mean)):
+        return "–"
+    if std is None or np.isnan(std):
+        return f"{mean * scale:.{digits}f}"
+    return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
+
+
+def pivot_mean_std(tidy: pd.DataFrame, metrics: Sequence[str] | None = None,
+                   order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Tidy (variant, fold, metric, value) → columns ``(metric, mean|std|n)``, rows = variants."""
+    df = tidy if metrics is None else tidy[tidy["metric"].isin(metrics)]
+    g = df.groupby(["variant", "metric"], sort=False)["value"]
+    stats = pd.DataFrame({"mean": g.mean(), "std": g.std(ddof=1), "n": g.count()})
+    wide = stats.unstack("metric").swaplevel(0, 1, axis=1).sort_index(axis=1, level=0, sort_remaining=False)
+    rows = list(order) if order is not None else list(dict.fromkeys(df["variant"]))
+    wide = wide.reindex([r for r in rows if r in wide.index])
+    if metrics is not None:
+        wide = wide.reindex(columns=[c for m in metrics for c in [(m, "mean"), (m, "std"), (m, "n")]
+                                     if c in wide.columns])
+    return wide
+
+
+class Ablation:
+    """Runs ``base`` with each variant's overrides on each fold (cached through :func:`run`).
+
+    Args:
+        base: config (path, dict or :class:`ExperimentConfig`).
+        variants: ``{name: overrides}`` — dotted-key dicts (``{"model.use_gnn": False}``) or
+            lists of ``"key=value"`` strings; ``{}`` is the base config itself.
+        folds: an int ``k`` (folds 1..k of ``data.folds = k``) or a list of fold numbers
+            (1-based); ``None`` runs the base's ``data.fold`` only.
+        seeds: optional list of seeds (``recipe.seed``) to repeat each run with.
+        root: runs folder (see :func:`afg.experiments.run`).
+    """
+
+    def __init__(self, base: Any, variants: dict[str, Any], folds: int | Sequence[int] | None = None,
+                 seeds: Sequence[int] | None = None, root: str | os.PathLike | None = None,
+                 metrics: Sequence[str] | None = None):
+        self.base = load_experiment(base)
+        self.variants = dict(variants)
+        if isinstance(folds, int):
+            self.k = folds
+            self.folds = list(range(1, folds + 1))
+        else:
+            self.k = self.base.data.folds
+            self.folds = list(folds) if folds is not None else [self.base.data.fold]
+        self.seeds = list(seeds) if seeds is not None else None
+        self.root = root
+        self.metrics = list(metrics) if metrics is not None else None
+        self.results: list[tuple[str, int, int | None, RunResult]] = []
+        self.tidy: pd.DataFrame | None = None
+
+    def configs(self) -> Iterable[tuple[str, int, int | None, ExperimentConfig]]:
+        base = self.base.to_dict()
+        for name, ov in self.variants.items():
+            d = apply_overrides(base, ov or {})
+            for f in self.folds:
+                d_f = apply_overrides(d, {"data.folds": self.k, "data.fold": f})
+                for s in self.seeds or [None]:
+                    d_s = d_f if s is None else apply_overrides(d_f, {"recipe.seed": s})
+                    yield name, f, s, ExperimentConfig.from_dict(d_s)
+
+    def run(self, **run_kwargs: Any) -> pd.DataFrame:
+        """Run (or fetch) every variant × fold; returns and stores the tidy frame."""
+        rows = []
+        self.results = []
+        for name, fold, seed, cfg in self.configs():
+            res = run(cfg, root=self.root, **run_kwargs)
+            self.results.append((name, fold, seed, res))
+            for metric, value in res.scalars().items():
+                rows.append({"variant": name, "fold": fold, "seed": seed, "metric": metric,
+                             "value": value, "cached": res.cached})
+        tidy = pd.DataFrame(rows)
+        if self.seeds is None:
+            tidy = tidy.drop(columns=["seed"])
+        self.tidy = tidy
+        return tidy
+
+    def _task(self) -> str:
+        from ..models.registry import _REGISTRY  # noqa: F401
+
+        name = self.base.model["name"]
+        return {"emotion_gcn": "expression", "svml_rgcn": "multilabel"}.get(name, "au")
+
+    def summary(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+        """Numeric ``(metric, mean|std|n)`` columns per variant."""
+        if self.tidy is None:
+            self.run()
+        return pivot_mean_std(self.tidy, metrics or self.metrics, order=list(self.variants))
+
+    def table(self, metrics: Sequence[str] | None = None, percent: bool = True, digits: int = 1) -> pd.DataFrame:
+        """Variants × metrics with ``"mean ± std"`` strings (percent for F1/accuracy/AUC …)."""
+        metrics = list(metrics or self.metrics or DEFAULT_METRICS[self._task()])
+        s = self.summary(metrics)
+        out = pd.DataFrame(index=s.index)
+        for m in metrics:
+            if (m, "mean") not in s.columns:
+                continue
+            scale = 100.0 if percent and m.startswith(PERCENT_PREFIXES) else 1.0
+            out[m] = [format_mean_std(a, b, scale, digits) for a, b in zip(s[(m, "mean")], s[(m, "std")])]
+        out.index.name = "variant"
+        return out
+
+
+class Sweep(Ablation):
+    """One parameter over values (K, τ, p, t1/t2, layers …): variants named ``"<leaf>=<value>"``.
+
+    ``param`` is a dotted key (``"model.neighbor_num"``) or a tuple of keys set together
+    (``("model.t1", "model.t2")`` with values as tuples).
+    """
+
+    def __init__(self, base: Any, param: str | Sequence[str], values: Sequence[Any], **kw: Any):
+        keys = [param] if isinstance(param, str) else list(param)
+        variants = {}
+        for v in values:
+            vals = [v] if isinstance(param, str) else list(v)
+            label = ",".join(f"{k.split('.')[-1]}={x}" for k, x in zip(keys, vals))
+            variants[label] = dict(zip(keys, vals))
+        self.param, self.values = param, list(values)
+        super().__init__(base, variants, **kw)

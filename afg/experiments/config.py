@@ -1,0 +1,224 @@
+"""Experiment configs (``configs/*.yaml``): ``model`` / ``data`` / ``recipe`` sections.
+
+Schema::
+
+    name: ""                 # optional, cosmetic (not part of the run hash)
+    description: ""          # optional, cosmetic
+    model:                   # keyword arguments of afg.models.create_model
+      name: me_graphau       # registered model name
+      num_classes: 12        # optional: taken from the data when omitted
+      backbone: resnet50
+      pretrained: true
+      img_size: 224
+      <model options>: ...   # e.g. neighbor_num, metric, use_gnn (see the model's docstring)
+    data:                    # DataSpec
+      dataset: synthetic     # synthetic | bp4d | disfa | emotionet | affectnet | affwild2 | rafdb |
+                             #   rafml | rafcompound | jaffe | <register_dataset name>
+      root: data/DISFA       # release folder (real datasets)
+      prepared: null         # aligned faces from `afg prepare` (default <root>/prepared)
+      profile: disfa         # synthetic: AU profile, n_subjects, images_per_subject, size,
+      n_subjects: 12         #   occlusion_rate, seed
+      images_per_subject: 20
+      size: 112
+      folds: 3               # k-fold protocol; 0 = the official train/test split (or, for
+      fold: 1                #   synthetic, held-out identities); fold is 1-based
+      img_size / resize / hflip / rotation / color_jitter / threshold / split / basic: ...
+      cache: true            # keep decoded images in memory
+      options: {}            # anything else, passed to the dataset builder
+    recipe: {...}            # afg.train.Recipe (see afg.train.recipe)
+
+Dataset builders are registered with :func:`register_dataset`; a builder takes the
+:class:`DataSpec` and returns ``(train, val)`` datasets of dict items.
+"""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from torch.utils.data import Dataset, Subset
+
+from ..config import Config, ConfigError
+from ..train.recipe import Recipe
+
+__all__ = [
+    "DataSpec", "ExperimentConfig", "load_experiment", "register_dataset", "build_data",
+    "build_model", "CachedDataset", "DATASETS",
+]
+
+
+@dataclass
+class DataSpec(Config):
+    dataset: str = "synthetic"
+    root: Optional[str] = None
+    prepared: Optional[str] = None
+    profile: str = "disfa"
+    n_subjects: int = 12
+    images_per_subject: int = 20
+    size: int = 112
+    occlusion_rate: float = 0.0
+    seed: int = 0
+    folds: int = 3
+    fold: int = 1
+    img_size: Optional[int] = None
+    resize: Optional[int] = None
+    hflip: bool = False
+    rotation: float = 0.0
+    color_jitter: bool = False
+    threshold: Optional[float] = None
+    split: Optional[str] = None
+    basic: dict[str, Any] = field(default_factory=dict)
+    cache: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.folds and not 1 <= self.fold <= self.folds:
+            raise ConfigError(f"data.fold: {self.fold} is not in 1..{self.folds} (folds are 1-based)")
+
+
+@dataclass
+class ExperimentConfig(Config):
+    name: str = ""
+    description: str = ""
+    model: dict[str, Any] = field(default_factory=lambda: {"name": "baseline"})
+    data: DataSpec = field(default_factory=DataSpec)
+    recipe: Recipe = field(default_factory=Recipe)
+
+    def __post_init__(self) -> None:
+        if "name" not in self.model:
+            raise ConfigError("model.name is required")
+
+
+def load_experiment(config: "ExperimentConfig | dict | str | os.PathLike") -> ExperimentConfig:
+    if isinstance(config, ExperimentConfig):
+        return config
+    if isinstance(config, dict):
+        return ExperimentConfig.from_dict(config)
+    return ExperimentConfig.from_yaml(config)
+
+
+DATASETS: dict[str, Callable[[DataSpec], tuple[Dataset, Dataset | None]]] = {}
+
+
+def register_dataset(name: str):
+    """Decorator: ``@register_dataset("mydata") def build(spec) -> (train, val)``."""
+
+    def deco(fn):
+        DATASETS[name.lower()] = fn
+        return fn
+
+    return deco
+
+
+class CachedDataset(Dataset):
+    """Keeps items of ``base`` in memory after the first access (decoded-image cache).
+
+    Attributes (``labels()``, ``au_names``, ``folds`` …) are those of ``base``.
+    """
+
+    def __init__(self, base: Dataset, max_items: int | None = None):
+        self.base = base
+        self.max_items = max_items
+        self._items: OrderedDict[int, Any] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> Any:
+        i = int(i)
+        if i in self._items:
+            return self._items[i]
+        item = self.base[i]
+        if self.max_items is None or len(self._items) < self.max_items:
+            self._items[i] = item
+        return item
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("base", "_items", "max_items"):
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+
+_SYNTH_CACHE: "OrderedDict[tuple, Dataset]" = OrderedDict()
+
+
+def _synthetic(spec: DataSpec, **kw: Any) -> Dataset:
+    from ..data.synth import SynthFaces
+
+    key = (spec.profile, spec.n_subjects, spec.images_per_subject, spec.size, spec.occlusion_rate,
+           spec.seed, tuple(sorted(kw.items())), tuple(sorted((k, str(v)) for k, v in spec.options.items())))
+    if key in _SYNTH_CACHE:
+        _SYNTH_CACHE.move_to_end(key)
+        return _SYNTH_CACHE[key]
+    ds = SynthFaces(profile=spec.profile, n_subjects=kw.pop("n_subjects", spec.n_subjects),
+                    images_per_subject=spec.images_per_subject, size=spec.size,
+                    occlusion_rate=spec.occlusion_rate, seed=kw.pop("seed", spec.seed), **kw,
+                    **spec.options)
+    ds = CachedDataset(ds) if spec.cache else ds
+    _SYNTH_CACHE[key] = ds
+    while len(_SYNTH_CACHE) > 4:
+        _SYNTH_CACHE.popitem(last=False)
+    return ds
+
+
+@register_dataset("synthetic")
+def _build_synthetic(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
+    ds = _synthetic(spec)
+    if spec.folds and spec.folds >= 2:
+        tr, te = ds.folds(spec.folds)[spec.fold - 1]
+        return Subset(ds, tr.tolist()), Subset(ds, te.tolist())
+    held_out = _synthetic(spec, n_subjects=max(2, spec.n_subjects // 3), seed=spec.seed + 1,
+                          subject_offset=spec.n_subjects)
+    return ds, held_out
+
+
+def _build_release(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
+    """Real datasets: the release adapter's folds over faces prepared by ``afg prepare``."""
+    from ..data.datasets import get_adapter
+
+    if not spec.root:
+        raise ConfigError(f"data.root is required for dataset {spec.dataset!r}")
+    adapter = get_adapter(spec.dataset, spec.root, **spec.options)
+    prepared = spec.prepared or str(Path(spec.root) / "prepared")
+    folds = adapter.folds(spec.folds or None)
+    tr, te = folds[(spec.fold - 1) if spec.folds else 0]
+    kw = {"size": spec.img_size, "cache": spec.cache}
+    return adapter.dataset(prepared, indices=tr, **kw), adapter.dataset(prepared, indices=te, **kw)
+
+
+def build_data(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
+    """``(train, val)`` for a data spec (registered builders first, then release adapters)."""
+    fn = DATASETS.get(spec.dataset.lower())
+    return fn(spec) if fn is not None else _build_release(spec)
+
+
+def _base(ds: Any) -> Any:
+    while isinstance(ds, (Subset, CachedDataset)):
+        ds = ds.dataset if isinstance(ds, Subset) else ds.base
+    return ds
+
+
+def build_model(model_cfg: dict[str, Any], train_data: Dataset | None = None):
+    """``create_model(**model_cfg)``; ``num_classes`` and label names come from the data."""
+    from ..models import create_model
+
+    cfg = dict(model_cfg)
+    name = cfg.pop("name")
+    base = _base(train_data) if train_data is not None else None
+    if "num_classes" not in cfg:
+        n = getattr(base, "num_classes", None) if base is not None else None
+        if n is None and base is not None:
+            n = len(getattr(base, "au_names", []) or []) or None
+        if n is None:
+            raise ConfigError("model.num_classes is required (the data does not say)")
+        cfg["num_classes"] = int(n)
+    model = create_model(name, **cfg)
+    if base is not None and getattr(model, "label_names", None) is None:
+        attr = {"au": "au_names", "expression": "expression_names",
+                "multilabel": "emotion_names"}.get(getattr(model, "task", "au"))
+        names = getattr(base, attr, None) if attr else None
+        if names is not None and len(names) == cfg["num_classes"]:
+            model.label_names = list(names)
+    return model

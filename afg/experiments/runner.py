@@ -1,0 +1,133 @@
+"""``run(config)``: train (or fetch from the cache) one experiment.
+
+The run directory is ``<root>/<model name>-<hash>`` where the hash is SHA-256 of the fully
+resolved config (model, data incl. fold, recipe incl. seed) plus the afg version. A directory
+whose ``result.json`` says ``complete`` is returned without training; an incomplete one resumes
+from its ``last.pt``; changing any field gives a new directory. Only fields that cannot change
+the result are left out of the hash (:data:`HASH_EXCLUDE`: ``name``, ``description`` and the
+recipe's ``progress``, ``num_workers``, ``pin_memory``, ``persistent_workers``,
+``prefetch_factor``, ``tensorboard``).
+
+``root`` defaults to ``$AFG_RUNS_DIR`` or ``./runs``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..utils import atomic_write_text
+from .config import ExperimentConfig, build_data, build_model, load_experiment
+
+__all__ = ["run", "RunResult", "config_hash", "run_dir_for", "HASH_EXCLUDE", "runs_root"]
+
+HASH_EXCLUDE = {
+    "": ("name", "description"),
+    "recipe": ("progress", "num_workers", "pin_memory", "persistent_workers", "prefetch_factor",
+               "tensorboard"),
+}
+
+
+def runs_root(root: str | os.PathLike | None = None) -> Path:
+    return Path(root if root is not None else os.environ.get("AFG_RUNS_DIR", "runs"))
+
+
+def _hash_payload(cfg: ExperimentConfig) -> dict[str, Any]:
+    d = cfg.to_dict()
+    for k in HASH_EXCLUDE[""]:
+        d.pop(k, None)
+    for k in HASH_EXCLUDE["recipe"]:
+        d["recipe"].pop(k, None)
+    d["afg_version"] = __version__
+    return d
+
+
+def config_hash(config: ExperimentConfig | dict | str | os.PathLike, length: int = 12) -> str:
+    cfg = load_experiment(config)
+    text = json.dumps(_hash_payload(cfg), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def run_dir_for(config: ExperimentConfig | dict | str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
+    cfg = load_experiment(config)
+    return runs_root(root) / f"{cfg.model['name']}-{config_hash(cfg)}"
+
+
+@dataclass
+class RunResult:
+    """Outcome of :func:`run`: ``metrics`` (best epoch, validation), ``cached`` (no training)."""
+
+    metrics: dict[str, Any]
+    run_dir: Path
+    cached: bool
+    config: ExperimentConfig
+    history: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    model: Any = field(default=None, repr=False)
+
+    def scalars(self) -> dict[str, float]:
+        return {k: float(v) for k, v in self.metrics.items()
+                if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def run(
+    config: ExperimentConfig | dict | str | os.PathLike,
+    root: str | os.PathLike | None = None,
+    overrides: list[str] | dict[str, Any] | None = None,
+    force: bool = False,
+    device: str | None = None,
+    load_model: bool = False,
+) -> RunResult:
+    """Train ``config`` unless an identical complete run exists; returns its metrics.
+
+    Args:
+        config: an :class:`ExperimentConfig`, a dict or a YAML path.
+        root: runs folder (``$AFG_RUNS_DIR`` or ``./runs``).
+        overrides: dotted ``key=value`` strings or a dict applied before hashing.
+        force: retrain even when cached (the old directory is replaced).
+        device: overrides ``recipe.device`` (part of the hash).
+        load_model: on a cache hit, also rebuild the model with the best weights.
+    """
+    cfg = load_experiment(config)
+    if overrides:
+        cfg = cfg.override(overrides)
+    if device is not None:
+        cfg = cfg.override({"recipe.device": device})
+    rd = run_dir_for(cfg, root)
+    result_file = rd / "result.json"
+    if result_file.exists() and not force:
+        done = json.loads(result_file.read_text())
+        if done.get("status") == "complete":
+            model = None
+            if load_model:
+                from ..train.checkpoint import load_checkpoint
+
+                train, _ = build_data(cfg.data)
+                model = build_model(cfg.model, train)
+                best = _final_checkpoint(rd)
+                model.load_state_dict(load_checkpoint(best)["model"])
+            return RunResult(done["metrics"], rd, True, cfg, done.get("history", []), 0.0, model)
+    if force and rd.exists():
+        import shutil
+
+        shutil.rmtree(rd)
+    rd.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(rd / "config.yaml", cfg.to_yaml())
+    t0 = time.perf_counter()
+    train, val = build_data(cfg.data)
+    model = build_model(cfg.model, train)
+    from ..train import fit
+
+    res = fit(model, train, val, cfg.recipe, run_dir=rd, resume=True)
+    return RunResult(res.metrics, rd, False, cfg, res.history, time.perf_counter() - t0, res.model)
+
+
+def _final_checkpoint(rd: Path) -> Path:
+    stages = sorted(p for p in rd.glob("stage*-*") if p.is_dir())
+    d = stages[-1] if stages else rd
+    return d / "best.pt" if (d / "best.pt").exists() else d / "last.pt"
