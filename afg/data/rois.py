@@ -58,6 +58,7 @@ __all__ = [
     "RoiSet",
     "roi_set",
     "canonical_landmarks",
+    "TEMPLATE_MARGIN",
     "template_from_five_points",
     "inner_eye_distance",
     "au_centres",
@@ -274,13 +275,25 @@ def _template_unit() -> np.ndarray:
 _TEMPLATE = _template_unit()
 
 
-def canonical_landmarks(size: int | tuple[int, int] = 224, batch: int | None = None) -> torch.Tensor:
+#: default crop margin of the template: that of :func:`afg.data.faces.align` (0.1)
+TEMPLATE_MARGIN = 0.1
+
+
+def canonical_landmarks(
+    size: int | tuple[int, int] = 224, batch: int | None = None, margin: float = TEMPLATE_MARGIN
+) -> torch.Tensor:
     """The canonical 68-point template for an aligned ``H x W`` face, pixel-index coords.
+
+    The template's five points (eye centres, nose tip, mouth corners) sit on the 5-point
+    alignment template of :mod:`afg.data.faces` (``TEMPLATE_112``) shrunk towards the centre by
+    ``1 / (1 + 2 margin)``, as :func:`afg.data.faces.face_template` does, so it fits faces that
+    ``afg.data.faces.align(..., margin=margin)`` produced. ``margin=0`` is the tight crop.
 
     Returns ``(68, 2)`` (or ``(batch, 68, 2)``) float32 ``(x, y)``; ``x = u * W - 0.5``.
     """
     h, w = (size, size) if isinstance(size, int) else size
-    t = torch.as_tensor(_TEMPLATE, dtype=torch.float32) * torch.tensor([w, h], dtype=torch.float32) - 0.5
+    unit = (torch.as_tensor(_TEMPLATE, dtype=torch.float32) - 0.5) / (1.0 + 2.0 * margin) + 0.5
+    t = unit * torch.tensor([w, h], dtype=torch.float32) - 0.5
     return t if batch is None else t.unsqueeze(0).expand(batch, 68, 2).clone()
 
 

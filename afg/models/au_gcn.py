@@ -76,6 +76,7 @@ class AUGCN(AffectModel):
         adj_norm: str = "symmetric",
         ae_channels: tuple[int, int, int] = (16, 32, 24),
         landmarks: str = "data",
+        template_margin: float = 0.1,
     ) -> None:
         super().__init__()
         if landmarks not in ("data", "template"):
@@ -93,6 +94,7 @@ class AUGCN(AffectModel):
             raise ValueError(f"au_gcn needs au_names for {num_classes} AUs (dataset={dataset!r})")
         self.label_names = list(names)
         self.rois = roi_set(self.label_names, face=self.use_face, strict=False)
+        self.template_margin = template_margin  # crop margin of afg.data.faces.align
         self.roi_frac, self.adj_norm, self.graph_source, self.threshold = roi_frac, adj_norm, graph, threshold
         self.roi_size = roi_size or default_roi_sizes(img_size, roi_frac)[1]
         r = len(self.rois)
@@ -156,7 +158,7 @@ class AUGCN(AffectModel):
     # ------------------------------------------------------------------ forward
     def _landmarks(self, images: torch.Tensor, landmarks: torch.Tensor | None) -> torch.Tensor:
         b, _, h, w = images.shape
-        tpl = canonical_landmarks((h, w), batch=b).to(images.device)
+        tpl = canonical_landmarks((h, w), batch=b, margin=self.template_margin).to(images.device)
         if landmarks is None:
             return tpl
         lm = landmarks.to(images.device, torch.float32)
