@@ -1,0 +1,47 @@
+"""Embedded default dataset: procedural 68-landmark faces with 18 AUs and real label statistics.
+
+Submodules: :mod:`~afg.data.synth.labels` (fitted AU occurrence model, EMFACS expressions,
+valence/arousal), :mod:`~afg.data.synth.face` (identities, landmark template, AU motions, AU
+regions), :mod:`~afg.data.synth.render` (rasteriser, nuisances, occluders),
+:mod:`~afg.data.synth.dataset` (:class:`SynthFaces`, :func:`export_list_format`) and
+:mod:`~afg.data.synth.gallery` (:func:`au_gallery`).
+"""
+from .dataset import SynthFaces, export_list_format
+from .face import AU_REGIONS, DEFAULT_EVIDENCE, make_subject, neutral_landmarks
+from .gallery import au_gallery
+from .labels import (
+    ALL_AUS,
+    COMPOUND_NAMES,
+    EMOTION_NAMES,
+    EXPRESSION_NAMES,
+    PROFILES,
+    au_model,
+    sample_au_labels,
+    sample_labels,
+    target_statistics,
+)
+from .render import OCCLUDED_AUS, OCCLUDERS, region_mask, render_face, sample_nuisance
+
+__all__ = [
+    "SynthFaces",
+    "export_list_format",
+    "sample_au_labels",
+    "sample_labels",
+    "au_gallery",
+    "render_face",
+    "region_mask",
+    "sample_nuisance",
+    "au_model",
+    "target_statistics",
+    "make_subject",
+    "neutral_landmarks",
+    "ALL_AUS",
+    "PROFILES",
+    "EXPRESSION_NAMES",
+    "EMOTION_NAMES",
+    "COMPOUND_NAMES",
+    "AU_REGIONS",
+    "DEFAULT_EVIDENCE",
+    "OCCLUDERS",
+    "OCCLUDED_AUS",
+]
