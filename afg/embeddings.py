@@ -25,12 +25,12 @@ import gzip
 import hashlib
 import os
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["load_word_vectors", "offline_word_vectors", "OFFLINE_SOURCE", "AFFECT_LEXICON", "tokenize"]
+__all__ = ["AFFECT_LEXICON", "OFFLINE_SOURCE", "load_word_vectors", "offline_word_vectors", "tokenize"]
 
 OFFLINE_SOURCE = "offline:affect-hash-v1"
 

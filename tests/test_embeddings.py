@@ -41,8 +41,7 @@ def test_word2vec_text_and_binary_and_gzip(tmp_path):
     binf = tmp_path / "w2v.bin"
     with open(binf, "wb") as f:
         f.write(f"{len(words)} 3\n".encode())
-        for w in words:
-            f.write(w.encode() + b" " + np.asarray(VOCAB[w], dtype="<f4").tobytes() + b"\n")
+        f.writelines(w.encode() + b" " + np.asarray(VOCAB[w], dtype="<f4").tobytes() + b"\n" for w in words)
     gz = tmp_path / "glove.txt.gz"
     with gzip.open(gz, "wt") as f:
         f.write("".join(f"{w} {' '.join(map(str, v))}\n" for w, v in VOCAB.items()))

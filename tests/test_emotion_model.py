@@ -145,8 +145,9 @@ def test_table1_variant_lowers_its_loss(variant):
 
 @pytest.mark.parametrize("name", ["affectnet", "affwild2", "synthetic"])
 def test_configs_parse_and_build(name):
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     from afg.train.recipe import Recipe
 
@@ -164,8 +165,9 @@ def test_configs_parse_and_build(name):
 def test_fit_smoke_on_synthetic_faces(tmp_path):
     """The synthetic recipe runs through afg.train.fit: prepare() builds the Spearman graph from
     the training labels and evaluation reports accuracy and CCC."""
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     synth = pytest.importorskip("afg.data.synth")
     from afg.train import fit

@@ -15,19 +15,20 @@ Aff-Wild2 orders its expressions differently — the order simply follows the da
 from __future__ import annotations
 
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 __all__ = [
-    "EMOTION_GCN_NODES",
     "AFFECTNET_EXPRESSIONS",
     "AFFWILD2_EXPRESSIONS",
-    "spearman_matrix",
+    "EMOTION_GCN_NODES",
     "emotion_adjacency",
-    "emotion_gcn_normalize",
     "emotion_adjacency_conditional",
+    "emotion_gcn_normalize",
+    "spearman_matrix",
 ]
 
 AFFECTNET_EXPRESSIONS = ("Neutral", "Happy", "Sad", "Surprise", "Fear", "Disgust", "Anger")

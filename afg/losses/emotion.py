@@ -9,19 +9,20 @@ r"""Emotion-GCN losses (Antoniadis et al., FG 2021, Sec. III.C, Eq. 8-12).
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 __all__ = [
-    "expression_class_weights",
-    "weighted_cross_entropy",
+    "EmotionCriterion",
     "ccc",
     "ccc_loss",
-    "EmotionCriterion",
+    "expression_class_weights",
+    "weighted_cross_entropy",
 ]
 
 

@@ -6,21 +6,22 @@ missing and ignored; V/A rows with NaN are ignored per dimension.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sklearn import metrics as skm
 
 __all__ = [
     "accuracy",
-    "mean_class_accuracy",
-    "expression_confusion_matrix",
-    "macro_f1",
-    "concordance_cc",
-    "va_ccc",
     "affwild2_score",
-    "expression_report",
+    "concordance_cc",
     "cosine_similarity_matrix",
+    "expression_confusion_matrix",
+    "expression_report",
+    "macro_f1",
+    "mean_class_accuracy",
+    "va_ccc",
 ]
 
 

@@ -11,12 +11,13 @@ to (name, options).
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+import itertools
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
+from torch import nn
 
 from ..backbones import create_backbone
 from ..embeddings import load_word_vectors
@@ -32,7 +33,7 @@ from ..nn.gcn import GraphConvolution
 from .base import AffectModel
 from .registry import register_model
 
-__all__ = ["EmotionGCN", "TABLE1_VARIANTS"]
+__all__ = ["TABLE1_VARIANTS", "EmotionGCN"]
 
 #: Table I rows -> (registered name, options)
 TABLE1_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -128,7 +129,7 @@ class EmotionGCN(AffectModel):
         if gcn_layers not in (1, 2, 3):
             raise ValueError(f"gcn_layers must be 1, 2 or 3, got {gcn_layers}")
         widths = [z.shape[1]] + [hidden_dim] * (gcn_layers - 1) + [dim]  # d -> 512 -> D for L = 2
-        self.gcn = nn.ModuleList(GraphConvolution(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.gcn = nn.ModuleList(GraphConvolution(a, b) for a, b in itertools.pairwise(widths))
         self.act = nn.LeakyReLU(0.2)
         self.register_buffer("adjacency", torch.eye(n))  # Â of Eq. 2, replaced by prepare()
         self.graph_source = "identity (prepare() not called yet)"
