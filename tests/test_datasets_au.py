@@ -41,7 +41,7 @@ BP4D_ALL = (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24)
 def make_bp4d(root: Path) -> Path:
     occ = root / "AUCoding" / "AU_OCC"
     occ.mkdir(parents=True)
-    cols = list(range(0, 28))  # "0" = frame, then AU numbers incl. ones the protocol ignores
+    cols = list(range(28))  # "0" = frame, then AU numbers incl. ones the protocol ignores
     header = ",".join(str(c) for c in cols)
 
     def row(frame, on=(), uncoded=()):
