@@ -41,7 +41,9 @@ def _reference(y: np.ndarray, s: np.ndarray, thr: float = 0.5) -> dict[str, floa
     for yi, si in zip(y, s):
         rel = np.flatnonzero(yi)
         irr = np.flatnonzero(yi == 0)
-        rank = lambda j: int((si >= si[j]).sum())  # noqa: E731
+        def rank(j: int, si: np.ndarray = si) -> int:
+            return int((si >= si[j]).sum())
+
         cov.append(max(rank(j) for j in rel) - 1)
         oe.append(float(yi[np.argmax(si)] == 0))
         rl.append(sum(si[a] < si[b] for a in rel for b in irr) / (len(rel) * len(irr)) if len(irr) else 0.0)

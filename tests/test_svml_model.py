@@ -11,7 +11,7 @@ from afg.models.svml_rgcn import VARIANTS, class_mean_features
 
 NAMES = ["Happy", "Sad", "Surprise", "Fear", "Disgust", "Anger"]
 BLENDS = [(0,), (1,), (2,), (3,), (4,), (5,), (0, 2), (1, 3), (4, 5), (2, 3), (1, 5)]
-SMALL = dict(backbone="resnet18", img_size=64, mfb_o=64, mfb_k=4, hidden_dim=64)
+SMALL = {"backbone": "resnet18", "img_size": 64, "mfb_o": 64, "mfb_k": 4, "hidden_dim": 64}
 
 
 class Blended(Dataset):

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "RELATION_DEFAULTS",
     "cooccurrence_probabilities",
     "label_relations",
     "mlgcn_adjacency",
-    "RELATION_DEFAULTS",
 ]
 
 #: Paper thresholds (Section 4.2): (t1, t2) per dataset.

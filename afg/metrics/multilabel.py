@@ -31,8 +31,8 @@ from sklearn.metrics import (
 )
 
 __all__ = [
-    "MULTILABEL_METRICS",
     "LOWER_IS_BETTER",
+    "MULTILABEL_METRICS",
     "multilabel_report",
     "multilabel_report_frame",
     "one_error",

@@ -13,6 +13,7 @@ only), ``vml_rgcn`` (visual features only), ``svml_rgcn`` (the full model).
 """
 from __future__ import annotations
 
+import itertools
 import warnings
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from ..nn.rgcn import RGCNLayer
 from .base import AffectModel
 from .registry import register_model
 
-__all__ = ["SVMLRGCN", "class_mean_features", "VARIANTS", "DEFAULT_EMOTION_NAMES"]
+__all__ = ["DEFAULT_EMOTION_NAMES", "SVMLRGCN", "VARIANTS", "class_mean_features"]
 
 VARIANTS = ("baseline", "svml_gcn", "sml_rgcn", "vml_rgcn", "svml_rgcn")
 #: RAF-ML's label order (used when neither the caller nor the data names the labels)
@@ -202,7 +203,7 @@ class SVMLRGCN(AffectModel):
         dims = [in_dim] + [hidden_dim or d] * (num_layers - 1) + [d]
         self.graph = nn.ModuleList(
             GraphConvolution(a, b) if variant == "svml_gcn" else RGCNLayer(a, b, 2, num_bases, bias=False)
-            for a, b in zip(dims[:-1], dims[1:]))
+            for a, b in itertools.pairwise(dims))
         self.act = nn.LeakyReLU(0.2)  # σ of Eq. 7 between layers (none after the last: W_C is free)
         self.prepared = False
 
