@@ -33,7 +33,7 @@ def cooccurrence_probabilities(labels: Any) -> np.ndarray:
     label ``i``. Rows of labels that never occur are NaN (no relation can be derived from them).
 
     Args:
-        labels: ``(n, C)`` 0/1 (NaN counted as absent).
+        labels: ``(n, C)`` 0/1 (NaN counted as absent; other values: present when > 0.5).
 
     Returns:
         ``(C, C)`` float64; the diagonal is 1 for every label that occurs.
