@@ -275,3 +275,12 @@ def test_list_dataset_and_missing_values(tmp_path):
     (tmp_path / "labels.txt").write_text("1 0 9\n0 1 1\n")
     with pytest.raises(ReleaseFormatError, match="2 label rows but 3 paths"):
         ListDataset(tmp_path / "paths.txt", tmp_path / "labels.txt")
+
+
+def test_per_subject_counts_hand_computed():
+    from afg.data.stats import per_subject_counts
+
+    y = np.array([[1, 0], [1, np.nan], [0, 1], [1, 1]])
+    c = per_subject_counts(y, ["b", "b", "a", "b"], ["AU01", "AU02"])
+    assert c.index.tolist() == ["a", "b"]
+    assert c.loc["a"].tolist() == [1, 0, 1] and c.loc["b"].tolist() == [3, 3, 1]

@@ -16,6 +16,7 @@ __all__ = [
     "au_class_weights",
     "dataset_labels",
     "training_statistics",
+    "per_subject_counts",
 ]
 
 
@@ -65,6 +66,27 @@ def au_class_weights(labels: Any) -> np.ndarray:
         return np.ones(n)
     inv = np.where(np.isnan(inv), np.nanmax(inv), inv)
     return n * inv / inv.sum()
+
+
+def per_subject_counts(labels: Any, subjects: Any, names: Any = None) -> "pd.DataFrame":
+    """Per-subject label counts: a DataFrame indexed by subject with ``frames`` (rows of that
+    subject) and, per label column, the number of positives (NaN entries ignored).
+
+    ``labels`` ``(n, N)`` 0/1 with NaN, ``subjects`` ``(n,)``; ``names`` label column names
+    (default ``L1 … LN``).
+    """
+    import pandas as pd
+
+    y = _as_float(labels)
+    subj = np.asarray(subjects).astype(str)
+    if len(subj) != len(y):
+        raise ValueError(f"{len(subj)} subjects for {len(y)} label rows")
+    cols = list(names) if names is not None else [f"L{j + 1}" for j in range(y.shape[1])]
+    frame = pd.DataFrame(np.where(np.isnan(y), 0.0, y), columns=cols)
+    frame["subject"] = subj
+    out = frame.groupby("subject", sort=True)[cols].sum().astype(np.int64)
+    out.insert(0, "frames", frame.groupby("subject", sort=True).size())
+    return out
 
 
 def dataset_labels(dataset: Any) -> dict[str, np.ndarray]:

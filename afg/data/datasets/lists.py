@@ -71,11 +71,13 @@ class ListDataset(ReleaseAdapter):
             llines = read_text_lines(lf)
             if len(plines) != len(llines):
                 raise ReleaseFormatError(lf, None, f"{len(llines)} label rows but {len(plines)} paths in {pf}")
-            text = "\n".join(t for _, t in llines)
-            try:
-                y = np.loadtxt(text.splitlines(), dtype=np.float64, ndmin=2)
-            except ValueError:
+            try:  # fast path; the line-by-line pass below locates any error
+                y = pd.read_csv(lf, sep=r"\s+", header=None, dtype=np.float64,
+                                skip_blank_lines=True, engine="c").to_numpy()
+            except (ValueError, pd.errors.ParserError):
                 y = None
+            if y is not None and np.isnan(y).any():
+                y = None  # ragged rows are padded with NaN by pandas: check line by line
             if y is None or y.shape[0] != len(llines):
                 width = len(llines[0][1].split()) if llines else 0
                 rows = []
