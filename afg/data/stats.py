@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "occurrence_rates",
-    "conditional_probabilities",
     "au_class_weights",
+    "conditional_probabilities",
     "dataset_labels",
-    "training_statistics",
+    "occurrence_rates",
     "per_subject_counts",
+    "training_statistics",
 ]
 
 
@@ -68,7 +68,7 @@ def au_class_weights(labels: Any) -> np.ndarray:
     return n * inv / inv.sum()
 
 
-def per_subject_counts(labels: Any, subjects: Any, names: Any = None) -> "pd.DataFrame":
+def per_subject_counts(labels: Any, subjects: Any, names: Any = None) -> Any:
     """Per-subject label counts: a DataFrame indexed by subject with ``frames`` (rows of that
     subject) and, per label column, the number of positives (NaN entries ignored).
 
