@@ -137,7 +137,7 @@ class FaceDataset(Dataset):
         with Image.open(self.root / self.table["aligned"].iat[i]) as img:
             arr = np.array(img.convert("RGB"), dtype=np.uint8)
         if self.size is not None and arr.shape[0] != self.size:
-            arr = np.asarray(Image.fromarray(arr).resize((self.size, self.size),
+            arr = np.array(Image.fromarray(arr).resize((self.size, self.size),
                                                          Image.Resampling.BILINEAR))
         if self._cache_limit != 0:
             self._cache[i] = arr
