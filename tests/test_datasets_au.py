@@ -191,7 +191,7 @@ def make_emotionet(root: Path, kind: str = "csv") -> Path:
     if kind == "csv":
         lines = [",".join(header)]
         for i, (url, vals) in enumerate(rows):
-            u = {0: f"'{url}'", 1: f"{url}'", 3: f' "{url}"'}.get(i, url)  # stray quotes
+            u = {0: f"'{url}'", 1: f"{url}'", 3: f' "{url}"', 4: f'"{url}'}.get(i, url)  # stray quotes
             lines.append(",".join([u] + [str(v) for v in vals] + ["0"]))
             if i == 3:
                 lines.append("," * len(EMO_AUS) + ",")  # an empty (NaN) row

@@ -111,7 +111,9 @@ class EmotioNet(ReleaseAdapter):
             rows = [(i + 1, list(r)) for i, r in enumerate(raw.itertuples(index=False))]
         else:
             with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
-                reader = csv.reader(fh)
+                # QUOTE_NONE: URLs carry stray, unbalanced quotes that would otherwise swallow
+                # the following lines; the quotes are stripped from every cell instead
+                reader = csv.reader(fh, quoting=csv.QUOTE_NONE)
                 rows = []
                 for r in reader:
                     rows.append((reader.line_num, r))
