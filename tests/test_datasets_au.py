@@ -284,3 +284,29 @@ def test_per_subject_counts_hand_computed():
     c = per_subject_counts(y, ["b", "b", "a", "b"], ["AU01", "AU02"])
     assert c.index.tolist() == ["a", "b"]
     assert c.loc["a"].tolist() == [1, 0, 1] and c.loc["b"].tolist() == [3, 3, 1]
+
+
+def test_disfa_extract_frames_from_left_camera_video(tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    root = tmp_path / "disfa"
+    (root / "Videos_LeftCamera").mkdir(parents=True)
+    writer = cv2.VideoWriter(str(root / "Videos_LeftCamera" / "LeftVideoSN002_comp.avi"),
+                             cv2.VideoWriter_fourcc(*"MJPG"), 20, (32, 24))
+    for t in range(5):
+        frame = np.zeros((24, 32, 3), np.uint8)
+        frame[..., 2] = 40 * t  # red ramp (OpenCV writes BGR)
+        writer.write(frame)
+    writer.release()
+    lab = root / "ActionUnit_Labels" / "SN002"
+    lab.mkdir(parents=True)
+    for a in DISFA_ALL:
+        (lab / f"SN002_au{a}.txt").write_text("".join(f"{t + 1},{t % 6}\n" for t in range(5)))
+    ds = _quiet(DISFA, root, check_images=False)
+    assert ds.extract_frames() == {"SN002": 5}
+    names = sorted((root / "frames" / "SN002").iterdir(), key=lambda p: int(p.stem))
+    assert [p.name for p in names] == [f"{t}.png" for t in range(5)]
+    reds = [np.asarray(Image.open(p))[..., 0].mean() for p in names]
+    assert np.all(np.diff(reds) > 20)  # frame order kept, RGB order right
+    ds2 = DISFA(root)  # frame 1 ↔ 0.png, all images now present
+    assert len(ds2) == 5 and len(ds2.missing) == 0
+    assert ds2.records["image"].iloc[0].endswith("SN002/0.png")
