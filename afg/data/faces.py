@@ -26,8 +26,9 @@ Coordinates: pixel centres at integer positions (``x = 0`` is the centre of the 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -37,15 +38,15 @@ from .image_io import UnreadableImageError, as_rgb_uint8, read_image
 
 __all__ = [
     "TEMPLATE_112",
-    "face_template",
-    "estimate_similarity",
-    "apply_transform",
-    "warp_affine",
-    "landmarks68_to_5",
     "FaceAligner",
     "align",
     "align_with_landmarks",
+    "apply_transform",
+    "estimate_similarity",
+    "face_template",
     "get_mtcnn",
+    "landmarks68_to_5",
+    "warp_affine",
 ]
 
 #: Canonical 5-point template (x, y) in a 112 × 112 crop: left eye, right eye, nose tip,

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["UnreadableImageError", "read_image", "as_rgb_uint8", "write_image"]
+__all__ = ["UnreadableImageError", "as_rgb_uint8", "read_image", "write_image"]
 
 
 class UnreadableImageError(OSError):
