@@ -30,3 +30,15 @@ def test_disfa_lists_folds_and_class_weights(reference_dir):
     counts = per_subject_counts(ds.labels()["au"], rec["subject"], ds.au_names)
     assert counts.shape == (27, 9) and counts["frames"].sum() == len(ds)
     assert counts.loc["SN003", "frames"] == (rec["subject"] == "SN003").sum()
+
+
+def test_emotionet_lists_class_weights(reference_dir):
+    """Same path for the real EmotioNet lists (random 3-fold split, 12 AUs)."""
+    from afg.data.datasets.emotionet import EMOTIONET_AUS
+
+    ds = ListDataset.from_folds(reference_dir / "emotionet", n_folds=3, au_names=EMOTIONET_AUS)
+    assert ds.au_names[-1] == "AU43" and len(ds) == 24598
+    for k, (train, _) in enumerate(ds.folds(), start=1):
+        weights = training_statistics(Subset(ds, train))["au_class_weights"]
+        official = np.loadtxt(reference_dir / "emotionet" / f"official_train_weight_fold{k}.txt")
+        np.testing.assert_allclose(weights, official, atol=1e-5, rtol=0)
