@@ -1,0 +1,352 @@
+"""Shared plumbing of the numbered notebooks (``notebooks/03_*`` … ``08_*``).
+
+One :class:`NotebookSetup` turns the papermill parameters (``QUICK``, ``DATASET``, ``DATA_ROOT``,
+``DEVICE``, ``EPOCHS``, ``FOLDS``, ``SEED``) into experiment configs, so that a paper notebook and
+``08_paper_figures`` build *identical* configs and therefore share the run cache
+(:func:`afg.experiments.run`): whichever notebook runs second trains nothing.
+
+Scales on synthetic faces (``DATASET="synthetic"``):
+
+======== ===================================================================================
+quick    3 identities × 4 images at 64 px, ResNet-18, 1 epoch of 2 steps, fold 1 only
+default  12 identities × 20 images at 112 px, ResNet-18, ``EPOCHS`` epochs, ``FOLDS`` folds
+======== ===================================================================================
+
+With a real ``DATASET`` the paper's recipe ``configs/<paper>_<dataset>.yaml`` is used as is
+(``data.root = DATA_ROOT``, ``recipe.device = DEVICE``; ``EPOCHS`` overrides the recipe only
+when given).
+
+Also here: :func:`fold_noise` (how large fold-to-fold differences are), :func:`ordering`
+(our ranking of the ablation rows next to the paper's, with Kendall's τ) and
+:func:`predictions` (a run's validation predictions, for confusion matrices).
+"""
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..config import apply_overrides
+from .ablation import Ablation, Sweep
+from .config import ExperimentConfig, build_data, load_experiment
+
+__all__ = ["NotebookSetup", "CONFIGS_DIR", "fold_noise", "noise_note", "ordering", "predictions",
+           "first_images", "reference_dir", "ccfg_paper_vs_code"]
+
+#: the repository's ``configs/`` folder
+CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
+
+#: default epochs of the synthetic default mode per paper
+DEFAULT_EPOCHS = {"mafg_ccfg": 4, "au_gcn": 6, "emotion_gcn": 4, "svml_rgcn": 4}
+#: real dataset used by each paper when ``DATASET`` names none of its own
+PAPER_DATASETS = {
+    "mafg_ccfg": ("disfa", "emotionet"),
+    "au_gcn": ("bp4d", "disfa"),
+    "emotion_gcn": ("affectnet", "affwild2"),
+    "svml_rgcn": ("rafml", "rafcompound", "jaffe"),
+}
+
+
+def reference_dir() -> Path | None:
+    """``$AFG_REFERENCE_DIR`` or ``../shared/reference`` next to the repository, if present."""
+    env = os.environ.get("AFG_REFERENCE_DIR")
+    cands = [Path(env)] if env else []
+    cands.append(CONFIGS_DIR.parents[1] / "shared" / "reference")
+    for c in cands:
+        if c.is_dir():
+            return c
+    return None
+
+
+@dataclass
+class NotebookSetup:
+    """The notebook parameters, resolved; builds configs, ablations and sweeps.
+
+    Args mirror the ``parameters`` cell. ``epochs``/``folds`` ``None`` mean: the mode's default
+    (quick: 1 epoch, fold 1; default: :data:`DEFAULT_EPOCHS`, 3 folds; real data: the recipe's
+    epochs and all of the protocol's folds).
+    """
+
+    quick: bool = False
+    dataset: str = "synthetic"
+    data_root: str | None = None
+    device: str = "auto"
+    epochs: int | None = None
+    folds: int | None = None
+    seed: int = 0
+    threads: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.dataset = (self.dataset or "synthetic").lower()
+        if not self.synthetic and not self.data_root:
+            raise ValueError(f"DATASET={self.dataset!r} needs DATA_ROOT (the release folder)")
+        import torch
+
+        from ..utils import resolve_device, seed_everything
+
+        seed_everything(self.seed)
+        if self.threads is None and self.quick:
+            self.threads = 1  # tiny models: threads only contend (CI runs 2 notebooks on 2 cores)
+        if self.threads:
+            torch.set_num_threads(int(self.threads))
+        self.resolved_device = str(resolve_device(self.device))
+        try:
+            from ..viz import use_style
+
+            use_style()
+        except Exception:  # pragma: no cover - seaborn missing
+            pass
+
+    # ------------------------------------------------------------------ modes
+    @property
+    def synthetic(self) -> bool:
+        return self.dataset == "synthetic"
+
+    @property
+    def mode(self) -> str:
+        return "quick" if self.quick else ("synthetic" if self.synthetic else self.dataset)
+
+    def n_folds(self) -> int:
+        if self.folds is not None:
+            return int(self.folds)
+        return 1 if self.quick else 3
+
+    def fold_list(self) -> list[int]:
+        return list(range(1, self.n_folds() + 1))
+
+    def describe(self) -> str:
+        return (f"mode={self.mode} dataset={self.dataset} device={self.resolved_device} "
+                f"folds={self.fold_list()} seed={self.seed}")
+
+    # ------------------------------------------------------------------ configs
+    def config_path(self, paper: str) -> Path:
+        if self.synthetic:
+            return CONFIGS_DIR / f"{paper}_synthetic.yaml"
+        path = CONFIGS_DIR / f"{paper}_{self.dataset}.yaml"
+        if not path.exists():
+            raise FileNotFoundError(f"no recipe {path.name}; {paper} runs on {PAPER_DATASETS.get(paper)}")
+        return path
+
+    def config(self, paper: str, overrides: Mapping[str, Any] | None = None) -> ExperimentConfig:
+        """The base config of ``paper`` (``mafg_ccfg``, ``au_gcn``, ``emotion_gcn``, ``svml_rgcn``)."""
+        d = load_experiment(self.config_path(paper)).to_dict()
+        d["recipe"]["seed"] = self.seed
+        d["recipe"]["device"] = self.device
+        d["recipe"]["progress"] = False
+        if self.synthetic:
+            d = self._synthetic_scale(paper, d)
+        else:
+            d["data"]["root"] = str(self.data_root)
+            if self.epochs is not None:
+                d = _set_epochs(d, int(self.epochs))
+        d = apply_overrides(d, dict(self.extra))
+        if overrides:
+            d = apply_overrides(d, dict(overrides))
+        return ExperimentConfig.from_dict(d)
+
+    def _synthetic_scale(self, paper: str, d: dict[str, Any]) -> dict[str, Any]:
+        size = 64 if self.quick else 112
+        data = {"n_subjects": 3 if self.quick else 12, "images_per_subject": 4 if self.quick else 20,
+                "size": size, "folds": 3, "fold": 1, "seed": self.seed}
+        d["data"].update(data)
+        d["model"]["img_size"] = size
+        r = d["recipe"]
+        if self.quick:
+            r.update(batch_size=4, max_steps_per_epoch=2)
+            d = _set_epochs(d, 1 if self.epochs is None else int(self.epochs))
+        else:
+            r.update(batch_size=16, max_steps_per_epoch=None)
+            d = _set_epochs(d, int(self.epochs or DEFAULT_EPOCHS.get(paper, 4)))
+        return d
+
+    # ------------------------------------------------------------------ experiments
+    def ablation(self, paper: str, variants: Mapping[str, Any], overrides: Mapping[str, Any] | None = None,
+                 folds: Sequence[int] | int | None = None, **kw: Any) -> Ablation:
+        """:class:`afg.experiments.Ablation` of ``variants`` over this setup's folds."""
+        abl = Ablation(self.config(paper, overrides), dict(variants), folds=None, **kw)
+        abl.k = abl.base.data.folds
+        abl.folds = _fold_numbers(folds, self.fold_list())
+        return abl
+
+    def sweep(self, paper: str, param: str | Sequence[str], values: Sequence[Any],
+              overrides: Mapping[str, Any] | None = None, folds: Sequence[int] | int | None = None,
+              **kw: Any) -> Sweep:
+        """:class:`afg.experiments.Sweep` of ``param`` over ``values`` (this setup's folds)."""
+        sw = Sweep(self.config(paper, overrides), param, values, folds=None, **kw)
+        sw.k = sw.base.data.folds
+        sw.folds = _fold_numbers(folds, self.fold_list())
+        return sw
+
+    def data(self, paper: str, overrides: Mapping[str, Any] | None = None, fold: int = 1):
+        """``(train, val)`` datasets of ``paper``'s config (fold ``fold``)."""
+        cfg = self.config(paper, overrides)
+        if cfg.data.folds:
+            cfg = cfg.override({"data.fold": fold})
+        return build_data(cfg.data)
+
+
+def _fold_numbers(folds: Sequence[int] | int | None, default: list[int]) -> list[int]:
+    if folds is None:
+        return list(default)
+    if isinstance(folds, int):
+        return list(range(1, folds + 1))
+    return list(folds)
+
+
+def _set_epochs(d: dict[str, Any], epochs: int) -> dict[str, Any]:
+    """Set ``recipe.epochs`` and, for staged recipes, every stage's epochs (stage 1 of AU-GCN's
+    auto-encoder pre-training gets at least one epoch)."""
+    d = copy.deepcopy(d)
+    d["recipe"]["epochs"] = epochs
+    for st in d["recipe"].get("stages") or []:
+        if st.get("epochs") is not None:
+            st["epochs"] = max(1, epochs // 2) if st.get("name") == "autoencoder" else epochs
+    return d
+
+
+# ---------------------------------------------------------------------- result helpers
+def fold_noise(tidy: pd.DataFrame, metric: str, scale: float = 100.0) -> pd.DataFrame:
+    """Per variant: mean, std over folds (ddof=1), min–max range and n, in ``scale`` units.
+
+    The last row, ``"median over variants"``, is the typical fold-to-fold standard deviation —
+    differences between variants smaller than about that are noise.
+    """
+    df = tidy[tidy["metric"] == metric]
+    g = df.groupby("variant", sort=False)["value"]
+    out = pd.DataFrame({"mean": g.mean() * scale, "std": g.std(ddof=1) * scale,
+                        "range": (g.max() - g.min()) * scale, "n_folds": g.count()})
+    out.loc["median over variants"] = [np.nan, out["std"].median(), out["range"].median(), np.nan]
+    return out.round(2)
+
+
+def noise_note(tidy: pd.DataFrame, metric: str, scale: float = 100.0, unit: str = "points") -> str:
+    """One sentence: the median fold-to-fold std and range of ``metric``."""
+    fn = fold_noise(tidy, metric, scale)
+    n = int(np.nanmax(fn["n_folds"].to_numpy(dtype=float))) if len(fn) > 1 else 0
+    if n < 2:
+        return (f"Only one fold was run, so the fold-to-fold noise of {metric} cannot be estimated "
+                "here (run with FOLDS >= 2).")
+    sd, rg = fn.loc["median over variants", "std"], fn.loc["median over variants", "range"]
+    best = fn.drop(index="median over variants")["mean"]
+    spread = float(best.max() - best.min())
+    return (f"{metric}: fold-to-fold std ≈ {sd:.1f} {unit} (median over variants; median range "
+            f"{rg:.1f}) over {n} folds, against a spread of {spread:.1f} {unit} between the best "
+            f"and worst variant — differences below ~{2 * sd:.1f} {unit} are not meaningful.")
+
+
+def ordering(ours: pd.DataFrame | Mapping[str, float], table: str | None = None, column: str | None = None,
+             metric: str | None = None, lower_better: bool = False, scale: float = 100.0,
+             paper: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Our ranking of the rows next to the paper's.
+
+    Args:
+        ours: ``Ablation.summary()`` (``(metric, mean)`` columns) or ``{row: value}``.
+        table, column: the paper's table (``"mafg_ccfg/table4"``) and column (``"F1"``); ``metric``
+            defaults to the column's metric key.
+        paper: ``{row: value}`` instead of ``table``/``column``.
+
+    Returns:
+        rows ordered as ours (best first) with ``ours``, ``paper``, ``rank ours``,
+        ``rank paper``; ``df.attrs["kendall_tau"]`` (NaN with fewer than 3 shared rows).
+    """
+    if paper is None:
+        from ..reference import load_table, table_info
+
+        info = table_info(table)
+        metric = metric or dict(zip(info["columns"], info["metrics"]))[column]
+        ptab = load_table(table)
+        paper = ptab[column].dropna().to_dict()
+    if isinstance(ours, pd.DataFrame):
+        col = (metric, "mean") if isinstance(ours.columns, pd.MultiIndex) else metric
+        ours = ours[col].to_dict()
+    o = pd.Series({k: float(v) * scale for k, v in ours.items()}, dtype=float)
+    p = pd.Series(dict(paper), dtype=float).reindex(o.index)
+    asc = lower_better
+    df = pd.DataFrame({"ours": o, "paper": p})
+    df["rank ours"] = df["ours"].rank(ascending=asc, method="min")
+    df["rank paper"] = df["paper"].rank(ascending=asc, method="min")
+    df = df.sort_values("ours", ascending=asc)
+    shared = df.dropna()
+    tau = float("nan")
+    if len(shared) >= 3:
+        from scipy.stats import kendalltau
+
+        tau = float(kendalltau(shared["ours"], shared["paper"]).statistic)
+    df.attrs["kendall_tau"] = tau
+    df.index.name = table or "row"
+    return df.round(2)
+
+
+def predictions(result: Any, batch_size: int = 32) -> dict[str, Any]:
+    """Validation predictions of a :class:`RunResult` (``load_model=True`` or freshly trained):
+    ``{"metrics", "preds", "labels"}`` from :func:`afg.train.evaluate`."""
+    from ..train.evaluate import evaluate
+
+    if result.model is None:
+        raise ValueError("the RunResult carries no model; run it with load_model=True")
+    _, val = build_data(result.config.data)
+    m = evaluate(result.model, val, batch_size=batch_size, return_predictions=True)
+    preds, labels = m.pop("_predictions"), m.pop("_labels")
+    return {"metrics": m, "preds": preds, "labels": labels, "data": val}
+
+
+def first_images(data: Any, n: int = 4) -> dict[str, Any]:
+    """The first ``n`` items of a dataset collated: ``image`` (n,3,H,W), ``rgb`` (n,H,W,3) uint8
+    (ImageNet normalisation undone) and every other key the items share."""
+    import torch
+
+    from ..train.evaluate import collate
+
+    batch = collate([data[i] for i in range(min(n, len(data)))])
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    rgb = ((batch["image"] * std + mean).clamp(0, 1) * 255).byte().permute(0, 2, 3, 1).numpy()
+    batch["rgb"] = rgb
+    return batch
+
+
+def ccfg_paper_vs_code(images: Any, num_classes: int = 8, backbone: str = "resnet18", img_size: int = 64,
+                       seed: int = 0) -> pd.DataFrame:
+    """Li et al.'s CCFG as written (``official=False``) and as coded by the authors (``official=True``)
+    on the same images and the same backbone/topology weights.
+
+    Returns one row per mode: the largest difference between the CCFG vectors of two AUs of the same
+    image (0 ⇔ every AU gets the same vector), the number of distinct per-AU vectors, and the
+    BatchNorm ``num_batches_tracked`` after one training-mode forward pass (N for the authors'
+    shared block, 1 for the paper's per-AU blocks).
+    """
+    import torch
+
+    from ..models import create_model
+
+    rows = {}
+    state = None
+    for official in (False, True):
+        torch.manual_seed(seed)
+        m = create_model("mafg_ccfg", num_classes, backbone=backbone, pretrained=False, img_size=img_size,
+                         official=official)
+        if state is None:
+            state = {k: v for k, v in m.state_dict().items() if "ccfg" not in k}
+        else:  # same backbone, MAFG, GNN and CCFG topology weights
+            m.load_state_dict(state, strict=False)
+        m.train()
+        with torch.no_grad():
+            out = m(images, return_intermediates=True)
+        v = out["nodes_ccfg"]  # (B, N, C)
+        diff = (v[:, :, None, :] - v[:, None, :, :]).abs().amax(dim=(-1,))  # (B, N, N)
+        distinct = int(torch.unique(v[0].round(decimals=6), dim=0).shape[0])
+        ccfg = m.head.ccfg
+        bn = [mod for mod in ccfg.modules() if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm)]
+        rows["authors' code (official=True)" if official else "paper (official=False)"] = {
+            "max |v_i - v_j| (CCFG, same image)": float(diff.max()),
+            "distinct CCFG vectors per image": distinct,
+            "BN num_batches_tracked after 1 step": int(bn[0].num_batches_tracked) if bn else None,
+            "CCFG parameters": sum(p.numel() for p in ccfg.parameters()),
+        }
+    return pd.DataFrame(rows).T
