@@ -236,3 +236,22 @@ def test_recipe_yaml_round_trip_and_errors():
         Recipe.from_dict({"optimizer": {"lrr": 1}})
     with pytest.raises(ConfigError, match="amp"):
         Recipe(amp="fp8")
+
+
+def test_stage_switches_model_and_carries_weights(tmp_path):
+    from afg.models.registry import _REGISTRY, create_model, register_model
+
+    if "test_tiny_au_stages" not in _REGISTRY:
+        register_model("test_tiny_au_stages")(
+            lambda num_classes, backbone=None, pretrained=False, weights=None, img_size=16, **o: TinyAU(**o))
+    torch.manual_seed(0)
+    model = create_model("test_tiny_au_stages", N_AU, norm="bn")
+    rec = _recipe(stages=[{"name": "a", "epochs": 1, "init_from": None},
+                          {"name": "b", "epochs": 1, "model": {"norm": "none", "dropout": 0.0},
+                           "init_from": "previous", "freeze": ["head"]}])
+    res = fit(model, TinyData(12, 0), TinyData(6, 1), rec, run_dir=tmp_path)
+    final = res.model
+    assert final.model_config["norm"] == "none" and not isinstance(final.backbone[1], nn.BatchNorm2d)
+    s1 = load_checkpoint(tmp_path / "stage1-a" / "best.pt")["model"]
+    assert torch.equal(final.head.weight, s1["head.weight"])  # loaded from stage 1, then frozen
+    assert not torch.equal(final.backbone[0].weight, s1["backbone.0.weight"])  # stage 2 trained it

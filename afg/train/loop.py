@@ -238,7 +238,16 @@ def fit(
                 raise ValueError(f"stage {name!r} switches the model but the model has no model_config "
                                  "(build it with afg.models.create_model)")
             cfg.update(spec.model)
+            old = _unwrap(model)
             model = model_from_config(cfg)
+            # carry the current weights over (pretrained backbone, earlier stages); init_from
+            # below then loads the previous stage's checkpoint on top
+            try:
+                _load_weights(model, old.state_dict(), strict=False)
+            except ValueError:
+                pass
+            if getattr(old, "label_names", None) is not None:
+                model.label_names = old.label_names
         # initialise from the previous stage (or a file)
         if spec.init_from:
             if spec.init_from == "previous":

@@ -72,6 +72,10 @@ initialise from the previous stage and freeze modules::
           optimizer: {lr: 1.0e-5}
           losses: {lambda_edge: 0.05}
 
+Switching the model rebuilds it from ``model.model_config`` (set by ``afg.models.create_model``)
+with the stage's keys merged, and carries the current weights over wherever names and shapes
+match (so a pretrained backbone survives); ``init_from`` then loads the previous stage on top.
+
 ME-GraphAU's two stages and AU-GCN's auto-encoder pre-training (``losses: {stage: ae}`` then
 ``init_from: previous``) are recipes of this form.
 """

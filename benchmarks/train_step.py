@@ -1,0 +1,207 @@
+"""Training throughput: images/s of one step (forward, backward, optimiser) per paper model, and
+the share of an epoch spent waiting for data when reading prepared face images from disk.
+
+    python benchmarks/train_step.py                       # ResNet-50, 224 px, batch 8, auto device
+    python benchmarks/train_step.py --backbone resnet18 --size 112 --steps 2   # quick CPU check
+    python benchmarks/train_step.py --models baseline --epoch-images 256 --workers 4 --cache
+
+Part 1 builds each model with ``create_model(name, num_classes, backbone, img_size)``, its
+criterion with training statistics of synthetic labels, and times ``steps`` AdamW steps after
+``warmup`` steps (CUDA: synchronised; ``--amp bf16`` to use autocast). Part 2 renders
+``--epoch-images`` synthetic faces to JPEG files (as ``afg prepare`` leaves them), then runs one
+real epoch of :func:`afg.train.fit` over a dataset that decodes them (random 224 crop of the
+256 px face; ``--cache`` keeps decoded images in memory, ``--workers`` DataLoader workers, pinned
+memory on CUDA) and prints ``data_wait_share`` — the fraction of the epoch the loop spent
+waiting for the next batch.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+#: (model name, num_classes, options, profile of the synthetic labels)
+MODELS = [
+    ("baseline", 12, {}, "bp4d"),
+    ("me_graphau_stage1", 12, {}, "bp4d"),
+    ("me_graphau", 12, {}, "bp4d"),
+    ("mafg_ccfg", 8, {}, "disfa"),
+    ("au_gcn", 12, {"dataset": "bp4d"}, "bp4d"),
+    ("emotion_gcn", 7, {}, "disfa"),
+    ("svml_rgcn", 6, {}, "disfa"),
+]
+
+
+def _batch(task: str, n_cls: int, bs: int, size: int, device: torch.device) -> dict:
+    g = torch.Generator().manual_seed(0)
+    b = {"image": torch.randn(bs, 3, size, size, generator=g),
+         "landmarks": 0.3 * size + 0.4 * size * torch.rand(bs, 68, 2, generator=g)}
+    if task == "au":
+        b["au"] = (torch.rand(bs, n_cls, generator=g) < 0.3).float()
+        b["au_mask"] = torch.ones(bs, n_cls, dtype=torch.bool)
+    elif task == "expression":
+        b["expression"] = torch.randint(0, n_cls, (bs,), generator=g)
+        b["va"] = torch.rand(bs, 2, generator=g) * 2 - 1
+    else:
+        b["emotions"] = (torch.rand(bs, n_cls, generator=g) < 0.3).float()
+    return {k: v.to(device) for k, v in b.items()}
+
+
+def time_step(name: str, n_cls: int, options: dict, profile: str, args, device) -> dict:
+    from afg.data.stats import training_statistics
+    from afg.data.synth import SynthFaces
+    from afg.models import create_model
+    from afg.train.evaluate import model_inputs
+
+    model = create_model(name, n_cls, backbone=args.backbone, pretrained=False, img_size=args.size, **options)
+    task = getattr(model, "task", "au")
+    data = SynthFaces(profile=profile, n_subjects=2, images_per_subject=4, size=args.size)
+    stats = training_statistics(data)
+    if task == "expression":
+        stats["expression_counts"] = np.bincount(stats["expressions"], minlength=n_cls)
+    try:
+        model.prepare(data, stats)
+    except Exception as e:  # noqa: BLE001 - a model that cannot prepare on synthetic data still runs
+        print(f"  ({name}: prepare skipped: {type(e).__name__}: {e})")
+    model.to(device).train()
+    if args.channels_last:
+        model.to(memory_format=torch.channels_last)
+    crit = model.build_criterion(stats)
+    if isinstance(crit, torch.nn.Module):
+        crit.to(device)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    batch = _batch(task, n_cls, args.batch, args.size, device)
+    use_amp = args.amp != "none" and device.type == "cuda"
+    dtype = torch.bfloat16 if args.amp == "bf16" else torch.float16
+
+    def step():
+        images, extra = model_inputs(model, batch)
+        with torch.autocast(device.type, dtype=dtype, enabled=use_amp):
+            loss = crit(model(images, **extra), batch)["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(args.warmup):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    dt = (time.perf_counter() - t0) / args.steps
+    n_params = sum(p.numel() for p in model.parameters()) / 1e6
+    return {"model": name, "task": task, "params_M": round(n_params, 1), "step_s": round(dt, 3),
+            "images_per_s": round(args.batch / dt, 1)}
+
+
+class JpegFaces(torch.utils.data.Dataset):
+    """Prepared faces on disk (JPEG, 256 px) + AU labels; decodes, random-crops, normalises."""
+
+    def __init__(self, folder: Path, labels: np.ndarray, au_names, crop: int, seed: int = 0):
+        self.files = sorted(folder.glob("*.jpg"))
+        self.y = labels.astype(np.float32)
+        self.au_names = list(au_names)
+        self.crop = crop
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def labels(self) -> dict:
+        return {"au": self.y.astype(np.float64)}
+
+    def __getitem__(self, i: int) -> dict:
+        from PIL import Image
+
+        from afg.data.transforms import to_tensor
+
+        img = np.asarray(Image.open(self.files[i]).convert("RGB"))
+        h, w = img.shape[:2]
+        y0, x0 = np.random.randint(0, h - self.crop + 1), np.random.randint(0, w - self.crop + 1)
+        img = img[y0:y0 + self.crop, x0:x0 + self.crop]
+        return {"image": to_tensor(img), "au": torch.from_numpy(self.y[i])}
+
+
+def data_wait(args, device) -> dict:
+    from PIL import Image
+
+    from afg.data.synth import SynthFaces
+    from afg.experiments.config import CachedDataset
+    from afg.models import create_model
+    from afg.train import Recipe, fit
+
+    prepared = 256 if args.size >= 200 else args.size + args.size // 8
+    synth = SynthFaces(profile="bp4d", n_subjects=max(2, args.epoch_images // 32), images_per_subject=32,
+                       size=prepared)
+    n = min(args.epoch_images, len(synth))
+    tmp = Path(tempfile.mkdtemp(prefix="afg-bench-"))
+    t0 = time.perf_counter()
+    for i in range(n):
+        Image.fromarray(synth.render(i)).save(tmp / f"{i:06d}.jpg", quality=95)
+    print(f"  rendered {n} prepared faces ({prepared} px JPEG) in {time.perf_counter() - t0:.1f} s")
+    ds = JpegFaces(tmp, synth.labels()["au"][:n], synth.au_names, args.size)
+    rows = []
+    for cache in ([False, True] if args.cache else [False]):
+        data = CachedDataset(ds) if cache else ds
+        if cache:  # the first epoch fills the cache; time the second one
+            for i in range(len(data)):
+                data[i]
+        model = create_model("baseline", 12, backbone=args.backbone, pretrained=False, img_size=args.size)
+        recipe = Recipe(epochs=1, batch_size=args.batch, num_workers=args.workers, progress=False,
+                        device=str(device), amp=args.amp, channels_last=args.channels_last)
+        res = fit(model, data, None, recipe)
+        h = res.history[0]
+        rows.append({"cache": cache, "workers": args.workers, "images": n, "epoch_s": round(h["time_s"], 1),
+                     "images_per_s": round(n / h["time_s"], 1), "data_wait_share": round(h["data_wait_share"], 3)})
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--backbone", default="resnet50")
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=None, help="timed steps (default 20 on CUDA, 3 on CPU)")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--amp", default="none", choices=["none", "bf16", "fp16"])
+    ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--models", nargs="*", default=None, help="subset of model names")
+    ap.add_argument("--epoch-images", type=int, default=128, help="0 skips the data-wait part")
+    ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
+    ap.add_argument("--cache", action="store_true", help="also time an epoch with the decoded-image cache")
+    args = ap.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from afg.utils import resolve_device
+
+    device = resolve_device(args.device)
+    if args.steps is None:
+        args.steps = 20 if device.type == "cuda" else 3
+    print(f"device={device} backbone={args.backbone} size={args.size} batch={args.batch} amp={args.amp}")
+    rows = []
+    for name, n_cls, options, profile in MODELS:
+        if args.models and name not in args.models:
+            continue
+        try:
+            rows.append(time_step(name, n_cls, options, profile, args, device))
+        except Exception as e:  # noqa: BLE001 - report and go on with the other models
+            rows.append({"model": name, "error": f"{type(e).__name__}: {e}"[:120]})
+        print("  ", rows[-1], flush=True)
+    import pandas as pd
+
+    print("\n## one training step (forward + backward + AdamW)\n")
+    print(pd.DataFrame(rows).to_string(index=False))
+    if args.epoch_images:
+        print("\n## one epoch over prepared JPEG faces (baseline model)\n")
+        print(pd.DataFrame(data_wait(args, device)).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
