@@ -255,3 +255,25 @@ def test_stage_switches_model_and_carries_weights(tmp_path):
     s1 = load_checkpoint(tmp_path / "stage1-a" / "best.pt")["model"]
     assert torch.equal(final.head.weight, s1["head.weight"])  # loaded from stage 1, then frozen
     assert not torch.equal(final.backbone[0].weight, s1["backbone.0.weight"])  # stage 2 trained it
+
+
+def test_compute_metrics_expression_and_multilabel_match_sklearn():
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+
+    from afg.train import compute_metrics
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(60, 7))
+    y = rng.integers(0, 7, 60)
+    y[:5] = -1  # missing
+    va_t, va_p = rng.uniform(-1, 1, (60, 2)), rng.uniform(-1, 1, (60, 2))
+    m = compute_metrics("expression", {"expression": logits, "va": va_p}, {"expression": y, "va": va_t})
+    keep = y >= 0
+    assert m["accuracy"] == pytest.approx(accuracy_score(y[keep], logits[keep].argmax(1)))
+    assert m["mean_class_accuracy"] == pytest.approx(balanced_accuracy_score(y[keep], logits[keep].argmax(1)))
+    assert np.asarray(m["confusion_matrix"]).sum() == keep.sum() and "ccc_valence" in m
+    em_logits, em = rng.normal(size=(40, 6)), (rng.random((40, 6)) < 0.3).astype(float)
+    em[0] = [1, 0, 0, 0, 0, 0]
+    ml = compute_metrics("multilabel", {"emotions": em_logits}, {"emotions": em})
+    assert len(ml) == 9
+    assert ml["macro_f1"] == pytest.approx(f1_score(em, em_logits >= 0, average="macro", zero_division=0))
