@@ -117,10 +117,15 @@ class Ablation:
         return tidy
 
     def _task(self) -> str:
-        from ..models.registry import _REGISTRY  # noqa: F401
-
+        """The task, from the metrics the runs reported (or the model name before running)."""
+        if self.tidy is not None and len(self.tidy):
+            seen = set(self.tidy["metric"])
+            for task, keys in (("au", "f1_mean"), ("expression", "accuracy"),
+                               ("multilabel", "average_precision")):
+                if keys in seen:
+                    return task
         name = self.base.model["name"]
-        return {"emotion_gcn": "expression", "svml_rgcn": "multilabel"}.get(name, "au")
+        return "expression" if name.startswith("emotion") else "multilabel" if name.startswith("svml") else "au"
 
     def summary(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
         """Numeric ``(metric, mean|std|n)`` columns per variant."""
