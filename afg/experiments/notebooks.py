@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,8 +36,22 @@ from ..config import apply_overrides
 from .ablation import Ablation, Sweep
 from .config import ExperimentConfig, build_data, load_experiment
 
-__all__ = ["NotebookSetup", "CONFIGS_DIR", "fold_noise", "noise_note", "ordering", "predictions",
-           "first_images", "reference_dir", "ccfg_paper_vs_code"]
+__all__ = [
+    "CONFIGS_DIR",
+    "DISFA_REFERENCE_AUS",
+    "NotebookSetup",
+    "au_relation_graphs",
+    "ccfg_paper_vs_code",
+    "disfa_training_labels",
+    "first_images",
+    "fold_noise",
+    "load_stage_model",
+    "noise_note",
+    "ordering",
+    "plot_roi_reconstructions",
+    "predictions",
+    "reference_dir",
+]
 
 #: the repository's ``configs/`` folder
 CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
@@ -350,3 +365,81 @@ def ccfg_paper_vs_code(images: Any, num_classes: int = 8, backbone: str = "resne
             "CCFG parameters": sum(p.numel() for p in ccfg.parameters()),
         }
     return pd.DataFrame(rows).T
+
+
+# ---------------------------------------------------------------------- AU-GCN helpers
+DISFA_REFERENCE_AUS = ["AU01", "AU02", "AU04", "AU06", "AU09", "AU12", "AU25", "AU26"]
+
+
+def disfa_training_labels(ref: str | os.PathLike | None = None) -> dict[int, np.ndarray] | None:
+    """Real DISFA training labels of folds 1–3 (fold k trains on the other two test lists) from the
+    reference folder (:func:`reference_dir`); ``None`` when it is absent."""
+    root = Path(ref) if ref is not None else reference_dir()
+    if root is None or not (root / "disfa" / "fold1_test_labels.txt").exists():
+        return None
+    tests = {k: np.loadtxt(root / "disfa" / f"fold{k}_test_labels.txt", dtype=np.float32) for k in (1, 2, 3)}
+    return {k: np.concatenate([tests[j] for j in (1, 2, 3) if j != k]) for k in (1, 2, 3)}
+
+
+def au_relation_graphs(labels_by_fold: Mapping[Any, np.ndarray], threshold: float = 0.8,
+                       published: np.ndarray | None = None) -> tuple[dict[Any, np.ndarray], pd.DataFrame]:
+    """AU-GCN's M_bool (Eq. 4–5) per fold and, with ``published``, how many entries differ from it."""
+    from ..graphs.cooccurrence import cooccurrence_graph
+
+    graphs = {k: cooccurrence_graph(y, threshold) for k, y in labels_by_fold.items()}
+    rows = {}
+    for k, g in graphs.items():
+        row = {"frames": len(labels_by_fold[k]), "edges (off-diagonal)": int(g.sum() - np.trace(g))}
+        if published is not None:
+            row["entries differing from Table 1"] = int((g != published).sum())
+        rows[f"fold {k}" if isinstance(k, int) else str(k)] = row
+    return graphs, pd.DataFrame(rows).T
+
+
+def plot_roi_reconstructions(target: Any, recon: Any, roi_names: Sequence[str] | None = None,
+                             max_rois: int = 8, ax_size: float = 0.9):
+    """ROI crops (top row) and their auto-encoder reconstructions (bottom row) of one face.
+
+    ``target``/``recon``: ``(R, 3, n, n)`` ImageNet-normalised tensors (AU-GCN's ``roi_target`` and
+    ``roi_recon`` outputs for one image).
+    """
+    import matplotlib.pyplot as plt
+    import torch
+
+    from ..data.transforms import denormalize
+
+    t = torch.as_tensor(target).detach().float().cpu()
+    r = torch.as_tensor(recon).detach().float().cpu()
+    n = min(max_rois, t.shape[0])
+    fig, axes = plt.subplots(2, n, figsize=(ax_size * n, ax_size * 2.2), squeeze=False)
+    for j in range(n):
+        for i, img in enumerate((t[j], r[j])):
+            axes[i, j].imshow(denormalize(img).permute(1, 2, 0).numpy())
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+        if roi_names is not None:
+            axes[0, j].set_title(str(roi_names[j]), fontsize=6)
+    axes[0, 0].set_ylabel("ROI", fontsize=7)
+    axes[1, 0].set_ylabel("AE", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def load_stage_model(result: Any, stage: str):
+    """The model of a finished multi-stage run restored from one stage's checkpoint
+    (``<run>/stage*-<stage>/last.pt``), e.g. AU-GCN after its auto-encoder pre-training."""
+    from ..train.checkpoint import load_checkpoint
+    from .config import build_model
+
+    dirs = sorted(p for p in Path(result.run_dir).glob(f"stage*-{stage}") if p.is_dir())
+    if not dirs:
+        raise FileNotFoundError(f"no stage {stage!r} in {result.run_dir}")
+    train, _ = build_data(result.config.data)
+    cfg = dict(result.config.model)
+    for st in result.config.recipe.stages:
+        if st.name == stage:
+            cfg.update(st.model)
+    model = build_model(cfg, train)
+    ck = dirs[-1] / "last.pt"
+    model.load_state_dict(load_checkpoint(ck)["model"], strict=False)
+    return model.eval()
