@@ -9,8 +9,4 @@ from .cam import *  # noqa: F401,F403
 from .export import *  # noqa: F401,F403
 from .graphs import *  # noqa: F401,F403
 from .plots import *  # noqa: F401,F403
-
-try:  # written by the AU-GCN module
-    from .rois import *  # noqa: F401,F403
-except ImportError:  # pragma: no cover
-    pass
+from .rois import *  # noqa: F401,F403

@@ -104,7 +104,7 @@ def plot_knn_graph(
         ax.set_aspect("equal")
         ax.axis("off")
         if titles is not None:
-            ax.set_title(titles[f], fontsize=8)
+            (axes[0, f] if images is not None else ax).set_title(titles[f], fontsize=8)
         if images is not None:
             axes[0, f].imshow(_np(images)[f].astype(np.uint8))
             axes[0, f].axis("off")
