@@ -31,8 +31,9 @@ status; ``predict`` does not raise for bad inputs.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,14 +41,14 @@ import torch
 from torch import nn
 
 __all__ = [
-    "Predictor",
-    "CheckpointError",
-    "load_model_checkpoint",
-    "resolve_checkpoint",
+    "FACE_COLUMNS",
     "IMAGE_EXTENSIONS",
     "VIDEO_EXTENSIONS",
-    "FACE_COLUMNS",
+    "CheckpointError",
+    "Predictor",
+    "load_model_checkpoint",
     "read_video_frames",
+    "resolve_checkpoint",
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
@@ -168,7 +169,7 @@ def read_video_frames(path: str | os.PathLike, fps: float | None = 1.0,
         if not cap.isOpened():
             raise RuntimeError(f"{path}: OpenCV cannot open the video")
         native = cap.get(cv2.CAP_PROP_FPS) or 0.0
-        step = 1 if not fps or native <= 0 else max(1, int(round(native / fps)))
+        step = 1 if not fps or native <= 0 else max(1, round(native / fps))
         i = kept = 0
         try:
             while True:
@@ -193,7 +194,7 @@ def read_video_frames(path: str | os.PathLike, fps: float | None = 1.0,
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         native = float(stream.average_rate or 0)
-        step = 1 if not fps or native <= 0 else max(1, int(round(native / fps)))
+        step = 1 if not fps or native <= 0 else max(1, round(native / fps))
         kept = 0
         for i, frame in enumerate(container.decode(stream)):
             if i % step == 0:

@@ -80,7 +80,7 @@ def test_predictions_equal_the_model_on_the_aligned_crop(predictor, au_checkpoin
 
     _, model = au_checkpoint
     fa = FaceAligner(size=64)
-    b, p, q = fa.detect([astronaut])[0]
+    _b, _p, q = fa.detect([astronaut])[0]
     crop = fa.align_points(astronaut, q[0])["image"]
     with torch.no_grad():
         ref = model(to_tensor(np.array(crop))[None])["au"][0].numpy()
