@@ -31,7 +31,7 @@
 # `au_net`, `au_net_d`, `wo_fd`, `wo_f`, `wo_d`, `full`.
 #
 # **Modes.** `QUICK=True`: tiny synthetic set at 64 px, one step per stage, fold 1 (smoke test).
-# `QUICK=False`: 240 synthetic DISFA-profile faces with their true landmarks at 112 px, auto-encoders
+# `QUICK=False`: 192 synthetic DISFA-profile faces with their true landmarks at 112 px, auto-encoders
 # pre-trained, then the whole model, three subject-independent folds. `DATASET="bp4d"`/`"disfa"`
 # with `DATA_ROOT`: the paper's recipe `configs/au_gcn_<dataset>.yaml`.
 

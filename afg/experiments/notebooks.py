@@ -299,7 +299,7 @@ def ordering(ours: pd.DataFrame | Mapping[str, float], table: str | None = None,
         tau = float(kendalltau(shared["ours"], shared["paper"]).statistic)
     df.attrs["kendall_tau"] = tau
     df.index.name = table or "row"
-    return df.round(2)
+    return df.round(2 if scale >= 10 else 4)
 
 
 def predictions(result: Any, batch_size: int = 32) -> dict[str, Any]:
