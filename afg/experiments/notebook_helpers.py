@@ -8,6 +8,7 @@
   :class:`~afg.experiments.Ablation` over a two-stage recipe: rows 1–4 train stage 1 only, rows
   5–7 train stage 2 initialised from the *same fold's* stage-1 run of row 3 or 4 (as in the
   paper), so each stage-1 model is trained once and shared.
+* :func:`knn_degrees` — in-degree of active vs inactive AU nodes in the K-NN graph (Fig. 4).
 * :func:`to_uint8`, :func:`model_for` — displayable faces and the trained model of a cached run.
 * :func:`make_fake_disfa_release` — a tiny release in the official DISFA layout built from real
   photographs, for the data-preparation walk-through.
@@ -35,6 +36,8 @@ __all__ = [
     "REPO_ROOT",
     "StageAblation",
     "environment_report",
+    "knn_degrees",
+    "label_names",
     "make_fake_disfa_release",
     "me_graphau_config",
     "model_for",
@@ -184,6 +187,17 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return (x.numpy() * 255).round().astype(np.uint8)
 
 
+def label_names(dataset: Any, attr: str = "au_names") -> list[str]:
+    """``au_names`` (or ``attr``) of a dataset, looking through ``Subset``/``CachedDataset`` wrappers."""
+    ds = dataset
+    while not hasattr(ds, attr):
+        inner = getattr(ds, "dataset", None) or getattr(ds, "base", None)
+        if inner is None:
+            raise AttributeError(f"{type(dataset).__name__} has no {attr}")
+        ds = inner
+    return list(getattr(ds, attr))
+
+
 def model_for(result: RunResult | ExperimentConfig | dict, root: str | os.PathLike | None = None,
               device: str | torch.device = "cpu") -> torch.nn.Module:
     """The trained model (best weights of the last stage, eval mode) of a run — from the
@@ -193,6 +207,21 @@ def model_for(result: RunResult | ExperimentConfig | dict, root: str | os.PathLi
         cfg = result.config if isinstance(result, RunResult) else load_experiment(result)
         model = run(cfg, root=root, load_model=True).model
     return model.to(device).eval()
+
+
+def knn_degrees(node_features: torch.Tensor, labels: Any, k: int, metric: str = "dots") -> pd.DataFrame:
+    """ME-GraphAU Fig. 4's observation, measured: mean number of K-NN edges *pointing to* a node
+    (in-degree, self loops excluded) for active vs inactive AUs, over faces ``(F, N, C)`` with 0/1
+    ``labels (F, N)`` (ground truth or thresholded predictions)."""
+    from ..graphs.knn import knn_adjacency
+
+    a = knn_adjacency(torch.as_tensor(node_features).float(), k, metric)  # (F, N, N), row i -> its K
+    a = a * (1 - torch.eye(a.shape[-1]))
+    indeg = a.sum(1).numpy()  # (F, N)
+    y = np.asarray(labels, float) > 0.5
+    return pd.DataFrame({"active AUs": [indeg[y].mean() if y.any() else np.nan, int(y.sum())],
+                         "inactive AUs": [indeg[~y].mean() if (~y).any() else np.nan, int((~y).sum())]},
+                        index=["mean in-degree", "nodes"])
 
 
 # ----------------------------------------------------------------------------- data preparation
