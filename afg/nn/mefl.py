@@ -12,9 +12,10 @@ node i, ``Y_p = A_p Q_i`` exactly. Hence
 
 * ``mean_d Y_p = (mean_d A_p) Q_i`` — a ``(D,) x (D, C)`` product per pair;
 * BN mean ``μ_p = mean_{b,c}(mean_d Y_p)``;
-* BN variance from second moments: with a per-node shift ``s_i`` (for precision),
+* BN variance from second moments: with ``s_i`` the token mean of ``Q_i`` (per sample and
+  channel; any shift is exact, this one keeps float32 gradients accurate),
   ``Σ_{d,c} (Y_p - s_i)^2 = Σ_d [A_p G_i A_p^T]_{dd}``, ``G_i = (Q_i - s_i)(Q_i - s_i)^T (D, D)``,
-  ``σ²_p = E[(Y - s_i)²] - (μ_p - s_i)²``;
+  and ``Σ_{b,d,c} (Y_p - μ_p)^2`` follows from it and ``mean_d Y_p`` (see the code);
 
 so the ``(B, N², D, C)`` tensor never exists: the largest tensors are the ``(B, N², D, D)``
 attention maps. In eval mode the running statistics make the moments unnecessary. The result
@@ -27,6 +28,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .attention import CrossAttention
 
@@ -60,8 +62,14 @@ class MEFL(nn.Module):
         self.bn.bias.data.zero_()
 
     def facial_cues(self, maps: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        """FAM (Eq. 3): ``F_i = CA(U_i, X)``; ``(B, N, D, C)``. X is broadcast, not repeated."""
-        return self.FAM(maps, tokens.unsqueeze(1))
+        """FAM (Eq. 3): ``F_i = CA(U_i, X)``; ``(B, N, D, C)``. X is projected once and shared by
+        all N queries (one ``(B, N·D, D)`` score matrix), never repeated."""
+        b, n, d, c = maps.shape
+        fam = self.FAM
+        q = fam.linear_q(maps).reshape(b, n * d, -1)  # (B, N*D, C/2)
+        k, v = fam.linear_k(tokens), fam.linear_v(tokens)  # (B, D, C/2), (B, D, C)
+        att = torch.softmax((q @ k.transpose(1, 2)) * fam.scale, dim=-1)  # (B, N*D, D)
+        return (att @ v).view(b, n, d, c)
 
     def forward(self, maps: torch.Tensor, tokens: torch.Tensor, efficient: bool | None = None) -> torch.Tensor:
         f = self.facial_cues(maps, tokens)  # (B, N, D, C)
@@ -78,31 +86,44 @@ class MEFL(nn.Module):
 
     # -- efficient: moments only ------------------------------------------------------------------
     def _arm_attention(self, f: torch.Tensor) -> torch.Tensor:
-        """ARM weights ``A[b, i, j, d, e]`` = softmax_e(q(F_j)_d · k(F_i)_e / sqrt(C/2))."""
+        """ARM weights in layout ``At[b, i, e, j*D + d]`` = softmax_e(q(F_j)_d · k(F_i)_e / sqrt(C/2)),
+        ``(B, N_i, D_e, N_j·D_d)``: one matmul for all pairs, no permuted copies."""
         b, n, d, _ = f.shape
         arm = self.ARM
-        q = arm.linear_q(f).reshape(b, n * d, -1)  # per node, once
+        q = arm.linear_q(f).reshape(b, n * d, -1)  # projected once per node
         k = arm.linear_k(f).reshape(b, n * d, -1)
-        s = torch.bmm(q, k.transpose(1, 2)) * arm.scale  # (B, N_j*D, N_i*D): all pairs in one matmul
-        a = torch.softmax(s.view(b, n, d, n, d), dim=-1)  # [b, j, d, i, e]
-        return a.permute(0, 3, 1, 2, 4)  # [b, i, j, d, e]
+        s = torch.bmm(k, q.transpose(1, 2)) * arm.scale  # (B, N_i*D_e, N_j*D_d)
+        return torch.softmax(s.view(b, n, d, n * d), dim=2)  # normalise over the keys e
+
+    def _value_projection(self, f: torch.Tensor) -> torch.Tensor:
+        """``Q_i = edge_proj(ARM.v(F_i))`` as one linear map (``W_e W_v``, ``W_e b_v + b_e``)."""
+        lin_v, proj = self.ARM.linear_v, self.edge_proj
+        w = proj.weight @ lin_v.weight  # (C, C)
+        bias = proj.weight @ lin_v.bias + proj.bias
+        return F.linear(f, w, bias)  # (B, N, D, C)
 
     def _forward_moments(self, f: torch.Tensor) -> torch.Tensor:
         b, n, d, c = f.shape
-        a = self._arm_attention(f)  # (B, N_i, N_j, D, D) view
-        qv = self.edge_proj(self.ARM.linear_v(f))  # (B, N_i, D, C): Y_p = A_p @ qv_i
-        y_bar = a.mean(dim=3) @ qv  # (B, N_i, N_j, C) = mean_d Y_p
+        at = self._arm_attention(f)  # (B, N_i, D_e, N_j*D_d)
+        qv = self._value_projection(f)  # (B, N_i, D_e, C): Y_p = A_p @ qv_i
+        a_bar = at.view(b, n, d, n, d).mean(dim=-1)  # (B, N_i, D_e, N_j): token mean of A_p
+        y_bar = a_bar.transpose(-1, -2) @ qv  # (B, N_i, N_j, C) = mean_d Y_p
         bn = self.bn
         use_batch_stats = self.training or bn.running_mean is None
         if use_batch_stats:
             cnt = b * d * c
             mu = y_bar.mean(dim=(0, 3))  # (N_i, N_j)
-            shift = qv.detach().mean(dim=(0, 2, 3))  # (N_i,) any constant per node is exact
-            qc = qv - shift.view(1, n, 1, 1)
-            gram = qc @ qc.transpose(-1, -2)  # (B, N_i, D, D)
-            a2 = a.reshape(b, n, n * d, d)  # (B, N_i, N_j*D, D)
-            sq = ((a2 @ gram) * a2).sum(-1).view(b, n, n, d).sum(dim=(0, 3))  # Σ_{b,d,c}(Y - s_i)²
-            var = sq / cnt - (mu - shift.view(n, 1)) ** 2  # biased batch variance (N_i, N_j)
+            # shift s_bi = token mean of Q_bi (per channel); any shift is exact, this one keeps
+            # the Gram matrix free of the large common component (float32 accuracy of gradients)
+            shift = qv.detach().mean(dim=2, keepdim=True)  # (B, N_i, 1, C)
+            qc = qv - shift
+            gram = qc @ qc.transpose(-1, -2)  # (B, N_i, D, D), symmetric
+            # Σ_{d,c} (Y_p - s)² = Σ_{d,e,e'} A[d,e] G[e,e'] A[d,e']
+            sq = ((gram @ at) * at).view(b, n, d, n, d).sum(dim=(0, 2, 4))  # (N_i, N_j)
+            # Σ (Y-μ)² = Σ (Y-s)² + 2D Σ_{b,c} (ȳ-s)(s-μ) + D Σ_{b,c} (s-μ)²,  ȳ = mean_d Y
+            s_mu = shift - mu.view(1, n, n, 1)  # (B, N_i, N_j, C)
+            cross = ((y_bar - shift) * s_mu).sum(dim=(0, 3)) * (2 * d) + (s_mu ** 2).sum(dim=(0, 3)) * d
+            var = ((sq + cross) / cnt).clamp_min(0)  # biased batch variance (N_i, N_j)
             mean_used, var_used = mu.reshape(-1), var.reshape(-1)
             if self.training and bn.track_running_stats and bn.running_mean is not None:
                 with torch.no_grad():
