@@ -55,7 +55,7 @@ from afg import reference
 from afg.data.rois import roi_set
 from afg.data.synth import sample_au_labels
 from afg.experiments import styled
-from afg.experiments.notebooks import (DISFA_REFERENCE_AUS, NotebookSetup, au_relation_graphs,
+from afg.experiments.notebooks import (DISFA_REFERENCE_AUS, NotebookSetup, au_relation_graphs, dataset_attr,
                                        disfa_training_labels, first_images, fold_noise, load_stage_model,
                                        noise_note, ordering, plot_roi_reconstructions)
 from afg.reference.au_gcn_graphs import TABLE1_DISFA
@@ -73,7 +73,7 @@ print(afg.__version__, setup.describe())
 # %%
 train, val = setup.data("au_gcn")
 face = first_images(train, 1)
-rois = roi_set(train.au_names if hasattr(train, "au_names") else DISFA_REFERENCE_AUS)
+rois = roi_set(dataset_attr(train, "au_names"))
 fig = plot_rois(face["image"][0], face["landmarks"][0], rois=rois, title=f"{len(rois)} ROIs")
 save_figure(fig, "au_gcn_rois")
 pd.DataFrame({"ROI": rois.names, "AUs": [", ".join(r.aus) or "all (whole face)" for r in rois.rois]})

@@ -57,8 +57,8 @@ import afg
 from afg import reference
 from afg.data.stats import training_statistics
 from afg.experiments import styled
-from afg.experiments.notebooks import (NotebookSetup, fold_noise, noise_note, ordering, predictions,
-                                       reference_dir)
+from afg.experiments.notebooks import (NotebookSetup, dataset_attr, fold_noise, noise_note, ordering,
+                                       predictions, reference_dir)
 from afg.graphs.emotion import EMOTION_GCN_NODES, emotion_adjacency, spearman_matrix
 from afg.metrics.expression import expression_confusion_matrix
 from afg.viz import plot_adjacency, plot_confusion_matrix, plot_cosine_similarity, plot_sweep, save_figure
@@ -144,7 +144,7 @@ pd.concat({k: sw.table(["accuracy"]) for k, sw in sweeps.items()})
 
 # %%
 models = {name: r for name, fold, _, r in abl.results if fold == abl.folds[0]}
-names = list(getattr(train, "expression_names", None) or EMOTION_GCN_NODES[:7])
+names = list(dataset_attr(train, "expression_names", EMOTION_GCN_NODES[:7]))
 fig, axes = plt.subplots(1, 2, figsize=(7.4, 3.3))
 for ax, name in zip(axes, ["multi_task_ccc", "emotion_gcn"]):
     pr = predictions(models[name])

@@ -58,7 +58,7 @@ import afg
 from afg import reference
 from afg.data.stats import training_statistics
 from afg.experiments import styled
-from afg.experiments.notebooks import NotebookSetup, first_images, fold_noise, noise_note, ordering
+from afg.experiments.notebooks import NotebookSetup, dataset_attr, first_images, fold_noise, noise_note, ordering
 from afg.graphs.relations import cooccurrence_probabilities, label_relations
 from afg.viz import gradcam, plot_adjacency, plot_gradcam_grid, plot_sweep, save_figure
 
@@ -79,7 +79,7 @@ print(afg.__version__, setup.describe(), "| paper tables:", TAB)
 # %%
 train, val = setup.data("svml_rgcn")
 y = training_statistics(train)["emotion_labels"]
-names = list(getattr(train, "emotion_names", None) or getattr(train.dataset, "emotion_names"))
+names = list(dataset_attr(train, "emotion_names"))
 base = setup.config("svml_rgcn")
 rel = label_relations(y, base.model["t1"], base.model["t2"])
 print(f"{len(y)} training faces, {int((y.sum(1) > 1).sum())} with more than one emotion")

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from torch.utils.data import Subset
 
 from ..config import apply_overrides
 from .ablation import Ablation, Sweep
@@ -111,12 +112,9 @@ class NotebookSetup:
         if self.threads:
             torch.set_num_threads(int(self.threads))
         self.resolved_device = str(resolve_device(self.device))
-        try:
-            from ..viz import use_style
+        from ..viz import use_style
 
-            use_style()
-        except Exception:  # pragma: no cover - seaborn missing
-            pass
+        use_style()
 
     # ------------------------------------------------------------------ modes
     @property
@@ -313,6 +311,20 @@ def predictions(result: Any, batch_size: int = 32) -> dict[str, Any]:
     m = evaluate(result.model, val, batch_size=batch_size, return_predictions=True)
     preds, labels = m.pop("_predictions"), m.pop("_labels")
     return {"metrics": m, "preds": preds, "labels": labels, "data": val}
+
+
+def dataset_attr(data: Any, attr: str, default: Any = None) -> Any:
+    """An attribute of the dataset under ``Subset``/``CachedDataset`` wrappers (``au_names``,
+    ``emotion_names``, ``expression_names`` …)."""
+    ds = data
+    for _ in range(10):
+        if hasattr(ds, attr) and not isinstance(ds, (Subset,)):
+            return getattr(ds, attr)
+        nxt = getattr(ds, "dataset", None) if isinstance(ds, Subset) else getattr(ds, "base", None)
+        if nxt is None:
+            break
+        ds = nxt
+    return default
 
 
 def first_images(data: Any, n: int = 4) -> dict[str, Any]:

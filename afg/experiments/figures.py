@@ -1,0 +1,321 @@
+"""Every experiment, figure and table of notebooks 03–06, as functions (used by ``08_paper_figures``).
+
+:func:`paper_experiments` builds the same :class:`~afg.experiments.Ablation` / ``Sweep`` objects as
+the paper notebooks (same :class:`~afg.experiments.notebooks.NotebookSetup` → same configs → same
+run-cache entries), so exporting after the notebooks ran trains nothing. The sweep values below are
+the notebooks' defaults; keep them in sync with the notebooks' parameter cells.
+
+Figure functions return matplotlib Figures (save them with :func:`afg.viz.save_figure`);
+:func:`export_tables` writes LaTeX (booktabs) and Markdown tables.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .ablation import Ablation, Sweep
+from .export import to_latex, to_markdown
+from .notebooks import NotebookSetup, dataset_attr, first_images, predictions, reference_dir
+
+__all__ = [
+    "NINE_METRICS",
+    "SWEEPS",
+    "TABLE_METRICS",
+    "au_gcn_reconstruction_figure",
+    "au_gcn_rois_figure",
+    "au_gcn_table1_figure",
+    "emotion_adjacency_figure",
+    "emotion_confusion_figure",
+    "emotion_cosine_figure",
+    "export_tables",
+    "mafg_gradcam_figure",
+    "paper_experiments",
+    "result_of",
+    "svml_gradcam_figure",
+    "svml_relations_figure",
+    "sweep_figure",
+]
+
+#: sweep values of the notebooks' default mode: {(paper, param): (values, quick values)}
+SWEEPS: dict[tuple[str, str], tuple[list[Any], list[Any]]] = {
+    ("mafg_ccfg", "model.neighbor_num"): ([1, 2, 3, 4, 6], [1, 3]),
+    ("emotion_gcn", "model.tau"): ([0.0, 0.05, 0.1, 0.15], [0.0, 0.1]),
+    ("emotion_gcn", "model.p"): ([0.3, 0.5, 0.7], [0.5, 0.7]),
+    ("emotion_gcn", "model.gcn_layers"): ([1, 2, 3], [1, 2]),
+    ("svml_rgcn", "model.t1"): ([1e-6, 0.1, 0.15, 0.25], [0.05, 0.15]),
+    ("svml_rgcn", "model.t2"): ([0.3, 0.4, 0.5], [0.4, 0.5]),
+    ("svml_rgcn", "model.num_layers"): ([1, 2, 3], [1, 2]),
+}
+NINE_METRICS = ["hamming_loss", "coverage", "one_error", "ranking_loss", "average_precision", "micro_f1",
+                "macro_f1", "micro_auc", "macro_auc"]
+#: metrics shown per paper, and the main metric of its sweeps
+TABLE_METRICS = {
+    "mafg_ccfg": (["f1_mean", "acc_mean", "auc_mean"], "f1_mean"),
+    "au_gcn": (["f1_mean", "auc_mean"], "f1_mean"),
+    "emotion_gcn": (["accuracy", "mean_class_accuracy", "affwild2_score", "ccc_valence", "ccc_arousal"], "accuracy"),
+    "svml_rgcn": (NINE_METRICS, "average_precision"),
+}
+_REAL = {"mafg_ccfg": ("disfa", "emotionet"), "au_gcn": ("bp4d", "disfa"),
+         "emotion_gcn": ("affectnet", "affwild2"), "svml_rgcn": ("rafml", "rafcompound", "jaffe")}
+
+
+def _tables(paper: str, dataset: str) -> list[str]:
+    """The paper tables an experiment of ``paper`` on ``dataset`` is compared with."""
+    if paper == "mafg_ccfg":
+        return ["mafg_ccfg/table5" if dataset == "emotionet" else "mafg_ccfg/table4"]
+    if paper == "au_gcn":
+        return ["au_gcn/table4"]
+    if paper == "emotion_gcn":
+        return ["emotion_gcn/table1", "emotion_gcn/table3"]
+    tab = dataset if dataset in ("rafcompound", "jaffe") else "rafml"
+    return [f"svml_rgcn/table2_{tab}", f"svml_rgcn/table3_{tab}"]
+
+
+def paper_experiments(setup: NotebookSetup, subset: str | None = None) -> dict[str, Ablation]:
+    """``{key: Ablation or Sweep}`` of every paper the setup's dataset belongs to (all four on synthetic
+    data): ``"<paper>/ablation"`` and ``"<paper>/sweep:<param>"``.
+
+    ``subset="ends"`` keeps the first and last row of each ablation and, for sweeps, only the base
+    config's value (a quick export that trains a handful of runs). Each object carries ``.paper``,
+    ``.tables`` (paper table ids) and ``.metric`` (main metric).
+    """
+    from .. import reference
+
+    out: dict[str, Ablation] = {}
+    for paper in ("mafg_ccfg", "au_gcn", "emotion_gcn", "svml_rgcn"):
+        if not setup.synthetic and setup.dataset not in _REAL[paper]:
+            continue
+        tables = _tables(paper, setup.dataset)
+        variants: dict[str, Any] = {}
+        for t in tables:
+            for k, v in reference.variants(t).items():
+                variants.setdefault(k, v)
+        if subset == "ends":  # the first row and the full model (last row of the first table)
+            first = list(reference.variants(tables[0]))
+            variants = {k: variants[k] for k in dict.fromkeys([first[0], first[-1]])}
+        abl = setup.ablation(paper, variants)
+        abl.paper, abl.tables, abl.metric = paper, tables, TABLE_METRICS[paper][1]
+        out[f"{paper}/ablation"] = abl
+        base = setup.config(paper)
+        for (p, param), (values, quick_values) in SWEEPS.items():
+            if p != paper:
+                continue
+            vals = quick_values if setup.quick else values
+            if subset == "ends":
+                vals = [_get(base.to_dict(), param)]
+            sw = setup.sweep(paper, param, vals, folds=[1])
+            sw.paper, sw.tables, sw.metric = paper, tables, TABLE_METRICS[paper][1]
+            out[f"{paper}/sweep:{param.split('.')[-1]}"] = sw
+    return out
+
+
+def _get(d: Mapping[str, Any], dotted: str) -> Any:
+    for k in dotted.split("."):
+        d = d[k]
+    return d
+
+
+def result_of(abl: Ablation, variant: str, fold: int | None = None):
+    """The :class:`RunResult` of ``variant`` on ``fold`` (default: the first fold run)."""
+    fold = abl.folds[0] if fold is None else fold
+    for name, f, _, r in abl.results:
+        if name == variant and f == fold:
+            return r
+    raise KeyError(f"{variant!r} fold {fold} was not run (variants: {list(abl.variants)})")
+
+
+def export_tables(experiments: Mapping[str, Ablation], folder: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Write ``<paper>_ablation.tex/.md`` (ours, mean ± std over folds) and
+    ``<paper>_<table>_vs_paper.tex`` (ours next to the published numbers) for every ablation that
+    has run; returns an index of the files written."""
+    from .. import reference
+    from ..viz.export import figures_dir
+
+    out = figures_dir(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for key, abl in experiments.items():
+        if not key.endswith("/ablation") or abl.tidy is None:
+            continue
+        metrics = TABLE_METRICS[abl.paper][0]
+        percent = abl.paper != "svml_rgcn"
+        ours = abl.table(metrics, percent=percent, digits=1 if percent else 3)
+        stem = f"{abl.paper}_ablation"
+        to_latex(ours, out / f"{stem}.tex", caption=f"{abl.paper}: ours, mean ± std over folds {abl.folds}",
+                 label=f"tab:{stem}")
+        to_markdown(ours, out / f"{stem}.md")
+        rows.append({"table": stem, "file": f"{stem}.tex"})
+        for t in abl.tables:
+            cmp = reference.compare(abl.summary(metrics), t).round(3)
+            name = f"{t.replace('/', '_')}_vs_paper"
+            to_latex(cmp, out / f"{name}.tex", caption=f"{t}: paper vs. ours", label=f"tab:{name}", bold_best=False)
+            rows.append({"table": name, "file": f"{name}.tex"})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------- figures
+def sweep_figure(sweep: Sweep, metric: str | None = None, scale: float | None = None,
+                 paper: Mapping[float, float] | None = None, ax=None, title: str | None = None):
+    """Mean ± std (over the folds run) of ``metric`` against the swept value."""
+    from ..viz import plot_sweep
+
+    metric = metric or sweep.metric
+    if sweep.tidy is None:
+        sweep.run()
+    scale = scale if scale is not None else (1.0 if sweep.paper == "svml_rgcn" else 100.0)
+    param = (sweep.param if isinstance(sweep.param, str) else sweep.param[0]).split(".")[-1]
+    t = sweep.tidy[sweep.tidy["metric"] == metric]
+    t = t.assign(**{param: t["variant"].str.split("=").str[1].astype(float), metric: scale * t["value"]})
+    return plot_sweep(t, param, metric, paper=paper, ax=ax, title=title)
+
+
+def mafg_gradcam_figure(abl: Ablation, setup: NotebookSetup, variant: str = "Baseline+MAFG+CCFG",
+                        targets: tuple[str, ...] = ("AU01", "AU12"), n: int = 4):
+    """Li et al. Fig. 3: Grad-CAM of the MAFG attention (``model.mafg.attention``)."""
+    from ..viz import gradcam, plot_gradcam_grid
+
+    model = result_of(abl, variant).model.eval()
+    _, val = setup.data("mafg_ccfg", fold=abl.folds[0])
+    batch = first_images(val, n)
+    tg = [t for t in targets if t in model.label_names]
+    cams = gradcam(model, batch["image"], model.mafg.attention, tg, names=model.label_names)
+    return plot_gradcam_grid(batch["rgb"], cams, col_titles=["face"] + tg)
+
+
+def au_gcn_rois_figure(setup: NotebookSetup):
+    """AU-GCN's ROIs on the first training face."""
+    from ..data.rois import roi_set
+    from ..viz import plot_rois
+
+    train, _ = setup.data("au_gcn")
+    face = first_images(train, 1)
+    rois = roi_set(list(dataset_attr(train, "au_names")))
+    return plot_rois(face["image"][0], face["landmarks"][0], rois=rois, title=f"{len(rois)} ROIs")
+
+
+def au_gcn_table1_figure(threshold: float = 0.8, seed: int = 0, n_synthetic: int = 20000):
+    """AU-GCN Table 1(b): the published DISFA graph next to ours (real DISFA labels when the
+    reference folder is present, synthetic DISFA-profile labels otherwise)."""
+    from ..data.synth import sample_au_labels
+    from ..graphs.cooccurrence import cooccurrence_graph
+    from ..reference.au_gcn_graphs import TABLE1_AUS, TABLE1_DISFA
+    from ..viz import plot_adjacency
+    from .notebooks import disfa_training_labels
+
+    real = disfa_training_labels()
+    y, src = (real[1], "real DISFA, fold 1") if real is not None else (
+        sample_au_labels("disfa", n_synthetic, seed=seed), "synthetic labels")
+    ours = cooccurrence_graph(y, threshold)
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.2))
+    plot_adjacency(TABLE1_DISFA, TABLE1_AUS["disfa"], title="Table 1(b), published", ax=axes[0])
+    plot_adjacency(ours, TABLE1_AUS["disfa"], title=f"ours ({src}, h={threshold})", ax=axes[1])
+    fig.matrices = {"published": TABLE1_DISFA, "ours": ours}
+    return fig
+
+
+def au_gcn_reconstruction_figure(abl: Ablation, setup: NotebookSetup, variant: str = "full"):
+    """ROI crops and their reconstructions after AU-GCN's auto-encoder stage."""
+    import torch
+
+    from .notebooks import load_stage_model, plot_roi_reconstructions
+
+    model = load_stage_model(result_of(abl, variant), "autoencoder")
+    _, val = setup.data("au_gcn", fold=abl.folds[0])
+    b = first_images(val, 1)
+    with torch.no_grad():
+        out = model(b["image"], landmarks=b["landmarks"], return_intermediates=True)
+    return plot_roi_reconstructions(out["roi_target"][0], out["roi_recon"][0], model.rois.names)
+
+
+def emotion_adjacency_figure(setup: NotebookSetup, tau: float = 0.1, p: float = 0.7):
+    """Emotion-GCN Fig. 3: Spearman matrix of the fold-1 training labels (and the released AffectNet
+    matrix when the reference folder is present) and the adjacency Â built from it (Eq. 3–6)."""
+    from ..data.stats import training_statistics
+    from ..graphs.emotion import EMOTION_GCN_NODES, emotion_adjacency, spearman_matrix
+    from ..viz import plot_adjacency
+
+    train, _ = setup.data("emotion_gcn")
+    st = training_statistics(train)
+    mats = {"Spearman (ours)": spearman_matrix(st["expressions"], st["va"][:, 0], st["va"][:, 1], num_classes=7)}
+    ref = reference_dir()
+    if ref is not None and (ref / "emotion_gcn" / "spearman_affectnet.csv").exists():
+        mats["Spearman (AffectNet)"] = pd.read_csv(ref / "emotion_gcn" / "spearman_affectnet.csv", index_col=0).to_numpy()
+    mats.update({f"Â {k.split('(')[1][:-1]}": emotion_adjacency(v, tau, p) for k, v in list(mats.items())})
+    fig, axes = plt.subplots(1, len(mats), figsize=(3.4 * len(mats), 3.2))
+    for ax, (title, m) in zip(np.atleast_1d(axes), mats.items()):
+        plot_adjacency(m, EMOTION_GCN_NODES, signed="Spearman" in title, title=title, ax=ax, annotate=False)
+    fig.matrices = mats
+    return fig
+
+
+def _expression_names(abl: Ablation) -> list[str]:
+    from ..graphs.emotion import AFFECTNET_EXPRESSIONS
+
+    r = abl.results[0][3]
+    names = getattr(r.model, "expression_names", None) or getattr(r.model, "label_names", None)
+    return list(names) if names else list(AFFECTNET_EXPRESSIONS)
+
+
+def emotion_confusion_figure(abl: Ablation, variants: tuple[str, ...] = ("multi_task_ccc", "emotion_gcn")):
+    """Emotion-GCN Fig. 4: row-normalised confusion matrices (validation set of the first fold)."""
+    from ..metrics.expression import expression_confusion_matrix
+    from ..viz import plot_confusion_matrix
+
+    names = _expression_names(abl)
+    variants = tuple(v for v in variants if v in abl.variants)
+    fig, axes = plt.subplots(1, len(variants), figsize=(3.7 * len(variants), 3.3), squeeze=False)
+    for ax, v in zip(axes[0], variants):
+        pr = predictions(result_of(abl, v))
+        cm = expression_confusion_matrix(pr["labels"]["expression"], pr["preds"]["expression"], num_classes=len(names))
+        plot_confusion_matrix(cm, names, title=f"{v} (acc {100 * pr['metrics']['accuracy']:.1f}%)", ax=ax)
+    return fig
+
+
+def emotion_cosine_figure(abl: Ablation, variants: tuple[str, ...] = ("multi_task_ccc", "emotion_gcn")):
+    """Emotion-GCN Fig. 6: cosine similarity of the learned classifiers and V/A regressors."""
+    from ..viz import plot_cosine_similarity
+
+    names = _expression_names(abl) + ["Valence", "Arousal"]
+    vecs = {v: result_of(abl, v).model.classifier_vectors() for v in variants if v in abl.variants}
+    return plot_cosine_similarity(vecs, names)
+
+
+def svml_relations_figure(setup: NotebookSetup):
+    """SVML-RGCN Fig. 1: P_ij (Eq. 3) and the signed positive − negative relations (Eq. 4)."""
+    from ..data.stats import training_statistics
+    from ..graphs.relations import cooccurrence_probabilities, label_relations
+    from ..viz import plot_adjacency
+
+    train, _ = setup.data("svml_rgcn")
+    y = training_statistics(train)["emotion_labels"]
+    base = setup.config("svml_rgcn").model
+    names = list(getattr(train, "emotion_names", None) or train.dataset.emotion_names)
+    rel = label_relations(y, base["t1"], base["t2"])
+    fig, axes = plt.subplots(1, 2, figsize=(7.4, 3.2))
+    plot_adjacency(cooccurrence_probabilities(y), names, title="$P_{ij}$ (Eq. 3)", ax=axes[0])
+    plot_adjacency(rel["positive"] - rel["negative"], names, signed=True,
+                   title=f"relations, t1={base['t1']}, t2={base['t2']}", ax=axes[1])
+    return fig
+
+
+def svml_gradcam_figure(abl: Ablation, setup: NotebookSetup, variants: tuple[str, ...] = ("baseline", "svml_rgcn"),
+                        n: int = 3, n_targets: int = 3):
+    """SVML-RGCN Fig. 7: Grad-CAM of the last backbone stage, baseline vs. SVML-RGCN."""
+    from ..viz import gradcam, plot_gradcam_grid
+
+    _, val = setup.data("svml_rgcn", fold=abl.folds[0])
+    names = list(getattr(val, "emotion_names", None) or val.dataset.emotion_names)
+    batch = first_images(val, n)
+    show = names[:n_targets]
+    variants = tuple(v for v in variants if v in abl.variants)
+    cams, titles = [], ["face"]
+    for v in variants:
+        m = result_of(abl, v).model.eval()
+        cams.append(gradcam(m, batch["image"], m.backbone.target_layer, show, names=names))
+        titles += [f"{v}: {s}" for s in show]
+    return plot_gradcam_grid(batch["rgb"], np.concatenate(cams, axis=1), col_titles=titles)

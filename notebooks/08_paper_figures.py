@@ -1,0 +1,126 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 · Paper figures: every figure and LaTeX table of notebooks 03–06, exported to `figures/`
+#
+# This notebook regenerates the figures and tables of the paper notebooks from the **run cache**:
+# `afg.experiments.figures.paper_experiments(setup)` builds the same ablations and sweeps as notebooks
+# 03–06 for the same parameters (same configs → same run folders under `$AFG_RUNS_DIR`, default
+# `runs/`), so after those notebooks ran nothing is trained here. Run it with the parameters you used
+# for them (e.g. `QUICK=False`, or `DATASET="disfa"`, `DATA_ROOT=...`).
+#
+# Figures go through `afg.viz.save_figure` (PDF with embedded fonts + 300-dpi PNG) into
+# `$AFG_FIGURES_DIR` (default `figures/`); tables through `afg.experiments.to_latex` (booktabs, best
+# value per column in bold) and `to_markdown`.
+#
+# `QUICK=True` exports a reduced set (first and last row of each ablation, sweeps at the base value
+# only) so that it finishes in about a minute from an empty cache. ME-GraphAU's figures are exported
+# by notebook 02.
+
+# %% tags=["parameters"]
+QUICK = False
+DATASET = "synthetic"
+DATA_ROOT = None
+DEVICE = "auto"
+EPOCHS = None
+FOLDS = None
+SEED = 0
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+import afg
+from afg.experiments import figures as F
+from afg.experiments.notebooks import NotebookSetup
+from afg.viz import figures_dir, save_figure
+
+setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED)
+out = figures_dir()
+print(afg.__version__, setup.describe(), "| figures ->", out.resolve())
+
+# %% [markdown]
+# ## Run (or fetch) every experiment
+#
+# The `cached` column says how many runs came from the cache.
+
+# %%
+experiments = F.paper_experiments(setup, subset="ends" if QUICK else None)
+status = []
+for key, exp in experiments.items():
+    t0 = time.perf_counter()
+    tidy = exp.run(load_model=key.endswith("/ablation"))
+    status.append({"experiment": key, "runs": len(exp.results), "cached": int(sum(r.cached for *_, r in exp.results)),
+                   "seconds": round(time.perf_counter() - t0, 1)})
+pd.DataFrame(status)
+
+# %% [markdown]
+# ## LaTeX and Markdown tables
+
+# %%
+written = F.export_tables(experiments)
+print((out / written["file"].iloc[0]).read_text()[:800])
+written
+
+# %% [markdown]
+# ## Figures
+
+# %%
+saved = {}
+
+
+def export(fig, name):
+    saved[name] = [p.name for p in save_figure(fig, name)]
+    plt.close(fig)
+
+
+ablations = {k.split("/")[0]: v for k, v in experiments.items() if k.endswith("/ablation")}
+if "mafg_ccfg" in ablations:
+    abl = ablations["mafg_ccfg"]
+    if "Baseline+MAFG+CCFG" in abl.variants:
+        export(F.mafg_gradcam_figure(abl, setup), "mafg_ccfg_gradcam")
+if "au_gcn" in ablations:
+    export(F.au_gcn_rois_figure(setup), "au_gcn_rois")
+    export(F.au_gcn_table1_figure(seed=SEED, n_synthetic=2000 if QUICK else 20000), "au_gcn_table1_disfa")
+    export(F.au_gcn_reconstruction_figure(ablations["au_gcn"], setup), "au_gcn_reconstructions")
+if "emotion_gcn" in ablations:
+    export(F.emotion_adjacency_figure(setup), "emotion_gcn_adjacency")
+    export(F.emotion_confusion_figure(ablations["emotion_gcn"]), "emotion_gcn_confusion")
+    export(F.emotion_cosine_figure(ablations["emotion_gcn"]), "emotion_gcn_cosine")
+if "svml_rgcn" in ablations:
+    export(F.svml_relations_figure(setup), "svml_rgcn_relations")
+    export(F.svml_gradcam_figure(ablations["svml_rgcn"], setup), "svml_rgcn_gradcam")
+
+# %% [markdown]
+# Sweeps (Li et al. Fig. 6; Emotion-GCN Table II; SVML-RGCN Fig. 5–6), one panel per swept parameter:
+
+# %%
+sweeps = {k: v for k, v in experiments.items() if "/sweep:" in k}
+for paper in dict.fromkeys(k.split("/")[0] for k in sweeps):
+    mine = {k: v for k, v in sweeps.items() if k.startswith(paper)}
+    fig, axes = plt.subplots(1, len(mine), figsize=(3.3 * len(mine), 2.5), squeeze=False)
+    for ax, (k, sw) in zip(axes[0], mine.items()):
+        F.sweep_figure(sw, ax=ax, title=k.split(":")[1])
+    export(fig, f"{paper}_sweeps")
+pd.Series(saved, name="files")
+
+# %% [markdown]
+# ## Everything in the figures folder
+
+# %%
+files = sorted(p.name for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
+print(len(files), "files")
+files
