@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from test_train import Kill, TinyAU, TinyData, _strip
 from torch.utils.data import Subset
 
 import afg.train
@@ -19,8 +20,6 @@ from afg.experiments import (
 )
 from afg.experiments.config import build_data
 from afg.models.registry import _REGISTRY, register_model
-
-from test_train import Kill, TinyAU, TinyData, _strip
 
 
 def _tiny_factory(num_classes, backbone=None, pretrained=False, weights=None, img_size=16, **options):

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from afg.config import ConfigError
 from afg.models.base import AffectModel
@@ -31,7 +30,7 @@ N_AU = 3
 class TinyData(torch.utils.data.Dataset):
     """Random 16x16 images whose AU labels are thresholds of channel means (learnable)."""
 
-    au_names = ["AU01", "AU02", "AU04"]
+    au_names = ("AU01", "AU02", "AU04")
 
     def __init__(self, n: int = 24, seed: int = 0, missing: float = 0.0):
         g = torch.Generator().manual_seed(seed)
@@ -109,8 +108,8 @@ class TinyAU(AffectModel):
 
 
 def _recipe(**kw) -> Recipe:
-    base = dict(epochs=3, batch_size=6, optimizer={"name": "adamw", "lr": 0.05},
-                schedule={"name": "cosine", "warmup_steps": 2}, deterministic=True, progress=False)
+    base = {"epochs": 3, "batch_size": 6, "optimizer": {"name": "adamw", "lr": 0.05},
+                "schedule": {"name": "cosine", "warmup_steps": 2}, "deterministic": True, "progress": False}
     base.update(kw)
     return Recipe.from_dict(base)
 

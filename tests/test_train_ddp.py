@@ -9,13 +9,12 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from test_train import TinyData, _model, _recipe, _strip
 
 from afg.train import evaluate, fit
 
-from test_train import TinyData, _model, _recipe, _strip
-
-RECIPE = dict(epochs=2, batch_size=8, optimizer={"name": "sgd", "lr": 0.1, "momentum": 0.9},
-              schedule={"name": "constant"})
+RECIPE = {"epochs": 2, "batch_size": 8, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9},
+              "schedule": {"name": "constant"}}
 
 
 def _worker(rank: int, world: int, port: int, out: str) -> None:

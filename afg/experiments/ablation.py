@@ -14,7 +14,8 @@ Variant names should match the rows of the paper's table in :mod:`afg.reference`
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,7 @@ from ..config import apply_overrides
 from .config import ExperimentConfig, load_experiment
 from .runner import RunResult, run
 
-__all__ = ["Ablation", "Sweep", "pivot_mean_std", "format_mean_std"]
+__all__ = ["Ablation", "Sweep", "format_mean_std", "pivot_mean_std"]
 
 #: metrics shown by default per task
 DEFAULT_METRICS = {

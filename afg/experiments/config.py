@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from torch.utils.data import Dataset, Subset
 
@@ -44,16 +45,22 @@ from ..config import Config, ConfigError
 from ..train.recipe import Recipe
 
 __all__ = [
-    "DataSpec", "ExperimentConfig", "load_experiment", "register_dataset", "build_data",
-    "build_model", "CachedDataset", "DATASETS",
+    "DATASETS",
+    "CachedDataset",
+    "DataSpec",
+    "ExperimentConfig",
+    "build_data",
+    "build_model",
+    "load_experiment",
+    "register_dataset",
 ]
 
 
 @dataclass
 class DataSpec(Config):
     dataset: str = "synthetic"
-    root: Optional[str] = None
-    prepared: Optional[str] = None
+    root: str | None = None
+    prepared: str | None = None
     profile: str = "disfa"
     n_subjects: int = 12
     images_per_subject: int = 20
@@ -62,13 +69,13 @@ class DataSpec(Config):
     seed: int = 0
     folds: int = 3
     fold: int = 1
-    img_size: Optional[int] = None
-    resize: Optional[int] = None
+    img_size: int | None = None
+    resize: int | None = None
     hflip: bool = False
     rotation: float = 0.0
     color_jitter: bool = False
-    threshold: Optional[float] = None
-    split: Optional[str] = None
+    threshold: float | None = None
+    split: str | None = None
     basic: dict[str, Any] = field(default_factory=dict)
     cache: bool = True
     options: dict[str, Any] = field(default_factory=dict)
@@ -91,7 +98,7 @@ class ExperimentConfig(Config):
             raise ConfigError("model.name is required")
 
 
-def load_experiment(config: "ExperimentConfig | dict | str | os.PathLike") -> ExperimentConfig:
+def load_experiment(config: ExperimentConfig | dict | str | os.PathLike) -> ExperimentConfig:
     if isinstance(config, ExperimentConfig):
         return config
     if isinstance(config, dict):
@@ -141,7 +148,7 @@ class CachedDataset(Dataset):
         return getattr(self.base, name)
 
 
-_SYNTH_CACHE: "OrderedDict[tuple, Dataset]" = OrderedDict()
+_SYNTH_CACHE: OrderedDict[tuple, Dataset] = OrderedDict()
 
 
 def _synthetic(spec: DataSpec, **kw: Any) -> Dataset:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..utils import atomic_write_text
 
-__all__ = ["styled", "to_latex", "to_markdown", "leading_number"]
+__all__ = ["leading_number", "styled", "to_latex", "to_markdown"]
 
 _NUM = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)")
 

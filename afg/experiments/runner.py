@@ -24,7 +24,7 @@ from .. import __version__
 from ..utils import atomic_write_text
 from .config import ExperimentConfig, build_data, build_model, load_experiment
 
-__all__ = ["run", "RunResult", "config_hash", "run_dir_for", "HASH_EXCLUDE", "runs_root"]
+__all__ = ["HASH_EXCLUDE", "RunResult", "config_hash", "run", "run_dir_for", "runs_root"]
 
 HASH_EXCLUDE = {
     "": ("name", "description"),

@@ -12,12 +12,13 @@ labels are all one class is NaN and is left out of the mean.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["au_f1", "au_accuracy", "au_auc", "au_report"]
+__all__ = ["au_accuracy", "au_auc", "au_f1", "au_report"]
 
 
 def _prepare(y_true: Any, scores: Any, mask: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -58,7 +59,7 @@ def au_f1(y_true: Any, scores: Any, mask: Any = None, threshold: float = 0.5) ->
 def au_accuracy(y_true: Any, scores: Any, mask: Any = None, threshold: float = 0.5) -> np.ndarray:
     """Per-AU accuracy over the observed labels. ``(N,)`` (NaN for an AU with no label)."""
     y, s, valid = _prepare(y_true, scores, mask)
-    tp, fp, fn, tn = _counts(y, s >= threshold, valid)
+    tp, _, _, tn = _counts(y, s >= threshold, valid)
     n = valid.sum(0)
     return np.where(n > 0, (tp + tn) / np.maximum(n, 1), np.nan)
 

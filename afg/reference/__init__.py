@@ -25,19 +25,20 @@ in :mod:`afg.reference.au_gcn_graphs`; Li et al.'s Table 1 has no numbers.
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Mapping, Sequence
+from functools import cache
 from importlib import resources
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 import yaml
 
-__all__ = ["PAPERS", "load_paper", "list_tables", "table_info", "load_table", "variants", "compare"]
+__all__ = ["PAPERS", "compare", "list_tables", "load_paper", "load_table", "table_info", "variants"]
 
 PAPERS = ("me_graphau", "mafg_ccfg", "au_gcn", "emotion_gcn", "svml_rgcn")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_paper(key: str) -> dict[str, Any]:
     """The parsed YAML of one paper (``PAPERS``)."""
     if key not in PAPERS:

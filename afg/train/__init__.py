@@ -1,18 +1,37 @@
 """Training: typed recipes, ``fit``, evaluation per task, checkpoints, DDP, cross-validation."""
-from .recipe import *  # noqa: F401,F403
-from .optim import *  # noqa: F401,F403
-from .checkpoint import *  # noqa: F401,F403
-from .distributed import *  # noqa: F401,F403
-from .evaluate import *  # noqa: F401,F403
-from .loop import *  # noqa: F401,F403
-from .cv import *  # noqa: F401,F403
 from . import checkpoint, cv, distributed, evaluate, loop, optim, recipe  # noqa: F401
+from .checkpoint import *
+from .cv import *
+from .distributed import *
+from .evaluate import *
+from .loop import *
+from .optim import *
+from .recipe import *
 
-__all__ = [  # noqa: F405
-    "Recipe", "OptimizerConfig", "ScheduleConfig", "Stage", "default_monitor",
-    "build_optimizer", "build_scheduler", "schedule_factor",
-    "save_checkpoint", "load_checkpoint", "to_plain",
-    "DistContext", "evaluate", "compute_metrics", "standardize_batch", "model_inputs",
-    "fit", "FitResult", "NonFiniteLossError", "load_recipe", "freeze_modules",
-    "fold_indices", "split_fold", "cross_validate", "summarize",
+__all__ = [
+    "DistContext",
+    "FitResult",
+    "NonFiniteLossError",
+    "OptimizerConfig",
+    "Recipe",
+    "ScheduleConfig",
+    "Stage",
+    "build_optimizer",
+    "build_scheduler",
+    "compute_metrics",
+    "cross_validate",
+    "default_monitor",
+    "evaluate",
+    "fit",
+    "fold_indices",
+    "freeze_modules",
+    "load_checkpoint",
+    "load_recipe",
+    "model_inputs",
+    "save_checkpoint",
+    "schedule_factor",
+    "split_fold",
+    "standardize_batch",
+    "summarize",
+    "to_plain",
 ]

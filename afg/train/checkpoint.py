@@ -23,7 +23,7 @@ import torch
 
 from ..utils import atomic_torch_save
 
-__all__ = ["to_plain", "save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state"]
+__all__ = ["load_checkpoint", "rng_state", "save_checkpoint", "set_rng_state", "to_plain"]
 
 FORMAT = "afg-checkpoint-v1"
 

@@ -6,18 +6,19 @@ sample), or from ``folds=`` given explicitly in any of these forms.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch.nn as nn
+from torch import nn
 from torch.utils.data import Dataset, Subset
 
 from .loop import FitResult, fit
 from .recipe import Recipe
 
-__all__ = ["fold_indices", "split_fold", "cross_validate", "summarize"]
+__all__ = ["cross_validate", "fold_indices", "split_fold", "summarize"]
 
 
 def fold_indices(dataset: Any, k: int | None = None, folds: Any = None) -> list[tuple[np.ndarray, np.ndarray]]:

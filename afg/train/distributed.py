@@ -32,15 +32,15 @@ class DistContext:
         return self.rank == 0
 
     @classmethod
-    def from_env(cls, device_type: str = "cpu") -> "DistContext":
+    def from_env(cls, device_type: str = "cpu") -> DistContext:
         if dist.is_available() and dist.is_initialized():
-            return cls(dist.get_world_size(), dist.get_rank(), int(os.environ.get("LOCAL_RANK", 0)))
+            return cls(dist.get_world_size(), dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")))
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:
             return cls()
         backend = "nccl" if device_type == "cuda" and torch.cuda.is_available() else "gloo"
         dist.init_process_group(backend=backend)
-        return cls(dist.get_world_size(), dist.get_rank(), int(os.environ.get("LOCAL_RANK", 0)))
+        return cls(dist.get_world_size(), dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")))
 
     def barrier(self) -> None:
         if self.enabled:

@@ -13,16 +13,17 @@ the synthetic generator's alternative key names (``aus``, ``valence``/``arousal`
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn as nn
+from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from .distributed import DistContext
 
-__all__ = ["standardize_batch", "model_inputs", "evaluate", "compute_metrics", "collate"]
+__all__ = ["collate", "compute_metrics", "evaluate", "model_inputs", "standardize_batch"]
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -171,12 +172,12 @@ def evaluate(
             if criterion is not None:
                 loss_sum += float(criterion(out, batch)["loss"]) * images.shape[0]
         count += images.shape[0]
-        for k in preds:
+        for k, acc in preds.items():
             if k in out:
-                preds[k].append(out[k].float().cpu().numpy())
-        for k in labels:
+                acc.append(out[k].float().cpu().numpy())
+        for k, acc in labels.items():
             if k in batch:
-                labels[k].append(batch[k].cpu().numpy())
+                acc.append(batch[k].cpu().numpy())
     if was_training:
         model.train()
     local = {

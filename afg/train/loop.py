@@ -34,24 +34,31 @@ import json
 import math
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn as nn
+from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .. import __version__
-from ..utils import atomic_save_json, atomic_write_text, resolve_device, seed_everything, set_deterministic
-from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state, to_plain
+from ..utils import (
+    atomic_save_json,
+    atomic_write_text,
+    resolve_device,
+    seed_everything,
+    set_deterministic,
+)
+from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .distributed import DistContext
 from .evaluate import _unwrap, collate, evaluate, model_inputs, to_device
 from .optim import build_optimizer, build_scheduler
-from .recipe import Recipe, Stage, default_monitor
+from .recipe import Recipe, default_monitor
 
-__all__ = ["fit", "FitResult", "NonFiniteLossError", "load_recipe", "freeze_modules"]
+__all__ = ["FitResult", "NonFiniteLossError", "fit", "freeze_modules", "load_recipe"]
 
 
 class NonFiniteLossError(RuntimeError):

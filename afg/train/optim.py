@@ -17,10 +17,10 @@ resume; only the step counter is in the checkpoint.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 from .recipe import OptimizerConfig, ScheduleConfig
 
@@ -72,7 +72,7 @@ def schedule_factor(cfg: ScheduleConfig, epochs: int, steps_per_epoch: int) -> C
     """The lr factor as a function of the scheduler step (iteration or epoch)."""
     spe = max(1, steps_per_epoch) if cfg.per_iteration else 1
     total = max(1, epochs * spe)
-    warm = cfg.warmup_steps or int(round(cfg.warmup_epochs * spe))
+    warm = cfg.warmup_steps or round(cfg.warmup_epochs * spe)
     warm = min(warm, total)
 
     def factor(t: int) -> float:

@@ -83,11 +83,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from ..config import Config, ConfigError, apply_overrides
 
-__all__ = ["OptimizerConfig", "ScheduleConfig", "Stage", "Recipe", "default_monitor"]
+__all__ = ["OptimizerConfig", "Recipe", "ScheduleConfig", "Stage", "default_monitor"]
 
 
 @dataclass
@@ -140,21 +140,21 @@ class Stage(Config):
 
     name: str = ""
     model: dict[str, Any] = field(default_factory=dict)
-    init_from: Optional[str] = "previous"
+    init_from: str | None = "previous"
     init_checkpoint: str = "best"
     strict: bool = False
     freeze: list[str] = field(default_factory=list)
-    epochs: Optional[int] = None
-    batch_size: Optional[int] = None
-    eval_batch_size: Optional[int] = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    eval_batch_size: int | None = None
     optimizer: dict[str, Any] = field(default_factory=dict)
     schedule: dict[str, Any] = field(default_factory=dict)
-    losses: Optional[dict[str, Any]] = None
-    grad_clip: Optional[float] = None
-    amp: Optional[str] = None
-    max_steps_per_epoch: Optional[int] = None
-    monitor: Optional[str] = None
-    monitor_mode: Optional[str] = None
+    losses: dict[str, Any] | None = None
+    grad_clip: float | None = None
+    amp: str | None = None
+    max_steps_per_epoch: int | None = None
+    monitor: str | None = None
+    monitor_mode: str | None = None
 
 
 @dataclass
@@ -163,13 +163,13 @@ class Recipe(Config):
 
     epochs: int = 20
     batch_size: int = 64
-    eval_batch_size: Optional[int] = None
+    eval_batch_size: int | None = None
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     losses: dict[str, Any] = field(default_factory=dict)
     stages: list[Stage] = field(default_factory=list)
     amp: str = "none"
-    grad_clip: Optional[float] = None
+    grad_clip: float | None = None
     grad_accum: int = 1
     channels_last: bool = False
     compile: bool = False
@@ -184,7 +184,7 @@ class Recipe(Config):
     monitor_mode: str = "max"
     eval_every: int = 1
     checkpoint_every_steps: int = 0
-    max_steps_per_epoch: Optional[int] = None
+    max_steps_per_epoch: int | None = None
     progress: bool = True
     tensorboard: bool = False
     find_unused_parameters: bool = False
@@ -197,7 +197,7 @@ class Recipe(Config):
         if self.batch_size < 1 or self.epochs < 0 or self.grad_accum < 1:
             raise ConfigError("batch_size and grad_accum must be >= 1 and epochs >= 0")
 
-    def resolved_stages(self) -> list["Recipe"]:
+    def resolved_stages(self) -> list[Recipe]:
         """One flat :class:`Recipe` per stage (stage overrides applied; ``stages`` emptied).
 
         The stage's own ``name``/``model``/``init_from``/``freeze`` are returned alongside via
