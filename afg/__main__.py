@@ -1,3 +1,7 @@
+"""``python -m afg ...`` — the same as the ``afg`` console script (see :mod:`afg.cli`)."""
+import sys
+
 from .cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    sys.exit(main())
