@@ -276,3 +276,16 @@ def test_compute_metrics_expression_and_multilabel_match_sklearn():
     ml = compute_metrics("multilabel", {"emotions": em_logits}, {"emotions": em})
     assert len(ml) == 9
     assert ml["macro_f1"] == pytest.approx(f1_score(em, em_logits >= 0, average="macro", zero_division=0))
+
+
+def test_optional_forward_keys_passed_when_present():
+    from afg.train import model_inputs
+
+    m = _model()
+    m.optional_forward_keys = ("landmarks",)
+    batch = {"image": torch.zeros(1, 3, 16, 16), "landmarks": torch.zeros(1, 68, 2)}
+    assert set(model_inputs(m, batch)[1]) == {"landmarks"}
+    assert model_inputs(m, {"image": batch["image"]})[1] == {}
+    m.forward_keys = ("landmarks",)
+    with pytest.raises(KeyError, match="landmarks"):
+        model_inputs(m, {"image": batch["image"]})

@@ -65,12 +65,20 @@ def to_device(batch: dict[str, Any], device: torch.device, channels_last: bool =
 
 
 def model_inputs(model: nn.Module, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, Any]]:
-    """``(images, extra kwargs)`` for ``model.forward``: the keys in ``model.forward_keys``."""
+    """``(images, extra kwargs)`` for ``model.forward``.
+
+    ``model.forward_keys`` are required batch keys (a ``KeyError`` names the missing ones);
+    ``model.optional_forward_keys`` are passed when the batch has them.
+    """
     keys = getattr(model, "forward_keys", ()) or ()
     missing = [k for k in keys if k not in batch]
     if missing:
         raise KeyError(f"{type(model).__name__} needs batch keys {missing} (forward_keys) that the data lacks")
-    return batch["image"], {k: batch[k] for k in keys}
+    extra = {k: batch[k] for k in keys}
+    for k in getattr(model, "optional_forward_keys", ()) or ():
+        if k in batch and k not in extra:
+            extra[k] = batch[k]
+    return batch["image"], extra
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
