@@ -188,8 +188,9 @@ def main(quick: bool = False, runs: str | os.PathLike | None = None,
     from .data.transforms import to_uint8
 
     imgs = np.stack([to_uint8(im) for im in x])
-    titles = [f"{it['subject']}: " + ",".join(n.replace("AU0", "").replace("AU", "")
-                                            for n, y in zip(names, it["au"].tolist()) if y > 0.5)
+    titles = [f"{it['subject']}, true AUs: " + (",".join(n.replace("AU0", "").replace("AU", "")
+                                                      for n, y in zip(names, it["au"].tolist()) if y > 0.5)
+                                             or "none")
               for it in items]
     fig = plot_knn_graph(out["nodes"], k=model.head.neighbor_num, activations=out["au"], names=names,
                          images=imgs, titles=titles)
