@@ -227,6 +227,22 @@ for ax, i in zip(np.atleast_1d(axes), range(len(faces))):
 _ = save_figure(fig, "01_prepared_faces")
 
 # %% [markdown]
+# With a real release (`DATASET`, `DATA_ROOT`) the same call prepares it: every image into
+# `<DATA_ROOT>/prepared`, the folder the training configs read (`data.prepared` defaults to it);
+# in quick mode only the first 32 images, into the scratch folder. Interrupt it at any time — the
+# next call resumes.
+
+# %%
+if not setup.synthetic:
+    out_dir = work / "prepared_quick" if QUICK else Path(DATA_ROOT) / "prepared"
+    real_summary = prepare_dataset(release, out_dir, size=256, batch_size=32, device=dev,
+                                   limit=32 if QUICK else None, progress=not QUICK)
+    display_real = pd.Series(real_summary).to_frame("value")
+else:
+    display_real = "DATASET='synthetic': nothing to prepare beyond the fake release above."
+display_real
+
+# %% [markdown]
 # ### 4b · The image-list format of the AU papers' code
 #
 # ME-GraphAU and MAFG distribute their splits as `fold{k}_test_img_paths.txt` +
