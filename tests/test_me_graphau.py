@@ -155,3 +155,34 @@ def test_tiny_two_stage_run_lowers_losses():
     s2.init_from_stage1(s1)
     h2 = run(s2, 8)
     assert h2[-1]["wa"] < h2[0]["wa"] and h2[-1]["edge"] < 0.8 * h2[0]["edge"]
+
+
+@pytest.mark.slow
+def test_official_swin_checkpoint_keys_map_to_timm():
+    """Their Swin backbone uses Microsoft's layout (patch merging at the end of each stage);
+    timm's converter moves it to the start of the next one."""
+    import re
+
+    from afg.compat.me_graphau import ours_head_to_official
+
+    torch.manual_seed(0)
+    ours = create_model("me_graphau_stage1", 12, backbone="swin_tiny_patch4_window7_224", img_size=224)
+    sd = ours.state_dict()
+    official = {}
+    for k, v in sd.items():
+        if k.startswith("backbone.model."):
+            kk = k[len("backbone.model."):]
+            if kk.endswith(("relative_position_index", "attn_mask")):
+                continue
+            kk = re.sub(r"layers\.(\d+)\.downsample", lambda g: f"layers.{int(g.group(1)) - 1}.downsample", kk)
+            official["module.backbone." + kk] = v
+        elif k.startswith("global_linear."):
+            official["module." + k] = v
+    head = {k[len("head."):]: v for k, v in sd.items() if k.startswith("head.")}
+    official.update({"module.head." + k: v for k, v in ours_head_to_official(head).items()})
+    assert "module.backbone.layers.0.downsample.reduction.weight" in official
+    m = model_from_official_checkpoint(official)
+    assert m.model_config["backbone"] == "swin_tiny_patch4_window7_224" and m.stage == 1
+    assert m.global_linear.fc.out_features == 768 // 2  # Swin: C/2
+    sd2 = m.state_dict()
+    assert all(torch.equal(sd[k], sd2[k]) for k in sd)
