@@ -12,9 +12,9 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import torch  # noqa: E402
+import torch
 
-from afg.data.synth import SynthFaces, sample_au_labels  # noqa: E402
+from afg.data.synth import SynthFaces, sample_au_labels
 
 
 def main() -> None:

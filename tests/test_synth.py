@@ -192,7 +192,7 @@ def test_export_list_format(tmp_path):
 
 
 def test_gallery_writes_png(tmp_figures):
-    fig = au_gallery(subjects=(0, 1), size=64, save=True)
+    fig = au_gallery(subjects=(0, 1), size=64, save=True, formats=("png",), dpi=60)
     assert (tmp_figures / "synth_au_gallery.png").is_file()
     assert len([ax for ax in fig.axes if ax.images]) == 2 + 19
     import matplotlib.pyplot as plt

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,7 +12,15 @@ from torch.utils.data import Dataset
 
 from ..transforms import to_tensor
 from .face import AU_INDEX, DEFAULT_EVIDENCE
-from .labels import ALL_AUS, COMPOUND_NAMES, EMOTION_NAMES, EXPRESSION_NAMES, PROFILES, au_name, sample_labels
+from .labels import (
+    ALL_AUS,
+    COMPOUND_NAMES,
+    EMOTION_NAMES,
+    EXPRESSION_NAMES,
+    PROFILES,
+    au_name,
+    sample_labels,
+)
 from .render import OCCLUDED_AUS, OCCLUDERS, render_face, sample_nuisance
 
 __all__ = ["SynthFaces", "export_list_format"]

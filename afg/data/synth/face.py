@@ -20,15 +20,15 @@ import numpy as np
 from .labels import ALL_AUS
 
 __all__ = [
-    "SubjectParams",
-    "make_subject",
-    "neutral_landmarks",
-    "au_displacements",
     "AU_INDEX",
     "AU_REGIONS",
     "DEFAULT_EVIDENCE",
-    "SKIN_TONES",
     "HAIR_COLORS",
+    "SKIN_TONES",
+    "SubjectParams",
+    "au_displacements",
+    "make_subject",
+    "neutral_landmarks",
 ]
 
 AU_INDEX = {a: k for k, a in enumerate(ALL_AUS)}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,13 +20,16 @@ def au_gallery(
     intensity: float = 5.0,
     save: bool = False,
     folder: str | os.PathLike | None = None,
+    formats: Sequence[str] = ("pdf", "png"),
+    dpi: int = 300,
 ):
     """Matplotlib figure: row 1 the neutral face of each of ``subjects``; below, subject
     ``au_subject`` with each of the 18 AUs alone at ``intensity`` (default evidence strengths),
     its neutral face first for comparison.
 
     ``save=True`` writes ``synth_au_gallery.{pdf,png}`` with :func:`afg.viz.save_figure` into
-    ``folder`` (default ``$AFG_FIGURES_DIR`` or ``./figures``). Returns the figure.
+    ``folder`` (default ``$AFG_FIGURES_DIR`` or ``./figures``) in ``formats`` at ``dpi``.
+    Returns the figure.
     """
     import matplotlib.pyplot as plt
 
@@ -51,5 +54,5 @@ def au_gallery(
     if save:
         from ...viz.export import save_figure
 
-        save_figure(fig, "synth_au_gallery", folder=folder)
+        save_figure(fig, "synth_au_gallery", formats=formats, dpi=dpi, folder=folder)
     return fig

@@ -37,33 +37,33 @@ weighted by its score and scaled by the mean intensity of its AUs, plus Gaussian
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from itertools import combinations
 
 import numpy as np
 
 __all__ = [
     "ALL_AUS",
-    "PROFILES",
-    "EXPRESSION_NAMES",
-    "EMOTION_NAMES",
-    "COMPOUND_NAMES",
-    "PROTOTYPES",
+    "BP4D_GRAPH",
+    "BP4D_RATES",
     "CIRCUMPLEX",
-    "DISFA_RATES",
+    "COMPOUND_NAMES",
     "DISFA_JOINT",
     "DISFA_NONE_RATE",
-    "EMOTIONET_RATES",
+    "DISFA_RATES",
     "EMOTIONET_JOINT",
     "EMOTIONET_NONE_RATE",
-    "BP4D_RATES",
-    "BP4D_GRAPH",
+    "EMOTIONET_RATES",
+    "EMOTION_NAMES",
+    "EXPRESSION_NAMES",
+    "PROFILES",
+    "PROTOTYPES",
     "PairwiseAUModel",
     "au_model",
-    "target_statistics",
+    "au_name",
     "sample_au_labels",
     "sample_labels",
-    "au_name",
+    "target_statistics",
 ]
 
 #: The 18 AUs the generator renders, in this (the ``all`` profile's) order.
@@ -285,7 +285,7 @@ class PairwiseAUModel:
         return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def au_model(profile: str) -> PairwiseAUModel:
     """The fitted (cached) :class:`PairwiseAUModel` of ``disfa``, ``emotionet`` or ``bp4d``."""
     t = target_statistics(profile)

@@ -17,10 +17,16 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .face import AU_INDEX, AU_REGIONS, SubjectParams, au_displacements, make_subject, neutral_landmarks
-from .labels import ALL_AUS
+from .face import (
+    AU_INDEX,
+    AU_REGIONS,
+    SubjectParams,
+    au_displacements,
+    make_subject,
+    neutral_landmarks,
+)
 
-__all__ = ["Nuisance", "sample_nuisance", "render_face", "region_mask", "OCCLUDERS", "OCCLUDED_AUS", "subject_geometry"]
+__all__ = ["OCCLUDED_AUS", "OCCLUDERS", "Nuisance", "region_mask", "render_face", "sample_nuisance", "subject_geometry"]
 
 #: Occluder types and the AUs whose evidence each one hides.
 OCCLUDED_AUS: dict[str, frozenset[int]] = {
