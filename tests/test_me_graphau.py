@@ -2,6 +2,8 @@
 official checkpoint import, criterion, baseline model, and a tiny end-to-end run of both stages."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -186,3 +188,17 @@ def test_official_swin_checkpoint_keys_map_to_timm():
     assert m.global_linear.fc.out_features == 768 // 2  # Swin: C/2
     sd2 = m.state_dict()
     assert all(torch.equal(sd[k], sd2[k]) for k in sd)
+
+
+def test_benchmark_straightforward_head_agrees(capsys):
+    """benchmarks/mefl_head.py's literal (repeat + one-hot incidence) head equals ours."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "mefl_head.py"
+    spec = importlib.util.spec_from_file_location("mefl_head_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    res = bench.main(["--batch", "3", "--tokens", "9", "--channels", "16", "--nodes", "5", "--reps", "1"])
+    assert res["equal"] and res["max_rel_error"]["grad_input"] < 1e-4
+    assert res["peak_mem_straightforward_MiB"] > res["peak_mem_ours_MiB"] > 0
+    assert "ratio" in capsys.readouterr().out
