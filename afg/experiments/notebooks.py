@@ -58,7 +58,7 @@ __all__ = [
 CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 #: default epochs of the synthetic default mode per paper
-DEFAULT_EPOCHS = {"mafg_ccfg": 3, "au_gcn": 6, "emotion_gcn": 3, "svml_rgcn": 3}
+DEFAULT_EPOCHS = {"mafg_ccfg": 5, "au_gcn": 6, "emotion_gcn": 3, "svml_rgcn": 3}
 #: real dataset used by each paper when ``DATASET`` names none of its own
 PAPER_DATASETS = {
     "mafg_ccfg": ("disfa", "emotionet"),
