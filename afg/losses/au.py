@@ -74,7 +74,7 @@ class _WeightedAULoss(nn.Module):
         y = torch.where(valid, targets, torch.zeros_like(targets)).to(probs.dtype)
         loss = self._elementwise(probs, y)  # (B, N)
         if self.weight is not None:
-            loss = loss * self.weight.to(loss.dtype)
+            loss = loss * self.weight.to(device=loss.device, dtype=loss.dtype)
         return _masked_mean(loss, valid)
 
 
@@ -116,6 +116,6 @@ class EdgeCooccurrenceLoss(nn.Module):
         t = cooccurrence_targets(targets, mask)  # (B, N²)
         if (t != IGNORE_INDEX).sum() == 0:
             return edge_logits.sum() * 0.0
-        w = None if self.weight is None else self.weight.to(edge_logits.dtype)
+        w = None if self.weight is None else self.weight.to(device=edge_logits.device, dtype=edge_logits.dtype)
         return F.cross_entropy(edge_logits.reshape(-1, edge_logits.shape[-1]), t.reshape(-1), weight=w,
                                ignore_index=IGNORE_INDEX)
