@@ -1,0 +1,108 @@
+"""afg.experiments.notebooks / figures: parameter → config mapping, noise and ordering tables,
+the paper-vs-code CCFG comparison, dataset attribute lookup (no training)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch.utils.data import Subset
+
+from afg.experiments.figures import SWEEPS, paper_experiments
+from afg.experiments.notebooks import (NotebookSetup, _set_epochs, ccfg_paper_vs_code, dataset_attr, fold_noise,
+                                       noise_note, ordering)
+
+
+def test_quick_and_default_configs_scale_the_synthetic_recipe():
+    q = NotebookSetup(quick=True, threads=0).config("mafg_ccfg")
+    assert (q.model["img_size"], q.data.size, q.data.n_subjects, q.data.images_per_subject) == (64, 64, 3, 4)
+    assert (q.recipe.epochs, q.recipe.max_steps_per_epoch, q.recipe.batch_size) == (1, 2, 4)
+    d = NotebookSetup(quick=False, epochs=7, seed=3).config("mafg_ccfg", {"model.use_gnn": False})
+    assert (d.model["img_size"], d.data.n_subjects, d.recipe.epochs, d.recipe.seed) == (112, 12, 7, 3)
+    assert d.recipe.max_steps_per_epoch is None and d.model["use_gnn"] is False
+    assert NotebookSetup(quick=True, threads=0).fold_list() == [1] and NotebookSetup().fold_list() == [1, 2, 3]
+
+
+def test_real_dataset_uses_the_papers_recipe_and_needs_a_root(tmp_path):
+    with pytest.raises(ValueError, match="DATA_ROOT"):
+        NotebookSetup(dataset="disfa")
+    cfg = NotebookSetup(dataset="disfa", data_root=str(tmp_path)).config("mafg_ccfg")
+    assert cfg.data.dataset == "disfa" and cfg.data.root == str(tmp_path)
+    assert cfg.model["backbone"] == "resnet50"
+    with pytest.raises(FileNotFoundError):
+        NotebookSetup(dataset="disfa", data_root=str(tmp_path)).config("svml_rgcn")
+
+
+def test_staged_recipes_get_epochs_per_stage():
+    d = {"recipe": {"epochs": 1, "stages": [{"name": "autoencoder", "epochs": 1}, {"name": "full", "epochs": 1}]}}
+    out = _set_epochs(d, 6)
+    assert [s["epochs"] for s in out["recipe"]["stages"]] == [3, 6] and out["recipe"]["epochs"] == 6
+    assert d["recipe"]["stages"][0]["epochs"] == 1  # input untouched
+
+
+def _tidy(values: dict[str, list[float]]) -> pd.DataFrame:
+    return pd.DataFrame([{"variant": v, "fold": i + 1, "metric": "f1_mean", "value": x}
+                         for v, xs in values.items() for i, x in enumerate(xs)])
+
+
+def test_fold_noise_is_the_std_over_folds():
+    fn = fold_noise(_tidy({"a": [0.5, 0.6, 0.7], "b": [0.2, 0.2, 0.2]}), "f1_mean")
+    assert fn.loc["a", "std"] == pytest.approx(10.0)
+    assert fn.loc["a", "range"] == pytest.approx(20.0)
+    assert fn.loc["b", "std"] == pytest.approx(0.0)
+    assert fn.loc["median over variants", "std"] == pytest.approx(5.0)
+    assert "5.0 points" in noise_note(_tidy({"a": [0.5, 0.6, 0.7], "b": [0.2, 0.2, 0.2]}), "f1_mean")
+    assert "cannot be estimated" in noise_note(_tidy({"a": [0.5]}), "f1_mean")
+
+
+def test_ordering_against_a_paper_column():
+    same = ordering({"x": 0.1, "y": 0.2, "z": 0.3}, paper={"x": 1.0, "y": 2.0, "z": 3.0})
+    assert list(same.index) == ["z", "y", "x"] and same.attrs["kendall_tau"] == pytest.approx(1.0)
+    rev = ordering({"x": 0.1, "y": 0.2, "z": 0.3}, paper={"x": 3.0, "y": 2.0, "z": 1.0})
+    assert rev.attrs["kendall_tau"] == pytest.approx(-1.0)
+    low = ordering({"x": 0.1, "y": 0.2}, paper={"x": 1.0, "y": 2.0}, lower_better=True)
+    assert list(low.index) == ["x", "y"] and np.isnan(low.attrs["kendall_tau"])
+    t4 = ordering({"ResNet50": 0.5, "Baseline+MAFG+CCFG": 0.6}, "mafg_ccfg/table4", "F1")
+    assert t4.loc["Baseline+MAFG+CCFG", "paper"] == pytest.approx(66.6)
+
+
+def test_ccfg_paper_vs_code_on_real_tensors():
+    torch.manual_seed(0)
+    df = ccfg_paper_vs_code(torch.randn(2, 3, 64, 64), num_classes=4, img_size=64)
+    paper, code = df.iloc[0], df.iloc[1]
+    assert paper["distinct CCFG vectors per image"] == 4 and code["distinct CCFG vectors per image"] == 1
+    assert code["max |v_i - v_j| (CCFG, same image)"] == 0.0 < paper["max |v_i - v_j| (CCFG, same image)"]
+    assert paper["BN num_batches_tracked after 1 step"] == 1 and code["BN num_batches_tracked after 1 step"] == 4
+
+
+def test_dataset_attr_unwraps_subsets():
+    class Base(torch.utils.data.Dataset):
+        au_names = ["AU01", "AU02"]
+
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return i
+
+    sub = Subset(Subset(Base(), [0, 1, 2]), [0])
+    assert dataset_attr(sub, "au_names") == ["AU01", "AU02"]
+    assert dataset_attr(sub, "missing", "x") == "x"
+
+
+def test_paper_experiments_share_configs_with_the_notebooks():
+    setup = NotebookSetup(quick=True, threads=0)
+    exps = paper_experiments(setup)
+    assert {k.split("/")[0] for k in exps} == {"mafg_ccfg", "au_gcn", "emotion_gcn", "svml_rgcn"}
+    assert list(exps["mafg_ccfg/ablation"].variants)[-1] == "Baseline+MAFG+CCFG"
+    assert exps["mafg_ccfg/sweep:neighbor_num"].values == SWEEPS[("mafg_ccfg", "model.neighbor_num")][1]
+    # the full model of the ablation and the K sweep at the base K are the same run
+    from afg.experiments import config_hash
+
+    abl = dict((n, c) for n, _, _, c in exps["mafg_ccfg/ablation"].configs())
+    sw = dict((n, c) for n, _, _, c in exps["mafg_ccfg/sweep:neighbor_num"].configs())
+    assert config_hash(abl["Baseline+MAFG+CCFG"]) == config_hash(sw["neighbor_num=3"])
+    ends = paper_experiments(setup, subset="ends")
+    assert list(ends["svml_rgcn/ablation"].variants) == ["baseline", "svml_rgcn"]
+    real = paper_experiments(NotebookSetup(dataset="jaffe", data_root="/nonexistent"))
+    assert {k.split("/")[0] for k in real} == {"svml_rgcn"}
