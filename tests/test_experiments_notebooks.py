@@ -9,8 +9,15 @@ import torch
 from torch.utils.data import Subset
 
 from afg.experiments.figures import SWEEPS, paper_experiments
-from afg.experiments.notebooks import (NotebookSetup, _set_epochs, ccfg_paper_vs_code, dataset_attr, fold_noise,
-                                       noise_note, ordering)
+from afg.experiments.notebooks import (
+    NotebookSetup,
+    _set_epochs,
+    ccfg_paper_vs_code,
+    dataset_attr,
+    fold_noise,
+    noise_note,
+    ordering,
+)
 
 
 def test_quick_and_default_configs_scale_the_synthetic_recipe():
@@ -77,7 +84,7 @@ def test_ccfg_paper_vs_code_on_real_tensors():
 
 def test_dataset_attr_unwraps_subsets():
     class Base(torch.utils.data.Dataset):
-        au_names = ["AU01", "AU02"]
+        au_names = ("AU01", "AU02")
 
         def __len__(self):
             return 3
@@ -86,7 +93,7 @@ def test_dataset_attr_unwraps_subsets():
             return i
 
     sub = Subset(Subset(Base(), [0, 1, 2]), [0])
-    assert dataset_attr(sub, "au_names") == ["AU01", "AU02"]
+    assert dataset_attr(sub, "au_names") == ("AU01", "AU02")
     assert dataset_attr(sub, "missing", "x") == "x"
 
 
@@ -99,8 +106,8 @@ def test_paper_experiments_share_configs_with_the_notebooks():
     # the full model of the ablation and the K sweep at the base K are the same run
     from afg.experiments import config_hash
 
-    abl = dict((n, c) for n, _, _, c in exps["mafg_ccfg/ablation"].configs())
-    sw = dict((n, c) for n, _, _, c in exps["mafg_ccfg/sweep:neighbor_num"].configs())
+    abl = {n: c for n, _, _, c in exps["mafg_ccfg/ablation"].configs()}
+    sw = {n: c for n, _, _, c in exps["mafg_ccfg/sweep:neighbor_num"].configs()}
     assert config_hash(abl["Baseline+MAFG+CCFG"]) == config_hash(sw["neighbor_num=3"])
     ends = paper_experiments(setup, subset="ends")
     assert list(ends["svml_rgcn/ablation"].variants) == ["baseline", "svml_rgcn"]
