@@ -151,11 +151,11 @@ def test_tiny_two_stage_run_lowers_losses():
         return hist
 
     s1 = create_model("me_graphau_stage1", n, **BB)
-    h1 = run(s1, 8)
+    h1 = run(s1, 5)
     assert h1[-1]["wa"] < 0.8 * h1[0]["wa"]
     s2 = create_model("me_graphau", n, **BB)
     s2.init_from_stage1(s1)
-    h2 = run(s2, 8)
+    h2 = run(s2, 5)
     assert h2[-1]["wa"] < h2[0]["wa"] and h2[-1]["edge"] < 0.8 * h2[0]["edge"]
 
 
