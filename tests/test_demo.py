@@ -21,6 +21,8 @@ def test_quick_demo_end_to_end_and_cached_rerun(tmp_path, monkeypatch, capsys):
     paper = [ln for ln in out.splitlines() if ln.startswith("Paper: ME-GraphAU R-50 (real DISFA)")]
     assert paper and paper[0].split()[-9:] == ["54.6", "47.1", "72.9", "54.0", "55.7", "76.7", "91.1",
                                                "53.0", "63.1"]
+    chance = [ln for ln in out.splitlines() if ln.startswith("Chance: every AU present")]
+    assert chance and all(0 <= float(v) <= 100 for v in chance[0].split()[-9:])
     assert out.count("trained in") == 2
     for name in ("demo_f1", "demo_knn_graph"):
         for ext in ("pdf", "png"):
