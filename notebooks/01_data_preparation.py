@@ -67,8 +67,20 @@ from afg.data.datasets import DISFA, ListDataset, get_adapter
 from afg.data.faces import align
 from afg.data.prepare import prepare_dataset, read_manifest
 from afg.data.stats import au_class_weights, conditional_probabilities, occurrence_rates
-from afg.data.synth import PROFILES, SynthFaces, au_gallery, export_list_format, sample_au_labels, target_statistics
-from afg.experiments.notebook_helpers import make_fake_disfa_release, plot_alignment, plot_label_rates, to_uint8
+from afg.data.synth import (
+    PROFILES,
+    SynthFaces,
+    au_gallery,
+    export_list_format,
+    sample_au_labels,
+    target_statistics,
+)
+from afg.experiments.notebook_helpers import (
+    make_fake_disfa_release,
+    plot_alignment,
+    plot_label_rates,
+    to_uint8,
+)
 from afg.experiments.notebooks import NotebookSetup
 from afg.graphs import cooccurrence_graph
 from afg.utils import resolve_device

@@ -60,8 +60,14 @@ import torch.nn.functional as F
 
 from afg import reference
 from afg.experiments import build_data, run
-from afg.experiments.notebook_helpers import (StageAblation, knn_degrees, label_names, me_graphau_config,
-                                              model_for, table3_variants)
+from afg.experiments.notebook_helpers import (
+    StageAblation,
+    knn_degrees,
+    label_names,
+    me_graphau_config,
+    model_for,
+    table3_variants,
+)
 from afg.experiments.notebooks import NotebookSetup, first_images, fold_noise, noise_note, ordering
 from afg.graphs import knn_adjacency
 from afg.graphs.edges import cooccurrence_targets

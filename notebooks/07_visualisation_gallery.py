@@ -64,9 +64,19 @@ from afg.experiments.notebooks import NotebookSetup, first_images, predictions
 from afg.graphs import cooccurrence_graph
 from afg.graphs.relations import label_relations
 from afg.metrics.expression import expression_confusion_matrix
-from afg.viz import (gradcam, plot_adjacency, plot_au_f1, plot_confusion_matrix, plot_cooccurrence,
-                     plot_cosine_similarity, plot_gradcam_grid, plot_knn_graph, plot_rois, plot_sweep,
-                     save_figure)
+from afg.viz import (
+    gradcam,
+    plot_adjacency,
+    plot_au_f1,
+    plot_confusion_matrix,
+    plot_cooccurrence,
+    plot_cosine_similarity,
+    plot_gradcam_grid,
+    plot_knn_graph,
+    plot_rois,
+    plot_sweep,
+    save_figure,
+)
 
 warnings.filterwarnings("ignore", message=".*initialised from previous stage.*")
 setup = NotebookSetup(QUICK, "synthetic", None, DEVICE, EPOCHS, FOLDS, SEED)
