@@ -239,7 +239,7 @@ def fold_noise(tidy: pd.DataFrame, metric: str, scale: float = 100.0) -> pd.Data
     out = pd.DataFrame({"mean": g.mean() * scale, "std": g.std(ddof=1) * scale,
                         "range": (g.max() - g.min()) * scale, "n_folds": g.count()})
     out.loc["median over variants"] = [np.nan, out["std"].median(), out["range"].median(), np.nan]
-    return out.round(2)
+    return out.round(2 if scale >= 10 else 4)
 
 
 def noise_note(tidy: pd.DataFrame, metric: str, scale: float = 100.0, unit: str = "points") -> str:
@@ -252,9 +252,11 @@ def noise_note(tidy: pd.DataFrame, metric: str, scale: float = 100.0, unit: str 
     sd, rg = fn.loc["median over variants", "std"], fn.loc["median over variants", "range"]
     best = fn.drop(index="median over variants")["mean"]
     spread = float(best.max() - best.min())
-    return (f"{metric}: fold-to-fold std ≈ {sd:.1f} {unit} (median over variants; median range "
-            f"{rg:.1f}) over {n} folds, against a spread of {spread:.1f} {unit} between the best "
-            f"and worst variant — differences below ~{2 * sd:.1f} {unit} are not meaningful.")
+    d = 1 if scale >= 10 else 3
+    u = f" {unit}" if unit else ""
+    return (f"{metric}: fold-to-fold std ≈ {sd:.{d}f}{u} (median over variants; median range "
+            f"{rg:.{d}f}) over {n} folds, against a spread of {spread:.{d}f}{u} between the best "
+            f"and worst variant — differences below ~{2 * sd:.{d}f}{u} are not meaningful.")
 
 
 def ordering(ours: pd.DataFrame | Mapping[str, float], table: str | None = None, column: str | None = None,
