@@ -44,6 +44,11 @@ def _hash_payload(cfg: ExperimentConfig) -> dict[str, Any]:
     for k in HASH_EXCLUDE["recipe"]:
         d["recipe"].pop(k, None)
     d["afg_version"] = __version__
+    if d.get("data", {}).get("dataset") == "synthetic":
+        # a change of the procedural generator changes the data: never reuse runs made on older faces
+        from ..data import synth
+
+        d["synth_generator"] = getattr(synth, "GENERATOR_VERSION", None)
     return d
 
 
