@@ -128,7 +128,10 @@ def training_statistics(dataset: Any) -> dict[str, np.ndarray]:
     if "expression" in labels:
         e = labels["expression"].astype(np.int64)
         out["expressions"] = e
-        n_cls = int(getattr(dataset, "num_expressions", 0) or (e.max() + 1 if (e >= 0).any() else 0))
+        base = dataset
+        while not hasattr(base, "num_expressions") and hasattr(base, "dataset"):
+            base = base.dataset  # Subset / wrappers
+        n_cls = int(getattr(base, "num_expressions", 0) or (e.max() + 1 if (e >= 0).any() else 0))
         out["expression_counts"] = np.bincount(e[e >= 0], minlength=n_cls)
     if "va" in labels:
         out["va"] = labels["va"].astype(np.float64)
