@@ -15,14 +15,14 @@ import numpy as np
 import torch
 
 __all__ = [
+    "atomic_save_json",
+    "atomic_torch_save",
+    "atomic_write_bytes",
+    "atomic_write_text",
     "resolve_device",
     "seed_everything",
     "seed_worker",
     "set_deterministic",
-    "atomic_write_bytes",
-    "atomic_write_text",
-    "atomic_save_json",
-    "atomic_torch_save",
 ]
 
 
@@ -107,21 +107,12 @@ def atomic_save_json(path: str | os.PathLike, obj: Any) -> Path:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` through a temporary file + fsync + rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """``torch.save`` through a temporary file + fsync + rename (see :func:`atomic_write_bytes`)."""
+    import io
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 def _json_default(o: Any) -> Any:

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..utils import atomic_write_bytes
+
 __all__ = ["UnreadableImageError", "as_rgb_uint8", "read_image", "write_image"]
 
 
@@ -117,7 +119,6 @@ def write_image(path: str | os.PathLike, image: np.ndarray, quality: int = 95) -
     run never leaves a truncated image under the final name.
     """
     import io
-    import tempfile
 
     p = Path(path)
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP"}.get(
@@ -128,16 +129,5 @@ def write_image(path: str | os.PathLike, image: np.ndarray, quality: int = 95) -
     buf = io.BytesIO()
     kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     Image.fromarray(as_rgb_uint8(image)).save(buf, format=fmt, **kwargs)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    # temporary name in the same folder, then an atomic rename (no fsync: a killed process can
-    # only leave a hidden ``.tmp`` file behind, never a truncated image under the final name)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(buf.getvalue())
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(p, buf.getvalue())  # temporary name + rename: never a truncated image
     return p

@@ -42,6 +42,8 @@ from itertools import combinations
 
 import numpy as np
 
+from ...reference.au_gcn_graphs import TABLE1_BP4D
+
 __all__ = [
     "ALL_AUS",
     "BP4D_GRAPH",
@@ -152,20 +154,7 @@ EMOTIONET_NONE_RATE = 0.34397
 
 # BP4D: rates from ME-GraphAU's class weights with AU12 = .56 (issue 3) and AU-GCN Table 1(a).
 BP4D_RATES = np.array([0.209, 0.169, 0.202, 0.459, 0.545, 0.592, 0.560, 0.463, 0.168, 0.342, 0.165, 0.151])
-BP4D_GRAPH = np.array([  # AU-GCN Table 1(a): [P(j|i) + P(i|j) >= h], rows/cols = PROFILES["bp4d"]
-    [1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0],
-    [1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0],
-    [0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0],
-    [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0],
-    [0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0],
-    [1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0],
-    [0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0],
-    [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1],
-    [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0],
-    [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1],
-    [0, 0, 0, 0, 1, 1, 1, 1, 0, 1, 1, 0],
-    [0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 1],
-])
+BP4D_GRAPH = TABLE1_BP4D  # AU-GCN Table 1(a): [P(j|i) + P(i|j) >= h], rows/cols = PROFILES["bp4d"]
 BP4D_GRAPH_THRESHOLD = 0.8
 
 
