@@ -574,6 +574,9 @@ def build_parser() -> argparse.ArgumentParser:
     def progress_opt(p: argparse.ArgumentParser) -> None:
         p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
+    def set_opt(p: argparse.ArgumentParser, help: str = "dotted overrides (as for train)") -> None:
+        p.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE", default=[], help=help)
+
     def table_opts(p: argparse.ArgumentParser) -> None:
         p.add_argument("--format", choices=("text", "markdown", "latex", "csv"), default="text",
                        help="table format (default: text)")
@@ -584,8 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one experiment config (cached by config hash)",
                        description=_cmd_doc("train"), formatter_class=fmt)
     p.add_argument("config", metavar="CONFIG.yaml", help="experiment config (configs/*.yaml)")
-    p.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE", default=[],
-                   help="dotted overrides, values parsed as YAML (recipe.epochs=2 model.neighbor_num=3)")
+    set_opt(p, "dotted overrides, values parsed as YAML (recipe.epochs=2 model.neighbor_num=3)")
     p.add_argument("--fold", type=int, default=None, metavar="K", help="1-based fold (sets data.fold)")
     device_opt(p)
     runs_opt(p)
@@ -596,8 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cv", help="cross-validate a config over all folds (mean ± std)",
                        description=_cmd_doc("cv"), formatter_class=fmt)
     p.add_argument("config", metavar="CONFIG.yaml", help="experiment config")
-    p.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE", default=[],
-                   help="dotted overrides (as for train)")
+    set_opt(p, "dotted overrides (as for train)")
     p.add_argument("--folds", type=int, default=None, metavar="K", help="number of folds (default: data.folds)")
     device_opt(p)
     runs_opt(p)
@@ -622,8 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="CONFIG.yaml", default=None,
                    help="experiment config (its data: section) or a bare data section; default: "
                    "the config.yaml of the checkpoint's run folder")
-    p.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE", default=[],
-                   help="dotted overrides of the data config (data.fold=2)")
+    set_opt(p, "dotted overrides of the data config (data.fold=2)")
     p.add_argument("--split", choices=("val", "train"), default="val",
                    help="held-out part of the fold (val, default) or the training part")
     p.add_argument("--batch-size", type=int, default=32, help="evaluation batch size (default 32)")
