@@ -32,8 +32,8 @@ __all__ = ["PLANS", "demo_configs", "main"]
 
 #: sizes of the two forms of the demo
 PLANS: dict[str, dict[str, Any]] = {
-    "full": {"n_subjects": 12, "images_per_subject": 30, "batch_size": 16, "baseline_epochs": 5,
-             "stage1_epochs": 5, "stage2_epochs": 3, "max_steps": None, "synthetic_faces": 4},
+    "full": {"n_subjects": 24, "images_per_subject": 40, "batch_size": 32, "baseline_epochs": 12,
+             "stage1_epochs": 12, "stage2_epochs": 3, "max_steps": None, "synthetic_faces": 4},
     "quick": {"n_subjects": 6, "images_per_subject": 4, "batch_size": 8, "baseline_epochs": 1,
               "stage1_epochs": 1, "stage2_epochs": 1, "max_steps": 2, "synthetic_faces": 2},
 }
