@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..utils import atomic_write_text
+from ..utils import atomic_write_text, seed_everything
 from .config import ExperimentConfig, build_data, build_model, load_experiment
 
 __all__ = ["HASH_EXCLUDE", "RunResult", "config_hash", "run", "run_dir_for", "runs_root"]
@@ -124,6 +124,8 @@ def run(
     rd.mkdir(parents=True, exist_ok=True)
     atomic_write_text(rd / "config.yaml", cfg.to_yaml())
     t0 = time.perf_counter()
+    # the initial weights depend on the config's seed only, never on what ran before in the process
+    seed_everything(cfg.recipe.seed)
     train, val = build_data(cfg.data)
     model = build_model(cfg.model, train)
     from ..train import fit
