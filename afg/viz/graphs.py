@@ -15,10 +15,8 @@ import torch
 __all__ = ["knn_edges", "plot_knn_graph", "plot_adjacency", "plot_cooccurrence"]
 
 
-def _np(x) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().float().numpy()
-    return np.asarray(x)
+from ._common import square_heatmap_axes
+from ._common import to_numpy as _np
 
 
 def knn_edges(node_features, k: int, metric: str = "dots") -> np.ndarray:
@@ -133,11 +131,7 @@ def plot_adjacency(
 
     m = _np(matrix).astype(float)
     n = m.shape[0]
-    names = list(names) if names is not None else [str(i) for i in range(n)]
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(0.42 * n + 1.6, 0.38 * n + 1.0))
-    else:
-        fig = ax.figure
+    fig, ax, names = square_heatmap_axes(n, names, ax, (0.42, 0.38), (1.6, 1.0))
     if fmt is None:
         fmt = "d" if np.all(np.equal(np.mod(m, 1), 0)) else ".2f"
     kw = dict(center=0.0, cmap=cmap or "RdBu_r", vmin=-np.abs(m).max() or -1, vmax=np.abs(m).max() or 1) if signed \

@@ -6,15 +6,15 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
+import torch  # noqa: F401  (tensors accepted everywhere)
+
+from ._common import square_heatmap_axes, to_numpy
 
 __all__ = ["plot_cosine_similarity", "plot_confusion_matrix", "plot_au_f1", "plot_sweep"]
 
 
 def _np(x) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().float().numpy()
-    return np.asarray(x, dtype=float)
+    return to_numpy(x).astype(float)
 
 
 def plot_cosine_similarity(vectors, names: Sequence[str] | None = None, annotate: bool = True,
@@ -56,11 +56,7 @@ def plot_confusion_matrix(cm, names: Sequence[str] | None = None, normalize: boo
     if normalize:
         m = m / np.maximum(m.sum(1, keepdims=True), 1e-12)
     k = m.shape[0]
-    labels = list(names) if names is not None else [str(i) for i in range(k)]
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(0.45 * k + 1.5, 0.42 * k + 1.0))
-    else:
-        fig = ax.figure
+    fig, ax, labels = square_heatmap_axes(k, names, ax, (0.45, 0.42), (1.5, 1.0))
     sns.heatmap(m, annot=True, fmt=".2f" if normalize else "g", cmap="Blues", vmin=0,
                 vmax=1 if normalize else None, square=True, xticklabels=labels, yticklabels=labels,
                 ax=ax, annot_kws={"fontsize": 6})
