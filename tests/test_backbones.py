@@ -95,3 +95,13 @@ def test_pretrained_without_hub_fails_fast(monkeypatch, tmp_path):
     monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hf"), raising=False)
     with pytest.raises(RuntimeError, match="weights="):
         create_backbone("resnet18", pretrained=True)
+
+
+def test_resnet_tiny_gives_the_papers_7x7_grid_at_112px():
+    bb = create_backbone("resnet_tiny", img_size=112).eval()
+    with torch.no_grad():
+        y = bb(torch.randn(2, 3, 112, 112))
+    assert (bb.grid, bb.num_features, y.shape) == ((7, 7), 256, (2, 49, 256))
+    assert sum(p.numel() for p in bb.parameters()) < 2_000_000
+    with pytest.raises(ValueError, match="synthetic"):
+        create_backbone("resnet_tiny", pretrained=True)

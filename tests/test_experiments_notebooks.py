@@ -25,7 +25,10 @@ def test_quick_and_default_configs_scale_the_synthetic_recipe():
     assert (q.model["img_size"], q.data.size, q.data.n_subjects, q.data.images_per_subject) == (64, 64, 3, 4)
     assert (q.recipe.epochs, q.recipe.max_steps_per_epoch, q.recipe.batch_size) == (1, 2, 4)
     d = NotebookSetup(quick=False, epochs=7, seed=3).config("mafg_ccfg", {"model.use_gnn": False})
-    assert (d.model["img_size"], d.data.n_subjects, d.recipe.epochs, d.recipe.seed) == (112, 12, 7, 3)
+    assert (d.model["img_size"], d.data.n_subjects, d.recipe.epochs, d.recipe.seed) == (112, 30, 7, 3)
+    # the narrow ResNet: from scratch in quick mode, landmark-pretrained (afg.pretrain) by default
+    assert (q.model["backbone"], q.model["weights"]) == ("resnet_tiny", None)
+    assert (d.model["backbone"], d.model["weights"], d.model["pretrained"]) == ("resnet_tiny", "synthetic", False)
     assert d.recipe.max_steps_per_epoch is None and d.model["use_gnn"] is False
     assert NotebookSetup(quick=True, threads=0).fold_list() == [1] and NotebookSetup().fold_list() == [1, 2, 3]
 

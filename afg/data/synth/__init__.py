@@ -22,6 +22,10 @@ from .labels import (
 )
 from .render import OCCLUDED_AUS, OCCLUDERS, region_mask, render_face, sample_nuisance
 
+#: version of the generator's output; bump when the same (seed, index) renders differently
+#: (part of the run-cache and pretrained-weights keys)
+GENERATOR_VERSION = 1
+
 __all__ = [
     "ALL_AUS",
     "AU_REGIONS",
@@ -29,6 +33,7 @@ __all__ = [
     "DEFAULT_EVIDENCE",
     "EMOTION_NAMES",
     "EXPRESSION_NAMES",
+    "GENERATOR_VERSION",
     "OCCLUDED_AUS",
     "OCCLUDERS",
     "PROFILES",
