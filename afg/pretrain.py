@@ -32,7 +32,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["PRETRAIN_SUBJECT_OFFSET", "PretrainSpec", "cache_dir", "pretrain_landmarks", "synthetic_weights"]
+__all__ = ["PRETRAIN_SUBJECT_OFFSET", "PretrainSpec", "cache_dir", "pretrain_landmarks", "synthetic_weights",
+           "weights_key"]
 
 #: first subject id of the pretraining faces (datasets built by the configs use ids < 10,000)
 PRETRAIN_SUBJECT_OFFSET = 100_000
@@ -58,7 +59,9 @@ def cache_dir() -> Path:
     return Path(os.environ.get("AFG_CACHE_DIR") or Path.home() / ".cache" / "afg")
 
 
-def _key(name: str, img_size: int, spec: PretrainSpec) -> str:
+def weights_key(name: str, img_size: int, spec: PretrainSpec = PretrainSpec()) -> str:
+    """Hash of everything the pretrained weights depend on (backbone, size, recipe, this module's
+    and the generator's versions); part of their file name and of the run-cache hash."""
     from .data import synth
 
     blob = json.dumps({"name": name, "img_size": int(img_size), "spec": asdict(spec), "version": PRETRAIN_VERSION,
@@ -125,7 +128,7 @@ def synthetic_weights(name: str, img_size: int, spec: PretrainSpec = PretrainSpe
     from .utils import atomic_torch_save
 
     folder = Path(root) if root is not None else cache_dir() / "backbones"
-    path = folder / f"synthetic_{name}_{int(img_size)}px_{_key(name, img_size, spec)}.pt"
+    path = folder / f"synthetic_{name}_{int(img_size)}px_{weights_key(name, img_size, spec)}.pt"
     if path.is_file():
         return path
     sd, losses = pretrain_landmarks(name, img_size, spec, progress=progress)

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -31,8 +33,8 @@
 # `afg.reference.variants("emotion_gcn/table1")`); Table II sweeps $\tau$, $p$ and the number of GCN
 # layers $L$; Table III gives the CCC of valence and arousal.
 #
-# **Modes.** `QUICK=True`: a smoke test (tiny set, 64 px, 2 steps, fold 1). `QUICK=False`: 192
-# synthetic faces (12 identities) with expression and V/A labels at 112 px, ResNet-18 from scratch,
+# **Modes.** `QUICK=True`: a smoke test (tiny set, 64 px, 2 steps, fold 1). `QUICK=False`: 1,200
+# synthetic faces (30 identities) with expression and V/A labels at 112 px, `resnet_tiny` pretrained on synthetic landmarks (`afg.pretrain`, ~3 CPU minutes once, then cached),
 # 3 folds for Table I, fold 1 for the Table II sweeps. `DATASET="affectnet"`/`"affwild2"` with
 # `DATA_ROOT`: the paper's recipe (`configs/emotion_gcn_<dataset>.yaml`, DenseNet-121).
 

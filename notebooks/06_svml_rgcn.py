@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -30,9 +32,9 @@
 # lower is better — and average precision, micro/macro F1, micro/macro AUC). Fig. 5 sweeps $t_1$ and
 # $t_2$, Fig. 6 the number of R-GCN layers, Fig. 7 shows Grad-CAM maps.
 #
-# **Modes.** `QUICK=True`: smoke test (tiny set, 64 px, 2 steps, fold 1). `QUICK=False`: 192
-# synthetic faces with blended expressions (12 identities, BP4D profile) at 112 px, ResNet-18 from
-# scratch, 3 folds for Tables 2–3, fold 1 for the sweeps. `DATASET="rafml"`/`"rafcompound"`/`"jaffe"`
+# **Modes.** `QUICK=True`: smoke test (tiny set, 64 px, 2 steps, fold 1). `QUICK=False`: 1,200
+# synthetic faces with blended expressions (30 identities, BP4D profile) at 112 px, `resnet_tiny`
+# pretrained on synthetic landmarks (`afg.pretrain`), 3 folds for Tables 2–3, fold 1 for the sweeps. `DATASET="rafml"`/`"rafcompound"`/`"jaffe"`
 # with `DATA_ROOT`: the paper's recipe `configs/svml_rgcn_<dataset>.yaml`.
 
 # %% tags=["parameters"]

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -44,7 +46,7 @@ QUICK = False
 DATASET = "synthetic"   # the gallery always uses synthetic faces
 DATA_ROOT = None
 DEVICE = "auto"
-EPOCHS = None           # None: 4 per stage (1 in quick mode)
+EPOCHS = None           # None: 8 per stage (ME-GraphAU, MAFG+CCFG), 3 (Emotion-GCN) (1 in quick mode)
 FOLDS = 1               # the gallery trains fold 1 only
 SEED = 0
 

@@ -31,6 +31,11 @@ def test_quick_and_default_configs_scale_the_synthetic_recipe():
     assert (d.model["backbone"], d.model["weights"], d.model["pretrained"]) == ("resnet_tiny", "synthetic", False)
     assert d.recipe.max_steps_per_epoch is None and d.model["use_gnn"] is False
     assert NotebookSetup(quick=True, threads=0).fold_list() == [1] and NotebookSetup().fold_list() == [1, 2, 3]
+    # ME-GraphAU's default mode: 8 epochs per stage at lr 1e-3 in both stages (paper: 1e-4, 1e-6)
+    m = NotebookSetup(quick=False).config("me_graphau")
+    assert m.recipe.optimizer.lr == 1e-3 and m.recipe.batch_size == 16
+    assert [(s.epochs, s.optimizer.get("lr")) for s in m.recipe.stages] == [(8, None), (8, 1e-3)]
+    assert NotebookSetup(quick=True, threads=0).config("me_graphau").recipe.stages[1].optimizer["lr"] == 1e-6
 
 
 def test_real_dataset_uses_the_papers_recipe_and_needs_a_root(tmp_path):

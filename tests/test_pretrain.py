@@ -35,3 +35,15 @@ def test_synthetic_weights_are_cached_and_load_through_create_backbone(tmp_path,
     bb = create_backbone("resnet_tiny", img_size=64, weights=str(path))
     sd = torch.load(path)
     assert torch.equal(bb.model.conv1.weight, sd["conv1.weight"])
+
+
+def test_run_hash_follows_the_pretraining_recipe(monkeypatch):
+    from afg.experiments.runner import config_hash
+
+    cfg = {"model": {"name": "baseline", "backbone": "resnet_tiny", "img_size": 64, "weights": "synthetic",
+                     "num_classes": 8}, "data": {"dataset": "synthetic"}, "recipe": {}}
+    scratch = {**cfg, "model": {**cfg["model"], "weights": None}}
+    h, h0 = config_hash(cfg), config_hash(scratch)
+    monkeypatch.setattr("afg.pretrain.PRETRAIN_VERSION", 99)
+    assert config_hash(cfg) != h  # new pretraining recipe: the run is not reused
+    assert config_hash(scratch) == h0  # runs from scratch do not depend on it

@@ -49,6 +49,12 @@ def _hash_payload(cfg: ExperimentConfig) -> dict[str, Any]:
         from ..data import synth
 
         d["synth_generator"] = getattr(synth, "GENERATOR_VERSION", None)
+    model = d.get("model", {})
+    if model.get("weights") == "synthetic":
+        # the pretraining recipe is part of the weights (afg.pretrain): a new recipe, a new run
+        from ..pretrain import weights_key
+
+        d["synthetic_weights"] = weights_key(model.get("backbone", ""), int(model.get("img_size", 224)))
     return d
 
 
