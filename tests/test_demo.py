@@ -16,7 +16,7 @@ def test_quick_demo_end_to_end_and_cached_rerun(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("AFG_FIGURES_DIR", str(tmp_path / "figures"))
     assert main(["demo", "--quick"]) == 0
     out = capsys.readouterr().out
-    for row in ("Baseline (ResNet-18)", "ME-GraphAU stage 1 (ANFL)", "ME-GraphAU stage 2 (full)"):
+    for row in ("Baseline (backbone + linear)", "ME-GraphAU stage 1 (ANFL)", "ME-GraphAU stage 2 (full)"):
         assert row in out
     paper = [ln for ln in out.splitlines() if ln.startswith("Paper: ME-GraphAU R-50 (real DISFA)")]
     assert paper and paper[0].split()[-9:] == ["54.6", "47.1", "72.9", "54.0", "55.7", "76.7", "91.1",

@@ -155,3 +155,17 @@ def test_confusion_f1_sweep_figures(tmp_path):
     assert [p.suffix for p in paths] == [".pdf", ".png"]
     assert all(p.stat().st_size > 1000 for p in paths)
     assert paths[0].read_bytes()[:4] == b"%PDF"
+
+
+def test_figures_dir_from_the_notebooks_folder_is_the_repositorys(tmp_path, monkeypatch):
+    from afg.viz.export import figures_dir
+
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.delenv("AFG_FIGURES_DIR", raising=False)
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert figures_dir().resolve() == (tmp_path / "figures").resolve()
+    monkeypatch.chdir(tmp_path)
+    assert figures_dir() == figures_dir("figures")
+    monkeypatch.setenv("AFG_FIGURES_DIR", str(tmp_path / "x"))
+    assert figures_dir() == tmp_path / "x"

@@ -38,10 +38,16 @@ def use_style() -> None:
 
 
 def figures_dir(folder: str | os.PathLike | None = None) -> Path:
-    """``folder``, else ``$AFG_FIGURES_DIR``, else ``./figures``."""
+    """``folder``, else ``$AFG_FIGURES_DIR``, else ``./figures`` — or the repository's ``figures/``
+    when the working directory is its ``notebooks/`` folder (JupyterLab runs notebooks there)."""
     if folder is not None:
         return Path(folder)
-    return Path(os.environ.get("AFG_FIGURES_DIR", "figures"))
+    if os.environ.get("AFG_FIGURES_DIR"):
+        return Path(os.environ["AFG_FIGURES_DIR"])
+    cwd = Path.cwd()
+    if cwd.name == "notebooks" and (cwd.parent / "figures").is_dir() and not (cwd / "figures").is_dir():
+        return cwd.parent / "figures"
+    return Path("figures")
 
 
 def save_figure(
