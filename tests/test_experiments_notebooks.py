@@ -36,6 +36,8 @@ def test_quick_and_default_configs_scale_the_synthetic_recipe():
     assert m.recipe.optimizer.lr == 1e-3 and m.recipe.batch_size == 16
     assert [(s.epochs, s.optimizer.get("lr")) for s in m.recipe.stages] == [(8, None), (8, 1e-3)]
     assert NotebookSetup(quick=True, threads=0).config("me_graphau").recipe.stages[1].optimizer["lr"] == 1e-6
+    a = NotebookSetup(quick=False).config("au_gcn")  # no backbone: the smaller set of the override
+    assert (a.data.n_subjects, a.data.images_per_subject, a.recipe.optimizer.lr) == (12, 16, 0.01)
 
 
 def test_real_dataset_uses_the_papers_recipe_and_needs_a_root(tmp_path):
