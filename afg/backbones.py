@@ -188,26 +188,13 @@ def create_backbone(
     kwargs: dict = {"num_classes": 0, "global_pool": ""}
     if name.startswith("swin"):
         kwargs["img_size"] = img_size
-    if isinstance(weights, str) and weights == "synthetic":
+    if weights == "synthetic":
         from .pretrain import synthetic_weights
 
         weights = synthetic_weights(name, img_size)
-    if name in SMALL_BACKBONES:
-        from timm.models.resnet import BasicBlock, ResNet
-
-        if pretrained and weights is None:
-            raise ValueError(f"{name!r} has no hub weights; use weights='synthetic' or a local file")
-        model = ResNet(BasicBlock, **SMALL_BACKBONES[name], **kwargs)
-        if weights is not None:
-            missing = load_backbone_weights(model, weights, name)
-            if missing:
-                raise ValueError(f"{weights}: {len(missing)} backbone tensors missing, e.g. {missing[:3]}")
-    elif weights is not None:
-        model = timm.create_model(name, pretrained=False, **kwargs)
-        missing = load_backbone_weights(model, weights, name)
-        if missing:
-            raise ValueError(f"{weights}: {len(missing)} backbone tensors missing, e.g. {missing[:3]}")
-    elif pretrained:
+    if name in SMALL_BACKBONES and pretrained and weights is None:
+        raise ValueError(f"{name!r} has no hub weights; use weights='synthetic' or a local file")
+    if weights is None and pretrained:
         try:
             model = timm.create_model(name, pretrained=True, **kwargs)
         except Exception as e:  # no hub, no cache
@@ -216,6 +203,15 @@ def create_backbone(
                 f"{type(e).__name__}). Download them once elsewhere and pass "
                 f"weights='path/to/file.pth' (timm or torchvision format)."
             ) from None
+        return Backbone(name, model, img_size)
+    if name in SMALL_BACKBONES:
+        from timm.models.resnet import BasicBlock, ResNet
+
+        model = ResNet(BasicBlock, **SMALL_BACKBONES[name], **kwargs)
     else:
         model = timm.create_model(name, pretrained=False, **kwargs)
+    if weights is not None:
+        missing = load_backbone_weights(model, weights, name)
+        if missing:
+            raise ValueError(f"{weights}: {len(missing)} backbone tensors missing, e.g. {missing[:3]}")
     return Backbone(name, model, img_size)

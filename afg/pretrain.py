@@ -25,15 +25,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-__all__ = ["PRETRAIN_SUBJECT_OFFSET", "PretrainSpec", "cache_dir", "pretrain_landmarks", "synthetic_weights",
-           "weights_key"]
+__all__ = ["PRETRAIN_SUBJECT_OFFSET", "PretrainSpec", "cache_dir", "fit_pooled_head", "pretrain_landmarks",
+           "synthetic_weights", "weights_key"]
 
 #: first subject id of the pretraining faces (datasets built by the configs use ids < 10,000)
 PRETRAIN_SUBJECT_OFFSET = 100_000
@@ -90,30 +92,63 @@ def pretrain_landmarks(name: str, img_size: int, spec: PretrainSpec = PretrainSp
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.seed)
         bb = create_backbone(name, img_size=img_size)
-        head = nn.Linear(bb.num_features, y.shape[1])
-        params = list(bb.parameters()) + list(head.parameters())
-        opt = torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
-        steps = spec.epochs * ((len(x) + spec.batch_size - 1) // spec.batch_size)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=spec.lr, total_steps=steps, pct_start=0.15)
-        g = torch.Generator().manual_seed(spec.seed)
-        bb.train()
-        losses: list[float] = []
-        bar = tqdm(range(spec.epochs), desc=f"pretrain {name} on synthetic landmarks", disable=not progress)
-        for _ in bar:
-            perm = torch.randperm(len(x), generator=g)
-            tot = 0.0
-            for i in range(0, len(x), spec.batch_size):
-                idx = perm[i:i + spec.batch_size]
-                pred = head(bb(x[idx]).mean(1))  # tokens (B, D, C) -> pooled (B, C) -> (B, 136)
-                loss = F.smooth_l1_loss(pred, y[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                tot += loss.item() * len(idx)
-            losses.append(tot / len(x))
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        _, losses = fit_pooled_head(
+            bb, x, y, F.smooth_l1_loss, epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr,
+            weight_decay=spec.weight_decay,
+            schedule=lambda opt, steps: torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=spec.lr, total_steps=steps, pct_start=0.15),
+            generator=torch.Generator().manual_seed(spec.seed), progress=progress,
+            desc=f"pretrain {name} on synthetic landmarks")
     return {k: v.detach().clone() for k, v in bb.model.state_dict().items()}, losses
+
+
+def fit_pooled_head(
+    backbone: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    schedule: Callable[[torch.optim.Optimizer, int], Any],
+    generator: torch.Generator | None = None,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    progress: bool = True,
+    desc: str = "train",
+) -> tuple[nn.Linear, list[float]]:
+    """Train ``backbone`` and a new linear head on its mean-pooled tokens end to end, on in-memory
+    tensors: ``loss_fn(head(mean_d backbone(x)_d), y)`` with AdamW and a per-step ``schedule(opt,
+    total_steps)``. Shuffles with ``generator`` (the global RNG when None); ``augment`` maps a
+    batch of images. Returns the head and the mean loss of each epoch.
+
+    Shapes: ``x`` (n, 3, S, S), ``y`` (n, K); tokens (B, D, C) -> pooled (B, C) -> (B, K).
+    """
+    from tqdm.auto import tqdm
+
+    head = nn.Linear(backbone.num_features, y.shape[1])
+    params = list(backbone.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    sched = schedule(opt, epochs * ((len(x) + batch_size - 1) // batch_size))
+    backbone.train()
+    losses: list[float] = []
+    bar = tqdm(range(epochs), desc=desc, disable=not progress)
+    for _ in bar:
+        perm = torch.randperm(len(x), generator=generator)
+        tot = 0.0
+        for i in range(0, len(x), batch_size):
+            idx = perm[i:i + batch_size]
+            xb = x[idx] if augment is None else augment(x[idx])
+            loss = loss_fn(head(backbone(xb).mean(1)), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot += loss.item() * len(idx)
+        losses.append(tot / len(x))
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+    return head, losses
 
 
 def synthetic_weights(name: str, img_size: int, spec: PretrainSpec = PretrainSpec(),
@@ -125,7 +160,7 @@ def synthetic_weights(name: str, img_size: int, spec: PretrainSpec = PretrainSpe
     size and a hash of the recipe, the generator and this module's version; it is written
     atomically, so concurrent first uses at worst train twice.
     """
-    from .utils import atomic_torch_save
+    from .utils import atomic_save_json, atomic_torch_save
 
     folder = Path(root) if root is not None else cache_dir() / "backbones"
     path = folder / f"synthetic_{name}_{int(img_size)}px_{weights_key(name, img_size, spec)}.pt"
@@ -133,8 +168,6 @@ def synthetic_weights(name: str, img_size: int, spec: PretrainSpec = PretrainSpe
         return path
     sd, losses = pretrain_landmarks(name, img_size, spec, progress=progress)
     atomic_torch_save(sd, path)
-    from .utils import atomic_save_json
-
     atomic_save_json(path.with_suffix(".json"), {"name": name, "img_size": int(img_size), "spec": asdict(spec),
                                                  "version": PRETRAIN_VERSION, "epoch_losses": losses})
     return path

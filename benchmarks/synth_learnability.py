@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 
 from afg.backbones import create_backbone
 from afg.data.synth import SynthFaces
+from afg.pretrain import fit_pooled_head
 
 
 def _stack(ds: SynthFaces, desc: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -77,31 +78,18 @@ def main() -> None:
     t_render = time.perf_counter() - t0
 
     bb = create_backbone(args.backbone, img_size=args.size, weights="synthetic" if args.init == "synthetic" else None)
-    head = nn.Linear(bb.num_features, ytr.shape[1])
-    params = list(bb.parameters()) + list(head.parameters())
-    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=1e-2)
-    steps = args.epochs * ((len(xtr) + args.batch_size - 1) // args.batch_size)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)  # no warm-up
     p = ytr.mean(0).clamp(1e-3, 1 - 1e-3)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=(1 - p) / p)
+
+    def hflip(x: torch.Tensor) -> torch.Tensor:  # every profile AU is bilateral
+        flip = torch.rand(len(x)) < 0.5
+        return torch.where(flip[:, None, None, None], x.flip(-1), x)
+
     t0 = time.perf_counter()
-    bar = tqdm(range(args.epochs), desc=f"train ({args.init})")
-    for _ in bar:
-        bb.train()
-        perm = torch.randperm(len(xtr))
-        tot = 0.0
-        for i in range(0, len(xtr), args.batch_size):
-            idx = perm[i:i + args.batch_size]
-            x = xtr[idx]
-            flip = torch.rand(len(idx)) < 0.5  # horizontal flip: every profile AU is bilateral
-            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-            loss = loss_fn(head(bb(x).mean(1)), ytr[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            tot += loss.item() * len(idx)
-        bar.set_postfix(loss=f"{tot / len(xtr):.3f}")
+    head, _ = fit_pooled_head(
+        bb, xtr, ytr, loss_fn, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=1e-2,
+        schedule=lambda opt, steps: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps),  # no warm-up
+        augment=hflip, desc=f"train ({args.init})")
     t_train = time.perf_counter() - t0
 
     bb.eval()
@@ -129,7 +117,7 @@ def main() -> None:
     print(f"{'mean':6s} {a[:, 0].mean():6.3f} {a[:, 1].mean():6.3f} {np.nanmean(a[:, 2]):6.3f} "
           f"{a[:, 3].mean():7.3f} {np.nanmean(a[:, 4]):7.3f} {a[:, 5].mean():7.3f}")
     print(f"mean F1 {a[:, 1].mean():.3f} vs chance {a[:, 5].mean():.3f} (all-present) and 1.0 (perfect); "
-          f"visible {a[:, 3].mean():.3f} > occluded {np.nanmean(a[:, 4]):.3f}")
+          f"visible {a[:, 3].mean():.3f}, occluded {np.nanmean(a[:, 4]):.3f}")
 
 
 if __name__ == "__main__":

@@ -197,15 +197,16 @@ class NotebookSetup:
             d["model"].update(backbone=SYNTHETIC_BACKBONE, pretrained=False,
                               weights=None if self.quick else "synthetic")
         r = d["recipe"]
+        r["batch_size"] = scale["batch_size"]
         if self.quick:
-            r.update(batch_size=4, max_steps_per_epoch=2)
+            r["max_steps_per_epoch"] = 2
             if paper == "emotion_gcn":
                 # 8 training faces miss most expressions; afg.data.stats counts classes up to the
                 # largest one present, so inverse-frequency weights could have the wrong length
                 d["model"]["class_weights"] = "none"
             d = _set_epochs(d, 1 if self.epochs is None else int(self.epochs))
         else:
-            r.update(batch_size=scale["batch_size"], max_steps_per_epoch=None)
+            r["max_steps_per_epoch"] = None
             if paper in SYNTHETIC_LR:
                 lr = SYNTHETIC_LR[paper]
                 r.setdefault("optimizer", {})["lr"] = lr
