@@ -40,6 +40,25 @@ def test_quick_and_default_configs_scale_the_synthetic_recipe():
     assert (a.data.n_subjects, a.data.images_per_subject, a.recipe.optimizer.lr) == (12, 16, 0.01)
 
 
+def test_per_paper_folds_and_augmentation_of_the_default_mode():
+    setup = NotebookSetup(quick=False)
+    # 02/03 run folds 1-2 of the 3-fold partition; the other papers all three; FOLDS overrides
+    assert setup.fold_list("me_graphau") == setup.fold_list("mafg_ccfg") == [1, 2]
+    assert setup.fold_list("au_gcn") == setup.fold_list() == [1, 2, 3]
+    abl = setup.ablation("mafg_ccfg", {"Baseline": {}})
+    assert abl.folds == [1, 2] and abl.k == 3
+    assert NotebookSetup(quick=False, folds=3).fold_list("mafg_ccfg") == [1, 2, 3]
+    assert NotebookSetup(quick=True, threads=0).fold_list("mafg_ccfg") == [1]
+    assert "folds=[1, 2]" in setup.describe("me_graphau")
+    # MAFG+CCFG trains on random crops of 128 px renders with flips; nobody else augments
+    m = setup.config("mafg_ccfg")
+    assert (m.data.hflip, m.data.resize, m.data.size, m.recipe.epochs) == (True, 128, 112, 6)
+    e = setup.config("me_graphau")
+    assert (e.data.hflip, e.data.resize) == (False, None)
+    q = NotebookSetup(quick=True, threads=0).config("mafg_ccfg")
+    assert (q.data.hflip, q.data.resize) == (False, None)
+
+
 def test_real_dataset_uses_the_papers_recipe_and_needs_a_root(tmp_path):
     with pytest.raises(ValueError, match="DATA_ROOT"):
         NotebookSetup(dataset="disfa")

@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..config import apply_overrides
 from .config import ExperimentConfig, load_experiment
+from .parallel import resolve_jobs, train_parallel
 from .runner import RunResult, run
 
 __all__ = ["Ablation", "Sweep", "format_mean_std", "pivot_mean_std"]
@@ -101,11 +102,27 @@ class Ablation:
                     d_s = d_f if s is None else apply_overrides(d_f, {"recipe.seed": s})
                     yield name, f, s, ExperimentConfig.from_dict(d_s)
 
-    def run(self, **run_kwargs: Any) -> pd.DataFrame:
-        """Run (or fetch) every variant × fold; returns and stores the tidy frame."""
+    def run(self, jobs: int | None = None, **run_kwargs: Any) -> pd.DataFrame:
+        """Run (or fetch) every variant × fold; returns and stores the tidy frame.
+
+        Args:
+            jobs: train up to ``jobs`` runs at once, each in its own worker process with
+                ``cpu_count // jobs`` torch threads (``None``: ``$AFG_JOBS``, else 1). Small CPU
+                models use cores better as parallel runs than as threads of one run. Each run
+                seeds itself from its config, so the cache holds the same runs either way; a run
+                that initialises from another run of this ablation (``StageAblation``) waits for it.
+            run_kwargs: passed to :func:`afg.experiments.run` (``load_model``, ``force``, ``device`` …).
+        """
+        items = list(self.configs())
+        jobs = resolve_jobs(jobs)
+        if jobs > 1:
+            train_parallel([(f"{name} fold {fold}", cfg) for name, fold, _, cfg in items], jobs,
+                           root=self.root, force=bool(run_kwargs.get("force")),
+                           overrides=run_kwargs.get("overrides"), device=run_kwargs.get("device"))
+            run_kwargs = {k: v for k, v in run_kwargs.items() if k != "force"}
         rows = []
         self.results = []
-        for name, fold, seed, cfg in self.configs():
+        for name, fold, seed, cfg in items:
             res = run(cfg, root=self.root, **run_kwargs)
             self.results.append((name, fold, seed, res))
             for metric, value in res.scalars().items():

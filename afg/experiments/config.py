@@ -73,7 +73,7 @@ class DataSpec(Config):
     resize: int | None = None
     hflip: bool = False
     rotation: float = 0.0
-    color_jitter: bool = False
+    color_jitter: bool | float = False  # true = strength 0.2 (afg.data.augment.FaceAugment)
     threshold: float | None = None
     split: str | None = None
     basic: dict[str, Any] = field(default_factory=dict)
@@ -160,7 +160,7 @@ def _synthetic(spec: DataSpec, **kw: Any) -> Dataset:
         _SYNTH_CACHE.move_to_end(key)
         return _SYNTH_CACHE[key]
     ds = SynthFaces(profile=spec.profile, n_subjects=kw.pop("n_subjects", spec.n_subjects),
-                    images_per_subject=spec.images_per_subject, size=spec.size,
+                    images_per_subject=spec.images_per_subject, size=kw.pop("size", spec.size),
                     occlusion_rate=spec.occlusion_rate, seed=kw.pop("seed", spec.seed), **kw,
                     **spec.options)
     ds = CachedDataset(ds) if spec.cache else ds
@@ -170,15 +170,45 @@ def _synthetic(spec: DataSpec, **kw: Any) -> Dataset:
     return ds
 
 
+def _split(spec: DataSpec, train: Dataset, train_idx: Any, val: Dataset | None, val_idx: Any,
+           crop: int | None) -> tuple[Dataset, Dataset | None]:
+    """``(train, val)`` subsets; with augmentation (``hflip``/``rotation``/``color_jitter``) or a
+    crop, :class:`afg.data.augment.AugmentedSubset` (random in training, centre crop in validation)."""
+    from ..data.augment import AugmentedSubset, FaceAugment
+
+    def sub(ds: Dataset, idx: Any, is_train: bool) -> Dataset:
+        idx = list(range(len(ds))) if idx is None else [int(i) for i in idx]
+        aug = FaceAugment.from_spec(spec, train=is_train, crop=crop)
+        return Subset(ds, idx) if aug.is_identity else AugmentedSubset(ds, idx, aug)
+
+    tr = sub(train, train_idx, True)
+    va = None if val is None else sub(val, val_idx, False)
+    return tr, va
+
+
+def _crop_side(out: int | None, loaded: int | None) -> int | None:
+    """The crop to ``out`` px (``data.img_size``) of faces loaded at ``loaded`` px (``None``: none)."""
+    if out is None or loaded is None or int(out) == int(loaded):
+        return None
+    if int(out) > int(loaded):
+        raise ConfigError(f"data.img_size {out} is larger than the faces it crops "
+                          f"(data.resize/size {loaded})")
+    return int(out)
+
+
 @register_dataset("synthetic")
 def _build_synthetic(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
-    ds = _synthetic(spec)
+    """Synthetic faces rendered at ``resize`` (default ``size``) px, cropped to ``img_size`` when it
+    is smaller (random crop in training, centre crop in validation)."""
+    render = int(spec.resize or spec.size)
+    crop = _crop_side(spec.img_size or spec.size, render)
+    ds = _synthetic(spec, size=render) if render != spec.size else _synthetic(spec)
     if spec.folds and spec.folds >= 2:
         tr, te = ds.folds(spec.folds)[spec.fold - 1]
-        return Subset(ds, tr.tolist()), Subset(ds, te.tolist())
+        return _split(spec, ds, tr.tolist(), ds, te.tolist(), crop)
     held_out = _synthetic(spec, n_subjects=max(2, spec.n_subjects // 3), seed=spec.seed + 1,
-                          subject_offset=spec.n_subjects)
-    return ds, held_out
+                          subject_offset=spec.n_subjects, **({"size": render} if render != spec.size else {}))
+    return _split(spec, ds, None, held_out, None, crop)
 
 
 def _build_release(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
@@ -191,8 +221,10 @@ def _build_release(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
     prepared = spec.prepared or str(Path(spec.root) / "prepared")
     folds = adapter.folds(spec.folds or None)
     tr, te = folds[(spec.fold - 1) if spec.folds else 0]
-    kw = {"size": spec.img_size, "cache": spec.cache}
-    return adapter.dataset(prepared, indices=tr, **kw), adapter.dataset(prepared, indices=te, **kw)
+    kw = {"size": spec.resize or spec.img_size, "cache": spec.cache}
+    crop = _crop_side(spec.img_size, spec.resize) if spec.resize else None
+    train, val = adapter.dataset(prepared, indices=tr, **kw), adapter.dataset(prepared, indices=te, **kw)
+    return _split(spec, train, None, val, None, crop)
 
 
 def build_data(spec: DataSpec) -> tuple[Dataset, Dataset | None]:

@@ -1,0 +1,184 @@
+"""Training several cached runs at once in worker processes (``Ablation.run(jobs=N)``).
+
+Intra-op threading of a small CPU model (the synthetic default mode's ``resnet_tiny`` at 112 px,
+batch 16) stops scaling after a few threads, so on a many-core machine ``N`` runs with
+``cpu_count // N`` threads each can finish an ablation sooner than one run after the other with
+all threads. ``benchmarks/parallel_runs.py`` measures the ratio; on 2 cores it is 1.00× (4
+MAFG+CCFG runs of 50 steps: 52.4 s either way — two threads already keep both cores busy), so
+the default stays 1 job. Each worker calls
+:func:`afg.experiments.run`, which seeds itself from the config and writes its run folder
+atomically, so the cache ends up with the same runs as a sequential loop; the caller then
+fetches every result from the cache.
+
+Workers are started with ``spawn`` (safe from Jupyter and with threads); a run that starts from
+another run's checkpoint (a stage ``init_from`` inside another pending run's folder) is only
+submitted once that run has finished. Landmark-pretrained synthetic backbones
+(``model.weights: synthetic``) are trained in the calling process first, so the workers never
+train them concurrently.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any
+
+from .config import ExperimentConfig
+
+__all__ = ["resolve_jobs", "train_parallel"]
+
+
+def resolve_jobs(jobs: int | None = None) -> int:
+    """``jobs``, else ``$AFG_JOBS``, else 1 (at least 1)."""
+    if jobs is None:
+        env = os.environ.get("AFG_JOBS", "").strip()
+        if env:
+            try:
+                jobs = int(env)
+            except ValueError:
+                raise ValueError(f"AFG_JOBS must be an integer, got {env!r}") from None
+    return max(1, int(jobs or 1))
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _train_one(config: dict[str, Any], root: str | None, force: bool, filters: list) -> tuple[str, float]:
+    import warnings
+
+    from .runner import run
+
+    with warnings.catch_warnings():
+        warnings.filters[:] = filters  # the caller's filters (e.g. StageAblation's)
+        res = run(ExperimentConfig.from_dict(config), root=root, force=force)
+    return str(res.run_dir), float(res.seconds)
+
+
+def _complete(run_dir: Path) -> bool:
+    import json
+
+    f = run_dir / "result.json"
+    if not f.exists():
+        return False
+    try:
+        return json.loads(f.read_text()).get("status") == "complete"
+    except (OSError, ValueError):
+        return False
+
+
+def _ensure_pretrained(configs: Sequence[ExperimentConfig]) -> None:
+    seen = set()
+    for cfg in configs:
+        m = cfg.model
+        if m.get("weights") != "synthetic":
+            continue
+        key = (m.get("backbone"), int(m.get("img_size", 224)))
+        if key not in seen:
+            from ..pretrain import synthetic_weights
+
+            synthetic_weights(key[0], key[1])
+            seen.add(key)
+
+
+def train_parallel(items: Sequence[tuple[str, ExperimentConfig]], jobs: int,
+                   root: str | os.PathLike | None = None, force: bool = False,
+                   overrides: Any = None, device: str | None = None,
+                   threads: int | None = None, progress: bool = True) -> dict[str, float]:
+    """Train the runs of ``items`` (``(label, config)``) that are not cached, ``jobs`` at a time.
+
+    Args:
+        items: labelled configs, in the order a sequential loop would run them.
+        jobs: worker processes.
+        root, force, overrides, device: as :func:`afg.experiments.run`.
+        threads: torch threads per worker (default ``max(1, cpu_count // jobs)``).
+        progress: a tqdm bar over the runs.
+
+    Returns:
+        ``{label: seconds}`` of the runs trained here.
+
+    Raises:
+        RuntimeError: naming the run that failed (the others that already finished stay cached).
+    """
+    from .runner import run_dir_for, runs_root
+
+    root_path = runs_root(root)
+    cfgs = []
+    for label, cfg in items:
+        if overrides:
+            cfg = cfg.override(overrides)
+        if device is not None:
+            cfg = cfg.override({"recipe.device": device})
+        cfgs.append((label, cfg, run_dir_for(cfg, root_path)))
+    todo = [(lab, cfg, rd) for lab, cfg, rd in cfgs if force or not _complete(rd)]
+    seen_dirs: set[Path] = set()
+    unique = []
+    for item in todo:  # the same config twice (shared rows) trains once
+        if item[2] not in seen_dirs:
+            seen_dirs.add(item[2])
+            unique.append(item)
+    todo = unique
+    if not todo:
+        return {}
+    _ensure_pretrained([cfg for _, cfg, _ in todo])
+    pending_dirs = {rd for _, _, rd in todo}
+    deps = {}
+    for lab, cfg, rd in todo:
+        needs = set()
+        for st in cfg.recipe.stages or []:
+            src = st.init_from
+            if isinstance(src, str) and src not in ("previous",):
+                for other in pending_dirs:
+                    if other != rd and Path(src).is_relative_to(other):
+                        needs.add(other)
+        deps[rd] = needs
+    threads = int(threads or max(1, (os.cpu_count() or 1) // jobs))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(todo), desc=f"runs ({jobs} at a time)", leave=False)
+    seconds: dict[str, float] = {}
+    done: set[Path] = set()
+    waiting = list(todo)
+    running: dict[Future, tuple[str, ExperimentConfig, Path]] = {}
+    ctx = multiprocessing.get_context("spawn")
+    filters = list(warnings.filters)
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+                             initargs=(threads,)) as pool:
+        try:
+            while waiting or running:
+                for item in list(waiting):
+                    if len(running) >= jobs:
+                        break
+                    if deps[item[2]] <= done:
+                        waiting.remove(item)
+                        fut = pool.submit(_train_one, item[1].to_dict(), str(root_path), force, filters)
+                        running[fut] = item
+                if not running:
+                    raise RuntimeError("runs wait for each other (cyclic init_from): "
+                                       + ", ".join(lab for lab, _, _ in waiting))
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    lab, _, rd = running.pop(fut)
+                    try:
+                        _, sec = fut.result()
+                    except Exception as e:
+                        raise RuntimeError(f"run {lab!r} ({rd.name}) failed: {e}") from e
+                    seconds[lab] = sec
+                    done.add(rd)
+                    if bar is not None:
+                        bar.update(1)
+        except BaseException:
+            for fut in running:
+                fut.cancel()
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+    return seconds
