@@ -269,6 +269,26 @@ def _chunks(it: Iterable[Any], n: int) -> Iterator[list[Any]]:
         yield buf
 
 
+def _recipe_resize(checkpoint: str | os.PathLike | None) -> int | None:
+    """``data.resize`` of the run that wrote ``checkpoint`` (its ``config.yaml`` sits in the run
+    folder, one level up for a stage sub-folder), or ``None``."""
+    if checkpoint is None:
+        return None
+    import yaml
+
+    here = Path(checkpoint).parent
+    for folder in (here, here.parent):
+        f = folder / "config.yaml"
+        if f.is_file():
+            try:
+                data = (yaml.safe_load(f.read_text()) or {}).get("data") or {}
+            except (OSError, yaml.YAMLError, AttributeError):
+                return None
+            r = data.get("resize") if isinstance(data, dict) else None
+            return int(r) if r else None
+    return None
+
+
 # ------------------------------------------------------------------------------ predictor
 class Predictor:
     """Face detection + alignment + an afg model → one table row per face (see module doc).
@@ -284,13 +304,17 @@ class Predictor:
         fps: frames per second sampled from videos (``None``: every frame).
         margin: alignment margin (as in ``afg prepare``, default 0.1).
         img_size: crop size fed to the model (default: the checkpoint's ``img_size``).
+        resize: faces are aligned at ``resize`` px and their centre ``img_size`` crop is fed to the
+            model — the test-time half of a recipe that trains on random ``img_size`` crops of
+            ``resize`` px faces (``data.resize``, e.g. 256 → 224 in ME-GraphAU / Li et al.).
+            Default: ``data.resize`` of the run's ``config.yaml`` next to the checkpoint, else none.
         min_face_size: MTCNN's smallest face in pixels.
     """
 
     def __init__(self, checkpoint: Any, device: str | torch.device = "auto", detect: bool = True,
                  batch_size: int = 16, face_threshold: float = 0.9, fps: float | None = 1.0,
                  margin: float = 0.1, img_size: int | None = None, min_face_size: int = 20,
-                 max_frames: int | None = None) -> None:
+                 max_frames: int | None = None, resize: int | None = None) -> None:
         from .utils import resolve_device
 
         self.device = resolve_device(device)
@@ -306,6 +330,11 @@ class Predictor:
         cfg = self.info["model_config"]
         self.task: str = self.info["task"]
         self.img_size = int(img_size or cfg.get("img_size") or 224)
+        self.resize = int(resize) if resize else _recipe_resize(self.info.get("path"))
+        if self.resize is not None and self.resize <= self.img_size:
+            if resize:
+                raise ValueError(f"resize {self.resize} must exceed img_size {self.img_size}")
+            self.resize = None
         self.detect, self.batch_size, self.face_threshold = detect, int(batch_size), float(face_threshold)
         self.fps, self.max_frames, self.margin, self.min_face_size = fps, max_frames, margin, min_face_size
         self._aligner = None
@@ -322,7 +351,7 @@ class Predictor:
         if self._aligner is None:
             from .data.faces import FaceAligner
 
-            self._aligner = FaceAligner(size=self.img_size, margin=self.margin, device=self.device,
+            self._aligner = FaceAligner(size=self.resize or self.img_size, margin=self.margin, device=self.device,
                                         batch_size=self.batch_size, min_face_size=self.min_face_size)
         return self._aligner
 
@@ -342,18 +371,21 @@ class Predictor:
 
     @torch.no_grad()
     def predict_crops(self, crops: Sequence[np.ndarray]) -> list[dict[str, float]]:
-        """Model outputs for aligned ``(S, S, 3)`` uint8 crops (resized to ``img_size``)."""
+        """Model outputs for aligned ``(S, S, 3)`` uint8 crops (resized to ``img_size``, or to
+        ``resize`` and centre-cropped to ``img_size``)."""
         from PIL import Image
 
         from .data.transforms import to_tensor
 
+        side = self.resize or self.img_size
+        off = (side - self.img_size) // 2
         rows: list[dict[str, float]] = []
         for chunk in _chunks(crops, self.batch_size):
             ims = []
             for c in chunk:
-                if c.shape[0] != self.img_size or c.shape[1] != self.img_size:
-                    c = np.asarray(Image.fromarray(c).resize((self.img_size, self.img_size),
-                                                             Image.Resampling.BILINEAR))
+                if c.shape[0] != side or c.shape[1] != side:
+                    c = np.asarray(Image.fromarray(c).resize((side, side), Image.Resampling.BILINEAR))
+                c = c[off:off + self.img_size, off:off + self.img_size]
                 ims.append(to_tensor(np.array(c)))  # writable copy
             x = torch.stack(ims).to(self.device)
             out = self.model(x)

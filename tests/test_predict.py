@@ -216,3 +216,27 @@ def test_expression_model_columns(tmp_path):
     assert df.loc[0, "expression"] == ["Neutral", "Happy", "Sad"][int(probs.argmax())]
     assert -1 <= df.loc[0, "valence"] <= 1
     assert isinstance(df, pd.DataFrame)
+
+
+def test_recipes_trained_on_crops_are_fed_the_centre_crop(au_checkpoint, tmp_path):
+    """A run with `data.resize: 80` (random 64 px crops of 80 px faces): the predictor aligns at 80
+    px and feeds the centre 64 px, as the validation split did in training."""
+    import shutil
+
+    path, model = au_checkpoint
+    run = tmp_path / "me_graphau_stage1-xyz"
+    (run / "stage1-stage1").mkdir(parents=True)
+    shutil.copy(path, run / "stage1-stage1" / "best.pt")
+    (run / "config.yaml").write_text("model: {name: me_graphau_stage1}\ndata: {resize: 80, img_size: 64}\n")
+    p = Predictor(run, device="cpu")
+    assert (p.resize, p.img_size) == (80, 64)
+    face = (np.random.default_rng(0).random((80, 80, 3)) * 255).astype(np.uint8)
+    got = p.predict(face, detect=False)[DISFA].to_numpy(float)[0]
+    with torch.no_grad():
+        ref = model(to_tensor(face[8:72, 8:72].copy())[None])["au"][0].numpy()
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+    # without a recipe (or with resize given as None and no config) the whole face is resized
+    plain = Predictor(path, device="cpu")
+    assert plain.resize is None
+    with pytest.raises(ValueError, match="exceed"):
+        Predictor(path, device="cpu", resize=48)
