@@ -177,8 +177,10 @@ def _split(spec: DataSpec, train: Dataset, train_idx: Any, val: Dataset | None, 
     from ..data.augment import AugmentedSubset, FaceAugment
 
     def sub(ds: Dataset, idx: Any, is_train: bool) -> Dataset:
-        idx = list(range(len(ds))) if idx is None else [int(i) for i in idx]
         aug = FaceAugment.from_spec(spec, train=is_train, crop=crop)
+        if aug.is_identity and idx is None:
+            return ds
+        idx = list(range(len(ds))) if idx is None else [int(i) for i in idx]
         return Subset(ds, idx) if aug.is_identity else AugmentedSubset(ds, idx, aug)
 
     tr = sub(train, train_idx, True)
