@@ -291,7 +291,7 @@ pd.DataFrame(degrees).T.round(2)
 #   component helps in the paper's order, except that $\mathcal{L}_E$ (last row) is 1.3 points
 #   below the row without it. That is inside the fold-to-fold noise (median std 2.0 points, so
 #   differences below ~4 points are not meaningful), as is the paper's +0.2 for it. With all three
-#   folds (`FOLDS=3`, 21 runs, 42 min) the table was the same within 3 points, and τ was again 0.90.
+#   folds (`FOLDS=3`, 21 runs, 42 min) every row mean was within 3.2 points of these, and τ was again 0.90.
 #   The absolute numbers are not comparable: synthetic DISFA-profile faces, a 1.2 M-parameter
 #   backbone and 400 steps per stage. The plain backbone with weighted BCE predicts no AU above 0.5
 #   after 400 steps (F1 0; its AUC shows it has barely started), which is why its gap to the rest is
