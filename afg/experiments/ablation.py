@@ -107,8 +107,9 @@ class Ablation:
 
         Args:
             jobs: train up to ``jobs`` runs at once, each in its own worker process with
-                ``cpu_count // jobs`` torch threads (``None``: ``$AFG_JOBS``, else 1). Small CPU
-                models use cores better as parallel runs than as threads of one run. Each run
+                ``cpu_count // jobs`` torch threads (``None``: ``$AFG_JOBS``, else 1); it pays on
+                many-core CPUs, where one small run cannot keep every core busy (on 2 cores it
+                does: ``benchmarks/parallel_runs.py``, 1.00×). Each run
                 seeds itself from its config, so the cache holds the same runs either way; a run
                 that initialises from another run of this ablation (``StageAblation``) waits for it.
             run_kwargs: passed to :func:`afg.experiments.run` (``load_model``, ``force``, ``device`` …).

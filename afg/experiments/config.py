@@ -204,12 +204,12 @@ def _build_synthetic(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
     is smaller (random crop in training, centre crop in validation)."""
     render = int(spec.resize or spec.size)
     crop = _crop_side(spec.img_size or spec.size, render)
-    ds = _synthetic(spec, size=render) if render != spec.size else _synthetic(spec)
+    ds = _synthetic(spec, size=render)
     if spec.folds and spec.folds >= 2:
         tr, te = ds.folds(spec.folds)[spec.fold - 1]
         return _split(spec, ds, tr.tolist(), ds, te.tolist(), crop)
     held_out = _synthetic(spec, n_subjects=max(2, spec.n_subjects // 3), seed=spec.seed + 1,
-                          subject_offset=spec.n_subjects, **({"size": render} if render != spec.size else {}))
+                          subject_offset=spec.n_subjects, size=render)
     return _split(spec, ds, None, held_out, None, crop)
 
 
