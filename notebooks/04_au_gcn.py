@@ -174,13 +174,15 @@ order_f1
 # | au_net | 4.9 | 6 |
 # | au_net_d | 0.0 | 5 |
 #
-# Kendall's τ against Table 4 is 0.20 for F1 and −0.33 for AUC. As in the paper, the GCN rows
-# without the fused features beat both AU-Net rows by more than the noise. But the full model
-# (auto-encoder features fused) is only 0.5 points above `au_net`.
+# Kendall's τ against Table 4 is 0.20 for F1 and −0.33 for AUC. As in the paper, the GCN rows beat
+# the AU-Net rows by more than the noise, but only without the whole-face ROI (`wo_f`, `wo_fd`, F
+# = face node, D = Dice loss). With the face node (`wo_d`, `full`) the GCN gains less, and `full` is
+# only 0.5 points above `au_net`.
 #
-# Absolute numbers are low. With a few epochs at the paper's SGD learning rate the auto-encoders barely
-# leave their initialisation (reconstruction MSE ≈ 1 in normalised pixels, i.e. the ROI variance),
-# so the rows that use their features (`full`, `wo_d`) gain little. Raise `EPOCHS` for a closer look.
+# Absolute numbers are low. With a few epochs at the paper's SGD learning rate the auto-encoders
+# barely leave their initialisation (reconstruction MSE ≈ 1 in normalised pixels, i.e. the ROI
+# variance). An untrained whole-face node then adds noise to every AU's neighbourhood. Raise
+# `EPOCHS` for a closer look.
 
 # %%
 print(f"mode: {setup.mode}; folds: {abl.folds}; graph source: {source}")
