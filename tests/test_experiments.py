@@ -126,3 +126,23 @@ def test_synthetic_data_spec_and_baseline_smoke(tmp_path):
     res = run(cfg, root=tmp_path)
     assert "f1_mean" in res.metrics and "f1/AU01" in res.metrics and len(res.history) == 1
     assert isinstance(pd.read_csv(res.run_dir / "metrics.csv"), pd.DataFrame)
+
+
+def test_a_cached_two_stage_run_loads_its_last_stage_model(tmp_path):
+    """Re-running a cell on a cached ME-GraphAU run (stage 2 switches to `me_graphau`) rebuilds the
+    stage-2 model and loads its weights (it used to build the stage-1 model and fail)."""
+    import torch
+
+    from afg.experiments import run
+    from afg.experiments.notebooks import NotebookSetup
+    from afg.experiments.runner import final_model_config
+    from afg.models.me_graphau import MEGraphAU
+
+    cfg = NotebookSetup(quick=True).config("me_graphau")
+    assert final_model_config(cfg)["name"] == "me_graphau" and cfg.model["name"] == "me_graphau_stage1"
+    first = run(cfg, root=tmp_path, load_model=True)
+    again = run(cfg, root=tmp_path, load_model=True)
+    assert again.cached and isinstance(again.model, MEGraphAU)
+    a, b = first.model.state_dict(), again.model.state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)

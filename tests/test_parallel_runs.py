@@ -55,3 +55,4 @@ def test_resolve_jobs(monkeypatch):
     monkeypatch.setenv("AFG_JOBS", "many")
     with pytest.raises(ValueError, match="AFG_JOBS"):
         resolve_jobs(None)
+

@@ -503,9 +503,10 @@ def load_stage_model(result: Any, stage: str):
         raise FileNotFoundError(f"no stage {stage!r} in {result.run_dir}")
     train, _ = build_data(result.config.data)
     cfg = dict(result.config.model)
-    for st in result.config.recipe.stages:
+    for st in result.config.recipe.stages:  # model switches accumulate up to that stage, as in fit
+        cfg.update(st.model or {})
         if st.name == stage:
-            cfg.update(st.model)
+            break
     model = build_model(cfg, train)
     ck = dirs[-1] / "last.pt"
     model.load_state_dict(load_checkpoint(ck)["model"], strict=False)

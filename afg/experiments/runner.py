@@ -24,7 +24,7 @@ from .. import __version__
 from ..utils import atomic_write_text, seed_everything
 from .config import ExperimentConfig, build_data, build_model, load_experiment
 
-__all__ = ["HASH_EXCLUDE", "RunResult", "config_hash", "run", "run_dir_for", "runs_root"]
+__all__ = ["HASH_EXCLUDE", "RunResult", "config_hash", "final_model_config", "run", "run_dir_for", "runs_root"]
 
 HASH_EXCLUDE = {
     "": ("name", "description"),
@@ -119,7 +119,7 @@ def run(
                 from ..train.checkpoint import load_checkpoint
 
                 train, _ = build_data(cfg.data)
-                model = build_model(cfg.model, train)
+                model = build_model(final_model_config(cfg), train)
                 best = _final_checkpoint(rd)
                 model.load_state_dict(load_checkpoint(best)["model"])
             return RunResult(done["metrics"], rd, True, cfg, done.get("history", []), 0.0, model)
@@ -138,6 +138,18 @@ def run(
 
     res = fit(model, train, val, cfg.recipe, run_dir=rd, resume=True)
     return RunResult(res.metrics, rd, False, cfg, res.history, time.perf_counter() - t0, res.model)
+
+
+def final_model_config(config: ExperimentConfig | dict | str | os.PathLike) -> dict[str, Any]:
+    """The model config of the last stage: ``model`` updated by every stage's ``model`` overrides
+    in order, as :func:`afg.train.fit` switches models between stages (ME-GraphAU: stage 1
+    ``me_graphau_stage1`` → stage 2 ``me_graphau``)."""
+    cfg = load_experiment(config)
+    out = dict(cfg.model)
+    for st in cfg.recipe.stages or []:
+        if st.model:
+            out.update(st.model)
+    return out
 
 
 def _final_checkpoint(rd: Path) -> Path:
