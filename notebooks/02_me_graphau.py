@@ -227,8 +227,8 @@ print(f"Kendall's tau between our F1 ordering and the paper's: {order.attrs['ken
 order
 
 # %% [markdown]
-# **How large is the fold-to-fold noise?** Each synthetic fold tests four different identities
-# (80 faces), so a variant's F1 moves from fold to fold by several points; differences between rows
+# **How large is the fold-to-fold noise?** Each synthetic fold tests ten different identities
+# (400 faces), so a variant's F1 moves from fold to fold by a few points; differences between rows
 # smaller than about twice the median standard deviation printed below are noise. The cell states
 # the measured value for the run at hand (with `FOLDS=1` it cannot be estimated).
 
