@@ -375,18 +375,18 @@ class Predictor:
         ``resize`` and centre-cropped to ``img_size``)."""
         from PIL import Image
 
+        from .data.augment import FaceAugment
         from .data.transforms import to_tensor
 
         side = self.resize or self.img_size
-        off = (side - self.img_size) // 2
+        centre = FaceAugment(crop=self.img_size if self.resize else None, train=False)  # as validation
         rows: list[dict[str, float]] = []
         for chunk in _chunks(crops, self.batch_size):
             ims = []
             for c in chunk:
                 if c.shape[0] != side or c.shape[1] != side:
                     c = np.asarray(Image.fromarray(c).resize((side, side), Image.Resampling.BILINEAR))
-                c = c[off:off + self.img_size, off:off + self.img_size]
-                ims.append(to_tensor(np.array(c)))  # writable copy
+                ims.append(centre({"image": to_tensor(np.array(c))})["image"])  # writable copy
             x = torch.stack(ims).to(self.device)
             out = self.model(x)
             rows.extend(self._decode(out, len(chunk)))

@@ -497,17 +497,13 @@ def load_stage_model(result: Any, stage: str):
     (``<run>/stage*-<stage>/last.pt``), e.g. AU-GCN after its auto-encoder pre-training."""
     from ..train.checkpoint import load_checkpoint
     from .config import build_model
+    from .runner import final_model_config
 
     dirs = sorted(p for p in Path(result.run_dir).glob(f"stage*-{stage}") if p.is_dir())
     if not dirs:
         raise FileNotFoundError(f"no stage {stage!r} in {result.run_dir}")
     train, _ = build_data(result.config.data)
-    cfg = dict(result.config.model)
-    for st in result.config.recipe.stages:  # model switches accumulate up to that stage, as in fit
-        cfg.update(st.model or {})
-        if st.name == stage:
-            break
-    model = build_model(cfg, train)
+    model = build_model(final_model_config(result.config, stage), train)
     ck = dirs[-1] / "last.pt"
     model.load_state_dict(load_checkpoint(ck)["model"], strict=False)
     return model.eval()

@@ -60,18 +60,6 @@ def _train_one(config: dict[str, Any], root: str | None, force: bool, filters: l
     return str(res.run_dir), float(res.seconds)
 
 
-def _complete(run_dir: Path) -> bool:
-    import json
-
-    f = run_dir / "result.json"
-    if not f.exists():
-        return False
-    try:
-        return json.loads(f.read_text()).get("status") == "complete"
-    except (OSError, ValueError):
-        return False
-
-
 def _ensure_pretrained(configs: Sequence[ExperimentConfig]) -> None:
     seen = set()
     for cfg in configs:
@@ -105,7 +93,7 @@ def train_parallel(items: Sequence[tuple[str, ExperimentConfig]], jobs: int,
     Raises:
         RuntimeError: naming the run that failed (the others that already finished stay cached).
     """
-    from .runner import run_dir_for, runs_root
+    from .runner import is_complete, run_dir_for, runs_root
 
     root_path = runs_root(root)
     cfgs = []
@@ -115,7 +103,7 @@ def train_parallel(items: Sequence[tuple[str, ExperimentConfig]], jobs: int,
         if device is not None:
             cfg = cfg.override({"recipe.device": device})
         cfgs.append((label, cfg, run_dir_for(cfg, root_path)))
-    todo = [(lab, cfg, rd) for lab, cfg, rd in cfgs if force or not _complete(rd)]
+    todo = [(lab, cfg, rd) for lab, cfg, rd in cfgs if force or not is_complete(rd)]
     seen_dirs: set[Path] = set()
     unique = []
     for item in todo:  # the same config twice (shared rows) trains once

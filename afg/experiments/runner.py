@@ -24,7 +24,8 @@ from .. import __version__
 from ..utils import atomic_write_text, seed_everything
 from .config import ExperimentConfig, build_data, build_model, load_experiment
 
-__all__ = ["HASH_EXCLUDE", "RunResult", "config_hash", "final_model_config", "run", "run_dir_for", "runs_root"]
+__all__ = ["HASH_EXCLUDE", "RunResult", "config_hash", "final_model_config", "is_complete", "run", "run_dir_for",
+           "runs_root"]
 
 HASH_EXCLUDE = {
     "": ("name", "description"),
@@ -111,18 +112,17 @@ def run(
         cfg = cfg.override({"recipe.device": device})
     rd = run_dir_for(cfg, root)
     result_file = rd / "result.json"
-    if result_file.exists() and not force:
+    if not force and is_complete(rd):
         done = json.loads(result_file.read_text())
-        if done.get("status") == "complete":
-            model = None
-            if load_model:
-                from ..train.checkpoint import load_checkpoint
+        model = None
+        if load_model:
+            from ..train.checkpoint import load_checkpoint
 
-                train, _ = build_data(cfg.data)
-                model = build_model(final_model_config(cfg), train)
-                best = _final_checkpoint(rd)
-                model.load_state_dict(load_checkpoint(best)["model"])
-            return RunResult(done["metrics"], rd, True, cfg, done.get("history", []), 0.0, model)
+            train, _ = build_data(cfg.data)
+            model = build_model(final_model_config(cfg), train)
+            best = _final_checkpoint(rd)
+            model.load_state_dict(load_checkpoint(best)["model"])
+        return RunResult(done["metrics"], rd, True, cfg, done.get("history", []), 0.0, model)
     if force and rd.exists():
         import shutil
 
@@ -140,16 +140,29 @@ def run(
     return RunResult(res.metrics, rd, False, cfg, res.history, time.perf_counter() - t0, res.model)
 
 
-def final_model_config(config: ExperimentConfig | dict | str | os.PathLike) -> dict[str, Any]:
-    """The model config of the last stage: ``model`` updated by every stage's ``model`` overrides
-    in order, as :func:`afg.train.fit` switches models between stages (ME-GraphAU: stage 1
-    ``me_graphau_stage1`` → stage 2 ``me_graphau``)."""
+def final_model_config(config: ExperimentConfig | dict | str | os.PathLike,
+                       stage: str | None = None) -> dict[str, Any]:
+    """The model config of the last stage (or of stage ``stage``): ``model`` updated by every
+    stage's ``model`` overrides in order up to it, as :func:`afg.train.fit` switches models between
+    stages (ME-GraphAU: stage 1 ``me_graphau_stage1`` → stage 2 ``me_graphau``)."""
     cfg = load_experiment(config)
     out = dict(cfg.model)
     for st in cfg.recipe.stages or []:
-        if st.model:
-            out.update(st.model)
+        out.update(st.model or {})
+        if stage is not None and st.name == stage:
+            break
     return out
+
+
+def is_complete(run_dir: Path) -> bool:
+    """True when ``run_dir/result.json`` records a complete run."""
+    f = Path(run_dir) / "result.json"
+    if not f.exists():
+        return False
+    try:
+        return json.loads(f.read_text()).get("status") == "complete"
+    except (OSError, ValueError):
+        return False
 
 
 def _final_checkpoint(rd: Path) -> Path:
