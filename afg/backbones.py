@@ -122,6 +122,13 @@ def _strip_state_dict(sd: dict) -> dict:
     return out
 
 
+def _fit_score(sd: dict[str, torch.Tensor], own: dict[str, torch.Tensor]) -> tuple[int, int]:
+    """(tensors whose name and shape match ``own``, minus those whose shape does not)."""
+    ok = sum(1 for k, v in sd.items() if k in own and own[k].shape == v.shape)
+    bad = sum(1 for k, v in sd.items() if k in own and own[k].shape != v.shape)
+    return (ok - bad, -bad)
+
+
 def load_backbone_weights(model: nn.Module, path: str | os.PathLike, name: str = "") -> list[str]:
     """Load a local checkpoint into a timm model (classifier weights ignored).
 
@@ -136,18 +143,22 @@ def load_backbone_weights(model: nn.Module, path: str | os.PathLike, name: str =
     if not isinstance(sd, dict):
         raise ValueError(f"{path}: expected a state_dict (mapping of tensors), got {type(sd).__name__}")
     sd = _strip_state_dict(sd)
-    # Let timm convert foreign layouts (torchvision DenseNet 'norm.1', original Swin, ...).
+    own = model.state_dict()
+    # Let timm convert foreign layouts (torchvision DenseNet 'norm.1', original Swin, ...), but only
+    # keep its result when it fits the model better: some timm versions' filters also remap a
+    # state dict that is already in the model's own layout (Swin's downsample blocks).
     try:
         mod = importlib.import_module(type(model).__module__)
         filt = getattr(mod, "checkpoint_filter_fn", None)
         if filt is not None:
             try:
-                sd = filt(sd, model)
+                converted = filt(dict(sd), model)
+                if _fit_score(converted, own) > _fit_score(sd, own):
+                    sd = converted
             except Exception:
                 pass
     except ImportError:
         pass
-    own = model.state_dict()
     sd = {k: v for k, v in sd.items() if not k.startswith(_CLASSIFIER_PREFIXES)}
     matched = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
     if not matched:

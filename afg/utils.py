@@ -44,6 +44,9 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     dev = torch.device(str(device))
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {device!r} requested but CUDA is not available on this machine")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise RuntimeError(f"device {device!r} requested but this machine has "
+                           f"{torch.cuda.device_count()} CUDA device(s) (cuda:0..)")
     if dev.type == "mps":
         mps = getattr(torch.backends, "mps", None)
         if mps is None or not mps.is_available():

@@ -105,3 +105,31 @@ def test_resnet_tiny_gives_the_papers_7x7_grid_at_112px():
     assert sum(p.numel() for p in bb.parameters()) < 2_000_000
     with pytest.raises(ValueError, match="synthetic"):
         create_backbone("resnet_tiny", pretrained=True)
+
+
+def test_timm_layout_filter_kept_only_when_it_fits_better(tmp_path, monkeypatch):
+    """timm's ``checkpoint_filter_fn`` converts foreign layouts (DenseNet above); a filter that
+    remaps a state dict already in the model's layout (seen with another timm's Swin) is ignored."""
+    import timm.models.resnet as tr
+
+    a = create_backbone("resnet18", img_size=64).eval()
+    path = tmp_path / "w.pth"
+    torch.save(a.state_dict(), path)
+
+    def wrong_remap(sd, model):  # renames a block, as an old-layout conversion would
+        return {k.replace("layer4.", "layer3."): v for k, v in sd.items()}
+
+    monkeypatch.setattr(tr, "checkpoint_filter_fn", wrong_remap, raising=False)
+    b = create_backbone("resnet18", weights=path, img_size=64).eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(a(x), b(x))
+
+    def right_remap(sd, model):  # a foreign layout that only the filter can read
+        return {k.replace("blockfour.", "layer4."): v for k, v in sd.items()}
+
+    torch.save({k.replace("layer4.", "blockfour."): v for k, v in a.model.state_dict().items()}, path)
+    monkeypatch.setattr(tr, "checkpoint_filter_fn", right_remap, raising=False)
+    c = create_backbone("resnet18", weights=path, img_size=64).eval()
+    with torch.no_grad():
+        assert torch.equal(a(x), c(x))

@@ -143,6 +143,7 @@ def test_a_cached_two_stage_run_loads_its_last_stage_model(tmp_path):
     first = run(cfg, root=tmp_path, load_model=True)
     again = run(cfg, root=tmp_path, load_model=True)
     assert again.cached and isinstance(again.model, MEGraphAU)
+    assert next(again.model.parameters()).device == next(first.model.parameters()).device
     a, b = first.model.state_dict(), again.model.state_dict()
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ def test_notebooks_exist():
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_clean_paired_and_parameterised(nb_path):
-    import jupytext
+    jupytext = pytest.importorskip("jupytext")  # a dev dependency; absent on a bare GPU image
 
     nb = json.loads(nb_path.read_text())
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]

@@ -101,7 +101,7 @@ def test_prepare_builds_relations_and_class_means(tmp_path):
     for c in range(6):
         sel = single & (data.y[:, c] == 1)
         if sel.any():
-            torch.testing.assert_close(model.visual_features[c], feats[sel].mean(0), atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(model.visual_features[c], feats[sel].mean(0), atol=1e-3, rtol=1e-3)
     assert model.label_names == NAMES
     # the cache is read back instead of recomputed
     torch.save(torch.ones(6, 512), tmp_path / "fc.pt")

@@ -139,7 +139,7 @@ def test_fit_learns_and_writes_run_dir(tmp_path):
     # the returned model holds the best epoch's weights
     best = load_checkpoint(tmp_path / "best.pt")
     for k, v in res.model.state_dict().items():
-        assert torch.equal(v, best["model"][k])
+        assert torch.equal(v.cpu(), best["model"][k])
     # a complete run is not retrained
     again = fit(_model(5), train, val, _recipe(epochs=4), run_dir=tmp_path)
     assert _strip(again.history) == _strip(res.history)
@@ -252,8 +252,8 @@ def test_stage_switches_model_and_carries_weights(tmp_path):
     final = res.model
     assert final.model_config["norm"] == "none" and not isinstance(final.backbone[1], nn.BatchNorm2d)
     s1 = load_checkpoint(tmp_path / "stage1-a" / "best.pt")["model"]
-    assert torch.equal(final.head.weight, s1["head.weight"])  # loaded from stage 1, then frozen
-    assert not torch.equal(final.backbone[0].weight, s1["backbone.0.weight"])  # stage 2 trained it
+    assert torch.equal(final.head.weight.cpu(), s1["head.weight"])  # loaded from stage 1, then frozen
+    assert not torch.equal(final.backbone[0].weight.cpu(), s1["backbone.0.weight"])  # stage 2 trained it
 
 
 def test_compute_metrics_expression_and_multilabel_match_sklearn():
@@ -289,3 +289,14 @@ def test_optional_forward_keys_passed_when_present():
     m.forward_keys = ("landmarks",)
     with pytest.raises(KeyError, match="landmarks"):
         model_inputs(m, {"image": batch["image"]})
+
+
+def test_num_workers_auto(monkeypatch):
+    from afg.train.recipe import resolve_workers
+
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert resolve_workers("auto", "cuda") == 8 and resolve_workers("auto", "cpu") == 0
+    assert resolve_workers(3, "cpu") == 3
+    assert Recipe.from_dict({"num_workers": "2"}).num_workers == 2
+    with pytest.raises(ConfigError, match="num_workers"):
+        Recipe.from_dict({"num_workers": "many"})

@@ -14,7 +14,7 @@ from test_train import TinyData, _model, _recipe, _strip
 from afg.train import evaluate, fit
 
 RECIPE = {"epochs": 2, "batch_size": 8, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9},
-              "schedule": {"name": "constant"}}
+              "schedule": {"name": "constant"}, "device": "cpu"}  # gloo on the CPU (forks)
 
 
 def _worker(rank: int, world: int, port: int, out: str) -> None:
@@ -44,9 +44,11 @@ def test_two_process_gloo_matches_one_process(tmp_path):
     model = _model(norm="none", dropout=0.0)
     ev_ref = evaluate(model, TinyData(13, 1), batch_size=4)
     ref = fit(model, TinyData(32, 0), TinyData(13, 1), _recipe(**RECIPE))
-    # fork (not spawn) spares each child re-importing torch; the code path is the same
+    # fork spares each child re-importing torch (the code path is the same), but cannot follow
+    # a process whose autograd has run on CUDA (its device threads): spawn then
+    method = "spawn" if torch.cuda.is_initialized() else "fork"
     mp.start_processes(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True,
-                       start_method="fork")
+                       start_method=method)
     got = json.loads((tmp_path / "ddp.json").read_text())
     assert got["eval"] == pytest.approx(ev_ref, abs=1e-6)  # gathered over ranks = whole set
     hist = _strip(ref.history)

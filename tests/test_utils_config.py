@@ -66,3 +66,11 @@ def test_atomic_json(tmp_path):
     p = atomic_save_json(tmp_path / "a" / "m.json", {"x": torch.tensor(1.5)})
     assert p.read_text().strip().startswith("{")
     assert not [f for f in p.parent.iterdir() if f.name.endswith(".tmp")]
+
+
+def test_resolve_device_names_a_missing_gpu_index(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert resolve_device("cuda:0") == torch.device("cuda", 0)
+    with pytest.raises(RuntimeError, match=r"'cuda:7'.*1 CUDA device"):
+        resolve_device("cuda:7")

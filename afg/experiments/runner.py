@@ -103,7 +103,8 @@ def run(
         overrides: dotted ``key=value`` strings or a dict applied before hashing.
         force: retrain even when cached (the old directory is replaced).
         device: overrides ``recipe.device`` (part of the hash).
-        load_model: on a cache hit, also rebuild the model with the best weights.
+        load_model: on a cache hit, also rebuild the model with the best weights (on the
+            recipe's device, as a fresh run returns it; the CPU where that device is missing).
     """
     cfg = load_experiment(config)
     if overrides:
@@ -122,6 +123,7 @@ def run(
             model = build_model(final_model_config(cfg), train)
             best = _final_checkpoint(rd)
             model.load_state_dict(load_checkpoint(best)["model"])
+            model.to(_model_device(cfg.recipe.device))  # where a fresh run leaves its model
         return RunResult(done["metrics"], rd, True, cfg, done.get("history", []), 0.0, model)
     if force and rd.exists():
         import shutil
@@ -152,6 +154,19 @@ def final_model_config(config: ExperimentConfig | dict | str | os.PathLike,
         if stage is not None and st.name == stage:
             break
     return out
+
+
+def _model_device(device: str):
+    """The recipe's device, resolved; the CPU when it is not on this machine (a run trained on a
+    GPU elsewhere and read back here)."""
+    import torch
+
+    from ..utils import resolve_device
+
+    try:
+        return resolve_device(device)
+    except RuntimeError:
+        return torch.device("cpu")
 
 
 def is_complete(run_dir: Path) -> bool:

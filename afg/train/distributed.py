@@ -1,8 +1,9 @@
 """Distributed data parallel helpers: the same ``fit`` under ``torchrun --nproc_per_node=N``.
 
 ``DistContext.from_env()`` initialises the default process group when ``WORLD_SIZE > 1`` (NCCL
-on CUDA, gloo on CPU; ``torchrun``'s rendezvous variables are used unchanged, so multi-node runs
-need nothing else). Rank 0 logs and writes checkpoints; evaluation shards the data without
+on CUDA, gloo on CPU, or ``$AFG_DIST_BACKEND``; ``torchrun``'s rendezvous variables are used
+unchanged, so multi-node runs need nothing else). Local rank ``r`` trains on GPU
+``r % device_count``: one GPU per rank under NCCL; gloo also lets ranks share a GPU. Rank 0 logs and writes checkpoints; evaluation shards the data without
 padding and gathers every prediction, so metrics are over the whole evaluation set.
 """
 from __future__ import annotations
@@ -38,7 +39,8 @@ class DistContext:
         world = int(os.environ.get("WORLD_SIZE", "1"))
         if world <= 1:
             return cls()
-        backend = "nccl" if device_type == "cuda" and torch.cuda.is_available() else "gloo"
+        backend = os.environ.get("AFG_DIST_BACKEND") or (
+            "nccl" if device_type == "cuda" and torch.cuda.is_available() else "gloo")
         dist.init_process_group(backend=backend)
         return cls(dist.get_world_size(), dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")))
 

@@ -56,7 +56,7 @@ from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_sta
 from .distributed import DistContext
 from .evaluate import _unwrap, collate, evaluate, model_inputs, to_device
 from .optim import build_optimizer, build_scheduler
-from .recipe import Recipe, default_monitor
+from .recipe import Recipe, default_monitor, resolve_workers
 
 __all__ = ["FitResult", "NonFiniteLossError", "fit", "freeze_modules", "load_recipe"]
 
@@ -209,7 +209,9 @@ def fit(
     probe = resolve_device(dev_name)
     ctx = DistContext.from_env(probe.type)
     if ctx.enabled and probe.type == "cuda":
-        probe = torch.device("cuda", ctx.local_rank)
+        # one GPU per local rank; more ranks than GPUs share them round-robin (gloo only: NCCL
+        # refuses two ranks on one GPU)
+        probe = torch.device("cuda", ctx.local_rank % torch.cuda.device_count())
         torch.cuda.set_device(probe)
     if recipe.deterministic:
         set_deterministic(True)
@@ -297,6 +299,16 @@ def fit(
     return result
 
 
+def scalar_terms(terms: dict[str, Any]) -> dict[str, float]:
+    """The one-element tensors of a criterion's output as floats, read from the device in one
+    transfer (a ``float()`` per term would wait for the GPU once per term)."""
+    keys = [k for k, v in terms.items() if torch.is_tensor(v) and v.numel() == 1]
+    if not keys:
+        return {}
+    vals = torch.stack([terms[k].detach().float().reshape(()) for k in keys]).tolist()
+    return dict(zip(keys, vals))
+
+
 def to_json(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
@@ -333,7 +345,7 @@ def _train_stage(model, train_data, val_data, recipe: Recipe, stage_dir: Path | 
     sampler = _ResumableSampler(train_data, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True,
                                 seed=recipe.seed, drop_last=False)
     gen = torch.Generator()
-    workers = recipe.num_workers
+    workers = resolve_workers(recipe.num_workers, device.type)
     loader = DataLoader(
         train_data, batch_size=per_rank, sampler=sampler, num_workers=workers, collate_fn=collate,
         pin_memory=recipe.pin_memory and device.type == "cuda", generator=gen,
@@ -432,7 +444,7 @@ def _train_stage(model, train_data, val_data, recipe: Recipe, stage_dir: Path | 
                 outputs = train_model(images, **extra)
                 terms = criterion(outputs, batch)
             loss = terms["loss"]
-            vals = {k: float(v.detach()) for k, v in terms.items() if torch.is_tensor(v) and v.numel() == 1}
+            vals = scalar_terms(terms)
             finite = torch.tensor([float(all(math.isfinite(v) for v in vals.values()))])
             if ctx.enabled:
                 finite = ctx.all_reduce_sum(finite) / ctx.world_size

@@ -39,7 +39,7 @@ YAML schema (all keys optional)::
       grad_accum: 1
       channels_last: false
       compile: false           # torch.compile the model
-      num_workers: 0
+      num_workers: 0           # DataLoader workers; auto: min(8, CPU cores) on CUDA, 0 elsewhere
       pin_memory: true
       persistent_workers: true
       prefetch_factor: 2
@@ -82,12 +82,13 @@ ME-GraphAU's two stages and AU-GCN's auto-encoder pre-training (``losses: {stage
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config, ConfigError, apply_overrides
 
-__all__ = ["OptimizerConfig", "Recipe", "ScheduleConfig", "Stage", "default_monitor"]
+__all__ = ["OptimizerConfig", "Recipe", "ScheduleConfig", "Stage", "default_monitor", "resolve_workers"]
 
 
 @dataclass
@@ -173,7 +174,7 @@ class Recipe(Config):
     grad_accum: int = 1
     channels_last: bool = False
     compile: bool = False
-    num_workers: int = 0
+    num_workers: int | str = 0
     pin_memory: bool = True
     persistent_workers: bool = True
     prefetch_factor: int = 2
@@ -194,6 +195,8 @@ class Recipe(Config):
             raise ConfigError(f"amp: {self.amp!r} is not one of none, bf16, fp16")
         if self.monitor_mode not in ("max", "min"):
             raise ConfigError(f"monitor_mode: {self.monitor_mode!r} is not max or min")
+        if self.num_workers != "auto" and not (isinstance(self.num_workers, int) and self.num_workers >= 0):
+            raise ConfigError(f"num_workers: {self.num_workers!r} is not a count >= 0 or 'auto'")
         if self.batch_size < 1 or self.epochs < 0 or self.grad_accum < 1:
             raise ConfigError("batch_size and grad_accum must be >= 1 and epochs >= 0")
 
@@ -238,3 +241,12 @@ def default_monitor(task: str) -> tuple[str, str]:
         "expression": ("accuracy", "max"),
         "multilabel": ("average_precision", "max"),
     }.get(task, ("val_loss", "min"))
+
+
+def resolve_workers(num_workers: int | str, device_type: str) -> int:
+    """DataLoader workers of ``recipe.num_workers``: ``"auto"`` is ``min(8, CPU cores)`` when
+    training on CUDA (one process cannot decode faces as fast as a GPU trains on them:
+    ``benchmarks/gpu_check.sh``) and 0 on the CPU, where workers only take cores from training."""
+    if num_workers == "auto":
+        return min(8, os.cpu_count() or 1) if device_type == "cuda" else 0
+    return int(num_workers)
