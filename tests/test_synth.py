@@ -19,7 +19,7 @@ from afg.data.synth import (
     render_face,
     sample_au_labels,
 )
-from afg.data.synth.labels import BP4D_GRAPH, BP4D_RATES, target_statistics
+from afg.data.synth.labels import BP4D_GRAPH, BP4D_RATES, sample_balanced_labels, target_statistics
 
 
 def _amps(au: int | None, value: float = 1.0) -> np.ndarray:
@@ -125,6 +125,35 @@ def test_expressions_follow_emfacs_prototypes():
     assert lab["va"][happy, 0].mean() > 0.3 > lab["va"][neutral, 0].mean()
     multi = lab["emotions"].sum(1) >= 2
     assert np.all(lab["emotions"][~multi].sum(1) == (lab["expression"][~multi] > 0))
+
+
+@pytest.mark.parametrize("by", ["expression", "emotions"])
+def test_balanced_labels(by):
+    """Equal class counts; every row is still a draw of the label model (expression = the best
+    active prototype, V/A follow it); the same seed gives the same labels."""
+    ds = SynthFaces("bp4d", n_subjects=10, images_per_subject=10, balance=by)
+    lab = ds.labels()
+    counts = np.bincount(lab["expression"], minlength=7)
+    if by == "expression":
+        assert counts.min() >= 14 and counts.max() <= 15 and counts.sum() == 100
+    else:
+        assert counts[0] == 0 and counts[1:].min() >= 16 and counts[1:].max() <= 17
+        assert (lab["emotions"].sum(1) >= 1).all() and (lab["emotions"].sum(1) >= 2).mean() > 0.3
+    au = {a: lab["au"][:, k] for k, a in enumerate(ds.aus)}
+    assert au[12][lab["expression"] == 1].mean() == 1.0  # Happy needs AU12
+    emo = lab["emotions"].astype(bool)
+    assert all(emo[i, e - 1] for i, e in enumerate(lab["expression"]) if e > 0)
+    again = SynthFaces("bp4d", n_subjects=10, images_per_subject=10, balance=by).labels()
+    assert np.array_equal(again["expression"], lab["expression"]) and np.array_equal(again["au"], lab["au"])
+    item = ds[3]
+    assert int(item["expression"]) == lab["expression"][3]
+
+
+def test_balance_rejects_what_a_profile_cannot_produce():
+    with pytest.raises(ValueError, match="Fear"):
+        sample_balanced_labels("disfa", 70, np.random.default_rng(0), max_pool=30_000)
+    with pytest.raises(ValueError, match="balance"):
+        SynthFaces("bp4d", 2, 2, balance="au")
 
 
 @pytest.mark.parametrize("au", ALL_AUS)

@@ -17,6 +17,7 @@ from .labels import (
     PROFILES,
     au_model,
     sample_au_labels,
+    sample_balanced_labels,
     sample_labels,
     target_statistics,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "region_mask",
     "render_face",
     "sample_au_labels",
+    "sample_balanced_labels",
     "sample_labels",
     "sample_nuisance",
     "target_statistics",

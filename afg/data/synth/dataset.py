@@ -19,6 +19,7 @@ from .labels import (
     EXPRESSION_NAMES,
     PROFILES,
     au_name,
+    sample_balanced_labels,
     sample_labels,
 )
 from .render import OCCLUDED_AUS, OCCLUDERS, render_face, sample_nuisance
@@ -47,6 +48,11 @@ class SynthFaces(Dataset):
             :data:`afg.data.synth.face.DEFAULT_EVIDENCE`.
         nuisances: False renders every sample in the canonical pose on a plain background.
         subject_offset: id of the first subject (use disjoint ranges for disjoint datasets).
+        balance: ``"expression"`` draws the labels so that the 7 expressions are equally frequent
+            (:func:`afg.data.synth.labels.sample_balanced_labels`; like AffectNet's validation
+            set); ``"emotions"``: no Neutral face and the 6 emotions equally often the strongest
+            (multi-label, like RAF-ML); ``None`` keeps the profile's natural rates (~70 % Neutral
+            in ``disfa``).
 
     Items are dicts: ``image`` (3, H, W) float; ``aus`` and ``au`` (N,) float 0/1 in the
     profile's AU order, ``au_mask`` (N,) bool (all True), ``au_intensity`` (N,) float in [0, 5];
@@ -78,6 +84,7 @@ class SynthFaces(Dataset):
         evidence: Mapping[int, float] | None = None,
         nuisances: bool = True,
         subject_offset: int = 0,
+        balance: str | None = None,
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
@@ -100,7 +107,12 @@ class SynthFaces(Dataset):
         self._strength = np.array([ev[a] for a in ALL_AUS])
         n = self.n_subjects * self.images_per_subject
         self._n = n
-        self._labels = sample_labels(profile, n, np.random.default_rng([self.seed, 0]))
+        if balance not in (None, "expression", "emotions"):
+            raise ValueError(f"balance: {balance!r} is not None, 'expression' or 'emotions'")
+        self.balance = balance
+        rng = np.random.default_rng([self.seed, 0])
+        self._labels = (sample_balanced_labels(profile, n, rng, by=balance) if balance
+                        else sample_labels(profile, n, rng))
         r = np.random.default_rng([self.seed, 1])
         occ_on = r.random(n) < self.occlusion_rate
         kinds = r.integers(len(OCCLUDERS), size=n)

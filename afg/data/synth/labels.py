@@ -64,6 +64,7 @@ __all__ = [
     "au_model",
     "au_name",
     "sample_au_labels",
+    "sample_balanced_labels",
     "sample_labels",
     "target_statistics",
 ]
@@ -393,3 +394,43 @@ def sample_labels(profile: str, n: int, rng: np.random.Generator) -> dict[str, n
         "compound": compound,
         "va": va,
     }
+
+
+def sample_balanced_labels(profile: str, n: int, rng: np.random.Generator, by: str = "expression",
+                           max_pool: int = 1_000_000) -> dict[str, np.ndarray]:
+    """:func:`sample_labels` of ``n`` samples whose expressions are equally frequent.
+
+    ``by="expression"``: the 7 expressions (Neutral included) each make up 1/7 of the samples;
+    ``by="emotions"``: no Neutral face (every sample shows at least one of the 6 emotions, as in
+    RAF-ML) and each emotion is the strongest one of 1/6 of the samples; blends keep the label
+    model's co-occurrences.
+
+    Rows are drawn from the profile's label model as usual, then ``n // k`` of each class are kept
+    (the remainder goes to randomly chosen classes) and shuffled, so every label stays consistent
+    with its AUs; only the class frequencies change. This mirrors AffectNet's balanced validation
+    set, on which Emotion-GCN reports accuracy, and keeps a model that predicts the majority class
+    (Neutral in the label model) at chance. Expressions that a profile cannot produce (Fear in
+    ``disfa``: its AUs cannot separate Fear from Surprise) raise a ``ValueError``.
+    """
+    if by not in ("expression", "emotions"):
+        raise ValueError(f"by: {by!r} is not 'expression' or 'emotions'")
+    classes = np.arange(len(EXPRESSION_NAMES)) if by == "expression" else np.arange(1, len(EXPRESSION_NAMES))
+    k = len(classes)
+    want = np.full(k, n // k)
+    want[rng.permutation(k)[: n % k]] += 1
+    pool = max(20 * n, 20_000)
+    while True:
+        labels = sample_labels(profile, pool, rng)
+        y = labels["expression"]
+        counts = np.bincount(y, minlength=len(EXPRESSION_NAMES))[classes]
+        if np.all(counts >= want):
+            break
+        if pool >= max_pool:
+            short = [f"{EXPRESSION_NAMES[c]} ({counts[i]} of {want[i]})" for i, c in enumerate(classes)
+                     if counts[i] < want[i]]
+            raise ValueError(f"profile {profile!r}: {max_pool} draws give too few faces of "
+                             f"{', '.join(short)} for {n} balanced faces; use profile 'bp4d' or 'all'")
+        pool = min(max_pool, 4 * pool)
+    idx = np.concatenate([rng.choice(np.flatnonzero(y == c), want[i], replace=False) for i, c in enumerate(classes)])
+    idx = rng.permutation(idx)
+    return {key: v[idx] for key, v in labels.items()}
