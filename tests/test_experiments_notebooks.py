@@ -42,7 +42,7 @@ def test_quick_and_default_configs_scale_the_synthetic_recipe():
 
 def test_per_paper_folds_and_augmentation_of_the_default_mode():
     setup = NotebookSetup(quick=False)
-    # 02/03 run folds 1-2 of the 3-fold partition; the other papers all three; FOLDS overrides
+    # 02/03/05 run folds 1-2 of the 3-fold partition; the other papers all three; FOLDS overrides
     assert setup.fold_list("me_graphau") == setup.fold_list("mafg_ccfg") == [1, 2]
     assert setup.fold_list("au_gcn") == setup.fold_list() == [1, 2, 3]
     abl = setup.ablation("mafg_ccfg", {"Baseline": {}})
@@ -57,6 +57,16 @@ def test_per_paper_folds_and_augmentation_of_the_default_mode():
     assert (e.data.hflip, e.data.resize) == (False, None)
     q = NotebookSetup(quick=True, threads=0).config("mafg_ccfg")
     assert (q.data.hflip, q.data.resize) == (False, None)
+    # Emotion-GCN: balanced BP4D-profile expressions, Adam 1e-3 for 6 epochs on folds 1-2; the
+    # real-data recipe keeps the paper's SGD
+    g = setup.config("emotion_gcn")
+    assert (g.data.profile, g.data.options, g.recipe.epochs) == ("bp4d", {"balance": "expression"}, 6)
+    assert (g.recipe.optimizer.name, g.recipe.optimizer.lr) == ("adam", 1e-3)
+    assert setup.fold_list("emotion_gcn") == [1, 2]
+    s = setup.config("svml_rgcn")
+    assert s.recipe.optimizer.lr_mult == {"head": 1.0, "backbone": 1.0} and s.recipe.schedule.step_epochs == 4
+    assert s.data.options == {"balance": "emotions"} and s.recipe.epochs == 6
+    assert NotebookSetup(quick=True, threads=0).config("emotion_gcn").recipe.optimizer.name == "sgd"
 
 
 def test_real_dataset_uses_the_papers_recipe_and_needs_a_root(tmp_path):
