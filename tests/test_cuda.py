@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import warnings
 
 import numpy as np
@@ -97,42 +96,18 @@ def test_forward_and_checkpoint_match_the_cpu(paper, tmp_path):
         torch.testing.assert_close(outs[DEVICE][k], outs["cpu"][k], atol=2e-2, rtol=2e-2, msg=k)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _ddp_worker(rank: int, world: int, port: int, out: str) -> None:
-    from test_train import TinyData, _model, _recipe, _strip
-
-    from afg.train import fit
-
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
-                      LOCAL_RANK=str(rank), AFG_DIST_BACKEND="gloo")
-    torch.set_num_threads(1)
-    res = fit(_model(norm="none", dropout=0.0), TinyData(32, 0), TinyData(13, 1),
-              _recipe(**DDP_RECIPE), run_dir=os.path.join(out, "run"))
-    if rank == 0:
-        with open(os.path.join(out, "ddp.json"), "w") as fh:
-            json.dump({"history": _strip(res.history), "device": str(next(res.model.parameters()).device)}, fh)
-    torch.distributed.destroy_process_group()
-
-
-DDP_RECIPE = {"epochs": 2, "batch_size": 8, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9},
-              "schedule": {"name": "constant"}, "device": DEVICE}
-
-
 @pytest.mark.slow
 def test_ddp_two_ranks_on_cuda_match_one_process(tmp_path):
     """Two gloo ranks with CUDA tensors (ranks share the GPUs round-robin) equal one process."""
     import torch.multiprocessing as mp
     from test_train import TinyData, _model, _recipe, _strip
+    from test_train_ddp import RECIPE, _free_port, _worker
 
     from afg.train import fit
 
-    ref = fit(_model(norm="none", dropout=0.0), TinyData(32, 0), TinyData(13, 1), _recipe(**DDP_RECIPE))
-    mp.start_processes(_ddp_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True,
+    recipe = {**RECIPE, "device": DEVICE}  # the gloo test's recipe, on the GPU
+    ref = fit(_model(norm="none", dropout=0.0), TinyData(32, 0), TinyData(13, 1), _recipe(**recipe))
+    mp.start_processes(_worker, args=(2, _free_port(), str(tmp_path), recipe), nprocs=2, join=True,
                        start_method="spawn")
     got = json.loads((tmp_path / "ddp.json").read_text())
     assert got["device"].startswith(DEVICE.split(":")[0])

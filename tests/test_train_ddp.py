@@ -17,7 +17,9 @@ RECIPE = {"epochs": 2, "batch_size": 8, "optimizer": {"name": "sgd", "lr": 0.1, 
               "schedule": {"name": "constant"}, "device": "cpu"}  # gloo on the CPU (forks)
 
 
-def _worker(rank: int, world: int, port: int, out: str) -> None:
+def _worker(rank: int, world: int, port: int, out: str, recipe: dict | None = None) -> None:
+    """One gloo rank training TinyAU with ``recipe`` (default :data:`RECIPE`); rank 0 writes the
+    evaluation before training, the history and the trained model's device to ``out/ddp.json``."""
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
                       WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
@@ -25,10 +27,12 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     try:
         model = _model(norm="none", dropout=0.0)
         ev_before = evaluate(model, TinyData(13, 1), batch_size=4)  # uneven shards, no padding
-        res = fit(model, TinyData(32, 0), TinyData(13, 1), _recipe(**RECIPE), run_dir=os.path.join(out, "run"))
+        res = fit(model, TinyData(32, 0), TinyData(13, 1), _recipe(**(recipe or RECIPE)),
+                  run_dir=os.path.join(out, "run"))
         if rank == 0:
             with open(os.path.join(out, "ddp.json"), "w") as fh:
-                json.dump({"eval": ev_before, "history": _strip(res.history)}, fh)
+                json.dump({"eval": ev_before, "history": _strip(res.history),
+                           "device": str(next(res.model.parameters()).device)}, fh)
     finally:
         dist.destroy_process_group()
 

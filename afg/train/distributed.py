@@ -3,8 +3,9 @@
 ``DistContext.from_env()`` initialises the default process group when ``WORLD_SIZE > 1`` (NCCL
 on CUDA, gloo on CPU, or ``$AFG_DIST_BACKEND``; ``torchrun``'s rendezvous variables are used
 unchanged, so multi-node runs need nothing else). Local rank ``r`` trains on GPU
-``r % device_count``: one GPU per rank under NCCL; gloo also lets ranks share a GPU. Rank 0 logs and writes checkpoints; evaluation shards the data without
-padding and gathers every prediction, so metrics are over the whole evaluation set.
+``r % device_count``: one GPU per rank under NCCL; gloo also lets ranks share a GPU. Rank 0 logs
+and writes checkpoints; evaluation shards the data without padding and gathers every prediction,
+so metrics are over the whole evaluation set.
 """
 from __future__ import annotations
 
