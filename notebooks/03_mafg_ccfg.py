@@ -207,9 +207,9 @@ ccfg_paper_vs_code(batch["image"], num_classes=len(model.label_names), backbone=
 # **Why.** Fold 1, 6 epochs, AUC % on the validation faces and, as "train", the same model evaluated
 # on its own training faces. The failing rows do not memorise the training faces; they fail to fit
 # them. The full model reaches train 64.8 / val 50.7, the GNN baseline 75.0 / 68.7, and the failing
-# variants below end with higher training losses (0.149–0.161 against 0.144). The block that stalls is one ending in
-# BatchNorm → ReLU on *pooled vectors* that feeds the cosine-similarity head (Eq. 14) without a
-# residual path:
+# variants below end with higher training losses (0.149–0.161 against 0.144). The block that stalls
+# is one ending in BatchNorm → ReLU on *pooled vectors* that feeds the cosine-similarity head
+# (Eq. 14) without a residual path:
 #
 # * One extra LinearBlock (FC → BN → ReLU) in front of the GNN baseline's head: 57.5 (train 65.3).
 #   With per-AU BatchNorm instead: 50.6. The same FC without BatchNorm: 73.2 (train 76.2).
