@@ -24,7 +24,11 @@ Models that need more than images declare the batch keys in ``forward_keys`` (e.
 ``("landmarks",)``); the trainer passes them as keyword arguments.
 
 Batch size is global: under ``torchrun`` each of the N ranks gets ``batch_size / N`` samples
-(DistributedSampler), so a recipe means the same optimisation on 1 or N GPUs.
+(DistributedSampler), so a recipe means the same optimisation on 1 or N GPUs. When the ranks do not
+divide the training set, the sampler repeats a few samples; they count in the gradient but not in
+the epoch's training metrics. ``grad_accum = A`` steps once per window of ``A`` batches, each
+batch's loss divided by ``A`` (an incomplete last window of ``r`` batches: by ``r``), so the
+update equals one batch of all the window's samples.
 """
 from __future__ import annotations
 
@@ -313,12 +317,27 @@ def to_json(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
 
+def _read_result(path: Path) -> dict[str, Any] | None:
+    """A complete stage's ``result.json``; ``None`` when absent, unreadable (a corrupt file is
+    warned about and the stage resumes from ``last.pt``) or not ``complete``."""
+    if not path.exists():
+        return None
+    try:
+        done = json.loads(path.read_text())
+    except (OSError, ValueError):
+        warnings.warn(f"{path}: unreadable; the stage is resumed from last.pt", stacklevel=3)
+        return None
+    keys = ("metrics", "last_metrics", "best_epoch", "history")
+    complete = isinstance(done, dict) and done.get("status") == "complete"
+    return done if complete and all(k in done for k in keys) else None
+
+
 def _train_stage(model, train_data, val_data, recipe: Recipe, stage_dir: Path | None, resume: bool,
                  stats, device: torch.device, ctx: DistContext, name: str, callbacks) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
-    if stage_dir is not None and resume and (stage_dir / "result.json").exists():
-        done = json.loads((stage_dir / "result.json").read_text())
+    done = _read_result(stage_dir / "result.json") if stage_dir is not None and resume else None
+    if done is not None:
         best = stage_dir / "best.pt" if (stage_dir / "best.pt").exists() else stage_dir / "last.pt"
         model.load_state_dict(load_checkpoint(best)["model"])
         return {"model": model.to(device), "metrics": done["metrics"], "last_metrics": done["last_metrics"],
@@ -354,9 +373,11 @@ def _train_stage(model, train_data, val_data, recipe: Recipe, stage_dir: Path | 
         worker_init_fn=_seed_worker if workers > 0 else None,
     )
     batches = len(loader)
+    n_train = len(train_data)
     if recipe.max_steps_per_epoch:
         batches = min(batches, recipe.max_steps_per_epoch * recipe.grad_accum)
-    steps_per_epoch = max(1, batches // recipe.grad_accum)
+    # an incomplete last accumulation window still steps (its loss is scaled by its own length)
+    steps_per_epoch = max(1, math.ceil(batches / recipe.grad_accum))
     optimizer = build_optimizer(core, recipe.optimizer)
     scheduler = build_scheduler(optimizer, recipe.schedule, recipe.epochs, steps_per_epoch)
     use_amp = recipe.amp != "none" and device.type == "cuda"
@@ -454,13 +475,21 @@ def _train_stage(model, train_data, val_data, recipe: Recipe, stage_dir: Path | 
                         "status": "non-finite loss", "epoch": epoch, "step": global_step, "terms": vals})
                 bar.close()
                 raise NonFiniteLossError(epoch, global_step, vals, name)
-            scaler.scale(loss / recipe.grad_accum).backward()
-            n = images.shape[0]
+            # window of grad_accum batches (the last one may be shorter): the gradient is the mean
+            # of its batch gradients, as one batch of all their samples would give
+            window_end = min(batches, (i // recipe.grad_accum + 1) * recipe.grad_accum)
+            window = window_end - (i // recipe.grad_accum) * recipe.grad_accum
+            scaler.scale(loss / window).backward()
+            # samples the DistributedSampler repeated to even out the ranks (global position
+            # ``rank + k * world`` ≥ len) enter the gradient but not the epoch's training metrics
+            k0 = i * per_rank
+            n = sum(1 for j in range(images.shape[0])
+                    if ctx.rank + (k0 + j) * ctx.world_size < n_train)
             accum["_n"] = accum.get("_n", 0.0) + n
             for k, v in vals.items():
                 key = "train_loss" if k == "loss" else f"train_{k}"
                 accum[key] = accum.get(key, 0.0) + v * n
-            if (i + 1) % recipe.grad_accum == 0:
+            if i + 1 == window_end:
                 if recipe.grad_clip:
                     scaler.unscale_(optimizer)
                     torch.nn.utils.clip_grad_norm_(core.parameters(), recipe.grad_clip)
