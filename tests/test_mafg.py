@@ -83,9 +83,15 @@ def test_axial_branches_cover_the_whole_grid() -> None:
 def test_nodes_are_mean_of_per_au_blocks_and_differ() -> None:
     torch.manual_seed(0)
     m = MAFG(16, 5)
-    nodes = m(torch.randn(4, 9, 16))
-    assert (nodes >= 0).all()  # ReLU of the linear blocks, then a mean
+    x = torch.randn(4, 9, 16)
+    nodes = m(x)
+    assert (nodes < 0).any()  # Eq. 4: phi_i = FC -> BN, no ReLU (paper mode)
     assert not torch.allclose(nodes[:, 0], nodes[:, 1])
+    official = MAFG(16, 5, official=True)  # the authors' LinearBlocks: FC -> BN -> ReLU, then a mean
+    official.load_state_dict(m.state_dict())
+    assert (official(x) >= 0).all()
+    assert torch.allclose(official(x), torch.relu(m.node_linears(m.modulated(
+        m.attention(tokens_to_map(x)) * tokens_to_map(x)).flatten(2).transpose(1, 2))).mean(-2), atol=1e-5)
 
 
 def test_modulated_hook_sees_attention_times_input() -> None:

@@ -5,8 +5,8 @@ Ablation rows (Tables 4–5) are switch combinations of ``create_model("mafg_ccf
 ==============================  =========================================================
 row                             options
 ==============================  =========================================================
-ResNet50                        ``use_mafg=False, use_gnn=False, use_ccfg=False``
-ResNet50 + Evit (Table 4)       ``use_mafg=True, attention="evit", use_gnn=False, use_ccfg=False``
+ResNet50                        ``head="linear", use_mafg=False, use_gnn=False, use_ccfg=False``
+ResNet50 + Evit (Table 4)       ``attention="evit", evit_scales=(3, 5), use_gnn=False, use_ccfg=False``
 ResNet50 + MAFG                 ``use_gnn=False, use_ccfg=False``
 Baseline (ResNet50 + GNN)       ``use_mafg=False, use_ccfg=False``
 Baseline + MAFG                 ``use_ccfg=False``
@@ -14,10 +14,17 @@ Baseline + CCFG                 ``use_mafg=False``
 Baseline + MAFG + CCFG (ours)   defaults
 ==============================  =========================================================
 
-Without MAFG the nodes come from plain per-AU linear blocks (ME-GraphAU's AFG); without CCFG there
-is nothing to concatenate, so the "Post" block is dropped and the (GNN) nodes go straight to
-the similarity head. The paper does not spell out the "ResNet50" row's classifier; we read it as
-per-AU linear blocks + similarity head on the backbone map. Loss: ``L = L_WA`` (Eq. 15–17).
+Without MAFG the nodes come from the same per-AU blocks ``φ_i`` on ``X`` itself (no attention);
+without CCFG there is nothing to concatenate, so the "Post" block is dropped and the (GNN) nodes
+go straight to the similarity head. The "ResNet50" row is a plain ResNet-50 classifier
+(``head="linear"``): global average pooling of the backbone map and one FC layer to N sigmoid
+outputs, no global LinearBlock, no per-AU blocks, no cosine head (the ResNet-50 row of Table 3
+is the same plain classifier, quoted from other work). Loss: ``L = L_WA`` (Eq. 15–17) for
+every row.
+
+**Paper-literal blocks.** ``φ_i`` of Eq. 4 = FC → BN (no activation); ``φ_i`` of Eq. 12 =
+average pooling → FC; Post (Eq. 13) = FC → BN → ReLU. ``official=True`` switches both ``φ``
+to the authors' FC → BN → ReLU (and CCFG's to their single shared block).
 
 **Paper vs. the authors' code.** The paper's CCFG gives every AU its own block ``φ_i`` (Eq. 12;
 our default). The authors' code feeds N identical poolings into **one shared** LinearBlock, so
@@ -59,6 +66,7 @@ class MAFGCCFGHead(nn.Module):
         neighbor_num: ``K`` of the K-NN graph (3 DISFA, 4 EmotioNet).
         metric: K-NN similarity (``dots``, Eq. 5).
         use_mafg, use_gnn, use_ccfg, official, attention: see the module docstring.
+        evit_scales: EVit's aggregation scales (``attention="evit"``; §4.4.1: 3×3 and 5×5).
     """
 
     def __init__(
@@ -72,9 +80,11 @@ class MAFGCCFGHead(nn.Module):
         use_ccfg: bool = True,
         official: bool = False,
         attention: str = "mafg",
+        evit_scales: tuple[int, ...] = (3, 5),
     ) -> None:
         super().__init__()
-        self.mafg = MAFG(channels, num_nodes, attention=attention if use_mafg else "none")  # Eq. 1–4
+        self.mafg = MAFG(channels, num_nodes, attention=attention if use_mafg else "none",
+                         evit_scales=evit_scales, official=official)  # Eq. 1–4
         self.gnn = FGGLayer(channels, num_nodes, neighbor_num, metric) if use_gnn else None  # Eq. 5–9
         self.ccfg = CCFG(channels, num_nodes, official=official) if use_ccfg else None  # Eq. 10–12
         self.post = LinearBlock(2 * channels, channels) if use_ccfg else None  # Eq. 13
@@ -105,6 +115,10 @@ class MAFGCCFG(AffectModel):
     ``forward(images, return_intermediates=False)`` → ``{"au": (B, N) probabilities}`` plus
     ``nodes`` (B, N, C) (the fused features f), ``nodes_mafg``, ``nodes_gnn``, ``nodes_ccfg``
     and ``adjacency`` (B, N, N) when asked. Grad-CAM target of Fig. 3: ``model.mafg.attention``.
+
+    ``head="linear"`` (Table 4/5's "Resnet50" row) replaces all of that with
+    ``sigmoid(FC(GAP(X)))`` ``(B, N)``; it requires ``use_mafg = use_gnn = use_ccfg = False``
+    (``features`` (B, C) is the intermediate then).
     """
 
     task = "au"
@@ -123,21 +137,38 @@ class MAFGCCFG(AffectModel):
         use_ccfg: bool = True,
         official: bool = False,
         attention: str = "mafg",
+        evit_scales: tuple[int, ...] | list[int] = (3, 5),
+        head: str = "similarity",
     ) -> None:
         super().__init__()
-        self.num_classes = num_classes
+        if head not in ("similarity", "linear"):
+            raise ValueError(f"model.head must be 'similarity' or 'linear', got {head!r}")
+        if head == "linear" and (use_mafg or use_gnn or use_ccfg):
+            raise ValueError("model.head: linear is the plain ResNet-50 classifier; set model.use_mafg, "
+                             "model.use_gnn and model.use_ccfg to false")
+        self.num_classes, self.head_kind = num_classes, head
         self.backbone = create_backbone(backbone, pretrained=pretrained, weights=weights, img_size=img_size)
+        if head == "linear":
+            self.fc = nn.Linear(self.backbone.num_features, num_classes)
+            return
         channels = self.backbone.num_features // 4
         self.global_linear = LinearBlock(self.backbone.num_features, channels)
         self.head = MAFGCCFGHead(
-            channels, num_classes, neighbor_num, metric, use_mafg, use_gnn, use_ccfg, official, attention
+            channels, num_classes, neighbor_num, metric, use_mafg, use_gnn, use_ccfg, official, attention,
+            tuple(int(s) for s in evit_scales),
         )
 
     @property
     def mafg(self) -> MAFG:
+        if self.head_kind == "linear":
+            raise AttributeError("the plain classifier (head='linear') has no MAFG")
         return self.head.mafg
 
     def forward(self, images: torch.Tensor, return_intermediates: bool = False) -> dict[str, torch.Tensor]:
+        if self.head_kind == "linear":
+            f = self.backbone(images).mean(dim=1)  # (B, C) global average pooling of the map
+            out = {"au": torch.sigmoid(self.fc(f))}  # (B, N)
+            return {**out, "features": f} if return_intermediates else out
         tokens = self.global_linear(self.backbone(images))  # (B, D, C/4)
         grid = self._grid(images, tokens.shape[1])
         if not return_intermediates:

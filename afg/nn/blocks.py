@@ -61,24 +61,31 @@ class PerNodeLinear(nn.Module):
 
     Shapes: ``x`` ``(B, D, C_in)`` -> ``U`` ``(B, N, D, C_out)`` (a permuted view of a
     ``(B, D, N, C_out)`` buffer).
+
+    ``norm=False`` drops the BatchNorm and ``relu=False`` the ReLU, for blocks that papers define
+    as "FC + normalisation" (Li et al. 2025, Eq. 4: ``norm=True, relu=False``) or as a plain FC
+    (their Eq. 12: ``norm=False, relu=False``); the defaults are ME-GraphAU's LinearBlock.
     """
 
-    def __init__(self, num_nodes: int, in_features: int, out_features: int | None = None, drop: float = 0.0) -> None:
+    def __init__(self, num_nodes: int, in_features: int, out_features: int | None = None, drop: float = 0.0,
+                 norm: bool = True, relu: bool = True) -> None:
         super().__init__()
         out_features = out_features or in_features
         self.num_nodes, self.in_features, self.out_features = num_nodes, in_features, out_features
         self.drop_p = float(drop)
+        self.relu = relu
         self.weight = nn.Parameter(torch.empty(num_nodes, out_features, in_features))
         self.bias = nn.Parameter(torch.empty(num_nodes, out_features))
-        self.bn = nn.BatchNorm1d(num_nodes * out_features)
+        self.bn = nn.BatchNorm1d(num_nodes * out_features) if norm else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         self.weight.data.normal_(0.0, math.sqrt(2.0 / self.out_features))
         bound = 1.0 / math.sqrt(self.in_features)  # nn.Linear's default bias init
         self.bias.data.uniform_(-bound, bound)
-        self.bn.weight.data.fill_(1.0)
-        self.bn.bias.data.zero_()
+        if self.bn is not None:
+            self.bn.weight.data.fill_(1.0)
+            self.bn.bias.data.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 3:
@@ -92,7 +99,11 @@ class PerNodeLinear(nn.Module):
             y = y.reshape(b, d, n * co)
         else:
             y = F.linear(x, self.weight.reshape(n * co, -1), self.bias.reshape(-1))  # (B, D, N*Co)
-        y = F.relu(self.bn(y.transpose(1, 2)))  # (B, N*Co, D): per-(node, channel) stats over B, D
+        y = y.transpose(1, 2)  # (B, N*Co, D)
+        if self.bn is not None:
+            y = self.bn(y)  # per-(node, channel) statistics over B, D
+        if self.relu:
+            y = F.relu(y)
         return y.transpose(1, 2).reshape(b, d, n, co).transpose(1, 2)  # (B, N, D, Co)
 
     @staticmethod
@@ -108,12 +119,16 @@ class PerNodeLinear(nn.Module):
         for i, blk in enumerate(blocks):
             self.weight[i].copy_(blk.fc.weight)
             self.bias[i].copy_(blk.fc.bias)
+            if self.bn is None:
+                continue
             sl = slice(i * co, (i + 1) * co)
             self.bn.weight[sl].copy_(blk.bn.weight)
             self.bn.bias[sl].copy_(blk.bn.bias)
             self.bn.running_mean[sl].copy_(blk.bn.running_mean)
             self.bn.running_var[sl].copy_(blk.bn.running_var)
-        self.bn.num_batches_tracked.copy_(blocks[0].bn.num_batches_tracked)
+        if self.bn is not None:
+            self.bn.num_batches_tracked.copy_(blocks[0].bn.num_batches_tracked)
 
     def extra_repr(self) -> str:
-        return f"num_nodes={self.num_nodes}, {self.in_features}, {self.out_features}, drop={self.drop_p}"
+        return (f"num_nodes={self.num_nodes}, {self.in_features}, {self.out_features}, drop={self.drop_p}, "
+                f"norm={self.bn is not None}, relu={self.relu}")

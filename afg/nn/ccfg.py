@@ -7,7 +7,7 @@
     E_{c,t,u} = \\sum_v \\lambda\\,\\mathrm{Conv}_f(X_{rel})_{c,u,v}\\;\\beta_{local}(X)_{c,t,v}
     \\quad (B, C, h, w) \\qquad \\text{(Eq. 11)}
 
-    v_i^{CCFG} = \\phi_i(E) = \\mathrm{LinearBlock}_i(\\mathrm{AvgPool}(E)) \\qquad \\text{(Eq. 12)}
+    v_i^{CCFG} = \\phi_i(E) = \\mathrm{FC}_i(\\mathrm{AvgPool}(E)) \\qquad \\text{(Eq. 12)}
 
 ``α_rel1``, ``α_rel2`` are 1×1 convolutions to ``C/8`` channels averaged over the height, so
 ``X_rel`` relates every pair of columns ``(u, v)``; ``Conv_f`` (1×1) maps it back to ``C``;
@@ -19,9 +19,12 @@ linear, so ``mean_u`` moves inside it. :meth:`ChannelTopology.pooled` therefore 
 the ``(B, C, w, w)`` relation nor ``E`` (tested equal to the full computation).
 
 **Paper vs. the authors' code (``official=True``).** The paper defines ``φ_i`` as N independent
-blocks, "completely independent AU features", so each AU gets its own vector (our default).
+blocks, "an average pooling layer followed by a fully connected layer", "completely independent
+AU features", so each AU gets its own vector from its own FC, with no normalisation and no
+activation (our default; the Post block of Eq. 13 normalises after the concatenation).
 The authors' code instead runs N *identical* ``AdaptiveAvgPool2d(1)`` layers whose outputs all
-go through **one shared** LinearBlock: every AU receives the *same* vector, and in training the
+go through **one shared** LinearBlock (FC → BN → ReLU): every AU receives the *same* vector,
+and in training the
 shared BatchNorm is updated N times per step with the same batch, so its running statistics
 move with an effective momentum ``1 − 0.9^N`` (0.57 for N = 8) and ``num_batches_tracked``
 grows by N per step. ``official=True`` reproduces this exactly (N calls of the shared block).
@@ -94,10 +97,11 @@ class CCFG(nn.Module):
         num_nodes: ``Num`` AUs.
         out_channels: node feature size (``C`` by default).
         rel_reduction, lam: see :class:`ChannelTopology`.
-        official: ``False`` (paper): ``φ_i`` are N independent LinearBlocks (FC → BN → ReLU) on the
-            pooled ``E``, one vector per AU. ``True`` (authors' code): N identical poolings
-            through **one shared** LinearBlock, called N times — identical vectors for all AUs and
-            N BatchNorm updates per training step (effective momentum ``1 − 0.9^N``).
+        official: ``False`` (paper, Eq. 12): ``φ_i`` are N independent FC layers on the pooled
+            ``E`` (no BatchNorm, no ReLU), one vector per AU. ``True`` (authors' code): N identical
+            poolings through **one shared** LinearBlock (FC → BN → ReLU), called N times —
+            identical vectors for all AUs and N BatchNorm updates per training step (effective
+            momentum ``1 − 0.9^N``).
         shortcut: use the pooled Eq. 11 shortcut (same result, no ``(B, C, w, w)`` tensor).
     """
 
@@ -118,7 +122,7 @@ class CCFG(nn.Module):
         if official:
             self.shared_linear = LinearBlock(out_channels, out_channels)
         else:
-            self.node_linears = PerNodeLinear(num_nodes, out_channels, out_channels)
+            self.node_linears = PerNodeLinear(num_nodes, out_channels, out_channels, norm=False, relu=False)
 
     def pooled(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:
         """AvgPool(E): tokens ``(B, D, C)`` → ``(B, C_out)``."""

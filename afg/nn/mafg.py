@@ -3,8 +3,10 @@
 The backbone map ``X`` (B, C, h, w) goes through a depthwise 5×5 convolution, three axial
 depthwise branches (1×k then k×1 for k = 7, 11, 21) on that output, their sum with the 5×5
 output, a 1×1 channel-mixing convolution (the attention ``Attn``), an element-wise product with
-``X`` and finally one linear block per AU averaged over positions, giving node features
-``V`` (B, N, C). It works on any token grid (7×7 at 224 px, 4×4 at 112 px): the axial kernels
+``X`` and finally one linear block ``φ_i`` per AU averaged over positions, giving node features
+``V`` (B, N, C). Eq. 4 defines ``φ_i`` as "a fully connected layer (FC) and a normalization
+layer": FC → BatchNorm, no activation (paper mode). The authors' code uses ME-GraphAU's
+LinearBlock, FC → BN → ReLU (``official=True``). It works on any token grid (7×7 at 224 px, 4×4 at 112 px): the axial kernels
 are zero padded, so on small grids only their central taps see data.
 
 Grad-CAM (the paper's Fig. 3): ``MAFG.attention`` is a module whose output is the attention map
@@ -12,8 +14,9 @@ Grad-CAM (the paper's Fig. 3): ``MAFG.attention`` is a module whose output is th
 given to ``pytorch_grad_cam`` as a target layer.
 
 ``MultiScaleLinearAttention`` is the EfficientViT (Cai et al., ref. [48]) ReLU linear attention
-with 5×5 multi-scale token aggregation, used for the "ResNet50 + EVit" comparison row of Table 4
-(``MAFG(..., attention="evit")``).
+with multi-scale token aggregation, used for the "ResNet50 + EVit" comparison row of Table 4
+(``MAFG(..., attention="evit", evit_scales=(3, 5))``: §4.4.1 names EVit's 3×3 and 5×5 scales;
+EfficientViT's released models aggregate at 5×5 only, ``evit_scales=(5,)``).
 """
 from __future__ import annotations
 
@@ -96,7 +99,8 @@ class MultiScaleLinearAttention(nn.Module):
     r"""EfficientViT multi-scale ReLU linear attention (Cai et al. 2022, ref. [48] of the paper).
 
     ``q, k, v`` come from a 1×1 convolution; a second set is aggregated from neighbouring tokens
-    by a depthwise ``s×s`` plus grouped 1×1 convolution per scale (``scales=(5,)`` as published).
+    by a depthwise ``s×s`` plus grouped 1×1 convolution per scale (``scales=(5,)`` as in
+    EfficientViT's released models; Li et al. §4.4.1 use 3×3 and 5×5, ``scales=(3, 5)``).
     Each head computes ReLU linear attention
     :math:`o_i = \frac{\mathrm{ReLU}(q_i)\sum_j \mathrm{ReLU}(k_j)^T v_j}{\mathrm{ReLU}(q_i)\sum_j \mathrm{ReLU}(k_j)^T}`
     and a 1×1 projection + BatchNorm maps the concatenated heads back to ``C``. Used as a
@@ -141,11 +145,14 @@ class MAFG(nn.Module):
         num_nodes: ``Num``, the number of AUs.
         kernel_sizes: axial kernel sizes of Eq. 1–2.
         attention: ``"mafg"`` (the paper), ``"evit"`` (EfficientViT linear attention, residual)
-            or ``"none"`` (``X`` passed through: ME-GraphAU's AFG, the rows without MAFG).
+            or ``"none"`` (``X`` passed through: the rows without MAFG keep the same ``φ_i``).
+        evit_scales: aggregation kernel sizes of ``attention="evit"``.
+        official: ``False`` (paper, Eq. 4): ``φ_i`` = FC → BN. ``True`` (authors' code): FC → BN →
+            ReLU (ME-GraphAU's AFG block).
 
     Shapes: tokens ``(B, D, C)`` (``grid=(h, w)``, square by default) → nodes ``(B, N, C)``.
-    ``φ_i`` are N independent LinearBlocks (FC → BN → ReLU, BN statistics over batch and
-    positions), run as one batched :class:`afg.nn.PerNodeLinear`.
+    ``φ_i`` are N independent blocks (BN statistics over batch and positions), run as one
+    batched :class:`afg.nn.PerNodeLinear`.
     """
 
     def __init__(
@@ -154,19 +161,21 @@ class MAFG(nn.Module):
         num_nodes: int,
         kernel_sizes: tuple[int, ...] = (7, 11, 21),
         attention: str = "mafg",
+        evit_scales: tuple[int, ...] = (3, 5),
+        official: bool = False,
     ) -> None:
         super().__init__()
         self.mode = attention
         if attention == "mafg":
             self.attention: nn.Module = MultiScaleAxialAttention(channels, kernel_sizes)
         elif attention == "evit":
-            self.attention = MultiScaleLinearAttention(channels)
+            self.attention = MultiScaleLinearAttention(channels, scales=tuple(int(s) for s in evit_scales))
         elif attention == "none":
             self.attention = nn.Identity()
         else:
             raise ValueError(f"attention must be 'mafg', 'evit' or 'none', got {attention!r}")
         self.modulated = nn.Identity()  # Grad-CAM hook on Attn ⊙ X
-        self.node_linears = PerNodeLinear(num_nodes, channels, channels)  # φ_i, Eq. 4
+        self.node_linears = PerNodeLinear(num_nodes, channels, channels, relu=official)  # φ_i, Eq. 4
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int] | None = None) -> torch.Tensor:
         fmap = tokens_to_map(x, grid)  # (B, C, h, w)
