@@ -103,3 +103,53 @@ def test_prepare_main_by_name(photo_folder, tmp_path):
     assert s["total"] == 2 and s["ok"] == 2
     meta = json.loads((tmp_path / "o" / "prepare.json").read_text())
     assert meta["dataset"] == "folder" and meta["summary"]["ok"] == 2
+
+
+def test_rerun_with_another_size_or_margin_realigns_the_crops(photo_folder, tmp_path, capsys):
+    """The journal records each crop's size and margin: a rerun with a different ``--size`` or
+    margin re-aligns (and says so) instead of keeping the old crops under a new prepare.json."""
+    adapter = ImageFolder(photo_folder)
+    out = tmp_path / "prepared"
+
+    def prep(size, margin=0.1, **kw):
+        aligner = CountingAligner(size=size, margin=margin, batch_size=4)
+        s = prepare_dataset(adapter, out, size=size, margin=margin, batch_size=4, aligner=aligner,
+                            progress=False, limit=3, **kw)
+        return s, aligner.seen
+
+    s, _ = prep(64)
+    assert s["ok"] == 2 and s["processed"] == 3  # astronaut, its mirror image; a cat (no face)
+    faces = read_manifest(out)[0].query("status == 'ok'")["aligned"].tolist()
+    assert len(faces) == 2
+    first = np.asarray(Image.open(out / faces[0]))
+    capsys.readouterr()
+
+    s, seen = prep(96)
+    assert (s["processed"], s["skipped"], seen) == (2, 1, 2)  # the two faces; the cat stays a failure
+    assert "re-aligning them at size 96" in capsys.readouterr().out
+    assert all(np.asarray(Image.open(out / f)).shape == (96, 96, 3) for f in faces)
+    manifest, meta = read_manifest(out)
+    assert meta["size"] == 96 and (manifest.query("status == 'ok'")["aligned"].tolist() == faces)
+
+    s, seen = prep(96)  # same geometry: nothing to do
+    assert (s["processed"], seen) == (0, 0)
+
+    s, seen = prep(96, margin=0.3)  # a wider margin: a smaller face in the crop
+    assert (s["processed"], seen) == (2, 2)
+    assert read_manifest(out)[1]["margin"] == pytest.approx(0.3)
+    wide = np.asarray(Image.open(out / faces[0]))
+    tight = np.asarray(Image.open(out / faces[0]).resize((64, 64)))
+    assert wide.shape == (96, 96, 3) and first.shape == (64, 64, 3)
+    assert np.abs(tight.astype(float) - first.astype(float)).mean() > 5  # really re-aligned
+
+    # a journal of an older afg (entries without size/margin) falls back on prepare.json
+    journal = out / JOURNAL_NAME
+    lines = [json.loads(x) for x in journal.read_text().splitlines()]
+    for e in lines:
+        e.pop("size", None)
+        e.pop("margin", None)
+    journal.write_text("\n".join(json.dumps(e) for e in lines) + "\n")
+    s, seen = prep(96, margin=0.3)
+    assert (s["processed"], seen) == (0, 0)
+    s, seen = prep(80, margin=0.3)
+    assert (s["processed"], seen) == (2, 2)

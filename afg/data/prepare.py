@@ -14,8 +14,10 @@
   (plus images listed in the labels but absent on disk);
 - ``prepare.json``: the label names, sizes and counts that ``FaceDataset`` reads back;
 - ``.prepare_journal.jsonl``: the append-only log that makes the run resumable: on a rerun,
-  sources whose log entry says ``ok`` and whose aligned file exists are skipped, as are recorded
-  failures (unless ``retry_failed``); everything else (e.g. deleted outputs) is redone.
+  sources whose log entry says ``ok``, whose aligned file exists and whose crop ``size`` and
+  ``margin`` (recorded in the entry) equal this run's are skipped, as are recorded failures
+  (unless ``retry_failed``); everything else (deleted outputs, crops of another size or margin:
+  a rerun with a new ``--size`` re-aligns them, saying so) is redone.
 
 ``prepare_main(dataset_name, root, out, ...)`` is what ``afg prepare DATASET --root RAW --out OUT``
 calls.
@@ -120,16 +122,29 @@ def prepare_dataset(adapter: Any, out_dir: str | os.PathLike, size: int = 256, b
         journal_path.unlink()
     journal = _load_journal(journal_path)
 
+    # journals written before entries carried their geometry: the folder's prepare.json says it
+    old_meta = _read_meta(out / "prepare.json")
+    geometry = (int(size), float(aligner.margin))
+    stale: dict[tuple[Any, Any], int] = {}
+
     def done(src: str) -> bool:
         e = journal.get(rel[src])
         if e is None:
             return False
         if e["status"] == "ok":
+            made = _entry_geometry(e, old_meta)
+            if made != geometry:
+                stale[made] = stale.get(made, 0) + 1
+                return False
             return (out / e["aligned"]).is_file()
         return not retry_failed
 
     todo = [s for s in unique if not done(s)]
     skipped = len(unique) - len(todo)
+    if stale and verbose:
+        was = "; ".join(f"{n} at size {a}, margin {b}" for (a, b), n in stale.items())
+        print(f"{out}: {sum(stale.values())} faces were prepared with another crop geometry ({was}); "
+              f"re-aligning them at size {geometry[0]}, margin {geometry[1]:g}")
 
     lm_rows: dict[str, np.ndarray | None] = {}
     want_lm = use_landmarks is True or (use_landmarks == "auto" and _has_landmarks(adapter))
@@ -163,7 +178,7 @@ def prepare_dataset(adapter: Any, out_dir: str | os.PathLike, size: int = 256, b
                     results[j] = r
             lines = []
             for src, r in zip(batch, results):
-                entry = _journal_entry(rel[src], r, image_format)
+                entry = _journal_entry(rel[src], r, image_format, geometry)
                 if r["status"] == "ok":
                     write_image(out / entry["aligned"], r["image"], quality=quality)
                 counts[r["status"]] = counts.get(r["status"], 0) + 1
@@ -246,10 +261,30 @@ def _align_provided(aligner: FaceAligner, image: np.ndarray, lm: np.ndarray) -> 
     return r
 
 
-def _journal_entry(rel_source: str, r: dict[str, Any], image_format: str) -> dict[str, Any]:
+def _read_meta(path: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _entry_geometry(entry: dict[str, Any], old_meta: dict[str, Any]) -> tuple[Any, Any]:
+    """``(size, margin)`` an ``ok`` journal entry's crop was made with: the entry's own fields,
+    else (older journals) the folder's ``prepare.json``; ``(None, None)`` when unknown."""
+    size = entry.get("size", old_meta.get("size"))
+    margin = entry.get("margin", old_meta.get("margin"))
+    if size is None or margin is None:
+        return (None, None)
+    return (int(size), float(margin))
+
+
+def _journal_entry(rel_source: str, r: dict[str, Any], image_format: str,
+                   geometry: tuple[int, float]) -> dict[str, Any]:
     e: dict[str, Any] = {"source": rel_source, "status": r["status"], "reason": r.get("reason", "")}
     if r["status"] == "ok":
         e["aligned"] = _aligned_name(rel_source, image_format)
+        e["size"], e["margin"] = geometry
         e["box"] = [round(float(v), 2) for v in np.asarray(r["box"]).reshape(4)]
         s = r.get("score", float("nan"))
         e["score"] = None if s is None or not np.isfinite(s) else round(float(s), 6)
