@@ -23,6 +23,8 @@ Schema::
       folds: 3               # k-fold protocol; 0 = the official train/test split (or, for
       fold: 1                #   synthetic, held-out identities); fold is 1-based
       img_size / resize / hflip / rotation / color_jitter / threshold / split / basic: ...
+      frame_sampling: {}     # per-video sample of the training frames (AU-GCN §4.1,
+                             #   afg.data.sampling): {positives: 100, negatives: 200, seed: 0}
       cache: true            # keep decoded images in memory
       options: {}            # anything else, passed to the dataset builder
     recipe: {...}            # afg.train.Recipe (see afg.train.recipe)
@@ -39,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch.utils.data import Dataset, Subset
 
 from ..config import Config, ConfigError
@@ -79,10 +82,18 @@ class DataSpec(Config):
     basic: dict[str, Any] = field(default_factory=dict)
     cache: bool = True
     options: dict[str, Any] = field(default_factory=dict)
+    frame_sampling: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.folds and not 1 <= self.fold <= self.folds:
             raise ConfigError(f"data.fold: {self.fold} is not in 1..{self.folds} (folds are 1-based)")
+        if self.frame_sampling:
+            from ..data.sampling import FrameSampling
+
+            try:
+                FrameSampling.from_spec(self.frame_sampling)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
 
 
 @dataclass
@@ -207,10 +218,22 @@ def _build_synthetic(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
     ds = _synthetic(spec, size=render)
     if spec.folds and spec.folds >= 2:
         tr, te = ds.folds(spec.folds)[spec.fold - 1]
+        if spec.frame_sampling:  # one "video" per synthetic identity
+            lab = ds.labels()
+            tr = tr[_frame_sample(spec, lab["au"][tr], lab["subject"][tr])]
         return _split(spec, ds, tr.tolist(), ds, te.tolist(), crop)
     held_out = _synthetic(spec, n_subjects=max(2, spec.n_subjects // 3), seed=spec.seed + 1,
                           subject_offset=spec.n_subjects, size=render)
     return _split(spec, ds, None, held_out, None, crop)
+
+
+def _frame_sample(spec: DataSpec, labels: np.ndarray, videos: np.ndarray) -> np.ndarray:
+    """Positions (into the fold's training rows) of ``data.frame_sampling``'s per-video sample."""
+    from ..data.sampling import FrameSampling
+
+    if labels.ndim != 2 or labels.shape[1] == 0:
+        raise ConfigError(f"data.frame_sampling needs AU labels; {spec.dataset!r} has none")
+    return FrameSampling.from_spec(spec.frame_sampling).indices(labels, videos)
 
 
 def _build_release(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
@@ -223,6 +246,11 @@ def _build_release(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
     prepared = spec.prepared or str(Path(spec.root) / "prepared")
     folds = adapter.folds(spec.folds or None)
     tr, te = folds[(spec.fold - 1) if spec.folds else 0]
+    if spec.frame_sampling:
+        from ..data.sampling import video_ids
+
+        rows = adapter.records.iloc[tr]
+        tr = tr[_frame_sample(spec, rows[list(adapter.au_names)].to_numpy(dtype=float), video_ids(rows))]
     kw = {"size": spec.resize or spec.img_size, "cache": spec.cache}
     crop = _crop_side(spec.img_size, spec.resize) if spec.resize else None
     train, val = adapter.dataset(prepared, indices=tr, **kw), adapter.dataset(prepared, indices=te, **kw)
