@@ -75,6 +75,61 @@ def test_two_faces_give_two_rows_left_to_right(predictor, astronaut):
     assert (df["input"] == df.loc[0, "input"]).all()
 
 
+def test_each_face_row_holds_the_model_on_its_own_crop(predictor, au_checkpoint, astronaut):
+    """Two faces in one image (the face and its mirror image): row k is the model on face k's
+    aligned crop, not on the other face's and not on the whole image."""
+    from afg.data.faces import FaceAligner
+
+    _, model = au_checkpoint
+    image = _two_faces(astronaut)
+    fa = FaceAligner(size=64)
+    boxes, _s, points = fa.detect([image])[0]
+    order = np.argsort([b[0] for b in boxes])  # left to right, as the table
+    crops = [fa.align_points(image, points[i])["image"] for i in order]
+    with torch.no_grad():
+        ref = model(torch.stack([to_tensor(np.array(c)) for c in crops]))["au"].numpy()
+    assert np.abs(ref[0] - ref[1]).max() > 1e-3  # the two crops really give different outputs
+    got = predictor.predict(image)[DISFA].to_numpy(float)
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+
+
+def test_face_threshold_keeps_only_confident_faces(au_checkpoint, astronaut):
+    score = Predictor(au_checkpoint[0], device="cpu").predict(astronaut).loc[0, "FaceScore"]
+    below = Predictor(au_checkpoint[0], device="cpu", face_threshold=score - 1e-4).predict(astronaut)
+    above = Predictor(au_checkpoint[0], device="cpu", face_threshold=(score + 1.0) / 2).predict(astronaut)
+    assert list(below["status"]) == ["ok"]
+    assert list(above["status"]) == ["no_face"] and above[DISFA].isna().all().all()
+
+
+def test_multilabel_model_gives_one_sigmoid_per_emotion(tmp_path):
+    torch.manual_seed(0)
+    names = ["happy", "sad", "fear", "anger"]
+    m = create_model("baseline", 4, backbone="resnet18", img_size=64, task="multilabel").eval()
+    m.label_names = names
+    save_checkpoint(tmp_path / "m.pt", {"model": m.state_dict(), "model_config": m.model_config,
+                                         "task": "multilabel", "label_names": names})
+    faces = (np.random.default_rng(0).random((2, 64, 64, 3)) * 255).astype(np.uint8)
+    df = Predictor(tmp_path / "m.pt", device="cpu").predict(list(faces), detect=False)
+    assert list(df.columns[8:12]) == names and list(df.columns[12:]) == ["status", "reason"]
+    with torch.no_grad():
+        ref = torch.sigmoid(m(torch.stack([to_tensor(f) for f in faces]))["emotions"]).numpy()
+    np.testing.assert_allclose(df[names].to_numpy(float), ref, atol=1e-5)
+    assert not np.allclose(df[names].to_numpy(float).sum(1), 1.0)  # independent, not a softmax
+
+
+def test_a_failing_batch_becomes_error_rows(predictor, astronaut, monkeypatch):
+    """An exception inside the model gives ``status="error"`` rows naming it (NaN predictions);
+    an unreadable input in the same batch keeps its own status; nothing is raised."""
+    def broken(crops):
+        raise RuntimeError("CUDA out of memory\nsecond line")
+
+    monkeypatch.setattr(predictor, "predict_crops", broken)
+    df = predictor.predict([astronaut, np.zeros((1,), np.uint8)])
+    assert list(df["status"]) == ["error", "unreadable"]
+    assert df.loc[0, "reason"] == "RuntimeError: CUDA out of memory"
+    assert df[DISFA + FACE_COLUMNS].isna().all().all()
+
+
 def test_predictions_equal_the_model_on_the_aligned_crop(predictor, au_checkpoint, astronaut):
     from afg.data.faces import FaceAligner
 
