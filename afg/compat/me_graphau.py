@@ -171,6 +171,16 @@ def official_to_ours(state_dict: Any, backbone_module: nn.Module | None = None) 
     ``state_dict``) -> our :class:`~afg.models.me_graphau.MEGraphAU` keys. Swin backbones need our
     ``backbone_module`` (the timm model) for timm's layout converter."""
     sd = _unwrap(state_dict)
+    out = official_body_to_ours(sd, backbone_module)
+    head = {k[len("head."):]: v for k, v in sd.items() if k.startswith("head.")}
+    out.update({"head." + k: v for k, v in official_head_to_ours(head).items()})
+    return out
+
+
+def official_body_to_ours(sd: dict[str, torch.Tensor],
+                          backbone_module: nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """The ``backbone.*`` and ``global_linear.*`` part of an unwrapped ``MEFARG`` state dict ->
+    our keys (shared by ME-GraphAU and OpenGraphAU, whose bodies are the same)."""
     bb = {k[len("backbone."):]: v for k, v in sd.items() if k.startswith("backbone.")}
     bb = {k: v for k, v in bb.items() if not k.startswith(("fc.", "head."))}
     if "patch_embed.proj.weight" in bb:
@@ -181,18 +191,22 @@ def official_to_ours(state_dict: Any, backbone_module: nn.Module | None = None) 
         bb = checkpoint_filter_fn(bb, backbone_module)
     out = {"backbone.model." + k: v for k, v in bb.items()}
     out.update({k: v for k, v in sd.items() if k.startswith("global_linear.")})
-    head = {k[len("head."):]: v for k, v in sd.items() if k.startswith("head.")}
-    out.update({"head." + k: v for k, v in official_head_to_ours(head).items()})
     return out
 
 
 def ours_to_official(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Our MEGraphAU keys -> the authors' (no ``module.`` prefix; ResNet backbones)."""
+    out = ours_body_to_official(state_dict)
+    head = {k[len("head."):]: v for k, v in state_dict.items() if k.startswith("head.")}
+    out.update({"head." + k: v for k, v in ours_head_to_official(head).items()})
+    return out
+
+
+def ours_body_to_official(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Inverse of :func:`official_body_to_ours` for ResNet backbones."""
     out = {"backbone." + k[len("backbone.model."):]: v for k, v in state_dict.items()
            if k.startswith("backbone.model.")}
     out.update({k: v for k, v in state_dict.items() if k.startswith("global_linear.")})
-    head = {k[len("head."):]: v for k, v in state_dict.items() if k.startswith("head.")}
-    out.update({"head." + k: v for k, v in ours_head_to_official(head).items()})
     return out
 
 

@@ -14,7 +14,7 @@ Table 3 ablations are options: ``use_afg=False`` (backbone + linear head), ``use
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -69,11 +69,11 @@ class ANFLHead(nn.Module):
     """Stage-1 head (Sec. 2.1): AFG maps ``U`` → ``v = GAP(U)`` → FGG (Eq. 1) → Eq. 2."""
 
     def __init__(self, channels: int, num_classes: int, neighbor_num: int = 4, metric: str = "dots",
-                 use_fgg: bool = True) -> None:
+                 use_fgg: bool = True, sub_nodes: Sequence[int] | None = None) -> None:
         super().__init__()
         self.afg = PerNodeLinear(num_classes, channels)
         self.fgg = FGGLayer(channels, num_classes, neighbor_num, metric) if use_fgg else None
-        self.similarity = SimilarityHead(num_classes, channels)
+        self.similarity = SimilarityHead(num_classes, channels, sub_nodes)
         self.neighbor_num, self.metric = neighbor_num, metric
 
     def forward(self, x: torch.Tensor, return_intermediates: bool = False) -> dict[str, torch.Tensor]:
@@ -89,16 +89,20 @@ class ANFLHead(nn.Module):
 
 
 class MEFLHead(nn.Module):
-    """Stage-2 head (Sec. 2.2): AFG → MEFL edges (Eq. 3–5) → L GatedGCN layers → Eq. 2 and edge FC."""
+    """Stage-2 head (Sec. 2.2): AFG → MEFL edges (Eq. 3–5) → L GatedGCN layers → Eq. 2 and edge FC.
+
+    ``gnn_residual``: :class:`~afg.nn.GatedGCN`'s ``residual``; ``edge_classifier=False`` drops
+    the edge FC (and the ``edge`` output), as OpenGraphAU's stage-2 head has none."""
 
     def __init__(self, channels: int, num_classes: int, num_layers: int = 2, neighbor_num: int = 4,
-                 metric: str = "dots", efficient: bool = True) -> None:
+                 metric: str = "dots", efficient: bool = True, sub_nodes: Sequence[int] | None = None,
+                 gnn_residual: str = "inner", edge_classifier: bool = True) -> None:
         super().__init__()
         self.afg = PerNodeLinear(num_classes, channels)
         self.mefl = MEFL(channels, num_classes, efficient=efficient)
-        self.gnn = GatedGCN(channels, num_classes, num_layers)
-        self.similarity = SimilarityHead(num_classes, channels)
-        self.edge_classifier = EdgeClassifier(channels, 4)
+        self.gnn = GatedGCN(channels, num_classes, num_layers, residual=gnn_residual)
+        self.similarity = SimilarityHead(num_classes, channels, sub_nodes)
+        self.edge_classifier = EdgeClassifier(channels, 4) if edge_classifier else None
         self.neighbor_num, self.metric = neighbor_num, metric
 
     def forward(self, x: torch.Tensor, return_intermediates: bool = False) -> dict[str, torch.Tensor]:
@@ -106,7 +110,9 @@ class MEFLHead(nn.Module):
         v0 = PerNodeLinear.nodes(maps)  # (B, N, C)
         e0 = self.mefl(maps, x)  # (B, N², C), p = i*N + j
         v, e = self.gnn(v0, e0)
-        out = {"au": self.similarity(v), "edge": self.edge_classifier(e)}
+        out = {"au": self.similarity(v)}
+        if self.edge_classifier is not None:
+            out["edge"] = self.edge_classifier(e)
         if return_intermediates:
             out.update(nodes=v, edge_features=e, adjacency=knn_adjacency(v0, self.neighbor_num, self.metric))
         return out
@@ -137,6 +143,11 @@ class MEGraphAU(AffectModel):
     Options: ``stage`` (1|2), ``neighbor_num`` K (4 BP4D, 3 DISFA), ``metric`` (dots|cosine|l1),
     ``use_afg``, ``use_fgg`` (stage 1), ``loss`` ('wa'|'wbce'), ``lam`` λ of Eq. 8 (default 0.05
     ResNet, 0.01 Swin; stage 2 only), ``num_layers`` GatedGCN layers, ``efficient`` MEFL moments.
+
+    OpenGraphAU (the authors' 41-AU tool, :mod:`afg.compat.opengraphau`) is the same model with
+    ``sub_nodes`` (extra left/right classes scored from main nodes, :class:`~afg.nn.SimilarityHead`;
+    ``au`` is then ``(B, num_classes + len(sub_nodes))``), ``gnn_residual="outer"`` and
+    ``edge_classifier=False`` (stage 2).
     """
 
     task = "au"
@@ -144,7 +155,9 @@ class MEGraphAU(AffectModel):
     def __init__(self, num_classes: int, backbone: str = "resnet50", pretrained: bool = False,
                  weights: str | None = None, img_size: int = 224, stage: int = 1, neighbor_num: int = 4,
                  metric: str = "dots", use_afg: bool = True, use_fgg: bool = True, loss: str = "wa",
-                 lam: float | None = None, num_layers: int = 2, efficient: bool = True) -> None:
+                 lam: float | None = None, num_layers: int = 2, efficient: bool = True,
+                 sub_nodes: Sequence[int] | None = None, gnn_residual: str = "inner",
+                 edge_classifier: bool = True) -> None:
         super().__init__()
         if stage not in (1, 2):
             raise ValueError(f"stage must be 1 or 2, got {stage}")
@@ -153,17 +166,18 @@ class MEGraphAU(AffectModel):
         self.backbone = create_backbone(backbone, pretrained=pretrained, weights=weights, img_size=img_size)
         c_in = self.backbone.num_features
         if not use_afg:
-            if stage == 2:
-                raise ValueError("stage 2 needs the AFG (use_afg=True)")
+            if stage == 2 or sub_nodes:
+                raise ValueError("stage 2 and sub_nodes need the AFG (use_afg=True)")
             self.global_linear = None
             self.head: nn.Module = LinearAUHead(c_in, num_classes)
             return
         c = c_in // 2 if backbone.startswith("swin") else c_in // 4
         self.global_linear = LinearBlock(c_in, c)
         if stage == 1:
-            self.head = ANFLHead(c, num_classes, neighbor_num, metric, use_fgg)
+            self.head = ANFLHead(c, num_classes, neighbor_num, metric, use_fgg, sub_nodes)
         else:
-            self.head = MEFLHead(c, num_classes, num_layers, neighbor_num, metric, efficient)
+            self.head = MEFLHead(c, num_classes, num_layers, neighbor_num, metric, efficient,
+                                 sub_nodes, gnn_residual, edge_classifier)
 
     def forward(self, images: torch.Tensor, return_intermediates: bool = False) -> dict[str, torch.Tensor]:
         x = self.backbone(images)  # (B, D, C_in)
@@ -209,21 +223,25 @@ def me_graphau_stage1(num_classes: int, backbone: str = "resnet50", pretrained: 
                       weights: str | None = None, img_size: int = 224, neighbor_num: int = 4,
                       metric: str = "dots", use_afg: bool = True, use_fgg: bool = True,
                       loss: str = "wa", lam: float | None = None, num_layers: int = 2,
-                      efficient: bool = True) -> MEGraphAU:
-    """ME-GraphAU stage 1 (ANFL). See :class:`MEGraphAU`. ``lam``/``num_layers``/``efficient``
-    concern stage 2 only (accepted so that one option set can describe both stages)."""
+                      efficient: bool = True, sub_nodes: Sequence[int] | None = None,
+                      gnn_residual: str = "inner", edge_classifier: bool = True) -> MEGraphAU:
+    """ME-GraphAU stage 1 (ANFL). See :class:`MEGraphAU`. ``lam``/``num_layers``/``efficient``/
+    ``gnn_residual``/``edge_classifier`` concern stage 2 only (accepted so that one option set
+    can describe both stages)."""
     return MEGraphAU(num_classes, backbone, pretrained, weights, img_size, stage=1, neighbor_num=neighbor_num,
-                     metric=metric, use_afg=use_afg, use_fgg=use_fgg, loss=loss)
+                     metric=metric, use_afg=use_afg, use_fgg=use_fgg, loss=loss, sub_nodes=sub_nodes)
 
 
 @register_model("me_graphau")
 def me_graphau(num_classes: int, backbone: str = "resnet50", pretrained: bool = False,
                weights: str | None = None, img_size: int = 224, neighbor_num: int = 4, metric: str = "dots",
                loss: str = "wa", lam: float | None = None, num_layers: int = 2, efficient: bool = True,
-               use_afg: bool = True, use_fgg: bool = True) -> MEGraphAU:
+               use_afg: bool = True, use_fgg: bool = True, sub_nodes: Sequence[int] | None = None,
+               gnn_residual: str = "inner", edge_classifier: bool = True) -> MEGraphAU:
     """ME-GraphAU stage 2 (AFG + MEFL + GatedGCN). See :class:`MEGraphAU`. ``use_fgg`` only records
     whether the stage-1 model that initialises this one had the FGG (Table 3 rows 5 vs 6)."""
     if not use_afg:
         raise ValueError("me_graphau (stage 2) needs the AFG (use_afg=True)")
     return MEGraphAU(num_classes, backbone, pretrained, weights, img_size, stage=2, neighbor_num=neighbor_num,
-                     metric=metric, loss=loss, lam=lam, num_layers=num_layers, efficient=efficient)
+                     metric=metric, loss=loss, lam=lam, num_layers=num_layers, efficient=efficient,
+                     sub_nodes=sub_nodes, gnn_residual=gnn_residual, edge_classifier=edge_classifier)

@@ -12,6 +12,10 @@ Per layer (no biases in the linear maps):
 ``BN_{N²}`` / ``BN_N`` are BatchNorm1d over the pair / node axis. The authors gather node terms
 with one-hot incidence matrices ``(N², N)``; here ``h_i`` and ``h_j`` broadcast over a
 ``(B, N, N, C)`` grid, which is the same arithmetic without the O(N³) matmuls.
+
+``residual="outer"`` puts the node ReLU inside the residual,
+:math:`h_i \\leftarrow h_i + \\mathrm{ReLU}(\\mathrm{BN}_N(\\dots))`, as the authors' OpenGraphAU
+code does (``model/MEFL.py``); ME-GraphAU's code is ``"inner"``, the equation above.
 """
 from __future__ import annotations
 
@@ -25,11 +29,15 @@ __all__ = ["GatedGCN", "GatedGCNLayer"]
 
 
 class GatedGCNLayer(nn.Module):
-    """One layer. Shapes: ``h`` ``(B, N, C)``, ``e`` ``(B, N², C)`` -> same shapes."""
+    """One layer. Shapes: ``h`` ``(B, N, C)``, ``e`` ``(B, N², C)`` -> same shapes.
+    ``residual``: ``"inner"`` (ReLU(h + BN(·)), ME-GraphAU) or ``"outer"`` (h + ReLU(BN(·)),
+    OpenGraphAU)."""
 
-    def __init__(self, channels: int, num_nodes: int) -> None:
+    def __init__(self, channels: int, num_nodes: int, residual: str = "inner") -> None:
         super().__init__()
-        self.channels, self.num_nodes = channels, num_nodes
+        if residual not in ("inner", "outer"):
+            raise ValueError(f"residual must be 'inner' or 'outer', got {residual!r}")
+        self.channels, self.num_nodes, self.residual = channels, num_nodes, residual
         for name in ("U", "V", "A", "B", "E"):
             setattr(self, name, nn.Linear(channels, channels, bias=False))
         self.bnv = nn.BatchNorm1d(num_nodes)
@@ -56,16 +64,19 @@ class GatedGCNLayer(nn.Module):
         e = e + F.relu(self.bne(pre + self.E(e)))  # (B, N², C)
         g = self.gate(e)  # (B, N_i, N_j, C)
         msg = torch.einsum("bijc,bjc->bic", g, self.V(h)) / n  # (1/N) Σ_j g_ij ⊙ V h_j
-        h = F.relu(h + self.bnv(self.U(h) + msg))
+        upd = self.bnv(self.U(h) + msg)
+        h = F.relu(h + upd) if self.residual == "inner" else h + F.relu(upd)
         return h, e
 
 
 class GatedGCN(nn.Module):
-    """A stack of :class:`GatedGCNLayer` (L = 2 in ME-GraphAU)."""
+    """A stack of :class:`GatedGCNLayer` (L = 2 in ME-GraphAU); ``residual`` as in the layer."""
 
-    def __init__(self, channels: int, num_nodes: int, num_layers: int = 2) -> None:
+    def __init__(self, channels: int, num_nodes: int, num_layers: int = 2,
+                 residual: str = "inner") -> None:
         super().__init__()
-        self.layers = nn.ModuleList(GatedGCNLayer(channels, num_nodes) for _ in range(num_layers))
+        self.layers = nn.ModuleList(GatedGCNLayer(channels, num_nodes, residual)
+                                    for _ in range(num_layers))
 
     def forward(self, h: torch.Tensor, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         for layer in self.layers:
