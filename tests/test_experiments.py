@@ -44,7 +44,8 @@ def _cfg(**model_opts) -> ExperimentConfig:
         "model": {"name": "test_tiny_au", "num_classes": 3, **model_opts},
         "data": {"dataset": "tiny", "folds": 3, "fold": 1},
         "recipe": {"epochs": 2, "batch_size": 6, "optimizer": {"lr": 0.05}, "deterministic": True,
-                   "progress": False, "schedule": {"name": "constant"}},
+                   "progress": False, "schedule": {"name": "constant"},
+                   "selection_fraction": 0.5},  # 12 of the 24 training items select (AUC defined)
     })
 
 
@@ -69,18 +70,62 @@ def test_run_cache_hits_and_misses(tmp_path, monkeypatch):
     assert config_hash(cfg) != config_hash(cfg.override({"recipe.seed": 1}))
 
 
+def test_force_retrains_and_replaces_the_directory(tmp_path, monkeypatch):
+    cfg = _cfg()
+    first = run(cfg, root=tmp_path)
+    (first.run_dir / "stale.txt").write_text("from the old run")
+    calls = []
+    real_fit = afg.train.fit
+    monkeypatch.setattr(afg.train, "fit", lambda *a, **k: calls.append(1) or real_fit(*a, **k))
+    again = run(cfg, root=tmp_path, force=True)
+    assert calls == [1] and not again.cached and again.run_dir == first.run_dir
+    assert not (first.run_dir / "stale.txt").exists()
+    assert _strip(again.history) == _strip(first.history)  # deterministic: the same run again
+
+
+def test_package_and_generator_versions_are_in_the_hash(monkeypatch):
+    import afg.data.synth
+    import afg.experiments.runner
+
+    tiny = _cfg()
+    synth = ExperimentConfig.from_dict({
+        "model": {"name": "baseline", "backbone": "resnet_tiny", "pretrained": False, "img_size": 32},
+        "data": {"dataset": "synthetic", "profile": "disfa", "n_subjects": 3, "images_per_subject": 2,
+                 "size": 32, "folds": 3, "fold": 1},
+    })
+    h_tiny, h_synth = config_hash(tiny), config_hash(synth)
+    monkeypatch.setattr(afg.data.synth, "GENERATOR_VERSION", afg.data.synth.GENERATOR_VERSION + 1)
+    assert config_hash(synth) != h_synth  # new faces: no reuse of runs made on the old ones
+    assert config_hash(tiny) == h_tiny  # other datasets do not depend on the generator
+    monkeypatch.setattr(afg.experiments.runner, "__version__", "999.0")
+    assert config_hash(tiny) != h_tiny
+
+
+def test_corrupt_result_json_is_not_a_cache_hit(tmp_path, monkeypatch):
+    cfg = _cfg()
+    first = run(cfg, root=tmp_path)
+    (first.run_dir / "result.json").write_text("{not json")
+    stamp = (first.run_dir / "last.pt").stat().st_mtime_ns
+    with pytest.warns(UserWarning, match="unreadable"):
+        again = run(cfg, root=tmp_path)
+    assert not again.cached and again.metrics == first.metrics
+    assert _strip(again.history) == _strip(first.history)
+    assert (first.run_dir / "last.pt").stat().st_mtime_ns == stamp  # resumed at the end: no epoch rerun
+    assert run(cfg, root=tmp_path).cached  # result.json rewritten
+
+
 def test_incomplete_run_resumes(tmp_path):
     ref = run(_cfg(kill_at=10_000), root=tmp_path / "a")
-    with pytest.raises(Kill):  # dies at the 7th training forward: step 2 of epoch 2
-        run(_cfg(kill_at=7), root=tmp_path / "b")
+    with pytest.raises(Kill):  # dies at the 4th training forward (2 batches an epoch): step 2 of epoch 2
+        run(_cfg(kill_at=4), root=tmp_path / "b")
     run_dir = next((tmp_path / "b").iterdir())
     assert (run_dir / "last.pt").exists() and not (run_dir / "result.json").exists()
     # same config again: the directory is incomplete, so it resumes from last.pt (end of epoch 1);
     # the rebuilt model's call counter restarts, so it gets through epoch 2 this time
-    resumed = run(_cfg(kill_at=7), root=tmp_path / "b")
+    resumed = run(_cfg(kill_at=4), root=tmp_path / "b")
     assert not resumed.cached and resumed.run_dir == run_dir
     assert _strip(resumed.history) == _strip(ref.history)
-    assert run(_cfg(kill_at=7), root=tmp_path / "b").cached
+    assert run(_cfg(kill_at=4), root=tmp_path / "b").cached
 
 
 def test_ablation_tidy_and_table(tmp_path):
