@@ -7,6 +7,13 @@
 ...                folds=3)
 >>> tidy = abl.run()          # columns: variant, fold, metric, value (cached per run)
 >>> abl.table(["f1_mean"])    # rows = variants, cells "62.3 ± 1.2" (percent)
+>>> abl.compare("Baseline", "f1_mean")              # paired Δ, 95 % CI, p, n per variant
+>>> abl.table(["f1_mean"], reference="Baseline")    # + a "Δ f1_mean [95 % CI]" column
+
+With ``seeds=[0, 1]`` every variant × fold also runs per seed; a paired interval rests on the
+runs two variants share (same fold and seed), and the tables say how many
+(:mod:`afg.experiments.analysis`). ``attrs["note"]`` of :meth:`Ablation.table` says how the
+epoch was selected (``recipe.selection``; ``test`` is flagged as optimistic).
 
 Variant names should match the rows of the paper's table in :mod:`afg.reference` so that
 ``afg.reference.compare(abl.summary(), "mafg_ccfg/table4")`` lines them up.
@@ -22,10 +29,11 @@ import pandas as pd
 
 from ..config import apply_overrides
 from .config import ExperimentConfig, load_experiment
+from .executors import resolve_executor, submit_runs
 from .parallel import resolve_jobs, train_parallel
 from .runner import RunResult, run
 
-__all__ = ["Ablation", "Sweep", "format_mean_std", "pivot_mean_std"]
+__all__ = ["SELECTED_ON_TEST", "Ablation", "Sweep", "format_mean_std", "pivot_mean_std"]
 
 #: metrics shown by default per task
 DEFAULT_METRICS = {
@@ -33,6 +41,9 @@ DEFAULT_METRICS = {
     "expression": ["accuracy", "mean_class_accuracy"],
     "multilabel": ["average_precision", "micro_f1", "macro_f1", "hamming_loss", "ranking_loss"],
 }
+
+#: what every table, caption and export built from ``recipe.selection: test`` runs says
+SELECTED_ON_TEST = "selected on the test fold (optimistic)"
 
 #: metrics reported by the papers in percent
 PERCENT_PREFIXES = ("f1", "acc", "auc", "accuracy", "mean_class", "macro_f1", "micro_f1",
@@ -102,7 +113,7 @@ class Ablation:
                     d_s = d_f if s is None else apply_overrides(d_f, {"recipe.seed": s})
                     yield name, f, s, ExperimentConfig.from_dict(d_s)
 
-    def run(self, jobs: int | None = None, **run_kwargs: Any) -> pd.DataFrame:
+    def run(self, jobs: int | None = None, executor: Any = None, **run_kwargs: Any) -> pd.DataFrame:
         """Run (or fetch) every variant × fold; returns and stores the tidy frame.
 
         Args:
@@ -112,11 +123,26 @@ class Ablation:
                 does: ``benchmarks/parallel_runs.py``, 1.00×). Each run
                 seeds itself from its config, so the cache holds the same runs either way; a run
                 that initialises from another run of this ablation (``StageAblation``) waits for it.
+            executor: where the runs train (:mod:`afg.experiments.executors`): ``None``/``"local"``
+                as above, ``"slurm"`` (one SLURM job per run) or ``"submitit-local"``, or an
+                :class:`~afg.experiments.executors.ExecutorSpec`/mapping (partition, GPUs, time
+                limit …). With ``wait=False`` in the spec the missing runs are submitted and only
+                the finished ones are returned (``self.submission.status()``); call again later.
             run_kwargs: passed to :func:`afg.experiments.run` (``load_model``, ``force``, ``device`` …).
         """
         items = list(self.configs())
         jobs = resolve_jobs(jobs)
-        if jobs > 1:
+        spec = resolve_executor(executor)
+        self.submission = None
+        if spec.name != "local":
+            self.submission = submit_runs(
+                [(f"{name} fold {fold}", cfg) for name, fold, _, cfg in items], spec, root=self.root,
+                force=bool(run_kwargs.get("force")), overrides=run_kwargs.get("overrides"),
+                device=run_kwargs.get("device"))
+            run_kwargs = {k: v for k, v in run_kwargs.items() if k != "force"}
+            items = [it for it, done in zip(items, self.submission.finished()) if done]
+        elif (spec.jobs or jobs) > 1:
+            jobs = spec.jobs or jobs
             train_parallel([(f"{name} fold {fold}", cfg) for name, fold, _, cfg in items], jobs,
                            root=self.root, force=bool(run_kwargs.get("force")),
                            overrides=run_kwargs.get("overrides"), device=run_kwargs.get("device"))
@@ -129,7 +155,7 @@ class Ablation:
             for metric, value in res.scalars().items():
                 rows.append({"variant": name, "fold": fold, "seed": seed, "metric": metric,
                              "value": value, "cached": res.cached})
-        tidy = pd.DataFrame(rows)
+        tidy = pd.DataFrame(rows, columns=["variant", "fold", "seed", "metric", "value", "cached"])
         if self.seeds is None:
             tidy = tidy.drop(columns=["seed"])
         self.tidy = tidy
@@ -146,14 +172,54 @@ class Ablation:
         name = self.base.model["name"]
         return "expression" if name.startswith("emotion") else "multilabel" if name.startswith("svml") else "au"
 
-    def summary(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
-        """Numeric ``(metric, mean|std|n)`` columns per variant."""
+    def selection_modes(self) -> list[str]:
+        """The ``recipe.selection`` modes of the runs (of the configs before running)."""
+        modes = [r.selection for *_, r in self.results] or [c.recipe.selection for *_, c in self.configs()]
+        return list(dict.fromkeys(modes))
+
+    def note(self) -> str:
+        """What the numbers of :meth:`table` are: runs per cell and how the epoch was selected —
+        ``"selected on the test fold (optimistic)"`` whenever any run used ``selection: test``."""
+        seeds = f" × {len(self.seeds)} seeds" if self.seeds else ""
+        how = {"val": "epoch selected on a validation split of the training subjects",
+               "last": "last epoch", "test": SELECTED_ON_TEST}
+        modes = self.selection_modes()
+        sel = "; ".join(how[m] for m in (["test"] if "test" in modes else modes))
+        return f"mean ± std over {len(self.folds)} folds{seeds}; {sel}"
+
+    def compare(self, reference: str | None = None, metric: str | None = None,
+                confidence: float = 0.95) -> pd.DataFrame:
+        """:func:`afg.experiments.paired_comparison` of every variant against ``reference``
+        (default: the first variant) on ``metric`` (default: the task's first), over the
+        (fold, seed) pairs both ran."""
+        from .analysis import paired_comparison
+
         if self.tidy is None:
             self.run()
-        return pivot_mean_std(self.tidy, metrics or self.metrics, order=list(self.variants))
+        reference = reference if reference is not None else next(iter(self.variants))
+        metric = metric or (self.metrics or DEFAULT_METRICS[self._task()])[0]
+        return paired_comparison(self.tidy, reference, metric, confidence)
 
-    def table(self, metrics: Sequence[str] | None = None, percent: bool = True, digits: int = 1) -> pd.DataFrame:
-        """Variants × metrics with ``"mean ± std"`` strings (percent for F1/accuracy/AUC …)."""
+    def summary(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+        """Numeric ``(metric, mean|std|n)`` columns per variant (``attrs["note"]``: :meth:`note`)."""
+        if self.tidy is None:
+            self.run()
+        out = pivot_mean_std(self.tidy, metrics or self.metrics, order=list(self.variants))
+        out.attrs["note"] = self.note()
+        return out
+
+    def table(self, metrics: Sequence[str] | None = None, percent: bool = True, digits: int = 1,
+              reference: str | None = None, delta_metrics: Sequence[str] | None = None,
+              confidence: float = 0.95) -> pd.DataFrame:
+        """Variants × metrics with ``"mean ± std"`` strings (percent for F1/accuracy/AUC …).
+
+        With ``reference`` (a variant name), a column ``"Δ <metric> [95 % CI]"`` per metric of
+        ``delta_metrics`` (default: the first metric) holds the paired difference against it
+        (:meth:`compare`; ``"+1.2 [-0.3, +2.7]"``). ``attrs["note"]`` says what the cells are, how
+        many paired runs each interval rests on and, for runs selected on the test fold, that the
+        numbers are optimistic; :func:`~afg.experiments.styled`, :func:`~afg.experiments.to_latex`
+        and :func:`~afg.experiments.to_markdown` print it.
+        """
         metrics = list(metrics or self.metrics or DEFAULT_METRICS[self._task()])
         s = self.summary(metrics)
         out = pd.DataFrame(index=s.index)
@@ -163,6 +229,24 @@ class Ablation:
             scale = 100.0 if percent and m.startswith(PERCENT_PREFIXES) else 1.0
             out[m] = [format_mean_std(a, b, scale, digits) for a, b in zip(s[(m, "mean")], s[(m, "std")])]
         out.index.name = "variant"
+        note = self.note()
+        if reference is not None:
+            from .analysis import format_delta_ci
+
+            conf = f"{100 * confidence:g} %"
+            pairs = set()
+            for m in list(delta_metrics or metrics[:1]):
+                cmp = self.compare(reference, m, confidence)
+                scale = 100.0 if percent and m.startswith(PERCENT_PREFIXES) else 1.0
+                out[f"Δ {m} [{conf} CI]"] = [
+                    "reference" if v == reference else
+                    format_delta_ci(*cmp.loc[v, ["delta", "ci_low", "ci_high"]], scale, digits)
+                    if v in cmp.index else "–" for v in out.index]
+                pairs |= set(int(n) for n in cmp["n"])
+            n = "/".join(str(p) for p in sorted(pairs)) or "0"
+            note += (f"; Δ = paired difference vs {reference!r} over {n} runs sharing a fold and "
+                     f"seed, Student-t {conf} CI")
+        out.attrs["note"] = note
         return out
 
 
