@@ -29,6 +29,9 @@ Ablation files (``afg ablate``, see ``configs/ablations/``)::
     variants:                              # name -> dotted overrides ({} or null = the base)
       Backbone (WBCE): {model.use_afg: false, model.loss: wbce}
       +AFG+FGG, L_WA: {}
+    executor: {name: slurm, partition: gpu, time_min: 240}   # optional: where the runs train
+                                           #   (afg.experiments.executors.ExecutorSpec; the
+                                           #   --executor/--partition/... options override it)
 """
 from __future__ import annotations
 
@@ -45,7 +48,8 @@ from . import __version__
 __all__ = ["ABLATION_KEYS", "UsageError", "build_parser", "load_ablation", "main"]
 
 #: keys of an ablation YAML file
-ABLATION_KEYS = ("base", "set", "folds", "seeds", "metrics", "reference", "variants", "description", "name")
+ABLATION_KEYS = ("base", "set", "folds", "seeds", "metrics", "reference", "variants", "description", "name",
+                 "executor")
 
 
 class UsageError(Exception):
@@ -247,6 +251,13 @@ def load_ablation(path: str | os.PathLike, runs: str | None = None):
     metrics = spec.get("metrics")
     if metrics is not None and not (isinstance(metrics, list) and all(isinstance(m, str) for m in metrics)):
         raise UsageError(f"{p}: 'metrics' must be a list of metric names")
+    if spec.get("executor") is not None:
+        from .experiments.executors import resolve_executor
+
+        try:
+            resolve_executor(spec["executor"])
+        except ConfigError as exc:
+            raise UsageError(f"{p}: {_one_line(exc)}") from None
     abl = Ablation(cfg, clean, folds=folds, seeds=seeds, root=runs, metrics=metrics)
     # validate every run before training any
     base_d = abl.base.to_dict()
@@ -328,7 +339,11 @@ def _cmd_cv(args: argparse.Namespace) -> int:
     if not k or k < 2:
         raise UsageError(f"{args.config}: cross-validation needs data.folds >= 2 (or --folds K)")
     print(f"afg cv: {cfg.model['name']} on {cfg.data.dataset}, {k} folds", flush=True)
-    tidy, table = cross_validation(cfg, folds=k, root=args.runs, metrics=args.metrics)
+    executor = _executor(args)
+    tidy, table = cross_validation(cfg, folds=k, root=args.runs, metrics=args.metrics, executor=executor)
+    if not len(tidy):
+        print("afg cv: no fold has finished yet; run the same command again to collect them")
+        return 0
     per_fold = tidy.pivot_table(index="fold", columns="metric", values="value")
     keep = [c for c in (args.metrics or ["f1_mean", "auc_mean", "accuracy", "average_precision"])
             if c in per_fold.columns]
@@ -360,7 +375,10 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
             print(f"  {name} | fold {fold}{'' if seed is None else f' | seed {seed}'} | "
                   f"{'cached' if done else 'to run'} | {rd}")
         return 0
-    abl.run()
+    abl.run(executor=_executor(args, spec.get("executor")))
+    if abl.tidy is None or not len(abl.tidy):
+        print("afg ablate: no run has finished yet; run the same command again to collect them")
+        return 0
     _print_table(abl.table(args.metrics or abl.metrics), args.format, args.output)
     if spec.get("reference"):
         from .reference import compare
@@ -372,6 +390,34 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"(no comparison with {spec['reference']}: {_one_line(exc)})")
     return 0
+
+
+def _executor(args: argparse.Namespace, from_file: Any = None) -> Any:
+    """The executor of ``--executor`` & co. over the ablation file's ``executor:`` section;
+    prints where the submitted runs stand when it does not wait."""
+    from .config import ConfigError
+    from .experiments.executors import resolve_executor
+
+    sbatch = {}
+    for item in args.sbatch or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--sbatch {item!r}: expected KEY=VALUE (e.g. account=myproject)")
+        sbatch[key.lstrip("-")] = value
+    try:
+        spec = resolve_executor(from_file, name=args.executor, partition=args.partition,
+                                gpus_per_job=args.gpus, time_min=args.time, jobs=args.jobs,
+                                array_parallelism=args.array_parallelism,
+                                wait=False if args.no_wait else None)
+        if sbatch:
+            spec = resolve_executor(spec, sbatch={**spec.sbatch, **sbatch})
+    except ConfigError as exc:
+        raise UsageError(_one_line(exc)) from None
+    if spec.name != "local":
+        print(f"executor: {spec.name}" + (f", partition {spec.partition}" if spec.partition else "")
+              + f", {spec.gpus_per_job} GPU(s) and {spec.time_min} min per job"
+              + ("" if spec.wait else " (submit and return)"), flush=True)
+    return spec
 
 
 def _find_run_config(ckpt: Path) -> Path | None:
@@ -577,6 +623,22 @@ def build_parser() -> argparse.ArgumentParser:
     def set_opt(p: argparse.ArgumentParser, help: str = "dotted overrides (as for train)") -> None:
         p.add_argument("--set", nargs="+", action="extend", metavar="KEY=VALUE", default=[], help=help)
 
+    def executor_opts(p: argparse.ArgumentParser) -> None:
+        g = p.add_argument_group("where the runs train (afg.experiments.executors)")
+        g.add_argument("--executor", choices=("local", "slurm", "submitit-local"), default=None,
+                       help="local processes (default), one SLURM job per run, or submitit's local jobs")
+        g.add_argument("--jobs", type=int, default=None, metavar="N", help="local: runs at once")
+        g.add_argument("--partition", default=None, help="slurm: partition")
+        g.add_argument("--gpus", type=int, default=None, metavar="N", help="slurm: GPUs per job (1)")
+        g.add_argument("--time", type=int, default=None, metavar="MIN",
+                       help="slurm: time limit per job in minutes (240; longer runs are requeued)")
+        g.add_argument("--array-parallelism", type=int, default=None, metavar="N",
+                       help="slurm: at most N jobs of the array at once (64)")
+        g.add_argument("--sbatch", nargs="+", action="extend", metavar="KEY=VALUE", default=[],
+                       help="slurm: further sbatch options (account=proj qos=high constraint=h100)")
+        g.add_argument("--no-wait", action="store_true",
+                       help="submit the missing runs and return; run again later to collect them")
+
     def table_opts(p: argparse.ArgumentParser) -> None:
         p.add_argument("--format", choices=("text", "markdown", "latex", "csv"), default="text",
                        help="table format (default: text)")
@@ -604,6 +666,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs_opt(p)
     table_opts(p)
     progress_opt(p)
+    executor_opts(p)
     p.set_defaults(func=_cmd_cv)
 
     p = sub.add_parser("ablate", help="run an ablation file (variants x folds) and print the table",
@@ -614,6 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs_opt(p)
     table_opts(p)
     progress_opt(p)
+    executor_opts(p)
     p.set_defaults(func=_cmd_ablate)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on a dataset split",

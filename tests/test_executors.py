@@ -8,12 +8,13 @@ import signal
 import time
 
 import pytest
+from test_cli import _ablation_file, one_line_error
 
+import afg.experiments.ablation
+from afg.cli import main
 from afg.config import ConfigError
 from afg.experiments import Ablation, ExperimentConfig, run
 from afg.experiments.executors import ExecutorSpec, TrainJob, _make_executor, resolve_executor, submit_runs
-
-pytestmark = pytest.mark.slow
 
 
 def _cfg(**recipe) -> ExperimentConfig:
@@ -31,6 +32,7 @@ def _local(**kw) -> ExecutorSpec:
     return ExecutorSpec(name="submitit-local", gpus_per_job=0, cpus_per_job=1, poll_s=0.2, **kw)
 
 
+@pytest.mark.slow
 def test_two_variants_by_two_folds_as_jobs_into_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     abl = Ablation(_cfg(), {"GAP head": {}, "wd 0": {"recipe.optimizer.weight_decay": 0.0}}, folds=2,
@@ -58,6 +60,7 @@ def test_two_variants_by_two_folds_as_jobs_into_the_cache(tmp_path, monkeypatch)
     assert local.metrics == tidy.results[0][3].metrics
 
 
+@pytest.mark.slow
 def test_a_killed_job_resumes_from_last_pt_when_resubmitted(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     cfg = _cfg(epochs=3, max_steps_per_epoch=4, checkpoint_every_steps=1)
@@ -117,3 +120,39 @@ def test_executor_spec_errors_and_overrides():
     spec = resolve_executor("slurm", partition="a100", time_min=None)
     assert (spec.name, spec.partition, spec.time_min) == ("slurm", "a100", 240)
     assert resolve_executor(None).name == "local"
+
+
+class _Submitted:
+    def __init__(self, items, spec, **kw):
+        self.spec, self.labels = spec, [lab for lab, _ in items]
+
+    def finished(self):
+        return [False] * len(self.labels)
+
+
+def test_cli_executor_options_over_the_ablation_file(tmp_path, capsys, monkeypatch):
+    seen = []
+    monkeypatch.setattr(afg.experiments.ablation, "submit_runs",
+                        lambda items, spec, **kw: seen.append(_Submitted(items, spec, **kw)) or seen[-1])
+    p = _ablation_file(tmp_path, executor={"name": "slurm", "partition": "gpu", "time_min": 60,
+                                           "sbatch": {"account": "affect"}})
+    assert main(["ablate", str(p), "--runs", str(tmp_path / "runs"), "--gpus", "2", "--no-wait",
+                 "--sbatch", "qos=high", "--array-parallelism", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "executor: slurm, partition gpu, 2 GPU(s) and 60 min per job (submit and return)" in out
+    assert "no run has finished yet" in out
+    spec = seen[-1].spec
+    assert (spec.name, spec.partition, spec.gpus_per_job, spec.time_min, spec.array_parallelism,
+            spec.wait) == ("slurm", "gpu", 2, 60, 4, False)
+    assert spec.sbatch == {"account": "affect", "qos": "high"}
+    assert seen[-1].labels == ["plain fold 1", "dropout fold 1"]
+
+
+@pytest.mark.parametrize("argv, extra, match", [
+    (["--executor", "slurm", "--sbatch", "account"], {}, "--sbatch 'account': expected KEY=VALUE"),
+    ([], {"executor": {"name": "pbs"}}, "executor.name: 'pbs' is not one of local, slurm"),
+    ([], {"executor": {"name": "slurm", "partiton": "gpu"}}, "partiton"),
+])
+def test_cli_executor_errors(tmp_path, capsys, argv, extra, match):
+    p = _ablation_file(tmp_path, **extra)
+    one_line_error(capsys, ["ablate", str(p), "--runs", str(tmp_path / "runs"), *argv], match)
