@@ -1,9 +1,13 @@
 """Experiments: cached runs keyed by config hash, ablations, sweeps, cross-validation, export.
 
-``run(config)`` trains once per distinct resolved config; ``Ablation``/``Sweep`` run variants ×
-folds and pivot to mean ± std; :mod:`afg.reference` holds the papers' published tables.
+``run(config)`` trains once per distinct resolved config (the epoch chosen as ``recipe.selection``
+says: on a validation split of the training subjects by default); ``Ablation``/``Sweep`` run
+variants × folds (× seeds) and pivot to mean ± std; :func:`paired_comparison` gives each
+variant's paired Δ against a reference with a Student-t interval (:mod:`.analysis`, also the
+verdicts against a paper's own Δ); :mod:`afg.reference` holds the papers' published tables.
 """
 from .ablation import *
+from .analysis import *
 from .config import *
 from .cv import *
 from .export import *
@@ -12,6 +16,8 @@ from .runner import *
 __all__ = [
     "DATASETS",
     "HASH_EXCLUDE",
+    "SELECTED_ON_TEST",
+    "VERDICTS",
     "Ablation",
     "CachedDataset",
     "DataSpec",
@@ -22,14 +28,21 @@ __all__ = [
     "build_model",
     "config_hash",
     "cross_validation",
+    "format_delta_ci",
     "format_mean_std",
+    "item_subjects",
     "load_experiment",
+    "paired_comparison",
+    "paper_verdicts",
     "pivot_mean_std",
     "register_dataset",
     "run",
     "run_dir_for",
     "runs_root",
+    "selection_split",
     "styled",
     "to_latex",
     "to_markdown",
+    "verdict",
+    "verdict_note",
 ]

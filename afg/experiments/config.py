@@ -34,6 +34,7 @@ Dataset builders are registered with :func:`register_dataset`; a builder takes t
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import OrderedDict
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import numpy as np
 from torch.utils.data import Dataset, Subset
 
@@ -54,8 +56,10 @@ __all__ = [
     "ExperimentConfig",
     "build_data",
     "build_model",
+    "item_subjects",
     "load_experiment",
     "register_dataset",
+    "selection_split",
 ]
 
 
@@ -261,6 +265,85 @@ def build_data(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
     """``(train, val)`` for a data spec (registered builders first, then release adapters)."""
     fn = DATASETS.get(spec.dataset.lower())
     return fn(spec) if fn is not None else _build_release(spec)
+
+
+def item_subjects(data: Dataset) -> np.ndarray | None:
+    """The subject id of every item of ``data`` (``(len(data),)`` strings) without loading an
+    image, looking through ``Subset``/``CachedDataset`` wrappers; ``None`` when the data has none.
+
+    Sources, in order: ``labels()["subject"]`` (synthetic faces), ``sample_subjects``, and a
+    per-item ``subjects`` array (release datasets, :class:`afg.data.datasets.FaceDataset`).
+    """
+    idx = None
+    ds: Any = data
+    while isinstance(ds, (Subset, CachedDataset)):
+        if isinstance(ds, Subset):
+            i = np.asarray(ds.indices, dtype=np.int64)
+            idx = i if idx is None else i[idx]
+            ds = ds.dataset
+        else:
+            ds = ds.base
+    subj = None
+    labels = getattr(ds, "labels", None)
+    if callable(labels):
+        subj = labels().get("subject")
+    if subj is None:
+        subj = getattr(ds, "sample_subjects", None)
+    if subj is None:
+        cand = getattr(ds, "subjects", None)
+        if cand is not None and not callable(cand) and len(cand) == len(ds):
+            subj = cand
+    if subj is None:
+        return None
+    subj = np.asarray(subj).astype(str)
+    return subj if idx is None else subj[idx]
+
+
+def selection_split(train: Dataset, fraction: float = 0.125, seed: int = 0) -> tuple[Dataset, Dataset]:
+    """``(fit_train, select)``: the model-selection split of ``recipe.selection: val``.
+
+    ``round(fraction × S)`` of the ``S`` training subjects (at least one, at most ``S − 1``) drawn
+    with ``numpy.random.default_rng(seed)`` form ``select``; the remaining subjects train. Data
+    without subject ids (:func:`item_subjects` is ``None``) are split by item instead. Only the
+    training part of a fold is read, so the held-out fold stays unseen until the final evaluation.
+
+    The selection items are shown as at validation time: a training :class:`AugmentedSubset` gives
+    ``select`` the same transform with ``train=False`` (the centre crop only).
+    """
+    from ..data.augment import AugmentedSubset
+
+    n = len(train)
+    subj = item_subjects(train)
+    rng = np.random.default_rng(seed)
+    if subj is not None and len(np.unique(subj)) >= 2:
+        uniq = np.unique(subj)
+        k = min(len(uniq) - 1, max(1, int(round(fraction * len(uniq)))))
+        chosen = rng.choice(uniq, size=k, replace=False)
+        pick = np.isin(subj, chosen)
+    else:
+        if n < 2:
+            raise ConfigError(f"recipe.selection: val needs at least 2 training items to carve a "
+                              f"selection split from, the fold has {n}; use recipe.selection=last")
+        k = min(n - 1, max(1, int(round(fraction * n))))
+        pick = np.zeros(n, dtype=bool)
+        pick[rng.choice(n, size=k, replace=False)] = True
+    keep, sel = np.flatnonzero(~pick).tolist(), np.flatnonzero(pick).tolist()
+    if isinstance(train, Subset) and not isinstance(train.dataset, Subset):
+        base, idx = train.dataset, [int(train.indices[i]) for i in range(n)]
+        if isinstance(train, AugmentedSubset):
+            aug = train.transform
+            view = dataclasses.replace(aug, train=False) if dataclasses.is_dataclass(aug) else aug
+            fit_train: Dataset = AugmentedSubset(base, [idx[i] for i in keep], aug)
+            select: Dataset = AugmentedSubset(base, [idx[i] for i in sel], view)
+        else:
+            fit_train, select = Subset(base, [idx[i] for i in keep]), Subset(base, [idx[i] for i in sel])
+    else:
+        fit_train, select = Subset(train, keep), Subset(train, sel)
+    # attributes a builder attached to the training set (e.g. SVML-RGCN's ``basic_data``) stay with it
+    for key, value in (vars(train) if isinstance(train, Subset) else {}).items():
+        if key not in vars(fit_train):
+            setattr(fit_train, key, value)
+    return fit_train, select
 
 
 def _base(ds: Any) -> Any:

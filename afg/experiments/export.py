@@ -39,10 +39,26 @@ def _best_mask(df: pd.DataFrame, lower_better: tuple[str, ...] = ()) -> pd.DataF
 LOWER_BETTER = ("hamming_loss", "coverage", "one_error", "ranking_loss", "loss")
 
 
+def _with_note(df: pd.DataFrame, caption: str | None) -> str | None:
+    """``caption`` followed by the table's ``attrs["note"]`` (how many runs, how the epoch was
+    selected — :meth:`afg.experiments.Ablation.table`), when it has one."""
+    note = df.attrs.get("note")
+    if not note:
+        return caption
+    return f"{caption.rstrip('.')}. {note}" if caption else str(note)
+
+
+def _scorable(df: pd.DataFrame) -> pd.DataFrame:
+    """The columns whose best value is bolded (not the paired-difference columns)."""
+    return df[[c for c in df.columns if not str(c).startswith("Δ")]]
+
+
 def styled(df: pd.DataFrame, lower_better: tuple[str, ...] = LOWER_BETTER, caption: str | None = None):
-    """A pandas ``Styler`` with the best value of each column in bold (notebooks)."""
-    mask = _best_mask(df, lower_better)
+    """A pandas ``Styler`` with the best value of each column in bold (notebooks); the caption
+    ends with the table's ``attrs["note"]``."""
+    mask = _best_mask(_scorable(df), lower_better).reindex(columns=df.columns, fill_value=False)
     sty = df.style.apply(lambda _: np.where(mask, "font-weight: bold", ""), axis=None)
+    caption = _with_note(df, caption)
     if caption:
         sty = sty.set_caption(caption)
     return sty
@@ -53,14 +69,17 @@ def _tex_escape(s: Any) -> str:
     for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"),
                  ("#", r"\#"), ("$", r"\$")):
         s = s.replace(a, b)
-    return s.replace("±", r"$\pm$")
+    return s.replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("τ", r"$\tau$")
 
 
 def to_latex(df: pd.DataFrame, path: str | os.PathLike | None = None, caption: str | None = None,
              label: str | None = None, bold_best: bool = True,
              lower_better: tuple[str, ...] = LOWER_BETTER) -> str:
-    """A booktabs ``tabular`` (``\\toprule``/``\\midrule``/``\\bottomrule``), best per column bold."""
-    mask = _best_mask(df, lower_better) if bold_best else None
+    """A booktabs ``tabular`` (``\\toprule``/``\\midrule``/``\\bottomrule``), best per column bold;
+    the table's ``attrs["note"]`` ends the caption (a ``table`` float is made for it)."""
+    caption = _with_note(df, caption)
+    mask = _best_mask(_scorable(df), lower_better).reindex(columns=df.columns, fill_value=False) \
+        if bold_best else None
     cols = [_tex_escape(c if isinstance(c, str) else " ".join(map(str, c))) for c in df.columns]
     idx_name = _tex_escape(df.index.name or "")
     lines = []
@@ -95,8 +114,10 @@ def to_latex(df: pd.DataFrame, path: str | os.PathLike | None = None, caption: s
 
 def to_markdown(df: pd.DataFrame, path: str | os.PathLike | None = None, bold_best: bool = True,
                 lower_better: tuple[str, ...] = LOWER_BETTER) -> str:
-    """A GitHub-flavoured Markdown table, best per column in bold."""
-    mask = _best_mask(df, lower_better) if bold_best else None
+    """A GitHub-flavoured Markdown table, best per column in bold; the table's ``attrs["note"]``
+    follows it as an italic line."""
+    mask = _best_mask(_scorable(df), lower_better).reindex(columns=df.columns, fill_value=False) \
+        if bold_best else None
     head = [str(df.index.name or "")] + [c if isinstance(c, str) else " ".join(map(str, c)) for c in df.columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + [":-:"] * len(df.columns)) + "|"]
     for r, (idx, row) in enumerate(df.iterrows()):
@@ -106,6 +127,8 @@ def to_markdown(df: pd.DataFrame, path: str | os.PathLike | None = None, bold_be
                 f"{v:.3g}" if isinstance(v, float) else str(v))
             cells.append(f"**{t}**" if mask is not None and mask.iat[r, c] else t)
         lines.append("| " + " | ".join([str(idx)] + cells) + " |")
+    if df.attrs.get("note"):
+        lines += ["", f"*{df.attrs['note']}*"]
     text = "\n".join(lines) + "\n"
     if path is not None:
         atomic_write_text(Path(path), text)

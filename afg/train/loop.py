@@ -529,7 +529,8 @@ def _train_stage(model, train_data, val_data, recipe: Recipe, stage_dir: Path | 
         history.append(to_json(row))
         last_metrics = {k: v for k, v in row.items()}
         value = row.get(monitor)
-        if monitor in row and _better(value, best_value, mode):
+        # recipe.selection "last": every epoch is the best so far (best.pt = the final weights)
+        if recipe.selection == "last" or (monitor in row and _better(value, best_value, mode)):
             best_value, best_epoch, best_metrics = value, epoch, dict(last_metrics)
             if stage_dir is not None:
                 checkpoint(stage_dir / "best.pt", epoch, 0)

@@ -48,6 +48,14 @@ YAML schema (all keys optional)::
       device: auto
       monitor: auto            # metric selecting best.pt (au: f1_mean, expression: accuracy,
       monitor_mode: max        #   multilabel: average_precision; "val_loss" with mode min)
+      selection: val           # which epoch's weights a run reports (afg.experiments.run):
+                               #   val  - best.pt chosen on a subject-disjoint split carved out of
+                               #          the fold's training subjects; the held-out fold is
+                               #          evaluated once, with those weights (honest)
+                               #   last - the final epoch (no selection; held-out evaluated once)
+                               #   test - best.pt chosen on the held-out fold itself (the papers'
+                               #          protocol; optimistic: the test labels choose the epoch)
+      selection_fraction: 0.125   # val: share of the training subjects (at least one) carved out
       eval_every: 1
       checkpoint_every_steps: 0   # 0 = checkpoint at epoch ends only
       max_steps_per_epoch: null   # for quick runs
@@ -78,6 +86,13 @@ match (so a pretrained backbone survives); ``init_from`` then loads the previous
 
 ME-GraphAU's two stages and AU-GCN's auto-encoder pre-training (``losses: {stage: ae}`` then
 ``init_from: previous``) are recipes of this form.
+
+``selection`` is read by the experiment runner (:func:`afg.experiments.run`), which decides what
+:func:`afg.train.fit` validates on (the carved-out split, the held-out fold, or nothing) and
+evaluates the held-out fold after training; a direct ``fit(model, train, val, recipe)`` selects on
+the ``val`` it is given, except that ``selection: last`` makes every epoch the "best" one (so
+``best.pt`` = ``last.pt``, and a stage ``init_checkpoint: best`` takes the final weights). Every
+stage of a multi-stage recipe selects on the same data.
 """
 from __future__ import annotations
 
@@ -88,7 +103,11 @@ from typing import Any
 
 from ..config import Config, ConfigError, apply_overrides
 
-__all__ = ["OptimizerConfig", "Recipe", "ScheduleConfig", "Stage", "default_monitor", "resolve_workers"]
+__all__ = ["SELECTION_MODES", "OptimizerConfig", "Recipe", "ScheduleConfig", "Stage", "default_monitor",
+           "resolve_workers"]
+
+#: values of ``recipe.selection`` (see the module docstring)
+SELECTION_MODES = ("val", "last", "test")
 
 
 @dataclass
@@ -183,6 +202,8 @@ class Recipe(Config):
     device: str = "auto"
     monitor: str = "auto"
     monitor_mode: str = "max"
+    selection: str = "val"
+    selection_fraction: float = 0.125
     eval_every: int = 1
     checkpoint_every_steps: int = 0
     max_steps_per_epoch: int | None = None
@@ -197,6 +218,10 @@ class Recipe(Config):
             raise ConfigError(f"monitor_mode: {self.monitor_mode!r} is not max or min")
         if self.num_workers != "auto" and not (isinstance(self.num_workers, int) and self.num_workers >= 0):
             raise ConfigError(f"num_workers: {self.num_workers!r} is not a count >= 0 or 'auto'")
+        if self.selection not in SELECTION_MODES:
+            raise ConfigError(f"selection: {self.selection!r} is not one of {', '.join(SELECTION_MODES)}")
+        if not 0.0 < self.selection_fraction < 1.0:
+            raise ConfigError(f"selection_fraction: {self.selection_fraction} is not in (0, 1)")
         if self.batch_size < 1 or self.epochs < 0 or self.grad_accum < 1:
             raise ConfigError("batch_size and grad_accum must be >= 1 and epochs >= 0")
 

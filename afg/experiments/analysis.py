@@ -1,0 +1,196 @@
+"""Paired statistics of ablation runs, and verdicts against the papers' own differences.
+
+Every variant of an :class:`~afg.experiments.Ablation` runs on the same folds and seeds, so two
+variants are compared on the *pairs* of runs that share a (fold, seed): the fold-to-fold noise
+(which identities are tested) cancels in the difference, and what remains is the noise of training.
+
+For a variant ``v`` against a reference ``r`` with paired differences ``d_k = v_k − r_k`` over
+the ``n`` pairs both have:
+
+* ``delta`` = ``d̄`` = (1/n) Σ_k d_k,
+* ``ci_low``, ``ci_high`` = ``d̄ ∓ t_{(1+c)/2, n−1} · s_d / √n`` (Student-t interval at confidence
+  ``c``, ``s_d`` the sample standard deviation of the ``d_k``, ddof = 1),
+* ``p_value``: the two-sided paired t-test of ``d̄ = 0`` (:func:`scipy.stats.ttest_rel`),
+  ``t = d̄ / (s_d / √n)`` on ``n − 1`` degrees of freedom.
+
+With ``n < 2`` the interval and the p-value are NaN (one pair says nothing about the noise).
+
+Verdicts (:func:`verdict`, :func:`paper_verdicts`) set each row's Δ against the reference row
+next to the paper's Δ between the same two rows: **reproduced** (same sign, our interval excludes
+0), **contradicted** (opposite sign — or the paper reports no difference — and our interval
+excludes 0), **unresolved** (our interval includes 0, or fewer than 2 pairs), **no claim** (the
+paper has no number for one of the two rows).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["VERDICTS", "format_delta_ci", "paired_comparison", "paper_verdicts", "verdict", "verdict_note"]
+
+#: the verdict labels, in the order counts are printed
+VERDICTS = ("reproduced", "contradicted", "unresolved", "no claim")
+
+
+def _pair_key(df: pd.DataFrame) -> pd.Series:
+    """One hashable key per row: ``(fold, seed)``, or ``(fold,)`` without a seed column (missing
+    seeds, i.e. runs without a seed override, form their own value)."""
+    cols = ["fold"] + (["seed"] if "seed" in df.columns else [])
+    parts = [df[c].astype(object).where(df[c].notna(), None) for c in cols]
+    return pd.Series(list(zip(*parts)), index=df.index)
+
+
+def paired_comparison(tidy: pd.DataFrame, reference: str, metric: str,
+                      confidence: float = 0.95) -> pd.DataFrame:
+    """Paired differences variant − ``reference`` of ``metric`` over the (fold, seed) pairs both have.
+
+    Args:
+        tidy: the tidy ablation frame (:meth:`Ablation.run`): columns ``variant``, ``fold``,
+            optional ``seed``, ``metric``, ``value``.
+        reference: the variant every other variant is compared with.
+        metric: the metric to compare (``f1_mean``, ``accuracy`` …).
+        confidence: level of the Student-t interval.
+
+    Returns:
+        DataFrame indexed by variant (the reference excluded; variants in order of appearance)
+        with ``delta``, ``ci_low``, ``ci_high``, ``p_value`` and ``n`` (pairs). A run whose
+        (fold, seed) the reference lacks (or the reverse) is left out. ``attrs`` hold
+        ``reference``, ``metric`` and ``confidence``.
+    """
+    from scipy import stats
+
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    missing = {"variant", "fold", "metric", "value"} - set(tidy.columns)
+    if missing:
+        raise ValueError(f"tidy frame lacks columns {sorted(missing)} (expected variant, fold, "
+                         "[seed,] metric, value)")
+    df = tidy[tidy["metric"] == metric]
+    if reference not in set(df["variant"]):
+        raise KeyError(f"reference variant {reference!r} has no {metric!r} values; variants: "
+                       f"{list(dict.fromkeys(tidy['variant']))}")
+    df = df.assign(_key=_pair_key(df))
+    dup = df.duplicated(["variant", "_key"])
+    if dup.any():
+        row = df[dup].iloc[0]
+        raise ValueError(f"variant {row['variant']!r} has two {metric!r} values for (fold, seed) "
+                         f"{row['_key']}; one run per variant, fold and seed is expected")
+    wide = df.pivot(index="_key", columns="variant", values="value")
+    ref = wide[reference]
+    rows = {}
+    for v in dict.fromkeys(df["variant"]):
+        if v == reference:
+            continue
+        both = wide[[v, reference]].dropna()
+        a, b = both[v].to_numpy(float), ref.loc[both.index].to_numpy(float)
+        d = a - b
+        n = len(d)
+        delta = float(d.mean()) if n else float("nan")
+        lo = hi = p = float("nan")
+        if n >= 2:
+            half = stats.t.ppf(0.5 + confidence / 2.0, n - 1) * d.std(ddof=1) / np.sqrt(n)
+            lo, hi = delta - half, delta + half
+            p = float(stats.ttest_rel(a, b).pvalue)
+        rows[v] = {"delta": delta, "ci_low": lo, "ci_high": hi, "p_value": p, "n": n}
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=["delta", "ci_low", "ci_high", "p_value", "n"])
+    out["n"] = out["n"].astype(int)
+    out.index.name = "variant"
+    out.attrs.update(reference=reference, metric=metric, confidence=confidence)
+    return out
+
+
+def verdict(ci_low: float, ci_high: float, paper_delta: float) -> str:
+    """One row's verdict (see the module docstring) from our interval and the paper's Δ."""
+    if paper_delta is None or np.isnan(paper_delta):
+        return "no claim"
+    if np.isnan(ci_low) or np.isnan(ci_high) or ci_low <= 0.0 <= ci_high:
+        return "unresolved"
+    ours = 1.0 if ci_low > 0 else -1.0
+    return "reproduced" if np.sign(paper_delta) == ours else "contradicted"
+
+
+def format_delta_ci(delta: float, lo: float, hi: float, scale: float = 1.0, digits: int = 1) -> str:
+    """``"+1.2 [-0.3, +2.7]"`` (``scale``: 100 for percent points); ``"+1.2 [n<2]"`` without an interval."""
+    if delta is None or np.isnan(delta):
+        return "–"
+    if np.isnan(lo) or np.isnan(hi):
+        return f"{delta * scale:+.{digits}f} [n<2]"
+    return f"{delta * scale:+.{digits}f} [{lo * scale:+.{digits}f}, {hi * scale:+.{digits}f}]"
+
+
+def paper_verdicts(tidy: pd.DataFrame, table: str, reference: str, column: str | None = None,
+                   metric: str | None = None, confidence: float = 0.95,
+                   paper: Mapping[str, float] | None = None, scale: float | None = None) -> pd.DataFrame:
+    """Each row's paired Δ against ``reference`` next to the paper's Δ for the same two rows.
+
+    Args:
+        tidy: the tidy ablation frame (variant names = the paper's row names).
+        table: ``"paper/table"`` of :mod:`afg.reference` (its values and unit).
+        reference: the reference row (e.g. ME-GraphAU Table 3's ``"Backbone (WBCE)"``).
+        column: the paper's column (default: the first whose metric is ``metric``, or the first).
+        metric: our metric key (default: the column's).
+        paper: ``{row: value}`` in the paper's unit instead of the table's column.
+        scale: our fraction → the paper's unit (default 100 for ``unit: percent``).
+
+    Returns:
+        rows = our variants except the reference, columns ``Δ ours``, ``CI low``, ``CI high``,
+        ``p``, ``n`` (pairs), ``Δ paper`` (both in the paper's unit), ``verdict``;
+        ``attrs``: ``counts`` (per verdict), ``kendall_tau`` (our mean ordering of every row
+        against the paper's, secondary), ``n_pairs`` (the fewest pairs of any row), ``reference``,
+        ``table``, ``column``, ``metric``, ``confidence``.
+    """
+    from ..reference import load_table, table_info
+
+    info = table_info(table)
+    if column is None:
+        if metric is not None and metric in info["metrics"]:
+            column = info["columns"][info["metrics"].index(metric)]
+        else:
+            column = info["columns"][0]
+    metric = metric or dict(zip(info["columns"], info["metrics"]))[column]
+    if scale is None:
+        scale = 100.0 if info.get("unit") == "percent" else 1.0
+    if paper is None:
+        paper = load_table(table)[column].to_dict()
+    paper_s = pd.Series(dict(paper), dtype=float)
+    cmp = paired_comparison(tidy, reference, metric, confidence)
+    p_ref = paper_s.get(reference, np.nan)
+    out = pd.DataFrame(index=cmp.index)
+    out["Δ ours"] = cmp["delta"] * scale
+    out["CI low"] = cmp["ci_low"] * scale
+    out["CI high"] = cmp["ci_high"] * scale
+    out["p"] = cmp["p_value"]
+    out["n"] = cmp["n"]
+    out["Δ paper"] = [paper_s.get(v, np.nan) - p_ref for v in cmp.index]
+    out["verdict"] = [verdict(lo, hi, pd_) for lo, hi, pd_ in
+                      zip(out["CI low"], out["CI high"], out["Δ paper"])]
+    counts = {k: int((out["verdict"] == k).sum()) for k in VERDICTS}
+    means = tidy[tidy["metric"] == metric].groupby("variant", sort=False)["value"].mean()
+    shared = pd.DataFrame({"ours": means, "paper": paper_s.reindex(means.index)}).dropna()
+    tau = float("nan")
+    if len(shared) >= 3:
+        from scipy.stats import kendalltau
+
+        tau = float(kendalltau(shared["ours"], shared["paper"]).statistic)
+    out.index.name = f"{table} ({column}) vs {reference!r}"
+    out.attrs.update(counts=counts, kendall_tau=tau, n_pairs=int(cmp["n"].min()) if len(cmp) else 0,
+                     reference=reference, table=table, column=column, metric=metric,
+                     confidence=confidence)
+    return out
+
+
+def verdict_note(verdicts: pd.DataFrame) -> str:
+    """The line printed under a verdict table: counts per verdict, the pairs the intervals rest
+    on, and Kendall's τ as a secondary summary."""
+    a = verdicts.attrs
+    counts = a.get("counts", {})
+    parts = ", ".join(f"{counts.get(k, 0)} {k}" for k in VERDICTS if counts.get(k, 0) or k != "no claim")
+    ns = sorted(set(int(n) for n in verdicts["n"])) if len(verdicts) else [0]
+    pairs = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
+    tau = a.get("kendall_tau", float("nan"))
+    conf = int(round(100 * a.get("confidence", 0.95)))
+    return (f"{a.get('table', '')}: {parts} (of {len(verdicts)} rows vs {a.get('reference')!r}; "
+            f"{conf} % CIs over {pairs} paired runs); Kendall's τ of the row means vs the paper "
+            f"(secondary): {tau:.2f}")

@@ -1,0 +1,140 @@
+"""Paired statistics of ablations (afg.experiments.analysis) against SciPy, verdicts on hand-made
+deltas, and the Δ [CI] column / selection note of Ablation tables and their exports."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from afg.experiments import (
+    SELECTED_ON_TEST,
+    Ablation,
+    ExperimentConfig,
+    paired_comparison,
+    paper_verdicts,
+    to_latex,
+    to_markdown,
+    verdict,
+    verdict_note,
+)
+
+
+def _tidy() -> pd.DataFrame:
+    """Variants A (reference), B, C on folds 1-3 × seeds 0-1; A lacks (fold 2, seed 1), so B's and
+    C's run there is unmatched; a second metric that must be ignored."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for v, shift in (("A", 0.0), ("B", 0.02), ("C", -0.01)):
+        for fold in (1, 2, 3):
+            for seed in (0, 1):
+                if v == "A" and (fold, seed) == (2, 1):
+                    continue
+                val = 0.5 + 0.03 * fold + shift + rng.normal(0, 0.003)
+                rows.append({"variant": v, "fold": fold, "seed": seed, "metric": "f1_mean", "value": val})
+                rows.append({"variant": v, "fold": fold, "seed": seed, "metric": "auc_mean", "value": 9.0})
+    return pd.DataFrame(rows)
+
+
+def _paired(tidy, v, ref="A", metric="f1_mean"):
+    t = tidy[tidy.metric == metric].set_index(["fold", "seed"])
+    a, b = t[t.variant == v]["value"], t[t.variant == ref]["value"]
+    both = a.index.intersection(b.index)
+    return a.loc[both].to_numpy(), b.loc[both].to_numpy()
+
+
+@pytest.mark.parametrize("confidence", [0.95, 0.8])
+def test_paired_comparison_equals_scipy_ttest_rel_and_t_interval(confidence):
+    tidy = _tidy()
+    out = paired_comparison(tidy, "A", "f1_mean", confidence=confidence)
+    assert list(out.index) == ["B", "C"] and list(out.columns) == ["delta", "ci_low", "ci_high", "p_value", "n"]
+    for v in ("B", "C"):
+        a, b = _paired(tidy, v)
+        assert len(a) == 5  # the unmatched (fold 2, seed 1) run is left out
+        d = a - b
+        ci = stats.t.interval(confidence, len(d) - 1, loc=d.mean(), scale=stats.sem(d))
+        assert out.loc[v, "n"] == 5
+        assert out.loc[v, "delta"] == pytest.approx(d.mean(), abs=1e-12)
+        assert out.loc[v, "p_value"] == pytest.approx(stats.ttest_rel(a, b).pvalue, rel=1e-10)
+        assert (out.loc[v, "ci_low"], out.loc[v, "ci_high"]) == pytest.approx(ci, abs=1e-12)
+    assert out.loc["B", "ci_low"] > 0 > out.loc["C", "ci_high"]
+
+
+def test_paired_comparison_without_seeds_and_bad_input():
+    tidy = _tidy()
+    one_seed = tidy[tidy.seed == 0].drop(columns="seed")
+    out = paired_comparison(one_seed, "A", "f1_mean")
+    a, b = _paired(tidy[tidy.seed == 0], "B")
+    assert out.loc["B", "n"] == 3 and out.loc["B", "p_value"] == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    single = paired_comparison(one_seed[one_seed.fold == 1], "A", "f1_mean")
+    assert single.loc["B", "n"] == 1 and np.isnan(single.loc["B", "ci_low"]) and np.isnan(single.loc["B", "p_value"])
+    with pytest.raises(KeyError, match="reference variant 'Z'"):
+        paired_comparison(tidy, "Z", "f1_mean")
+    with pytest.raises(ValueError, match="two 'f1_mean' values"):
+        paired_comparison(pd.concat([tidy, tidy.iloc[:1]]), "A", "f1_mean")
+
+
+def test_verdict_logic_on_hand_made_deltas():
+    assert verdict(0.5, 2.0, 1.3) == "reproduced"
+    assert verdict(-2.0, -0.1, -0.4) == "reproduced"
+    assert verdict(0.5, 2.0, -1.0) == "contradicted"
+    assert verdict(-3.0, -1.0, 0.7) == "contradicted"
+    assert verdict(0.5, 2.0, 0.0) == "contradicted"  # the paper reports no difference, we find one
+    assert verdict(-0.5, 2.0, 1.3) == "unresolved"
+    assert verdict(0.0, 2.0, 1.3) == "unresolved"  # an interval touching 0 does not exclude it
+    assert verdict(float("nan"), float("nan"), 1.3) == "unresolved"  # fewer than 2 pairs
+    assert verdict(0.5, 2.0, float("nan")) == "no claim"
+
+
+def test_paper_verdicts_against_me_graphau_table3():
+    """Rows of Table 3 (paper, ResNet-50: 59.1, 60.4, 63.0, 63.7) with hand-made paired runs:
+    row 2 clearly above the backbone (reproduced), row 3 clearly below (contradicted), row 4
+    inside the noise (unresolved)."""
+    names = ["Backbone (WBCE)", "+AFG (WBCE)", "+AFG, L_WA", "+AFG+FGG, L_WA"]
+    offsets = {names[0]: [0, 0, 0, 0], names[1]: [0.02, 0.03, 0.025, 0.02],
+               names[2]: [-0.02, -0.03, -0.025, -0.02], names[3]: [0.01, -0.01, 0.02, -0.015]}
+    rows = [{"variant": v, "fold": f, "seed": s, "metric": "f1_mean", "value": 0.4 + 0.05 * f + off[k]}
+            for v, off in offsets.items() for k, (f, s) in enumerate([(1, 0), (1, 1), (2, 0), (2, 1)])]
+    out = paper_verdicts(pd.DataFrame(rows), "me_graphau/table3", names[0], column="ResNet-50")
+    assert list(out["verdict"]) == ["reproduced", "contradicted", "unresolved"]
+    assert list(out["Δ paper"]) == pytest.approx([60.4 - 59.1, 63.0 - 59.1, 63.7 - 59.1])
+    assert out.loc["+AFG (WBCE)", "Δ ours"] == pytest.approx(100 * np.mean(offsets[names[1]]))
+    assert set(out["n"]) == {4} and out.attrs["counts"] == {
+        "reproduced": 1, "contradicted": 1, "unresolved": 1, "no claim": 0}
+    means = [0.475 + np.mean(offsets[v]) for v in names]
+    tau = stats.kendalltau(means, [59.1, 60.4, 63.0, 63.7]).statistic
+    assert out.attrs["kendall_tau"] == pytest.approx(tau)
+    note = verdict_note(out)
+    assert "1 reproduced, 1 contradicted, 1 unresolved" in note and "over 4 paired runs" in note
+
+
+def _abl(selection: str) -> Ablation:
+    cfg = ExperimentConfig.from_dict({"model": {"name": "baseline", "num_classes": 3},
+                                      "data": {"folds": 3},
+                                      "recipe": {"selection": selection}})
+    abl = Ablation(cfg, {"A": {}, "B": {"model.dropout": 0.1}, "C": {"model.dropout": 0.2}},
+                   folds=3, seeds=[0, 1])
+    abl.tidy = _tidy()  # as if run: the table reads the tidy frame only
+    return abl
+
+
+def test_table_delta_column_and_notes_reach_the_exports():
+    abl = _abl("test")
+    table = abl.table(["f1_mean"], reference="A")
+    cmp = paired_comparison(abl.tidy, "A", "f1_mean")
+    col = "Δ f1_mean [95 % CI]"
+    assert table.loc["A", col] == "reference"
+    d, lo, hi = 100 * cmp.loc["B", ["delta", "ci_low", "ci_high"]]
+    assert table.loc["B", col] == f"{d:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+    note = table.attrs["note"]
+    assert SELECTED_ON_TEST in note and "over 5 runs sharing a fold and seed" in note
+    assert "3 folds × 2 seeds" in note
+    md = to_markdown(table)
+    assert col in md.splitlines()[0] and SELECTED_ON_TEST in md
+    tex = to_latex(table, caption="Tiny")
+    assert r"$\Delta$" in tex and SELECTED_ON_TEST in tex and r"\caption{Tiny." in tex
+    # the Δ column is never bolded as a "best" value
+    assert tex.count(r"\textbf") == 1
+    assert abl.compare("A", "f1_mean").equals(cmp)
+    honest = _abl("val").table(["f1_mean"]).attrs["note"]
+    assert SELECTED_ON_TEST not in honest and "validation split of the training subjects" in honest
