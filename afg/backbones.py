@@ -26,7 +26,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-__all__ = ["create_backbone", "Backbone", "load_backbone_weights", "SMALL_BACKBONES", "SUPPORTED_BACKBONES"]
+__all__ = ["create_backbone", "Backbone", "check_backbone_name", "load_backbone_weights", "SMALL_BACKBONES",
+           "SUPPORTED_BACKBONES"]
 
 SUPPORTED_BACKBONES = (
     "resnet18",
@@ -136,10 +137,12 @@ def load_backbone_weights(model: nn.Module, path: str | os.PathLike, name: str =
     own ``checkpoint_filter_fn`` converts torchvision DenseNet/Swin layouts). Returns the list of
     non-classifier keys that stayed missing; raises when nothing matched.
     """
+    from .train.checkpoint import load_checkpoint
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"backbone weights file not found: {path}")
-    sd = torch.load(path, map_location="cpu", weights_only=True)
+    sd = load_checkpoint(path)  # weights_only=True (.pt/.pth) or .safetensors; CheckpointError
     if not isinstance(sd, dict):
         raise ValueError(f"{path}: expected a state_dict (mapping of tensors), got {type(sd).__name__}")
     sd = _strip_state_dict(sd)
@@ -174,6 +177,21 @@ def load_backbone_weights(model: nn.Module, path: str | os.PathLike, name: str =
     return missing
 
 
+def check_backbone_name(name: str) -> None:
+    """Raise ``ValueError`` naming the closest valid names (afg's small ResNets and timm's
+    ``list_models()``, by :func:`difflib.get_close_matches`) when ``name`` is not a backbone."""
+    import difflib
+
+    import timm
+
+    if name in SMALL_BACKBONES or (isinstance(name, str) and timm.is_model(name)):
+        return
+    names = [*SMALL_BACKBONES, *timm.list_models()]
+    close = difflib.get_close_matches(str(name), names, n=5, cutoff=0.6)
+    hint = f"closest: {', '.join(close)}" if close else f"e.g. {', '.join(SUPPORTED_BACKBONES)}"
+    raise ValueError(f"unknown backbone {name!r} (not afg's nor a timm model); {hint}")
+
+
 def create_backbone(
     name: str,
     pretrained: bool = False,
@@ -186,7 +204,8 @@ def create_backbone(
         name: a timm model name (``resnet18/34/50/101``, ``swin_{tiny,small,base}_patch4_window7_224``,
             ``densenet121``; other timm CNNs/ViTs usually work too).
         pretrained: use timm's hub weights (must already be cached or reachable).
-        weights: a local checkpoint file, loaded offline; takes precedence over ``pretrained``.
+        weights: a local checkpoint file (``.pt``/``.pth`` loaded with ``weights_only=True``, or
+            ``.safetensors``), loaded offline; takes precedence over ``pretrained``.
             ``"synthetic"``: the synthetic-landmark pretraining of ``name`` at ``img_size``
             (:func:`afg.pretrain.synthetic_weights`; trained on first use, then cached).
         img_size: input size (112 for CPU experiments); Swin is built for it.
@@ -196,6 +215,7 @@ def create_backbone(
     """
     import timm
 
+    check_backbone_name(name)
     kwargs: dict = {"num_classes": 0, "global_pool": ""}
     if name.startswith("swin"):
         kwargs["img_size"] = img_size

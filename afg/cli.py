@@ -8,11 +8,16 @@ Commands::
     afg eval    CHECKPOINT [--data CONFIG.yaml] [--split val|train]          metrics of a checkpoint
     afg prepare DATASET --root RAW --out OUT                                 detect + align a release
     afg predict CHECKPOINT INPUTS... [-o out.csv]                            faces → AU/expression table
+    afg export  CHECKPOINT OUT.safetensors                                   weights for model hubs
     afg demo    [--quick]                                                    the main job (README)
 
 Every command checks its inputs before doing any work (files and folders exist, config keys are
-known, the model and its options exist, the checkpoint is an afg/ME-GraphAU checkpoint that fits
-the data) and reports a problem as ONE line ``afg: error: ...`` on stderr with exit code 2.
+known, the config names its model, the model, its backbone and its options exist — unknown names
+get the closest valid ones —, weights files and ``init_from`` checkpoints load weights-only, the
+checkpoint is an afg/ME-GraphAU checkpoint that fits the data) and reports a problem as ONE line
+``afg: error: ...`` on stderr with exit code 2, before a run folder exists. A ``--set recipe.KEY``
+override of a field that the recipe's stages set themselves (``epochs``, ``optimizer.lr`` ...) is
+applied to those stages too, and the command says so.
 Runs go to ``--runs`` (default ``$AFG_RUNS_DIR`` or ``./runs``) through the run cache of
 :func:`afg.experiments.run`: a finished run is never trained twice.
 
@@ -56,12 +61,38 @@ class UsageError(Exception):
     """Bad user input; printed as one ``afg: error: ...`` line, exit code 2."""
 
 
+#: the argv being parsed (for the "--set swallowed the config" diagnosis)
+_ARGV: list[str] = []
+#: options that take every following word (``nargs="+"``)
+_GREEDY = ("--set", "--option", "--metrics")
+
+
+def _swallowed(argv: Sequence[str]) -> tuple[str, str] | None:
+    """``(option, word)`` when a greedy option took a word that is not ``KEY=VALUE`` (the
+    positional argument the user meant to give after it)."""
+    opt = None
+    for word in argv:
+        if word == "--" or (word.startswith("-") and word not in _GREEDY):
+            opt = None
+        elif word in _GREEDY:
+            opt = word
+        elif opt in ("--set", "--option") and "=" not in word:
+            return opt, word
+    return None
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (``afg: error: ...``) instead of usage + message."""
 
     def error(self, message: str) -> NoReturn:
         sub = " ".join(self.prog.split()[1:])
         where = f"{sub}: " if sub else ""
+        took = _swallowed(_ARGV) if "arguments are required" in message else None
+        if took:
+            opt, word = took
+            message = (f"{opt} took {word!r} as one of its KEY=VALUE items ({opt} takes every word "
+                       f"after it), so {message.split(': ', 1)[-1]} is missing: put {word} before "
+                       f"{opt}, or end the {opt} list with --")
         self.exit(2, f"afg: error: {where}{message} (see `{self.prog} --help`)\n")
 
 
@@ -101,14 +132,40 @@ def _check_model(model_cfg: dict[str, Any], where: str) -> None:
 
     name = model_cfg.get("name")
     if name not in _REGISTRY:
-        raise UsageError(f"{where}.name: unknown model {name!r}; available: {', '.join(list_models())}")
+        import difflib
+
+        close = difflib.get_close_matches(str(name), list_models(), n=3, cutoff=0.5)
+        hint = f"closest: {', '.join(close)}; " if close else ""
+        raise UsageError(f"{where}.name: unknown model {name!r}; {hint}available: {', '.join(list_models())}")
     params = inspect.signature(_REGISTRY[name]).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return
-    unknown = sorted(set(model_cfg) - set(params) - {"name"})
-    if unknown:
-        opts = ", ".join(p for p in params if p != "num_classes")
-        raise UsageError(f"{where}.{unknown[0]}: model {name!r} has no option {unknown[0]!r}; options: {opts}")
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(model_cfg) - set(params) - {"name"})
+        if unknown:
+            opts = ", ".join(p for p in params if p != "num_classes")
+            raise UsageError(f"{where}.{unknown[0]}: model {name!r} has no option {unknown[0]!r}; "
+                             f"options: {opts}")
+    if isinstance(model_cfg.get("backbone"), str):
+        from .backbones import check_backbone_name
+
+        try:
+            check_backbone_name(model_cfg["backbone"])
+        except ValueError as exc:
+            raise UsageError(f"{where}.backbone: {_one_line(exc)}") from None
+    weights = model_cfg.get("weights")
+    if isinstance(weights, str) and weights != "synthetic":
+        _check_weights_file(weights, f"{where}.weights")
+
+
+def _check_weights_file(path: str, where: str) -> None:
+    """The file exists and loads weights-only (no pickled object, not truncated)."""
+    from .train.checkpoint import CheckpointError, load_checkpoint
+
+    if not Path(path).is_file():
+        raise UsageError(f"{where}: file not found: {path}")
+    try:
+        load_checkpoint(path)
+    except CheckpointError as exc:
+        raise UsageError(f"{where}: {_one_line(exc)}") from None
 
 
 def _check_data(spec: Any, where: str = "data") -> None:
@@ -149,8 +206,10 @@ def check_experiment(cfg: Any) -> None:
         if st.model:
             merged = {**merged, **st.model}
             _check_model(merged, f"recipe.stages[{i}].model")
-        if st.init_from not in (None, "previous") and not Path(st.init_from).is_file():
-            raise UsageError(f"recipe.stages[{i}].init_from: checkpoint not found: {st.init_from}")
+        if st.init_from not in (None, "previous"):
+            if not Path(st.init_from).is_file():
+                raise UsageError(f"recipe.stages[{i}].init_from: checkpoint not found: {st.init_from}")
+            _check_weights_file(st.init_from, f"recipe.stages[{i}].init_from")
     _check_data(cfg.data)
 
 
@@ -163,9 +222,11 @@ def load_config(path: str, overrides: Sequence[str] | None = None, fold: int | N
     _existing_file(path, "config file")
     try:
         cfg = load_experiment(path)
+        _require_model_name(path, overrides or [])
         ov: dict[str, Any] = {}
         if overrides:
             cfg = cfg.override(list(overrides))
+            cfg = apply_to_stages(cfg, list(overrides))
         if fold is not None:
             if not cfg.data.folds:
                 raise UsageError(f"--fold {fold}: {path} uses the official split (data.folds: 0)")
@@ -183,6 +244,62 @@ def load_config(path: str, overrides: Sequence[str] | None = None, fold: int | N
         raise UsageError(f"{path}: cannot read the config ({_one_line(exc)})") from None
     check_experiment(cfg)
     return cfg
+
+
+def _require_model_name(path: str, overrides: Sequence[str]) -> None:
+    """A config file must name its model (the Python default, a ResNet-50 baseline, is never
+    what a user who forgot ``model:`` wants)."""
+    import yaml
+
+    from .models import list_models
+
+    raw = yaml.safe_load(Path(path).read_text())
+    model = raw.get("model") if isinstance(raw, dict) else None
+    named = isinstance(model, dict) and bool(model.get("name"))
+    if not named and not any(str(o).split("=", 1)[0].strip() == "model.name" for o in overrides):
+        raise UsageError(f"{path}: model.name is required (one of {', '.join(list_models())})")
+
+
+def apply_to_stages(cfg: Any, overrides: Sequence[str] | dict[str, Any], quiet: bool = False) -> Any:
+    """Make ``recipe.KEY`` overrides reach the stages that set ``KEY`` themselves.
+
+    A stage's own value wins over the recipe's (:meth:`afg.train.Recipe.resolved_stages`), so
+    ``--set recipe.epochs=1`` alone would not change a config whose stages set ``epochs``. Each such
+    override is copied into those stages (``recipe.optimizer.lr`` into stages whose ``optimizer``
+    sets ``lr``), and a line on stdout says so (unless ``quiet``). Returns the new config.
+    """
+    import yaml
+
+    from .train.recipe import _STAGE_OVERRIDABLE
+
+    if not cfg.recipe.stages:
+        return cfg
+    items = overrides.items() if isinstance(overrides, dict) else [
+        (o.split("=", 1)[0].strip(), yaml.safe_load(o.split("=", 1)[1])) for o in overrides if "=" in o]
+    d = cfg.to_dict()
+    for key, value in items:
+        if not key.startswith("recipe."):
+            continue
+        field, *sub = key[len("recipe."):].split(".")
+        if field not in _STAGE_OVERRIDABLE:
+            continue
+        hit = []
+        for i, st in enumerate(d["recipe"]["stages"]):
+            own = st.get(field)
+            if sub:
+                cur = own
+                for k in sub[:-1]:
+                    cur = cur.get(k) if isinstance(cur, dict) else None
+                if isinstance(cur, dict) and sub[-1] in cur:
+                    cur[sub[-1]] = value
+                    hit.append(st.get("name") or str(i + 1))
+            elif own is not None and not (isinstance(own, dict) and not own and field != "losses"):
+                st[field] = value
+                hit.append(st.get("name") or str(i + 1))
+        if hit and not quiet:
+            print(f"afg: {key}={value} also applied to stage{'s' if len(hit) > 1 else ''} "
+                  f"{', '.join(hit)} (they set their own {field})", flush=True)
+    return type(cfg).from_dict(d)
 
 
 def load_ablation(path: str | os.PathLike, runs: str | None = None):
@@ -219,6 +336,7 @@ def load_ablation(path: str | os.PathLike, runs: str | None = None):
             raise UsageError(f"{p}: 'base' must be a path or a mapping")
         if spec.get("set"):
             cfg = cfg.override(spec["set"] if isinstance(spec["set"], dict) else list(spec["set"]))
+            cfg = apply_to_stages(cfg, spec["set"] if isinstance(spec["set"], dict) else list(spec["set"]))
     except ConfigError as exc:
         raise UsageError(f"{p}: {_one_line(exc)}") from None
     variants = spec.get("variants")
@@ -593,6 +711,26 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import _tensor_count, export_safetensors
+    from .predict import CheckpointError, resolve_checkpoint
+
+    out = Path(args.output)
+    if out.suffix != ".safetensors":
+        raise UsageError(f"{args.output}: the output file must end in .safetensors")
+    if out.is_dir():
+        raise UsageError(f"{args.output}: is a folder, expected a file name")
+    try:
+        src = resolve_checkpoint(args.checkpoint)
+        export_safetensors(src, out)
+    except CheckpointError as exc:
+        raise UsageError(str(exc)) from None
+    size = out.stat().st_size / 2**20
+    print(f"afg export: {src} -> {out} ({_tensor_count(out)} tensors, {size:.1f} MiB); read it with "
+          f"afg predict/eval, Predictor, model.weights or a stage's init_from")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     _check_device(args.device)
     from .demo import main as demo_main
@@ -733,6 +871,13 @@ def build_parser() -> argparse.ArgumentParser:
     progress_opt(p)
     p.set_defaults(func=_cmd_predict)
 
+    p = sub.add_parser("export", help="write a checkpoint's model weights as .safetensors (model hubs' format)",
+                       description=_cmd_doc("export"), formatter_class=fmt)
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="afg checkpoint (.pt), a run folder, or an "
+                   "authors' ME-GraphAU checkpoint")
+    p.add_argument("output", metavar="OUT.safetensors", help="the file to write")
+    p.set_defaults(func=_cmd_export)
+
     p = sub.add_parser("demo", help="the main job: synthetic DISFA data, baseline vs ME-GraphAU, figures, predict",
                        description=_cmd_doc("demo"), formatter_class=fmt)
     p.add_argument("--quick", action="store_true", help="tiny version for CI (about a minute)")
@@ -746,7 +891,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 _DOCS = {
     "train": "Train one experiment (model + data + recipe) unless the identical run is cached.\n"
-             "Example: afg train configs/me_graphau_synthetic.yaml --set recipe.epochs=1 --fold 2",
+             "Example: afg train configs/me_graphau_synthetic.yaml --fold 2 --set recipe.epochs=1\n"
+             "A recipe.* override also reaches the stages that set that field themselves (here both\n"
+             "stages' epochs), and the command prints so. Put CONFIG.yaml before --set (or end the\n"
+             "--set list with --).",
     "cv": "Run every fold of the config's k-fold protocol through the run cache; print the per-fold "
           "metrics and the mean ± std table.",
     "ablate": "Run an ablation file: the base config with each variant's dotted overrides, on each fold,\n"
@@ -770,6 +918,10 @@ _DOCS = {
                "FaceRectY, FaceRectWidth, FaceRectHeight, FaceScore, the model's outputs (AU01 ...\n"
                "probabilities, or expression classes / valence / arousal), status, reason.\n"
                "Inputs without a face get a row with status no_face.",
+    "export": "Write the model weights of a checkpoint as a .safetensors file (no pickle; the format\n"
+              "model hubs use), with the model config and label names in its metadata, so that\n"
+              "`afg predict OUT.safetensors ...`, `afg eval`, Predictor, model.weights and a stage's\n"
+              "init_from read it back. Optimizer state is not exported (resume from last.pt).",
     "demo": "The main job: a synthetic DISFA-profile dataset; the ResNet-18 backbone baseline and\n"
             "ME-GraphAU (stage 1 + stage 2) at 112 px on one subject-independent fold (cached runs);\n"
             "per-AU F1 vs the paper's DISFA row; figures/demo_f1.pdf|png and demo_knn_graph.pdf|png;\n"
@@ -781,10 +933,45 @@ def _cmd_doc(name: str) -> str:
     return _DOCS[name]
 
 
+#: warnings a user of the command line cannot act on (library internals, expected notes)
+_QUIET_WARNINGS = (
+    (DeprecationWarning, ""),
+    (PendingDeprecationWarning, ""),
+    (FutureWarning, ""),
+    (UserWarning, r"stage .*: initialised from previous stage"),  # stage 2's new modules start fresh
+    (UserWarning, r"Detected pickle protocol"),
+    (UserWarning, r".*IProgress not found"),
+    (RuntimeWarning, r"(Mean of empty slice|invalid value encountered)"),  # metrics of tiny folds
+)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Other warnings as one line (no source line, no file path)."""
+    print(f"afg: warning: {' '.join(str(message).split())}", file=file or sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    with warnings.catch_warnings():
+        for category, pattern in _QUIET_WARNINGS:
+            warnings.filterwarnings("ignore", message=pattern, category=category)
+        try:
+            from sklearn.exceptions import UndefinedMetricWarning
+
+            warnings.filterwarnings("ignore", category=UndefinedMetricWarning)
+        except ImportError:
+            pass
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     from .config import ConfigError
 
+    global _ARGV
     parser = build_parser()
+    _ARGV = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

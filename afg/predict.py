@@ -40,6 +40,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .train.checkpoint import CheckpointError, load_checkpoint  # the one weights-only loader
+
 __all__ = [
     "FACE_COLUMNS",
     "IMAGE_EXTENSIONS",
@@ -60,10 +62,6 @@ _OFFICIAL_AUS = {
     12: (1, 2, 4, 6, 7, 10, 12, 14, 15, 17, 23, 24),  # BP4D
     8: (1, 2, 4, 6, 9, 12, 25, 26),  # DISFA
 }
-
-
-class CheckpointError(ValueError):
-    """The file is missing, not a checkpoint, or holds a model afg cannot rebuild."""
 
 
 # ------------------------------------------------------------------------------ checkpoints
@@ -102,11 +100,7 @@ def load_model_checkpoint(path: str | os.PathLike, map_location: str = "cpu") ->
     ``model_config``, ``stage``. Raises :class:`CheckpointError` with a one-line reason.
     """
     file = resolve_checkpoint(path)
-    try:
-        ck = torch.load(file, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any decoding failure means "not a checkpoint"
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{file}: not a loadable weights-only checkpoint ({msg[:160]})") from None
+    ck = load_checkpoint(file, map_location=map_location)  # weights_only=True; one-line CheckpointError
     if not isinstance(ck, dict):
         raise CheckpointError(f"{file}: expected a dict checkpoint, got {type(ck).__name__}")
     if isinstance(ck.get("model_config"), dict) and isinstance(ck.get("model"), dict):

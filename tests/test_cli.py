@@ -68,7 +68,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 def test_help_documents_every_option(capsys):
     parser = build_parser()
     subs = _subparsers(parser)
-    assert set(subs) == {"train", "cv", "ablate", "eval", "prepare", "predict", "demo"}
+    assert set(subs) == {"train", "cv", "ablate", "eval", "prepare", "predict", "export", "demo"}
     for name, sub in subs.items():
         with pytest.raises(SystemExit) as exc:
             main([name, "--help"])
@@ -227,7 +227,7 @@ def test_eval_refuses_checkpoints_of_another_model_or_label_set(trained, capsys,
     one_line_error(capsys, ["eval", str(tmp_path / "none.pt")], "checkpoint not found")
     (tmp_path / "junk.pt").write_bytes(b"\x00junk")
     one_line_error(capsys, ["eval", str(tmp_path / "junk.pt"), "--data", str(trained["config"])],
-                   "not a loadable weights-only checkpoint")
+                   "not a PyTorch checkpoint")
     one_line_error(capsys, ["eval", str(trained["ckpt"]), "--data", str(tmp_path / "nodata.yaml")],
                    "data config not found")
 
@@ -293,7 +293,7 @@ def test_predict_input_errors(trained, tmp_path, capsys):
     one_line_error(capsys, ["predict", ck, str(tmp_path / "missing.jpg")], "input not found")
     one_line_error(capsys, ["predict", ck, str(tmp_path / "notes.txt")], "not an image or video file")
     one_line_error(capsys, ["predict", str(tmp_path / "notes.txt"), str(tmp_path / "img.png")],
-                   "not a loadable weights-only checkpoint")
+                   "not a PyTorch checkpoint")
     import torch
 
     torch.save({"backbone.conv1.weight": torch.zeros(1)}, tmp_path / "resnet.pt")

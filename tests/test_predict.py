@@ -227,7 +227,7 @@ def test_bad_checkpoints_raise_one_clear_error(tmp_path):
     torch.save({"conv.weight": torch.zeros(2)}, tmp_path / "other.pt")
     torch.save({"model": {"fc.weight": torch.zeros(3, 3)}, "model_config": {
         "name": "baseline", "num_classes": 8, "backbone": "resnet18", "img_size": 64}}, tmp_path / "mismatch.pt")
-    with pytest.raises(CheckpointError, match="not a loadable"):
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
         load_model_checkpoint(tmp_path / "text.pt")
     with pytest.raises(CheckpointError, match="neither an afg checkpoint"):
         load_model_checkpoint(tmp_path / "other.pt")

@@ -221,7 +221,9 @@ def model_from_official_checkpoint(path_or_state_dict: str | Path | dict, num_cl
 
     sd = path_or_state_dict
     if isinstance(sd, (str, Path)):
-        sd = torch.load(sd, map_location="cpu", weights_only=False)
+        from ..train.checkpoint import load_checkpoint
+
+        sd = load_checkpoint(sd)  # weights_only=True: the released checkpoints are plain tensors
     sd = _unwrap(sd)
     num_classes = num_classes or int(sd["head.sc"].shape[0])
     backbone = backbone or _infer_backbone(sd)

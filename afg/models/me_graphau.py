@@ -202,7 +202,9 @@ class MEGraphAU(AffectModel):
         stage-1 model, state dict or checkpoint file (keys under ``model``/``state_dict`` accepted).
         Returns the copied keys."""
         if isinstance(source, (str, Path)):
-            source = torch.load(source, map_location="cpu", weights_only=False)
+            from ..train.checkpoint import load_checkpoint  # weights_only=True, one-line errors
+
+            source = load_checkpoint(source)
         if isinstance(source, nn.Module):
             source = source.state_dict()
         for key in ("model", "state_dict", "model_state"):

@@ -6,6 +6,14 @@ tensors, dataclasses dicts, unknown objects their ``str``), and :func:`load_chec
 ``torch.load(..., weights_only=True)``. Files are written atomically (temporary file, fsync,
 rename — :func:`afg.utils.atomic_torch_save`), so a kill never leaves a half-written ``last.pt``.
 
+:func:`load_checkpoint` is the one loader of every weights file in afg (``Predictor``, ``afg
+eval``/``predict``, stage ``init_from``, ``create_backbone(weights=)``, the ME-GraphAU converters).
+It also reads ``.safetensors`` files (:mod:`afg.export`), and it tells apart the ways a file can
+fail, each as one :class:`CheckpointError` line: *not a PyTorch checkpoint* (neither a
+``torch.save`` zip archive, a pickle nor a safetensors file), *truncated or corrupt (N bytes)*, and
+*refuses pickled objects* (the file asks the unpickler for a Python object such as ``os.system``;
+``weights_only=True`` never builds it, so nothing in the file runs).
+
 Layout (``format: afg-checkpoint-v1``): ``model`` (state_dict), ``model_config``, ``task``,
 ``label_names``, ``optimizer``, ``scheduler``, ``scaler``, ``epoch`` (completed epochs),
 ``batch_in_epoch``, ``global_step``, ``rng`` (torch/cuda/numpy/python states), ``recipe``,
@@ -14,7 +22,13 @@ Layout (``format: afg-checkpoint-v1``): ``model`` (state_dict), ``model_config``
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import pickle
 import random
+import re
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +37,14 @@ import torch
 
 from ..utils import atomic_torch_save
 
-__all__ = ["load_checkpoint", "rng_state", "save_checkpoint", "set_rng_state", "to_plain"]
+__all__ = ["CheckpointError", "load_checkpoint", "read_safetensors_header", "rng_state",
+           "save_checkpoint", "set_rng_state", "to_plain"]
 
 FORMAT = "afg-checkpoint-v1"
+
+
+class CheckpointError(ValueError):
+    """The file is missing, not a checkpoint, or holds a model afg cannot rebuild (one line)."""
 
 
 def to_plain(obj: Any) -> Any:
@@ -85,6 +104,108 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     return atomic_torch_save(state, path)
 
 
-def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
-    """Load an afg checkpoint (or a bare state_dict) with ``weights_only=True``."""
-    return torch.load(Path(path), map_location=map_location, weights_only=True)
+def _file_kind(head: bytes, size: int) -> str:
+    """``zip`` (``torch.save``), ``pickle`` (legacy ``torch.save`` / plain pickle), ``safetensors``
+    or ``unknown`` from the first bytes of a file."""
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "pickle"
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") + 8 <= max(size, 9):
+        return "safetensors"
+    return "unknown"
+
+
+def read_safetensors_header(path: str | os.PathLike) -> dict[str, Any]:
+    """The JSON header of a safetensors file (tensor table and ``__metadata__``); raises
+    :class:`CheckpointError` when the header is cut off or not JSON."""
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        raw = f.read(n) if 8 + n <= size else b""
+    try:
+        header = json.loads(raw.decode("utf-8")) if raw else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: truncated or corrupt ({size} bytes; safetensors header unreadable)")
+    ends = [int(v["data_offsets"][1]) for k, v in header.items()
+            if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v]
+    if 8 + n + max(ends, default=0) > size:
+        raise CheckpointError(f"{path}: truncated or corrupt ({size} bytes; the safetensors header "
+                              f"promises {8 + n + max(ends)})")
+    return header
+
+
+def _load_safetensors(path: Path, map_location: Any) -> dict[str, Any]:
+    """Tensors of a safetensors file; with afg metadata (:func:`afg.export.export_safetensors`)
+    the checkpoint layout ``{"model": ..., "model_config": ..., "task": ..., "label_names": ...}``."""
+    from safetensors import SafetensorsError
+    from safetensors.torch import load_file
+
+    meta = read_safetensors_header(path).get("__metadata__") or {}
+    device = map_location if isinstance(map_location, str) else "cpu"
+    try:
+        tensors = load_file(str(path), device=device)
+    except (SafetensorsError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: truncated or corrupt ({path.stat().st_size} bytes; "
+                              f"{_first_line(exc)})") from None
+    if meta.get("format", "").startswith("afg-") and "model_config" in meta:
+        out: dict[str, Any] = {"model": tensors}
+        for key in ("model_config", "label_names", "metrics"):
+            if key in meta:
+                out[key] = json.loads(meta[key])
+        for key in ("task", "afg_version"):
+            if key in meta:
+                out[key] = meta[key]
+        if "stage" in meta:
+            out["stage"] = json.loads(meta["stage"])
+        return out
+    return tensors
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0][:160] if text else type(exc).__name__)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
+    """Load an afg checkpoint, a bare state_dict or a ``.safetensors`` file — never arbitrary
+    objects: ``torch.load(..., weights_only=True)``.
+
+    Raises :class:`CheckpointError` with one line: ``checkpoint not found``, ``not a PyTorch
+    checkpoint``, ``truncated or corrupt (N bytes)`` or ``refuses pickled objects`` (the file
+    references a Python callable such as ``os.system``; it is not executed).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found" if not path.is_dir() else
+                              f"{path}: is a folder, expected a checkpoint file")
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(16)
+    kind = _file_kind(head, size)
+    if size == 0:
+        raise CheckpointError(f"{path}: truncated or corrupt ({size} bytes)")
+    if kind == "safetensors" or (kind == "unknown" and path.suffix == ".safetensors"):
+        return _load_safetensors(path, map_location)
+    if kind == "unknown":
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint (neither a torch.save archive, a "
+                              "pickle nor a safetensors file)")
+    if kind == "zip" and not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: truncated or corrupt ({size} bytes)")
+    try:
+        with warnings.catch_warnings():  # "Detected pickle protocol 4": torch's note, not the user's
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        if "Weights only load failed" in text and ("GLOBAL" in text or "Unsupported" in text):
+            m = re.search(r"GLOBAL (\S+)", text)
+            what = f"it asks for {m.group(1)}" if m else "it holds a pickle opcode outside the tensor subset"
+            raise CheckpointError(f"{path}: refuses pickled objects (weights_only=True: {what}, which "
+                                  "is not run; afg loads weights-only checkpoints of plain tensors)") from None
+        raise CheckpointError(f"{path}: truncated or corrupt ({size} bytes)") from None
+    except Exception:  # noqa: BLE001 - every other decoding failure: a damaged file
+        raise CheckpointError(f"{path}: truncated or corrupt ({size} bytes)") from None

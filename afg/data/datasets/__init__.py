@@ -12,7 +12,7 @@ from typing import Any
 
 from .affectnet import AffectNet
 from .affwild2 import AffWild2
-from .base import ImageFolder, ReleaseAdapter, ReleaseFormatError
+from .base import ImageFolder, MissingImagesError, ReleaseAdapter, ReleaseFormatError
 from .bp4d import BP4D, BP4D_AUS, BP4D_PARTS
 from .disfa import DISFA, DISFA_AUS, DISFA_CODED_AUS, DISFA_PARTS
 from .emotionet import EmotioNet
@@ -38,6 +38,7 @@ __all__ = [
     "EmotioNet",
     "FaceDataset",
     "ImageFolder",
+    "MissingImagesError",
     "ListDataset",
     "RAFCompound",
     "ReleaseAdapter",

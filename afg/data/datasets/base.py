@@ -32,6 +32,7 @@ import pandas as pd
 __all__ = [
     "IMAGE_EXTENSIONS",
     "ImageFolder",
+    "MissingImagesError",
     "ReleaseAdapter",
     "ReleaseFormatError",
     "au_name",
@@ -48,6 +49,11 @@ class ReleaseFormatError(ValueError):
         self.path, self.line = str(path), line
         where = f"{path}:{line}" if line is not None else f"{path}"
         super().__init__(f"{where}: {message}")
+
+
+class MissingImagesError(FileNotFoundError):
+    """None of the labelled images of a release is on disk (e.g. DISFA before its frames were
+    extracted); the message names the folder searched and the step that creates the images."""
 
 
 def au_name(number: int | str) -> str:
@@ -102,7 +108,8 @@ class ReleaseAdapter:
     Args:
         root: the release folder as distributed.
         check_images: look for every image on disk; rows whose image is missing are listed in
-            ``self.missing`` (and a warning says how many).
+            ``self.missing`` (and a warning says how many). When *none* is on disk the adapter
+            raises :class:`MissingImagesError` naming the folder and ``missing_images_hint``.
         drop_missing: remove those rows from ``records`` (default); otherwise keep them (they
             are reported as unreadable by ``prepare_dataset``).
     """
@@ -113,6 +120,8 @@ class ReleaseAdapter:
     emotion_names: Sequence[str] = ()
     has_va: bool = False
     provides_landmarks: bool = False  # True when source_landmarks() returns the release's points
+    #: what creates the images when none is found (subclasses whose images need a step say which)
+    missing_images_hint: str = "check the release folder and its layout (the adapter's docstring)"
 
     def __init__(self, root: str | os.PathLike, check_images: bool = True,
                  drop_missing: bool = True, **_: Any):
@@ -130,6 +139,8 @@ class ReleaseAdapter:
         self.missing = records.iloc[0:0].copy()
         if check_images and len(records):
             exists = files_exist(records["image"].astype(str).tolist())
+            if not exists.any():
+                raise MissingImagesError(self._no_images_message(records))
             if not exists.all():
                 self.missing = records[~exists].copy()
                 warnings.warn(
@@ -138,6 +149,15 @@ class ReleaseAdapter:
                 if drop_missing:
                     records = records[exists].reset_index(drop=True)
         self.records: pd.DataFrame = records
+
+    def _no_images_message(self, records: pd.DataFrame) -> str:
+        first = str(records["image"].iloc[0])
+        folder = getattr(self, "image_root", None)
+        if folder is None:
+            parents = {os.path.dirname(str(p)) for p in records["image"].iloc[:2000]}
+            folder = os.path.commonpath(sorted(parents)) if parents else self.root
+        return (f"{self.name}: none of the {len(records)} labelled images exists under {folder} "
+                f"(e.g. {first}); {self.missing_images_hint}")
 
     # -- to implement ------------------------------------------------------------------------
     def _load(self) -> pd.DataFrame:  # pragma: no cover - abstract

@@ -55,6 +55,9 @@ class DISFA(ReleaseAdapter):
 
     name = "disfa"
     PARTS = DISFA_PARTS
+    missing_images_hint = ("the frames are not extracted yet: run DISFA(root, check_images=False)"
+                           ".extract_frames() once (afg.data.datasets.DISFA.extract_frames decodes "
+                           "Videos_LeftCamera/*.avi into that folder)")
 
     def __init__(self, root, aus: Sequence[int] = DISFA_AUS, threshold: float = 2,
                  images: str | None = None, frame_offset: int | None = None,
