@@ -141,14 +141,14 @@ def read_safetensors_header(path: str | os.PathLike) -> dict[str, Any]:
 def _load_safetensors(path: Path, map_location: Any) -> dict[str, Any]:
     """Tensors of a safetensors file; with afg metadata (:func:`afg.export.export_safetensors`)
     the checkpoint layout ``{"model": ..., "model_config": ..., "task": ..., "label_names": ...}``."""
-    from safetensors import SafetensorsError
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     meta = read_safetensors_header(path).get("__metadata__") or {}
     device = map_location if isinstance(map_location, str) else "cpu"
     try:
         tensors = load_file(str(path), device=device)
-    except (SafetensorsError, OSError, ValueError) as exc:
+    except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: truncated or corrupt ({path.stat().st_size} bytes; "
                               f"{_first_line(exc)})") from None
     if meta.get("format", "").startswith("afg-") and "model_config" in meta:
