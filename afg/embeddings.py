@@ -6,8 +6,16 @@ reads such a file — GloVe text, word2vec text (with its ``"<count> <dim>"`` he
 binary, optionally gzip-compressed — and embeds any list of words or phrases
 (``"happily surprised"``: the mean of its tokens' vectors).
 
-Without a file (``path=None``) it returns the **offline default**, ``offline:affect-hash-v1``,
-which needs no download and is the same on every machine. It is *not* a language model:
+Without a file there are two deterministic offline sets, neither a language model and both the
+same on every machine:
+
+* ``offline:hash-v1`` (:func:`hash_word_vectors`) — **prior-free**: only the pseudo-random token
+  vectors below. The models' default (``embeddings: null`` / ``word_vectors: null``), so the GCN
+  rows of an ablation get no information that their linear baselines lack.
+* ``offline:affect-hash-v1`` (:func:`offline_word_vectors`, what ``load_word_vectors(None, …)``
+  returns) — **carries a hand-set affect prior**, selected in a model config with
+  ``embeddings: offline:affect``. Only the graph rows (Emotion-GCN, SVML-RGCN) receive it, so
+  it can inflate them against their baselines; use it knowingly and report it. It is:
 
 * every token gets a pseudo-random vector ``N(0, 0.4^2)^d`` seeded by the SHA-256 of the token
   (distinct words are nearly orthogonal, like unrelated GloVe words);
@@ -17,7 +25,9 @@ which needs no download and is the same on every machine. It is *not* a language
   through one fixed random projection ``P`` (d×3) — so ``happy``/``happiness``/``happily``
   are close, ``happy`` leans towards ``valence``, ``anger`` towards ``arousal``.
 
-Which source a run used is returned with the vectors; report it with any result.
+:func:`resolve_embeddings` maps a model's ``embeddings`` option (``None``, ``"offline:hash"``,
+``"offline:affect"`` or a GloVe / word2vec file a user brings) to vectors. Which source a run
+used is returned with the vectors; report it with any result.
 """
 from __future__ import annotations
 
@@ -30,9 +40,11 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["AFFECT_LEXICON", "OFFLINE_SOURCE", "load_word_vectors", "offline_word_vectors", "tokenize"]
+__all__ = ["AFFECT_LEXICON", "OFFLINE_PLAIN", "OFFLINE_SOURCE", "hash_word_vectors", "load_word_vectors",
+           "offline_word_vectors", "resolve_embeddings", "tokenize"]
 
-OFFLINE_SOURCE = "offline:affect-hash-v1"
+OFFLINE_SOURCE = "offline:affect-hash-v1"  # with the hand-set affect prior
+OFFLINE_PLAIN = "offline:hash-v1"  # prior-free
 
 # token -> (valence, arousal, dominance), hand-set in [-1, 1] (Russell's circumplex positions).
 _VAD = {
@@ -65,7 +77,7 @@ _FORMS = {
     "arousal": ("arousal", "activation"),
     "dominance": ("dominance", "control"),
 }
-#: token -> (valence, arousal, dominance) of the offline default's affect term
+#: token -> (valence, arousal, dominance) of the affect term of ``offline:affect-hash-v1``
 AFFECT_LEXICON: dict[str, tuple[float, float, float]] = {
     form: _VAD[key] for key, forms in _FORMS.items() for form in forms
 }
@@ -90,20 +102,51 @@ def _projection(dim: int) -> np.ndarray:
     return q * np.sqrt(dim) * _HASH_STD  # each axis as long as a typical hash vector
 
 
-def offline_word_vectors(words: Sequence[str], dim: int = 300) -> np.ndarray:
-    """The offline default (see module docstring): ``(len(words), dim)`` float32, deterministic."""
-    proj = _projection(dim)
+def _offline(words: Sequence[str], dim: int, affect: bool) -> np.ndarray:
+    proj = _projection(dim) if affect else None
     out = np.zeros((len(words), dim))
     for i, w in enumerate(words):
         toks = tokenize(w) or [w]
         vecs = []
         for t in toks:
             v = _hash_vector(t, dim)
-            if t in AFFECT_LEXICON:
+            if proj is not None and t in AFFECT_LEXICON:
                 v = v + _AFFECT_SCALE * proj @ np.asarray(AFFECT_LEXICON[t])
             vecs.append(v)
-        out[i] = np.mean(vecs, 0)
+        out[i] = np.mean(vecs, 0)  # a phrase: the mean of its tokens
     return out.astype(np.float32)
+
+
+def offline_word_vectors(words: Sequence[str], dim: int = 300) -> np.ndarray:
+    """``offline:affect-hash-v1`` (see module docstring): token hashes **plus the hand-set affect
+    prior**. ``(len(words), dim)`` float32, deterministic."""
+    return _offline(words, dim, affect=True)
+
+
+def hash_word_vectors(words: Sequence[str], dim: int = 300) -> np.ndarray:
+    """``offline:hash-v1``: the prior-free token hashes only (each token ``N(0, 0.4²)^d`` seeded by
+    its SHA-256; a phrase is the mean of its tokens). ``(len(words), dim)`` float32."""
+    return _offline(words, dim, affect=False)
+
+
+def resolve_embeddings(spec: str | os.PathLike | None, words: Sequence[str], dim: int = 300,
+                       on_missing: str = "error") -> tuple[np.ndarray, str]:
+    """A model's ``embeddings`` option as ``(vectors (len(words), d) float32, source)``.
+
+    ``None``/``""``/``"offline:hash"`` → :func:`hash_word_vectors` (prior-free, the default);
+    ``"offline:affect"`` → :func:`offline_word_vectors` (hand-set affect prior, explicit only);
+    anything else is a word-vector file read by :func:`load_word_vectors` (e.g. the paper's
+    ``glove.6B.300d.txt``, which the user brings).
+    """
+    key = "" if spec is None else str(spec)
+    if key in ("", "offline:hash", OFFLINE_PLAIN):
+        return hash_word_vectors(words, dim), f"{OFFLINE_PLAIN} (d={dim})"
+    if key in ("offline:affect", OFFLINE_SOURCE):
+        return offline_word_vectors(words, dim), f"{OFFLINE_SOURCE} (d={dim})"
+    if key.startswith("offline:"):
+        raise ValueError(f"unknown offline embeddings {key!r}: use 'offline:hash' (prior-free), "
+                         "'offline:affect' (hand-set affect prior) or a GloVe/word2vec file")
+    return load_word_vectors(key, words, dim=dim, on_missing=on_missing)
 
 
 def _open(path: Path, binary: bool):
@@ -189,7 +232,7 @@ def load_word_vectors(
     binary: bool | None = None,
     on_missing: str = "error",
 ) -> tuple[np.ndarray, str]:
-    """Embed labels (words or phrases) with a word-vector file or the offline default.
+    """Embed labels (words or phrases) with a word-vector file or the prior-carrying offline set.
 
     A phrase is looked up whole first (``"happily surprised"``, ``"happily_surprised"``, then
     lower-cased), else as the mean of its tokens (each exact, lower-case, then capitalised).
@@ -197,9 +240,10 @@ def load_word_vectors(
 
     Args:
         path: GloVe / word2vec text or word2vec binary file (``.gz`` allowed); ``None`` (or ``""``)
-            → the offline default :data:`OFFLINE_SOURCE` of dimension ``dim``.
+            → the prior-carrying offline set :data:`OFFLINE_SOURCE` of dimension ``dim`` (models
+            go through :func:`resolve_embeddings`, whose default is prior-free).
         words: labels to embed, any length.
-        dim: dimension of the offline default (a file's dimension is its own).
+        dim: dimension of the offline set (a file's dimension is its own).
         binary: force word2vec binary (True) or text (False); None = detect.
         on_missing: a label none of whose forms/tokens is in the file: ``"error"`` (KeyError),
             ``"offline"`` (use the offline vector, rescaled to the file's mean norm) or ``"zero"``.

@@ -22,7 +22,10 @@ Schema::
       size: 112
       folds: 3               # k-fold protocol; 0 = the official train/test split (or, for
       fold: 1                #   synthetic, held-out identities); fold is 1-based
-      img_size / resize / hflip / rotation / color_jitter / threshold / split / basic: ...
+      img_size / resize / hflip / rotation / color_jitter / threshold / split: ...
+      basic: {}              # basic-expression faces for SVML-RGCN's class means (Eq. 5), e.g.
+                             #   {dataset: rafdb, root: data/RAF-DB/basic, split: train};
+                             #   attached to the training set as .basic_data (build_basic_data)
       frame_sampling: {}     # per-video sample of the training frames (AU-GCN §4.1,
                              #   afg.data.sampling): {positives: 100, negatives: 200, seed: 0}
       cache: true            # keep decoded images in memory
@@ -54,6 +57,7 @@ __all__ = [
     "CachedDataset",
     "DataSpec",
     "ExperimentConfig",
+    "build_basic_data",
     "build_data",
     "build_model",
     "item_subjects",
@@ -261,10 +265,42 @@ def _build_release(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
     return _split(spec, train, None, val, None, crop)
 
 
+def build_basic_data(spec: DataSpec) -> Dataset:
+    """The basic-expression faces named by ``data.basic`` (SVML-RGCN's RAF-DB basic, Eq. 5):
+    ``{dataset, root, prepared, split, options}``, the rows of ``split`` (default ``train``;
+    ``all`` = every row), loaded like validation faces (``resize``, centre crop, no augmentation).
+    """
+    from ..data.augment import AugmentedSubset, FaceAugment
+    from ..data.datasets import get_adapter
+
+    b = dict(spec.basic)
+    unknown = sorted(set(b) - {"dataset", "root", "prepared", "split", "options"})
+    if unknown or not b.get("dataset") or not b.get("root"):
+        raise ConfigError(f"data.basic needs dataset and root (and may give prepared, split, options), "
+                          f"got {sorted(b)}; e.g. {{dataset: rafdb, root: data/RAF-DB/basic, split: train}}")
+    adapter = get_adapter(b["dataset"], b["root"], **dict(b.get("options") or {}))
+    split = b.get("split", "train")
+    idx = None if split in (None, "all") else adapter.split_indices(str(split))
+    prepared = b.get("prepared") or str(Path(b["root"]) / "prepared")
+    ds = adapter.dataset(prepared, indices=idx, size=spec.resize or spec.img_size, cache=False)
+    crop = _crop_side(spec.img_size, spec.resize) if spec.resize else None
+    aug = FaceAugment.from_spec(spec, train=False, crop=crop)
+    return ds if aug.is_identity else AugmentedSubset(ds, list(range(len(ds))), aug)
+
+
 def build_data(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
-    """``(train, val)`` for a data spec (registered builders first, then release adapters)."""
+    """``(train, val)`` for a data spec (registered builders first, then release adapters).
+
+    With ``data.basic``, :func:`build_basic_data`'s dataset is attached to ``train`` as
+    ``train.basic_data`` (SVML-RGCN's ``prepare()`` averages its class means over it, Eq. 5).
+    """
     fn = DATASETS.get(spec.dataset.lower())
-    return fn(spec) if fn is not None else _build_release(spec)
+    train, val = fn(spec) if fn is not None else _build_release(spec)
+    if spec.basic:
+        if any(train is d for d in _SYNTH_CACHE.values()):
+            train = Subset(train, list(range(len(train))))  # never tag a shared cached dataset
+        train.basic_data = build_basic_data(spec)
+    return train, val
 
 
 def item_subjects(data: Dataset) -> np.ndarray | None:

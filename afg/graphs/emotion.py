@@ -118,6 +118,8 @@ def emotion_adjacency(
     p: float = 0.7,
     official: bool = False,
     num_categorical: int | None = None,
+    *,
+    literal_eq5: bool = False,
 ) -> np.ndarray:
     r"""Emotion-GCN adjacency from a Spearman matrix (expressions first, 2 dimensions last).
 
@@ -127,6 +129,9 @@ def emotion_adjacency(
       (Cat–Dim pairs); 0 otherwise (no Cat–Cat, no Valence–Arousal edge).
     * Eq. 5: :math:`A'_{ij} = [A_{ij} \ge \tau]` on those Cat–Dim pairs (so ``tau=0`` links every
       Cat–Dim pair; read literally Eq. 5 would also turn the structural zeros into edges).
+      ``literal_eq5=True`` is that literal reading: Eq. 5 on every entry of Eq. 3's A, so
+      ``tau=0`` links **every** pair (Cat–Cat and Valence–Arousal too; Table II's τ = 0 column)
+      and any ``tau > 0`` gives exactly the default matrix.
     * Eq. 6: off-diagonal :math:`p / \sum_{k\ne i} A'_{ik}` per edge, diagonal :math:`1-p`
       (a node with no neighbour keeps 1 on its diagonal). Rows sum to 1.
 
@@ -144,6 +149,7 @@ def emotion_adjacency(
         p: neighbourhood weight (paper mode only).
         official: reproduce the released code instead of the paper.
         num_categorical: ``C`` (default ``n - 2``).
+        literal_eq5: paper mode only, see above.
 
     Returns:
         ``(C+2, C+2)`` float64 adjacency (``(9, 9)`` for the paper).
@@ -167,7 +173,9 @@ def emotion_adjacency(
         np.fill_diagonal(out, 0.5)
         return out
     cat_dim = is_cat[:, None] ^ is_cat[None, :]  # exactly one of i, j categorical (Eq. 3)
-    binary = (cat_dim & (c >= tau)).astype(np.float64)  # Eq. 5
+    a = np.where(cat_dim, c, 0.0)  # Eq. 3 off the diagonal (the diagonal is set by Eq. 6)
+    # Eq. 5: literally on every entry (tau = 0 links the zeros too), else on the Cat–Dim pairs only
+    binary = ((a >= tau) if literal_eq5 else (cat_dim & (c >= tau))).astype(np.float64)
     return _reweight(binary, p)  # Eq. 6
 
 

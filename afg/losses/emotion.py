@@ -45,22 +45,30 @@ def expression_class_weights(counts: Any) -> np.ndarray:
 
 
 def weighted_cross_entropy(
-    logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None
+    logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor | None = None,
+    reduction: str = "weighted_mean",
 ) -> torch.Tensor:
     r"""Eq. 8, :math:`L^c = -\sum_i w_i y_i \log \hat y_i` with softmax scores (Eq. 7).
 
-    Averaged over the batch as PyTorch's (and the authors') ``CrossEntropyLoss(weight=w)``:
-    :math:`\sum_n w_{y_n} \ell_n / \sum_n w_{y_n}`. Targets ``-1`` are ignored; a batch without
-    any label gives 0 (with a graph connection, so ``backward`` still works).
+    The paper gives the per-image loss only. ``reduction="weighted_mean"`` averages the batch as
+    PyTorch's (and the authors') ``CrossEntropyLoss(weight=w)``:
+    :math:`\sum_n w_{y_n} \ell_n / \sum_n w_{y_n}`; ``"mean"`` is the plain batch mean of Eq. 8,
+    :math:`\frac1B \sum_n w_{y_n} \ell_n` (smaller by the batch's mean weight, which changes the
+    balance with :math:`L^r`). Targets ``-1`` are ignored (and not counted in ``B``); a batch
+    without any label gives 0 (with a graph connection, so ``backward`` still works).
 
     Shapes: ``logits`` (B, C), ``target`` (B,) long.
     """
+    if reduction not in ("weighted_mean", "mean"):
+        raise ValueError(f"reduction must be 'weighted_mean' or 'mean', got {reduction!r}")
     target = target.long()
     valid = target >= 0
     if not bool(valid.any()):
         return logits.sum() * 0.0
     w = None if weight is None else weight.to(device=logits.device, dtype=logits.dtype)
-    return F.cross_entropy(logits[valid], target[valid], weight=w)
+    if reduction == "weighted_mean" or w is None:
+        return F.cross_entropy(logits[valid], target[valid], weight=w)
+    return F.cross_entropy(logits[valid], target[valid], weight=w, reduction="sum") / valid.sum()
 
 
 def ccc(
@@ -127,6 +135,7 @@ class EmotionCriterion(nn.Module):
         classification: False for a V/A-only single-task network (Table III "Single-task").
         lambda_va: λ.
         unbiased_variance: the authors' CCC variance mix (see :func:`ccc`).
+        ce_reduction: batch reduction of Eq. 8 (see :func:`weighted_cross_entropy`).
 
     ``forward(outputs, batch)`` reads ``outputs["expression"]`` (B, C), ``outputs["va"]`` (B, 2),
     ``batch["expression"]`` (B,) (-1 missing) and ``batch["va"]`` (B, 2) (NaN missing) and returns
@@ -140,8 +149,12 @@ class EmotionCriterion(nn.Module):
         classification: bool = True,
         lambda_va: float = 1.0,
         unbiased_variance: bool = False,
+        ce_reduction: str = "weighted_mean",
     ) -> None:
         super().__init__()
+        if ce_reduction not in ("weighted_mean", "mean"):
+            raise ValueError(f"ce_reduction must be 'weighted_mean' or 'mean', got {ce_reduction!r}")
+        self.ce_reduction = ce_reduction
         if regression not in (None, "ccc", "mse"):
             raise ValueError(f"regression must be 'ccc', 'mse' or None, got {regression!r}")
         if not classification and regression is None:
@@ -158,7 +171,8 @@ class EmotionCriterion(nn.Module):
         total = None
         if self.classification:
             target = torch.as_tensor(batch["expression"], device=outputs["expression"].device)
-            terms["expression"] = weighted_cross_entropy(outputs["expression"], target, self.class_weights)
+            terms["expression"] = weighted_cross_entropy(outputs["expression"], target, self.class_weights,
+                                                       self.ce_reduction)
             total = terms["expression"]
         if self.regression is not None:
             pred = outputs["va"]

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..backbones import create_backbone
-from ..embeddings import load_word_vectors
+from ..embeddings import resolve_embeddings
 from ..graphs.emotion import (
     AFFECTNET_EXPRESSIONS,
     emotion_adjacency,
@@ -55,17 +55,25 @@ class EmotionGCN(AffectModel):
         regression_loss: ``"ccc"`` (Eq. 12) or ``"mse"`` for ``va``.
         pooling: ``"max"`` (Eq. 1) or ``"avg"`` (the authors' baseline code).
         expression_names: node names of the classes (default AffectNet order).
-        embeddings: word-vector file for the node embeddings (300-d GloVe in the paper), an
-            array ``(C+2, d)``, or None for the offline default (:mod:`afg.embeddings`);
-            ``self.embedding_source`` says which was used.
-        embedding_dim: dimension of the offline default.
+        embeddings: node embeddings Z — a word-vector file the user brings (the paper: 300-d
+            GloVe, ``glove.6B.300d.txt``), ``None``/``"offline:hash"`` (prior-free offline vectors,
+            the default), ``"offline:affect"`` (offline vectors with a hand-set valence/arousal
+            prior that only this GCN head receives — explicit opt-in) or an array ``(C+2, d)``
+            (:func:`afg.embeddings.resolve_embeddings`); ``self.embedding_source`` says which.
+        embedding_dim: dimension of the offline vectors.
         correlation: ``(C+2, C+2)`` Spearman matrix; else :meth:`prepare` computes it.
         adjacency: a ready ``(C+2, C+2)`` Â used as is (overrides everything else).
         graph: ``"paper"`` (Eq. 3-6), ``"official"`` (authors' code + their ``gen_adj``) or
             ``"conditional"`` (Sec. IV.E, needs ``stats["emotion_labels"]`` in :meth:`prepare`).
         tau, p: Eq. 5 threshold and Eq. 6 re-weighting (Table II).
+        literal_eq5: apply Eq. 5 to every entry of Eq. 3's A, its zeros included, so ``tau=0``
+            links every pair (Table II's τ = 0 column); identical to the default for ``tau > 0``
+            (see :func:`afg.graphs.emotion_adjacency`).
         gcn_layers: L ∈ {1, 2, 3}; hidden width ``hidden_dim`` (512), LeakyReLU(0.2) between.
-        class_weights: ``"inverse"`` (N_min/N_c from the training counts) or ``"none"``.
+        class_weights: ``"inverse"`` (Eq. 8-9: N_min/N_c from the training counts, the paper on
+            AffectNet and Aff-Wild2) or ``"none"`` (the authors' Aff-Wild2 code).
+        ce_reduction: ``"weighted_mean"`` (Σ w·ℓ / Σ w, PyTorch's and the authors') or
+            ``"mean"`` (Eq. 8 per image averaged over the batch, Σ w·ℓ / B).
         lambda_va, unbiased_variance: see :class:`afg.losses.EmotionCriterion`.
     """
 
@@ -90,9 +98,11 @@ class EmotionGCN(AffectModel):
         graph: str = "paper",
         tau: float = 0.1,
         p: float = 0.7,
+        literal_eq5: bool = False,
         gcn_layers: int = 2,
         hidden_dim: int = 512,
         class_weights: str = "inverse",
+        ce_reduction: str = "weighted_mean",
         lambda_va: float = 1.0,
         unbiased_variance: bool = False,
     ) -> None:
@@ -107,7 +117,8 @@ class EmotionGCN(AffectModel):
         self.num_classes, self.head, self.tasks, self.pooling = num_classes, head, tasks, pooling
         self.regression_loss, self.class_weights_mode = regression_loss, class_weights
         self.lambda_va, self.unbiased_variance = lambda_va, unbiased_variance
-        self.graph, self.tau, self.p = graph, tau, p
+        self.graph, self.tau, self.p, self.literal_eq5 = graph, tau, p, literal_eq5
+        self.ce_reduction = ce_reduction
         names = list(expression_names or (AFFECTNET_EXPRESSIONS if num_classes == 7 else [f"class{i}" for i in range(num_classes)]))
         self.label_names = names
         self.node_names = names + ["Valence", "Arousal"]
@@ -119,8 +130,9 @@ class EmotionGCN(AffectModel):
             self.regressor = nn.Linear(dim, 2) if "va" in tasks else None
             self.graph_source = "none"
             return
-        if embeddings is None or isinstance(embeddings, (str, bytes)) or hasattr(embeddings, "__fspath__"):
-            z, self.embedding_source = load_word_vectors(embeddings, [w.lower() for w in self.node_names], dim=embedding_dim)
+        if embeddings is None or isinstance(embeddings, str) or hasattr(embeddings, "__fspath__"):
+            z, self.embedding_source = resolve_embeddings(embeddings, [w.lower() for w in self.node_names],
+                                                          dim=embedding_dim)
         else:
             z, self.embedding_source = np.asarray(embeddings, dtype=np.float32), "given array"
         if z.shape[0] != n:
@@ -152,9 +164,10 @@ class EmotionGCN(AffectModel):
                 raise ValueError("graph='conditional' needs multi-label expression labels (stats['emotion_labels'])")
             adj = emotion_adjacency_conditional(corr, multilabel, tau=self.tau, p=self.p)
         else:  # Eq. 3-6; rows already sum to one (Â of Eq. 2)
-            adj = emotion_adjacency(corr, tau=self.tau, p=self.p)
+            adj = emotion_adjacency(corr, tau=self.tau, p=self.p, literal_eq5=self.literal_eq5)
         p = 0.5 if self.graph == "official" else self.p
-        self.set_adjacency(adj, f"{self.graph} graph (tau={self.tau}, p={p})")
+        lit = ", literal Eq. 5" if self.literal_eq5 and self.graph == "paper" else ""
+        self.set_adjacency(adj, f"{self.graph} graph (tau={self.tau}, p={p}{lit})")
 
     def prepare(self, train_data: Any = None, stats: dict[str, Any] | None = None) -> None:
         """Spearman adjacency from the training labels (``stats["expressions"]``, ``stats["va"]``)
@@ -220,7 +233,7 @@ class EmotionGCN(AffectModel):
 
     def build_criterion(self, stats: dict[str, Any] | None = None, **options: Any) -> nn.Module:
         """:class:`~afg.losses.EmotionCriterion`; options override ``class_weights``,
-        ``regression_loss``, ``lambda_va``, ``unbiased_variance``."""
+        ``regression_loss``, ``lambda_va``, ``unbiased_variance``, ``ce_reduction``."""
         mode = options.pop("class_weights", self.class_weights_mode)
         weights = None
         if isinstance(mode, str):
@@ -236,6 +249,7 @@ class EmotionGCN(AffectModel):
             classification="expression" in self.tasks,
             lambda_va=options.pop("lambda_va", self.lambda_va),
             unbiased_variance=options.pop("unbiased_variance", self.unbiased_variance),
+            ce_reduction=options.pop("ce_reduction", self.ce_reduction),
             **options,
         )
 
