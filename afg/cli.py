@@ -440,6 +440,8 @@ def _print_table(df: Any, fmt: str, out: str | None) -> None:
         text = df.to_csv()
     else:
         text = df.to_string()
+        if df.attrs.get("note"):  # runs per cell, how the epoch was selected (Ablation.table)
+            text += "\n" + str(df.attrs["note"])
     print(text.rstrip())
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -497,15 +499,24 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
     if abl.tidy is None or not len(abl.tidy):
         print("afg ablate: no run has finished yet; run the same command again to collect them")
         return 0
-    _print_table(abl.table(args.metrics or abl.metrics), args.format, args.output)
+    # Δ [95 % CI]: paired differences against the first variant (the paper's first row)
+    first = next(iter(abl.variants))
+    _print_table(abl.table(args.metrics or abl.metrics, reference=first if len(abl.variants) > 1 else None),
+                 args.format, args.output)
     if spec.get("reference"):
+        from .experiments import paper_verdicts, verdict_note
         from .reference import compare
 
         try:
             cmp = compare(abl.summary(), str(spec["reference"]))
             print(f"\npaper ({spec['reference']}) vs ours:")
             print(cmp.round(1).to_string())
-        except ValueError as exc:
+            metric = (args.metrics or abl.metrics or [None])[0]
+            ver = paper_verdicts(abl.tidy, str(spec["reference"]), first, metric=metric)
+            print(f"\neach row's Δ vs {first!r} against the paper's Δ:")
+            print(ver.round(2).to_string())
+            print(verdict_note(ver))
+        except (KeyError, ValueError) as exc:
             print(f"(no comparison with {spec['reference']}: {_one_line(exc)})")
     return 0
 

@@ -174,7 +174,7 @@ def paper_verdicts(tidy: pd.DataFrame, table: str, reference: str, column: str |
         from scipy.stats import kendalltau
 
         tau = float(kendalltau(shared["ours"], shared["paper"]).statistic)
-    out.index.name = f"{table} ({column}) vs {reference!r}"
+    out.index.name = f"{table} ({column}; ours: {metric}) vs {reference!r}"
     out.attrs.update(counts=counts, kendall_tau=tau, n_pairs=int(cmp["n"].min()) if len(cmp) else 0,
                      reference=reference, table=table, column=column, metric=metric,
                      confidence=confidence)
