@@ -71,6 +71,9 @@ class FaceAugment:
         color_jitter: strength ``s`` of the brightness/contrast/saturation/hue jitter (training
             only; ``True`` means 0.2).
         train: training (random) or test-time (centre crop only) behaviour.
+        on_device: in training, leave the item as it is and let the trainer apply these steps
+            to the whole batch on the training device (:mod:`afg.data.device_augment`,
+            ``data.augment_on: device``); the test-time centre crop still runs here.
     """
 
     crop: int | None = None
@@ -78,6 +81,7 @@ class FaceAugment:
     rotation: float = 0.0
     color_jitter: float | bool = 0.0
     train: bool = True
+    on_device: bool = False
 
     def __post_init__(self) -> None:
         if self.color_jitter is True:
@@ -96,12 +100,14 @@ class FaceAugment:
 
     @classmethod
     def from_spec(cls, spec: Any, train: bool, crop: int | None = None) -> FaceAugment:
-        """From a :class:`afg.experiments.DataSpec` (``hflip``, ``rotation``, ``color_jitter``)."""
+        """From a :class:`afg.experiments.DataSpec` (``hflip``, ``rotation``, ``color_jitter``,
+        ``augment_on``)."""
         return cls(crop=crop, hflip=bool(spec.hflip), rotation=float(spec.rotation or 0.0),
-                   color_jitter=spec.color_jitter, train=train)
+                   color_jitter=spec.color_jitter, train=train,
+                   on_device=getattr(spec, "augment_on", "cpu") == "device")
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
-        if self.is_identity:
+        if self.is_identity or (self.train and self.on_device):
             return item
         from torchvision.transforms.v2 import functional as TF
 

@@ -29,6 +29,10 @@ Schema::
       frame_sampling: {}     # per-video sample of the training frames (AU-GCN §4.1,
                              #   afg.data.sampling): {positives: 100, negatives: 200, seed: 0}
       cache: true            # keep decoded images in memory
+      packed: false          # true | a folder: read the faces from one shared memory-mapped
+                             #   uint8 array (afg.data.packed; packed at data.resize when missing)
+      augment_on: cpu        # cpu | device: hflip/rotation/color_jitter/crop per item in the
+                             #   loader, or batched on the training device (afg.data.device_augment)
       options: {}            # anything else, passed to the dataset builder
     recipe: {...}            # afg.train.Recipe (see afg.train.recipe)
 
@@ -91,10 +95,14 @@ class DataSpec(Config):
     cache: bool = True
     options: dict[str, Any] = field(default_factory=dict)
     frame_sampling: dict[str, Any] = field(default_factory=dict)
+    packed: bool | str = False
+    augment_on: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.folds and not 1 <= self.fold <= self.folds:
             raise ConfigError(f"data.fold: {self.fold} is not in 1..{self.folds} (folds are 1-based)")
+        if self.augment_on not in ("cpu", "device"):
+            raise ConfigError(f"data.augment_on: {self.augment_on!r} is not cpu or device")
         if self.frame_sampling:
             from ..data.sampling import FrameSampling
 
@@ -261,7 +269,13 @@ def _build_release(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
         tr = tr[_frame_sample(spec, rows[list(adapter.au_names)].to_numpy(dtype=float), video_ids(rows))]
     kw = {"size": spec.resize or spec.img_size, "cache": spec.cache}
     crop = _crop_side(spec.img_size, spec.resize) if spec.resize else None
-    train, val = adapter.dataset(prepared, indices=tr, **kw), adapter.dataset(prepared, indices=te, **kw)
+    if spec.packed:  # one shared memory-mapped array instead of a JPEG decode per item
+        from ..data.packed import packed_dataset
+
+        train, val = (packed_dataset(adapter, prepared, spec.packed, indices=ix, size=kw["size"])
+                      for ix in (tr, te))
+    else:
+        train, val = adapter.dataset(prepared, indices=tr, **kw), adapter.dataset(prepared, indices=te, **kw)
     return _split(spec, train, None, val, None, crop)
 
 

@@ -365,6 +365,9 @@ def _train_stage(model, train_data, val_data, recipe: Recipe, stage_dir: Path | 
                                 seed=recipe.seed, drop_last=False)
     gen = torch.Generator()
     workers = resolve_workers(recipe.num_workers, device.type)
+    from ..data.device_augment import device_augment_of
+
+    device_aug = device_augment_of(train_data)  # data.augment_on: device — batched, after the transfer
     loader = DataLoader(
         train_data, batch_size=per_rank, sampler=sampler, num_workers=workers, collate_fn=collate,
         pin_memory=recipe.pin_memory and device.type == "cuda", generator=gen,
@@ -460,6 +463,8 @@ def _train_stage(model, train_data, val_data, recipe: Recipe, stage_dir: Path | 
                 break
             data_time += time.perf_counter() - t_data
             batch = to_device(batch, device, recipe.channels_last)
+            if device_aug is not None:
+                batch = device_aug(batch, channels_last=recipe.channels_last)
             images, extra = model_inputs(core, batch)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                 outputs = train_model(images, **extra)
