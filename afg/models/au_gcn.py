@@ -19,6 +19,17 @@ Table 4 ablations (``variant``): ``au_net`` (no GCN/D/F: concatenated Z0 → FC)
 ``wo_fd``, ``wo_f``, ``wo_d``, ``full``. Training stages (``stage`` / :meth:`set_stage`):
 ``"autoencoder"`` (AEs + ROI classifiers, loss Eq. 3; ``au`` is then the mean ROI-level
 probability of each AU) and ``"full"`` (all modules, loss Eq. 9).
+
+Where the paper leaves a number open or prints another normalisation:
+
+* ``threshold`` ``h`` of Eq. 5 is not printed; 0.8 rebuilds Table 1(b) from DISFA's labels
+  (``tests/reference/test_au_gcn_table1.py``). M_bool comes from each fold's training labels
+  (``graph="auto"``) or from Table 1 (``graph="paper"``).
+* the reconstruction loss (Eq. 1, ``(1/n²) Σ_ij |I^GT_ij − I^R_ij|`` over colour pixels) is also
+  averaged over the 3 colour channels, so it is 1/3 of the printed sum over channels and
+  ``λ1 = 3`` in Eq. 3 weighs it as ``λ1 = 1`` would with channels summed.
+* the training frames are a per-video sample (§4.1; ``data.frame_sampling``,
+  :mod:`afg.data.sampling`), which sets the occurrence rates behind Eq. 7's class weights.
 """
 from __future__ import annotations
 

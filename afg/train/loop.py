@@ -368,8 +368,11 @@ def _train_stage(model, train_data, val_data, recipe: Recipe, stage_dir: Path | 
     from ..data.device_augment import device_augment_of
 
     device_aug = device_augment_of(train_data)  # data.augment_on: device — batched, after the transfer
+    # the last incomplete batch is dropped (a batch of one image makes BatchNorm over the batch
+    # raise, e.g. CCFG's); a training set smaller than one batch still trains on that one batch
     loader = DataLoader(
         train_data, batch_size=per_rank, sampler=sampler, num_workers=workers, collate_fn=collate,
+        drop_last=len(sampler) >= per_rank,
         pin_memory=recipe.pin_memory and device.type == "cuda", generator=gen,
         persistent_workers=recipe.persistent_workers and workers > 0,
         prefetch_factor=recipe.prefetch_factor if workers > 0 else None,
