@@ -138,3 +138,48 @@ def test_table_delta_column_and_notes_reach_the_exports():
     assert abl.compare("A", "f1_mean").equals(cmp)
     honest = _abl("val").table(["f1_mean"]).attrs["note"]
     assert SELECTED_ON_TEST not in honest and "validation split of the training subjects" in honest
+
+
+def test_ordering_adds_paired_deltas_and_verdicts_from_a_summary():
+    """A notebook's ``ordering(abl.summary(...), table, column)`` cell shows each row's Δ [CI]
+    and verdict (the summary carries the per-run values), and the verdict counts as its note."""
+    from afg.experiments.notebooks import ordering
+
+    names = ["Backbone (WBCE)", "+AFG (WBCE)", "+AFG, L_WA"]
+    offsets = {names[0]: [0, 0, 0, 0], names[1]: [0.02, 0.03, 0.025, 0.02], names[2]: [0.01, -0.01, 0.02, -0.015]}
+    rows = [{"variant": v, "fold": f, "seed": s, "metric": "f1_mean", "value": 0.4 + 0.05 * f + off[k]}
+            for v, off in offsets.items() for k, (f, s) in enumerate([(1, 0), (1, 1), (2, 0), (2, 1)])]
+    cfg = ExperimentConfig.from_dict({"model": {"name": "baseline", "num_classes": 8}})
+    abl = Ablation(cfg, {n: {} for n in names}, folds=[1, 2], seeds=[0, 1])
+    abl.tidy = pd.DataFrame(rows)
+    order = ordering(abl.summary(["f1_mean"]), "me_graphau/table3", "ResNet-50")
+    direct = paper_verdicts(abl.tidy, "me_graphau/table3", names[0], column="ResNet-50")
+    assert order.loc[names[0], "Δ ours [95 % CI]"] == "reference"
+    assert order.loc[names[1], "verdict"] == direct.loc[names[1], "verdict"] == "reproduced"
+    assert order.loc[names[2], "verdict"] == "unresolved"
+    lo, hi = direct.loc[names[1], ["CI low", "CI high"]]
+    assert order.loc[names[1], "Δ ours [95 % CI]"].endswith(f"[{lo:+.1f}, {hi:+.1f}]")
+    assert order.attrs["note"] == verdict_note(direct) and order.attrs["counts"]["reproduced"] == 1
+
+
+def test_export_tables_carry_delta_verdicts_and_the_test_fold_warning(tmp_path):
+    from afg.experiments.figures import export_tables
+
+    names = ["ResNet50", "ResNet50+MAFG", "Baseline+MAFG+CCFG"]
+    rng = np.random.default_rng(1)
+    rows = [{"variant": v, "fold": f, "seed": s, "metric": m, "value": 0.5 + 0.03 * i + rng.normal(0, 0.002)}
+            for i, v in enumerate(names) for f in (1, 2) for s in (0, 1)
+            for m in ("f1_mean", "acc_mean", "auc_mean")]
+    cfg = ExperimentConfig.from_dict({"model": {"name": "mafg_ccfg", "num_classes": 8},
+                                      "recipe": {"selection": "test"}})
+    abl = Ablation(cfg, {n: {} for n in names}, folds=[1, 2], seeds=[0, 1])
+    abl.tidy = pd.DataFrame(rows)
+    abl.paper, abl.tables, abl.metric = "mafg_ccfg", ["mafg_ccfg/table4"], "f1_mean"
+    index = export_tables({"mafg_ccfg/ablation": abl}, tmp_path)
+    assert list(index["table"]) == ["mafg_ccfg_ablation", "mafg_ccfg_table4_vs_paper", "mafg_ccfg_table4_verdicts"]
+    md = (tmp_path / "mafg_ccfg_ablation.md").read_text()
+    assert "Δ f1_mean [95 % CI]" in md and SELECTED_ON_TEST in md and "over 4 runs sharing a fold and seed" in md
+    assert SELECTED_ON_TEST in (tmp_path / "mafg_ccfg_table4_vs_paper.tex").read_text()
+    ver = (tmp_path / "mafg_ccfg_table4_verdicts.md").read_text()
+    assert ver.count("reproduced") == 3 and "2 reproduced, 0 contradicted, 0 unresolved" in ver
+    assert SELECTED_ON_TEST in ver

@@ -33,7 +33,8 @@ from .executors import resolve_executor, submit_runs
 from .parallel import resolve_jobs, train_parallel
 from .runner import RunResult, run
 
-__all__ = ["SELECTED_ON_TEST", "Ablation", "Sweep", "format_mean_std", "pivot_mean_std"]
+__all__ = ["SELECTED_ON_TEST", "Ablation", "Sweep", "format_mean_std", "pivot_mean_std", "runs_by_metric",
+           "tidy_from_runs"]
 
 #: metrics shown by default per task
 DEFAULT_METRICS = {
@@ -71,6 +72,30 @@ def pivot_mean_std(tidy: pd.DataFrame, metrics: Sequence[str] | None = None,
         wide = wide.reindex(columns=[c for m in metrics for c in [(m, "mean"), (m, "std"), (m, "n")]
                                      if c in wide.columns])
     return wide
+
+
+def runs_by_metric(tidy: pd.DataFrame, metrics: Sequence[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """``{metric: {variant: {"fold/seed": value}}}`` of a tidy frame (plain dicts: they ride in a
+    DataFrame's ``attrs``); :func:`tidy_from_runs` reverses it."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    seeds = tidy["seed"] if "seed" in tidy.columns else pd.Series(None, index=tidy.index)
+    for (m, v, f, s), val in zip(zip(tidy["metric"], tidy["variant"], tidy["fold"], seeds), tidy["value"]):
+        if m in metrics:
+            key = f"{f}/{'' if s is None or (isinstance(s, float) and np.isnan(s)) else int(s)}"
+            out.setdefault(m, {}).setdefault(v, {})[key] = float(val)
+    return out
+
+
+def tidy_from_runs(runs: dict[str, dict[str, dict[str, float]]]) -> pd.DataFrame:
+    """The tidy frame (variant, fold, seed, metric, value) of :func:`runs_by_metric`'s dict."""
+    rows = []
+    for m, by_variant in runs.items():
+        for v, vals in by_variant.items():
+            for key, val in vals.items():
+                f, _, s = key.partition("/")
+                rows.append({"variant": v, "fold": int(f), "seed": int(s) if s else None, "metric": m,
+                             "value": val})
+    return pd.DataFrame(rows, columns=["variant", "fold", "seed", "metric", "value"])
 
 
 class Ablation:
@@ -180,12 +205,12 @@ class Ablation:
     def note(self) -> str:
         """What the numbers of :meth:`table` are: runs per cell and how the epoch was selected —
         ``"selected on the test fold (optimistic)"`` whenever any run used ``selection: test``."""
-        seeds = f" × {len(self.seeds)} seeds" if self.seeds else ""
+        seeds = f" × {len(self.seeds)} seed{'s' * (len(self.seeds) != 1)}" if self.seeds else ""
         how = {"val": "epoch selected on a validation split of the training subjects",
                "last": "last epoch", "test": SELECTED_ON_TEST}
         modes = self.selection_modes()
         sel = "; ".join(how[m] for m in (["test"] if "test" in modes else modes))
-        return f"mean ± std over {len(self.folds)} folds{seeds}; {sel}"
+        return f"mean ± std over {len(self.folds)} fold{'s' * (len(self.folds) != 1)}{seeds}; {sel}"
 
     def compare(self, reference: str | None = None, metric: str | None = None,
                 confidence: float = 0.95) -> pd.DataFrame:
@@ -201,11 +226,15 @@ class Ablation:
         return paired_comparison(self.tidy, reference, metric, confidence)
 
     def summary(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
-        """Numeric ``(metric, mean|std|n)`` columns per variant (``attrs["note"]``: :meth:`note`)."""
+        """Numeric ``(metric, mean|std|n)`` columns per variant. ``attrs``: ``note``
+        (:meth:`note`) and ``runs`` — ``{metric: {variant: {"fold/seed": value}}}``, the per-run
+        values the means rest on, so that paired intervals can be drawn from a summary
+        (:func:`afg.experiments.notebooks.ordering`)."""
         if self.tidy is None:
             self.run()
         out = pivot_mean_std(self.tidy, metrics or self.metrics, order=list(self.variants))
         out.attrs["note"] = self.note()
+        out.attrs["runs"] = runs_by_metric(self.tidy, list(dict.fromkeys(c[0] for c in out.columns)))
         return out
 
     def table(self, metrics: Sequence[str] | None = None, percent: bool = True, digits: int = 1,

@@ -130,9 +130,11 @@ def result_of(abl: Ablation, variant: str, fold: int | None = None):
 
 
 def export_tables(experiments: Mapping[str, Ablation], folder: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Write ``<paper>_ablation.tex/.md`` (ours, mean ± std over folds) and
-    ``<paper>_<table>_vs_paper.tex`` (ours next to the published numbers) for every ablation that
-    has run; returns an index of the files written."""
+    """Write ``<paper>_ablation.tex/.md`` (ours, mean ± std over folds, Δ [95 % CI] vs the first
+    row), ``<paper>_<table>_vs_paper.tex`` (ours next to the published numbers) and
+    ``<paper>_<table>_verdicts.tex/.md`` (each row's paired Δ against the paper's Δ, with the
+    verdict counts) for every ablation that has run; returns an index of the files written.
+    Captions say how the epoch was selected (runs selected on the test fold: "optimistic")."""
     from .. import reference
     from ..viz.export import figures_dir
 
@@ -144,16 +146,35 @@ def export_tables(experiments: Mapping[str, Ablation], folder: str | os.PathLike
             continue
         metrics = TABLE_METRICS[abl.paper][0]
         percent = abl.paper != "svml_rgcn"
-        ours = abl.table(metrics, percent=percent, digits=1 if percent else 3)
+        # Δ [95 % CI] vs the first row (the paper's baseline); the note names the runs and the
+        # selection mode (flagging runs selected on the test fold as optimistic)
+        first = next(iter(abl.variants))
+        ours = abl.table(metrics, percent=percent, digits=1 if percent else 3,
+                         reference=first if len(abl.variants) > 1 else None)
         stem = f"{abl.paper}_ablation"
-        to_latex(ours, out / f"{stem}.tex", caption=f"{abl.paper}: ours, mean ± std over folds {abl.folds}",
+        to_latex(ours, out / f"{stem}.tex", caption=f"{abl.paper}: ours, folds {abl.folds}",
                  label=f"tab:{stem}")
         to_markdown(ours, out / f"{stem}.md")
         rows.append({"table": stem, "file": f"{stem}.tex"})
         for t in abl.tables:
             cmp = reference.compare(abl.summary(metrics), t).round(3)
             name = f"{t.replace('/', '_')}_vs_paper"
-            to_latex(cmp, out / f"{name}.tex", caption=f"{t}: paper vs. ours", label=f"tab:{name}", bold_best=False)
+            to_latex(cmp, out / f"{name}.tex", caption=f"{t}: paper vs. ours ({abl.note()})",
+                     label=f"tab:{name}", bold_best=False)
+            rows.append({"table": name, "file": f"{name}.tex"})
+            info = reference.table_info(t)
+            metric = abl.metric if abl.metric in info["metrics"] else None
+            if len(abl.variants) < 2 or first not in reference.load_table(t).index or (
+                    metric is None and info["metrics"][0] not in set(abl.tidy["metric"])):
+                continue
+            from .analysis import paper_verdicts, verdict_note
+
+            ver = paper_verdicts(abl.tidy, t, first, metric=metric).round(3)
+            ver.attrs["note"] = f"{verdict_note(ver)}. {abl.note()}"
+            name = f"{t.replace('/', '_')}_verdicts"
+            to_latex(ver, out / f"{name}.tex", caption=f"{t}: each row's paired Δ vs {first} against the "
+                     "paper's Δ", label=f"tab:{name}", bold_best=False)
+            to_markdown(ver, out / f"{name}.md", bold_best=False)
             rows.append({"table": name, "file": f"{name}.tex"})
     return pd.DataFrame(rows)
 

@@ -318,26 +318,44 @@ def noise_note(tidy: pd.DataFrame, metric: str, scale: float = 100.0, unit: str 
     spread = float(best.max() - best.min())
     d = 1 if scale >= 10 else 3
     u = f" {unit}" if unit else ""
-    return (f"{metric}: fold-to-fold std ≈ {sd:.{d}f}{u} (median over variants; median range "
-            f"{rg:.{d}f}) over {n} folds, against a spread of {spread:.{d}f}{u} between the best "
-            f"and worst variant — differences below ~{2 * sd:.{d}f}{u} are not meaningful.")
+    seeds = "seed" in tidy.columns and tidy["seed"].nunique() > 1
+    runs = f"{n} runs (folds × seeds)" if seeds else f"{n} folds"
+    return (f"{metric}: run-to-run std ≈ {sd:.{d}f}{u} (median over variants; median range "
+            f"{rg:.{d}f}) over {runs}, against a spread of {spread:.{d}f}{u} between the best "
+            f"and worst variant — differences of row means below ~{2 * sd:.{d}f}{u} are not "
+            "meaningful; a paired Δ [95 % CI] (same fold and seed, Ablation.table(reference=...)) "
+            "cancels the fold-to-fold part.")
 
 
 def ordering(ours: pd.DataFrame | Mapping[str, float], table: str | None = None, column: str | None = None,
              metric: str | None = None, lower_better: bool = False, scale: float = 100.0,
-             paper: Mapping[str, float] | None = None) -> pd.DataFrame:
-    """Our ranking of the rows next to the paper's.
+             paper: Mapping[str, float] | None = None, reference: str | None = None,
+             tidy: pd.DataFrame | None = None, confidence: float = 0.95) -> pd.DataFrame:
+    """Our ranking of the rows next to the paper's and, where the per-run values are known, each
+    row's paired Δ against a reference row with its verdict against the paper's Δ.
 
     Args:
-        ours: ``Ablation.summary()`` (``(metric, mean)`` columns) or ``{row: value}``.
+        ours: ``Ablation.summary()`` (``(metric, mean)`` columns; its ``attrs["runs"]`` carries the
+            per-run values) or ``{row: value}``.
         table, column: the paper's table (``"mafg_ccfg/table4"``) and column (``"F1"``); ``metric``
             defaults to the column's metric key.
         paper: ``{row: value}`` instead of ``table``/``column``.
+        reference: the row the Δ are taken against (default: the paper's first row we ran).
+        tidy: the tidy frame, when ``ours`` does not carry ``attrs["runs"]``.
 
     Returns:
-        rows ordered as ours (best first) with ``ours``, ``paper``, ``rank ours``,
-        ``rank paper``; ``df.attrs["kendall_tau"]`` (NaN with fewer than 3 shared rows).
+        rows ordered as ours (best first) with ``ours``, ``paper``, ``rank ours``, ``rank paper``;
+        ``df.attrs["kendall_tau"]`` (NaN with fewer than 3 shared rows). With a ``table`` and the
+        per-run values also ``Δ ours [95 % CI]`` (paired over the runs sharing a fold and seed,
+        :func:`afg.experiments.paired_comparison`), ``Δ paper`` and ``verdict``
+        (:func:`afg.experiments.paper_verdicts`); ``attrs["counts"]`` and ``attrs["note"]`` (the
+        line to print under the table: :func:`afg.experiments.verdict_note`).
     """
+    runs = tidy
+    if runs is None and isinstance(ours, pd.DataFrame) and ours.attrs.get("runs"):
+        from .ablation import tidy_from_runs
+
+        runs = tidy_from_runs(ours.attrs["runs"])
     if paper is None:
         from ..reference import load_table, table_info
 
@@ -361,9 +379,31 @@ def ordering(ours: pd.DataFrame | Mapping[str, float], table: str | None = None,
         from scipy.stats import kendalltau
 
         tau = float(kendalltau(shared["ours"], shared["paper"]).statistic)
+    digits = 2 if scale >= 10 else 4
+    df = df.round(digits)
     df.attrs["kendall_tau"] = tau
     df.index.name = table or "row"
-    return df.round(2 if scale >= 10 else 4)
+    if table is not None and runs is not None and metric in set(runs["metric"]):
+        from ..reference import load_table
+        from .analysis import format_delta_ci, paper_verdicts, verdict_note
+
+        ran = set(runs.loc[runs["metric"] == metric, "variant"])
+        reference = reference or next((r for r in load_table(table).index if r in ran), None)
+        if reference is not None:
+            ver = paper_verdicts(runs, table, reference, column=column, metric=metric,
+                                 confidence=confidence, scale=scale)
+            d = 1 if scale >= 10 else 3
+            df[f"Δ ours [{100 * confidence:g} % CI]"] = [
+                "reference" if r == reference else format_delta_ci(
+                    *ver.loc[r, ["Δ ours", "CI low", "CI high"]], 1.0, d) if r in ver.index else "–"
+                for r in df.index]
+            df["Δ paper"] = [ver.loc[r, "Δ paper"] if r in ver.index else np.nan for r in df.index]
+            df["verdict"] = [ver.loc[r, "verdict"] if r in ver.index else "" for r in df.index]
+            df["Δ paper"] = df["Δ paper"].round(digits)
+            note = verdict_note(ver)
+            df.attrs.update(counts=ver.attrs["counts"], note=note, reference=reference,
+                            n_pairs=ver.attrs["n_pairs"])
+    return df
 
 
 def predictions(result: Any, batch_size: int = 32) -> dict[str, Any]:
