@@ -123,20 +123,51 @@ def _plain(**kw):
     return _recipe(**{**base, **kw})
 
 
-@pytest.mark.parametrize("n", [24, 20])
-def test_gradient_accumulation_equals_one_large_batch(n):
-    """Batches of 4 accumulated 3 at a time = batches of 12: with 24 samples two full windows, with
-    20 a full window and an incomplete one of 2 batches (8 samples) that must step too, averaged
-    over its own 2 batches (the large-batch run's last batch holds 8 samples)."""
-    data = TinyData(n, 0)
+def test_gradient_accumulation_equals_one_large_batch():
+    """24 samples: batches of 4 accumulated 3 at a time step as batches of 12 do (momentum SGD,
+    cosine schedule: same steps, same learning rates, same weights, same epoch means)."""
+    data = TinyData(24, 0)
     big = fit(_model(norm="none", dropout=0.0), data, None, _plain(batch_size=12))
     acc = fit(_model(norm="none", dropout=0.0), data, None, _plain(batch_size=4, grad_accum=3))
     assert [h["step"] for h in acc.history] == [h["step"] for h in big.history] == [2, 4]
     assert [h["lr"] for h in acc.history] == [h["lr"] for h in big.history]
     for k, v in big.model.state_dict().items():
         torch.testing.assert_close(acc.model.state_dict()[k], v, atol=1e-5, rtol=1e-5, msg=k)
-    for a, b in zip(acc.history, big.history, strict=True):  # per-sample means agree too
+    for a, b in zip(acc.history, big.history, strict=True):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+
+
+def test_incomplete_last_accumulation_window_steps_scaled_by_its_length():
+    """20 samples, batches of 4, ``grad_accum: 3``: per epoch a window of 3 batches and a last one
+    of 2, which must step too, its gradient the mean over its own 2 batches — checked against
+    plain SGD written out by hand on the sampler's order."""
+    from torch.utils.data import DistributedSampler
+
+    from afg.data.stats import training_statistics
+
+    data, lr, epochs = TinyData(20, 0), 0.5, 2
+    rec = _recipe(epochs=epochs, batch_size=4, grad_accum=3, schedule={"name": "constant"},
+                  optimizer={"name": "sgd", "lr": lr, "momentum": 0.0, "weight_decay": 0.0})
+    res = fit(_model(norm="none", dropout=0.0), data, None, rec)
+    assert [h["step"] for h in res.history] == [2, 4]
+
+    model = _model(norm="none", dropout=0.0)
+    crit = model.build_criterion(training_statistics(data))
+    sampler = DistributedSampler(range(20), num_replicas=1, rank=0, shuffle=True, seed=rec.seed)
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)
+        order = list(sampler)
+        batches = [order[b:b + 4] for b in range(0, 20, 4)]
+        for window in (batches[:3], batches[3:]):
+            model.zero_grad()
+            loss = sum(crit(model(data.x[b]), {"au": data.y[b], "au_mask": torch.ones(len(b), 3, dtype=bool)})
+                       ["loss"] for b in window) / len(window)
+            loss.backward()
+            with torch.no_grad():
+                for p in model.parameters():
+                    p -= lr * p.grad
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(res.model.state_dict()[k], v, atol=1e-6, rtol=1e-5, msg=k)
 
 
 def test_gradient_clipping_bounds_the_update():

@@ -411,7 +411,7 @@ def _train_stage(model, train_data, val_data, recipe: Recipe, stage_dir: Path | 
         best_value, best_epoch = ck["best"]["value"], ck["best"]["epoch"]
         best_metrics = ck["best"].get("metrics", {})
         last_metrics = ck.get("metrics", {})
-        accum = dict(ck.get("accum", {}))
+        accum = {k: (v if ctx.is_main else 0.0) for k, v in ck.get("accum", {}).items()}
         set_rng_state(ck["rng"])
 
     train_model: nn.Module = core
@@ -432,7 +432,16 @@ def _train_stage(model, train_data, val_data, recipe: Recipe, stage_dir: Path | 
             warnings.warn("tensorboard is not installed; recipe.tensorboard ignored", stacklevel=3)
 
     def checkpoint(path: Path, ep: int, bie: int) -> None:
-        if path is None or not ctx.is_main:
+        if path is None:
+            return
+        sums = dict(accum)
+        if bie and ctx.enabled:
+            # mid-epoch: rank 0 saves the running sums of every rank (a resume restores them on
+            # rank 0 and zeros elsewhere, so the epoch's reduced means are unchanged)
+            keys = sorted(sums)
+            tot = ctx.all_reduce_sum(torch.tensor([sums[k] for k in keys], dtype=torch.float64))
+            sums = dict(zip(keys, tot.tolist()))
+        if not ctx.is_main:
             return
         save_checkpoint(path, {
             "afg_version": __version__, "model": core.state_dict(),
@@ -443,7 +452,7 @@ def _train_stage(model, train_data, val_data, recipe: Recipe, stage_dir: Path | 
             "global_step": global_step, "rng": rng_state(), "recipe": recipe.to_dict(), "stage": name,
             "metrics": to_json(last_metrics), "history": to_json(history),
             "best": {"value": best_value, "epoch": best_epoch, "metrics": to_json(best_metrics)},
-            "accum": dict(accum),
+            "accum": sums,
         })
 
     show = recipe.progress and ctx.is_main
