@@ -156,16 +156,26 @@ def _check_model(model_cfg: dict[str, Any], where: str) -> None:
         _check_weights_file(weights, f"{where}.weights")
 
 
+#: weights files already checked: (resolved path, size, mtime) — an ablation validates every run
+_CHECKED_WEIGHTS: set[tuple[str, int, int]] = set()
+
+
 def _check_weights_file(path: str, where: str) -> None:
     """The file exists and loads weights-only (no pickled object, not truncated)."""
     from .train.checkpoint import CheckpointError, load_checkpoint
 
-    if not Path(path).is_file():
+    p = Path(path)
+    if not p.is_file():
         raise UsageError(f"{where}: file not found: {path}")
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _CHECKED_WEIGHTS:
+        return
     try:
-        load_checkpoint(path)
+        load_checkpoint(p)
     except CheckpointError as exc:
         raise UsageError(f"{where}: {_one_line(exc)}") from None
+    _CHECKED_WEIGHTS.add(key)
 
 
 def _check_data(spec: Any, where: str = "data") -> None:
@@ -691,12 +701,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise UsageError(f"-o {args.output}: is a folder, expected a CSV file name")
     if args.fps is not None and args.fps <= 0:
         raise UsageError(f"--fps {args.fps}: must be > 0")
+    if getattr(args, "plot", None) and Path(args.plot).is_file():
+        raise UsageError(f"--plot {args.plot}: is a file, expected a folder for the figures")
     try:
         pred = Predictor(args.checkpoint, device=args.device or "auto", detect=not args.no_detect,
                          batch_size=args.batch_size, face_threshold=args.face_threshold, fps=args.fps,
                          max_frames=args.max_frames)
     except CheckpointError as exc:
         raise UsageError(str(exc)) from None
+    if getattr(args, "plot", None) and pred.task != "au":
+        raise UsageError(f"--plot draws AU probabilities; {args.checkpoint} predicts {pred.task!r} labels")
     df = pred.predict(args.inputs, progress=not args.no_progress)
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
@@ -719,6 +733,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             print(show.head(args.show).round(2).to_string(index=False), file=out)
     if args.output:
         print(f"written: {args.output}", file=out)
+    if getattr(args, "plot", None):
+        from .viz.au import save_prediction_figures
+
+        paths = save_prediction_figures(df, args.plot, progress=not args.no_progress)
+        print(f"figures: {len(paths)} files written to {args.plot}", file=out)
     return 0
 
 
@@ -865,7 +884,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="AU / expression predictions for images, folders and videos",
                        description=_cmd_doc("predict"), formatter_class=fmt)
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="afg checkpoint (.pt), a run folder, or an "
-                   "authors' ME-GraphAU checkpoint")
+                   "authors' ME-GraphAU or OpenGraphAU (41 AUs) checkpoint")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders, video files")
     p.add_argument("-o", "--output", metavar="out.csv", default=None,
                    help="CSV to write (default: CSV on stdout)")
@@ -878,6 +897,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16, help="frames per detection / model batch (default 16)")
     p.add_argument("--show", type=int, default=10, help="rows of the summary printed (default 10)")
     p.add_argument("-q", "--quiet", action="store_true", help="print no preview table")
+    p.add_argument("--plot", metavar="DIR", default=None,
+                   help="write figures (PDF+PNG) into DIR: each image's faces with their AU "
+                        "probabilities, each video's AUs over time")
     device_opt(p)
     progress_opt(p)
     p.set_defaults(func=_cmd_predict)

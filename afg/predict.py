@@ -9,8 +9,11 @@ unpickled into arbitrary objects. Two kinds are understood:
 
 * afg checkpoints (``afg-checkpoint-v1``, written by :func:`afg.train.fit`): the model is rebuilt
   from ``model_config`` with :func:`afg.models.model_from_config` and loaded strictly;
-* the authors' ME-GraphAU (``MEFARG``) checkpoints, converted by
-  :func:`afg.compat.me_graphau.model_from_official_checkpoint` (12 AUs = BP4D, 8 = DISFA order).
+* the authors' ME-GraphAU (``MEFARG``) checkpoints (12 AUs = BP4D, 8 = DISFA order) and their
+  OpenGraphAU checkpoints (41 AUs: ``AU01 … AU39``, then ``AUL1, AUR1, …, AUR14``), converted by
+  :func:`afg.compat.model_from_official_checkpoint`. For OpenGraphAU the face is aligned at 256 px
+  and its centre 224 px crop is fed to the model (their evaluation: shorter side 256, centre
+  crop 224, ImageNet statistics).
 
 Pipeline: every input becomes frames (images; folders in sorted order; videos sampled at
 ``fps`` frames per second with OpenCV, else PyAV); frames are detected in batches with MTCNN
@@ -25,8 +28,11 @@ corner), ``FaceScore``, then one column per label — AU models: ``AU01``, ``AU0
 probabilities; expression models: one probability per class (softmax), ``expression`` (the
 argmax name) and ``valence``/``arousal`` when the model predicts them; multi-label models: one
 sigmoid probability per emotion — and finally ``status`` (``ok``, ``no_face``, ``unreadable``)
-and ``reason``. Frames without a face and unreadable inputs are rows with NaN predictions and a
-status; ``predict`` does not raise for bad inputs.
+and ``reason``. When an input is a video file, ``time_s`` follows ``frame``: the frame's time,
+``frame / native fps`` (NaN for the rows of images). Frames without a face and unreadable
+inputs are rows with NaN predictions and a status; ``predict`` does not raise for bad inputs.
+``df.attrs["label_descriptions"]`` maps the label columns to readable names (FACS names for
+AUs) for plots (:mod:`afg.viz.au`).
 """
 from __future__ import annotations
 
@@ -89,17 +95,23 @@ def _au_names_from_metrics(metrics: Any, n: int) -> list[str] | None:
 
 
 def _looks_official(sd: dict) -> bool:
+    """An authors' ``MEFARG`` state dict: ME-GraphAU (``head.sc``) or OpenGraphAU
+    (``head.main_sc``)."""
     keys = [k.removeprefix("module.") for k in sd if isinstance(k, str)]
-    return "head.sc" in keys and any(k.startswith("head.class_linears.") for k in keys)
+    me_graphau = "head.sc" in keys and any(k.startswith("head.class_linears.") for k in keys)
+    return me_graphau or ("head.main_sc" in keys and "head.sub_sc" in keys)
 
 
 def load_model_checkpoint(path: str | os.PathLike, map_location: str = "cpu") -> tuple[nn.Module, dict[str, Any]]:
     """``(model in eval mode, info)`` from an afg or an authors' ME-GraphAU checkpoint.
 
     ``info``: ``kind`` (``afg``/``official``), ``path``, ``task``, ``label_names``,
-    ``model_config``, ``stage``. Raises :class:`CheckpointError` with a one-line reason.
+    ``model_config``, ``stage``; OpenGraphAU checkpoints add ``resize`` (256: the face is aligned
+    at 256 px and its centre 224 px fed to the model), ``label_descriptions`` and ``source``.
+    Raises :class:`CheckpointError` with a one-line reason.
     """
     file = resolve_checkpoint(path)
+    extra: dict[str, Any] = {}  # OpenGraphAU: resize, label_descriptions, source
     ck = load_checkpoint(file, map_location=map_location)  # weights_only=True; one-line CheckpointError
     if not isinstance(ck, dict):
         raise CheckpointError(f"{file}: expected a dict checkpoint, got {type(ck).__name__}")
@@ -128,32 +140,41 @@ def load_model_checkpoint(path: str | os.PathLike, map_location: str = "cpu") ->
                 sd = sd[key]
         if not _looks_official(sd):
             raise CheckpointError(f"{file}: neither an afg checkpoint (no model_config) nor an "
-                                  "ME-GraphAU (MEFARG) state dict")
-        from .compat.me_graphau import model_from_official_checkpoint
+                                  "ME-GraphAU / OpenGraphAU (MEFARG) state dict")
+        from .compat import model_from_official_checkpoint
+        from .compat.opengraphau import OPENGRAPHAU_RESIZE, is_opengraphau_state_dict
 
+        ogau = is_opengraphau_state_dict(sd)
         try:
             model = model_from_official_checkpoint(sd)
         except (KeyError, ValueError, RuntimeError) as exc:
             first = str(exc).strip().splitlines()[0][:200]
-            raise CheckpointError(f"{file}: ME-GraphAU checkpoint not understood ({first})") from None
+            what = "OpenGraphAU" if ogau else "ME-GraphAU"
+            raise CheckpointError(f"{file}: {what} checkpoint not understood ({first})") from None
         cfg = dict(getattr(model, "model_config", {}) or {})
         n = int(cfg.get("num_classes", 0))
         task = "au"
-        names = [f"AU{a:02d}" for a in _OFFICIAL_AUS[n]] if n in _OFFICIAL_AUS else None
+        names = getattr(model, "label_names", None) or (
+            [f"AU{a:02d}" for a in _OFFICIAL_AUS[n]] if n in _OFFICIAL_AUS else None)
         kind, stage = "official", 2 if cfg.get("name") == "me_graphau" else 1
+        if ogau:  # OpenGraphAU's evaluation transform: shorter side 256, centre crop 224
+            extra = {"resize": OPENGRAPHAU_RESIZE, "label_descriptions": model.label_descriptions,
+                     "source": "opengraphau"}
     if names is not None:
         names = [str(x) for x in names]
     model.eval()
-    return model, {"kind": kind, "path": str(file), "task": task, "label_names": names,
-                   "model_config": cfg, "stage": stage}
+    info = {"kind": kind, "path": str(file), "task": task, "label_names": names,
+            "model_config": cfg, "stage": stage}
+    return model, {**info, **extra}
 
 
 # ------------------------------------------------------------------------------ inputs
 def read_video_frames(path: str | os.PathLike, fps: float | None = 1.0,
-                      max_frames: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+                      max_frames: int | None = None, with_time: bool = False) -> Iterator[tuple]:
     """``(frame number, (H, W, 3) uint8 RGB)`` sampled at ``fps`` frames per second (``None``:
-    every frame). OpenCV is used when installed, else PyAV; raises ``RuntimeError`` when the
-    file cannot be opened or no reader is installed."""
+    every frame); with ``with_time`` ``(frame number, time in s, frame)``, the time being
+    ``frame / native fps`` (NaN when the file declares no rate). OpenCV is used when installed,
+    else PyAV; raises ``RuntimeError`` when the file cannot be opened or no reader is installed."""
     try:
         import cv2
     except ImportError:
@@ -171,7 +192,9 @@ def read_video_frames(path: str | os.PathLike, fps: float | None = 1.0,
                 if not ok:
                     break
                 if i % step == 0:
-                    yield i, np.ascontiguousarray(frame[..., ::-1])  # BGR → RGB
+                    rgb = np.ascontiguousarray(frame[..., ::-1])  # BGR → RGB
+                    t = i / native if native > 0 else float("nan")
+                    yield (i, t, rgb) if with_time else (i, rgb)
                     kept += 1
                     if max_frames is not None and kept >= max_frames:
                         break
@@ -192,7 +215,9 @@ def read_video_frames(path: str | os.PathLike, fps: float | None = 1.0,
         kept = 0
         for i, frame in enumerate(container.decode(stream)):
             if i % step == 0:
-                yield i, frame.to_ndarray(format="rgb24")
+                rgb = frame.to_ndarray(format="rgb24")
+                t = i / native if native > 0 else float("nan")
+                yield (i, t, rgb) if with_time else (i, rgb)
                 kept += 1
                 if max_frames is not None and kept >= max_frames:
                     break
@@ -205,8 +230,11 @@ def _expand_path(p: Path) -> list[Path]:
     return [p]
 
 
-def _frames(inputs: Any, fps: float | None, max_frames: int | None) -> Iterator[tuple[str, int, Any]]:
-    """``(input label, frame, image | Exception)`` for every frame of every input."""
+def _frames(inputs: Any, fps: float | None,
+            max_frames: int | None) -> Iterator[tuple[str, int, float, Any]]:
+    """``(input label, frame, time in s, image | Exception)`` for every frame of every input (the
+    time is NaN for images and for arrays of frames, whose rate is unknown)."""
+    nan = float("nan")
     from PIL import Image
 
     from .data.faces import load_input
@@ -217,24 +245,24 @@ def _frames(inputs: Any, fps: float | None, max_frames: int | None) -> Iterator[
         if isinstance(item, (str, os.PathLike)):
             p = Path(item)
             if not p.exists():
-                yield str(item), 0, FileNotFoundError(f"{item}: no such file or folder")
+                yield str(item), 0, nan, FileNotFoundError(f"{item}: no such file or folder")
                 continue
             for f in _expand_path(p):
                 if f.suffix.lower() in VIDEO_EXTENSIONS:
                     try:
                         got = False
-                        for i, frame in read_video_frames(f, fps, max_frames):
+                        for i, t, frame in read_video_frames(f, fps, max_frames, with_time=True):
                             got = True
-                            yield str(f), i, frame
+                            yield str(f), i, t, frame
                         if not got:
-                            yield str(f), 0, ValueError(f"{f}: no frames")
+                            yield str(f), 0, nan, ValueError(f"{f}: no frames")
                     except (RuntimeError, OSError, ValueError) as exc:
-                        yield str(f), 0, exc
+                        yield str(f), 0, nan, exc
                 else:
                     try:
-                        yield str(f), 0, load_input(str(f))
+                        yield str(f), 0, nan, load_input(str(f))
                     except (OSError, ValueError, TypeError) as exc:
-                        yield str(f), 0, exc
+                        yield str(f), 0, nan, exc
             continue
         if isinstance(item, torch.Tensor):
             item = item.detach().cpu().numpy()
@@ -242,14 +270,14 @@ def _frames(inputs: Any, fps: float | None, max_frames: int | None) -> Iterator[
         if isinstance(item, np.ndarray) and item.ndim == 4:  # (T, H, W, C) frames of a video
             for i, frame in enumerate(item):
                 try:
-                    yield label, i, load_input(frame)
+                    yield label, i, nan, load_input(frame)
                 except (OSError, ValueError, TypeError) as exc:
-                    yield label, i, exc
+                    yield label, i, nan, exc
             continue
         try:
-            yield label, 0, load_input(item)
+            yield label, 0, nan, load_input(item)
         except (OSError, ValueError, TypeError) as exc:
-            yield label, 0, exc
+            yield label, 0, nan, exc
 
 
 def _chunks(it: Iterable[Any], n: int) -> Iterator[list[Any]]:
@@ -283,14 +311,29 @@ def _recipe_resize(checkpoint: str | os.PathLike | None) -> int | None:
     return None
 
 
+def _descriptions(names: Sequence[str], given: dict[str, str] | None) -> dict[str, str]:
+    """``given`` where it names a column, else the FACS name of AU columns, else the column."""
+    from .data.au_names import au_name
+
+    out = {}
+    for c in names:
+        try:
+            out[c] = (given or {}).get(c) or au_name(c)
+        except ValueError:
+            out[c] = c
+    return out
+
+
 # ------------------------------------------------------------------------------ predictor
 class Predictor:
     """Face detection + alignment + an afg model → one table row per face (see module doc).
 
     Args:
-        checkpoint: an afg checkpoint (``.pt``), a run folder, an authors' ME-GraphAU checkpoint,
-            or an already built ``nn.Module`` (then ``label_names``/``img_size`` come from its
-            attributes / ``model_config``).
+        checkpoint: an afg checkpoint (``.pt``), a run folder, an authors' ME-GraphAU or
+            OpenGraphAU checkpoint (41 columns ``AU01 … AU39, AUL1 … AUR14``; faces aligned at
+            256 px, centre 224 px fed to the model, as OpenGraphAU evaluates), or an already built
+            ``nn.Module`` (then ``label_names``/``img_size`` come from its attributes /
+            ``model_config``).
         device: ``"auto"`` (CUDA, MPS, CPU), ``"cpu"``, ``"cuda:0"`` …; MTCNN runs there too.
         detect: default for :meth:`predict` — ``False`` treats every input as an aligned face.
         batch_size: frames per MTCNN call and crops per model call.
@@ -301,7 +344,8 @@ class Predictor:
         resize: faces are aligned at ``resize`` px and their centre ``img_size`` crop is fed to the
             model — the test-time half of a recipe that trains on random ``img_size`` crops of
             ``resize`` px faces (``data.resize``, e.g. 256 → 224 in ME-GraphAU / Li et al.).
-            Default: ``data.resize`` of the run's ``config.yaml`` next to the checkpoint, else none.
+            Default: 256 for OpenGraphAU checkpoints, else ``data.resize`` of the run's
+            ``config.yaml`` next to the checkpoint, else none.
         min_face_size: MTCNN's smallest face in pixels.
     """
 
@@ -324,7 +368,8 @@ class Predictor:
         cfg = self.info["model_config"]
         self.task: str = self.info["task"]
         self.img_size = int(img_size or cfg.get("img_size") or 224)
-        self.resize = int(resize) if resize else _recipe_resize(self.info.get("path"))
+        self.resize = int(resize) if resize else (self.info.get("resize")
+                                                  or _recipe_resize(self.info.get("path")))
         if self.resize is not None and self.resize <= self.img_size:
             if resize:
                 raise ValueError(f"resize {self.resize} must exceed img_size {self.img_size}")
@@ -332,12 +377,16 @@ class Predictor:
         self.detect, self.batch_size, self.face_threshold = detect, int(batch_size), float(face_threshold)
         self.fps, self.max_frames, self.margin, self.min_face_size = fps, max_frames, margin, min_face_size
         self._aligner = None
-        n = int(cfg.get("num_classes") or 0) or None
+        n = int(cfg.get("num_classes") or 0) + len(cfg.get("sub_nodes") or ()) or None  # + sub-AUs
         names = self.info.get("label_names")
         if not names:
             prefix = {"au": "AU", "expression": "class", "multilabel": "label"}.get(self.task, "out")
             names = [f"{prefix}{i:02d}" if prefix == "AU" else f"{prefix}{i}" for i in range(n or 0)]
         self.label_names: list[str] = list(names)
+        #: column -> readable name for plot labels (FACS names of AU columns)
+        self.label_descriptions: dict[str, str] = _descriptions(
+            self.label_names, self.info.get("label_descriptions")
+            or getattr(model, "label_descriptions", None))
 
     # -- helpers ---------------------------------------------------------------------------
     @property
@@ -421,7 +470,7 @@ class Predictor:
         records: list[dict[str, Any]] = []
         pbar = tqdm(desc="predict", unit="frame", disable=not progress, leave=False)
         for chunk in _chunks(_frames(inputs, self.fps, self.max_frames), self.batch_size):
-            good = [(j, im) for j, (_, _, im) in enumerate(chunk) if isinstance(im, np.ndarray)]
+            good = [(j, im) for j, (_, _, _, im) in enumerate(chunk) if isinstance(im, np.ndarray)]
             per_frame: dict[int, list[dict[str, Any]]] = {}
             crops: list[np.ndarray] = []
             owners: list[dict[str, Any]] = []
@@ -453,8 +502,8 @@ class Predictor:
                 error = None
             except Exception as exc:  # noqa: BLE001 - a bad batch becomes status rows, not a crash
                 error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
-            for j, (label, frame, im) in enumerate(chunk):
-                base = {"input": label, "frame": int(frame)}
+            for j, (label, frame, t, im) in enumerate(chunk):
+                base = {"input": label, "frame": int(frame), "time_s": t}
                 if not isinstance(im, np.ndarray):
                     records.append({**base, "status": "unreadable", "reason": str(im)})
                 elif error is not None:
@@ -470,13 +519,17 @@ class Predictor:
     __call__ = predict
 
     def _table(self, records: list[dict[str, Any]]) -> pd.DataFrame:
-        cols = ["input", "frame", "face", *FACE_COLUMNS, *self.output_columns, "status", "reason"]
+        timed = any(np.isfinite(r.get("time_s", np.nan)) for r in records)  # a video file was read
+        cols = ["input", "frame", *(["time_s"] if timed else []), "face", *FACE_COLUMNS,
+                *self.output_columns, "status", "reason"]
         df = pd.DataFrame.from_records(records, columns=cols)
         df["frame"] = df["frame"].astype("int64")
         df["face"] = df["face"].astype("Int64")
         num = [c for c in FACE_COLUMNS + self.output_columns if c != "expression"]
+        num += ["time_s"] if timed else []
         df[num] = df[num].astype(float)
         df.attrs.update(task=self.task, label_names=list(self.label_names),
+                        label_descriptions=dict(self.label_descriptions),
                         checkpoint=self.info.get("path"))
         return df
 

@@ -3,8 +3,10 @@
 Notebooks only call these. Figures: K-NN node graphs (ME-GraphAU Fig. 4), adjacency heatmaps
 (AU-GCN Table 1, Emotion-GCN Fig. 3, R-GCN relations), Grad-CAM grids (Li et al. Fig. 3,
 SVML-RGCN Fig. 7), classifier cosine similarity (Emotion-GCN Fig. 6), confusion matrices,
-per-AU F1 bars with the paper's numbers, sweep curves, ROIs on a face, the synthetic gallery.
+per-AU F1 bars with the paper's numbers, sweep curves, ROIs on a face, the synthetic gallery,
+AU predictions on a face and over a video's time (``afg predict --plot``).
 """
+from .au import *  # noqa: F401,F403
 from .cam import *  # noqa: F401,F403
 from .export import *  # noqa: F401,F403
 from .graphs import *  # noqa: F401,F403
