@@ -78,6 +78,8 @@ def _swallowed(argv: Sequence[str]) -> tuple[str, str] | None:
             opt = word
         elif opt in ("--set", "--option") and "=" not in word:
             return opt, word
+        elif opt == "--metrics" and word.endswith((".yaml", ".yml")):
+            return opt, word
     return None
 
 
@@ -90,7 +92,8 @@ class _Parser(argparse.ArgumentParser):
         took = _swallowed(_ARGV) if "arguments are required" in message else None
         if took:
             opt, word = took
-            message = (f"{opt} took {word!r} as one of its KEY=VALUE items ({opt} takes every word "
+            item = "metric names" if opt == "--metrics" else "KEY=VALUE items"
+            message = (f"{opt} took {word!r} as one of its {item} ({opt} takes every word "
                        f"after it), so {message.split(': ', 1)[-1]} is missing: put {word} before "
                        f"{opt}, or end the {opt} list with --")
         self.exit(2, f"afg: error: {where}{message} (see `{self.prog} --help`)\n")

@@ -75,6 +75,8 @@ def env(tmp_path, monkeypatch):
      r"--set took 'ok\.yaml' as one of its KEY=VALUE items .*CONFIG\.yaml is missing: put ok\.yaml "
      r"before --set, or end the --set list with --"),
     (["cv", "--set", "recipe.epochs=1", "ok.yaml"], r"--set took 'ok\.yaml'"),
+    (["cv", "--metrics", "f1_mean", "ok.yaml"], r"--metrics took 'ok\.yaml' as one of its metric names"),
+    (["eval", "--set", "data.fold=2", "w.pt"], r"--set took 'w\.pt' .*CHECKPOINT is missing"),
     (["train", "weights_missing.yaml"], r"model\.weights: file not found: nope\.pth"),
     (["train", "weights_junk.yaml"], r"model\.weights: .*junk\.pt: not a PyTorch checkpoint"),
     (["train", "init_cut.yaml"], r"recipe\.stages\[0\]\.init_from: .*cut\.pt: truncated or corrupt \(300 bytes\)"),
