@@ -186,3 +186,41 @@ def test_fit_with_augment_on_device(tmp_path):
                    "progress": False}})
     res = run(cfg, root=tmp_path)
     assert np.isfinite(res.history[-1]["train_loss"])
+
+
+def test_jpegs_decoded_by_the_trainer_equal_the_loaders_faces(tmp_path):
+    """``data.decode_on: device``: training items carry the JPEG file; the trainer's device step
+    decodes the batch (here on the CPU: libjpeg-turbo, as PIL) into the loader's faces; the
+    selection split's centre-crop view decodes on the CPU."""
+    import dataclasses
+
+    from test_datasets_faces import StubAligner, make_disfa
+
+    from afg.data.datasets import DISFA
+    from afg.data.device_augment import EncodedFaceDataset, decode_jpegs
+    from afg.data.prepare import prepare_dataset
+    from afg.experiments.config import DataSpec, build_data
+    from afg.train.evaluate import collate, to_device
+
+    raw = make_disfa(tmp_path / "raw")
+    prep = tmp_path / "prepared"
+    prepare_dataset(DISFA(raw), prep, size=32, aligner=StubAligner(size=32), progress=False)
+    common = {"dataset": "disfa", "root": str(raw), "prepared": str(prep), "folds": 0, "cache": False,
+              "augment_on": "device"}
+    cpu_tr, _ = build_data(DataSpec(**common))
+    enc_tr, enc_va = build_data(DataSpec(**common, decode_on="device"))
+    assert isinstance(enc_tr, EncodedFaceDataset) and "image" not in enc_tr[0] and "jpeg" in enc_tr[0]
+    assert "image" in enc_va[0]  # evaluation reads decoded faces
+    step = device_augment_of(enc_tr)
+    assert step is not None
+    batch = step(to_device(collate([enc_tr[i] for i in range(len(enc_tr))]), torch.device("cpu")))
+    ref = torch.stack([cpu_tr[i]["image"] for i in range(len(cpu_tr))])
+    assert torch.equal(batch["image"], ref)
+    assert torch.equal(batch["au"], torch.stack([cpu_tr[i]["au"] for i in range(len(cpu_tr))]))
+    # resized on decode (bilinear, antialiased): close to the loader's PIL resize, not identical
+    small = decode_jpegs([enc_tr[0]["jpeg"]], "cpu", 24)
+    assert small.shape == (1, 3, 24, 24) and small.dtype == torch.uint8
+    view = dataclasses.replace(FaceAugment(crop=28, on_device=True), train=False)
+    assert torch.equal(view(enc_tr[0])["image"], ref[0][:, 2:30, 2:30])
+    with pytest.raises(Exception, match="data.decode_on"):
+        DataSpec(**{**common, "augment_on": "cpu"}, decode_on="device")

@@ -107,7 +107,13 @@ class FaceAugment:
                    on_device=getattr(spec, "augment_on", "cpu") == "device")
 
     def __call__(self, item: dict[str, Any]) -> dict[str, Any]:
-        if self.is_identity or (self.train and self.on_device):
+        if self.train and self.on_device:
+            return item
+        if "image" not in item and "jpeg" in item:  # data.decode_on: device, seen on the CPU
+            from .device_augment import decode_item
+
+            item = decode_item(item)
+        if self.is_identity:
             return item
         from torchvision.transforms.v2 import functional as TF
 

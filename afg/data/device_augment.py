@@ -26,6 +26,13 @@ functional ops and :class:`FaceAugment`): equal for fixed parameters (centre cro
 flip exactly), and equal in distribution for the random draws (crop offsets, flip rate, angles,
 pixel statistics) on fixed seeds.
 
+For datasets too large to pack (:mod:`afg.data.packed`), ``data.decode_on: device`` also moves
+the JPEG decoding there: the training items carry the encoded file (``jpeg``, bytes; read from
+disk, never decoded by the workers: :class:`EncodedFaceDataset`) and the batch is decoded by
+``torchvision.io.decode_jpeg(device="cuda")`` (nvJPEG) before the augmentation, then resized to
+``data.resize`` (bilinear with antialiasing, so not bit-identical to the loader's PIL resize)
+when the prepared size differs. On the CPU the same call uses libjpeg-turbo, as PIL does.
+
 Random numbers come from the device's default generator (seeded by :func:`afg.train.fit`, saved
 in checkpoints), so runs stay reproducible and resumable.
 """
@@ -34,13 +41,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
+from .datasets.face_dataset import FaceDataset
 from .rois import flip_landmarks
 from .transforms import IMAGENET_MEAN, IMAGENET_STD
 
-__all__ = ["DeviceAugment", "adjust_hue", "device_augment_of", "rgb_to_hsv", "hsv_to_rgb", "rotate_batch"]
+__all__ = ["DeviceAugment", "EncodedFaceDataset", "adjust_hue", "decode_jpegs", "decode_item", "device_augment_of", "rgb_to_hsv", "hsv_to_rgb", "rotate_batch"]
 
 _LUMA = (0.2989, 0.587, 0.114)
 
@@ -117,6 +126,55 @@ def _rotate_points(points: torch.Tensor, angles: torch.Tensor, h: int, w: int) -
     return torch.stack([dx * cos + dy * sin + cx, -dx * sin + dy * cos + cy], -1)
 
 
+def decode_jpegs(files: list[bytes], device: torch.device | str = "cpu", size: int | None = None) -> torch.Tensor:
+    """Encoded JPEG files → ``(B, 3, S, S)`` uint8 RGB on ``device`` (nvJPEG on CUDA), resized to
+    ``size`` when given (bilinear, antialiased; faces are square)."""
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    raw = [torch.frombuffer(bytearray(f), dtype=torch.uint8) for f in files]
+    imgs = decode_jpeg(raw, mode=ImageReadMode.RGB, device=device)
+    out = []
+    for im in imgs:
+        if size is not None and tuple(im.shape[-2:]) != (size, size):
+            im = torch.nn.functional.interpolate(im[None].float(), size=(size, size), mode="bilinear",
+                                                 antialias=True, align_corners=False)[0]
+            im = im.round_().clamp_(0, 255).to(torch.uint8)
+        out.append(im)
+    return torch.stack(out)
+
+
+def decode_item(item: dict[str, Any], size: int | None = None) -> dict[str, Any]:
+    """A dataset item with ``jpeg`` bytes → the usual item with a normalised ``image`` (3, S, S),
+    decoded on the CPU (validation views of an :class:`EncodedFaceDataset`)."""
+    out = {k: v for k, v in item.items() if k != "jpeg"}
+    img = decode_jpegs([item["jpeg"]], "cpu", size or item.get("size"))[0]
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    out["image"] = (img.float() / 255.0 - mean) / std
+    out.pop("size", None)
+    return out
+
+
+class EncodedFaceDataset(FaceDataset):
+    """:class:`afg.data.datasets.FaceDataset` whose items carry the face file undecoded: ``jpeg``
+    (bytes) and ``size`` (the side it is to be decoded to) instead of ``image``; the trainer
+    decodes the batch on the device (``data.decode_on: device``)."""
+
+    def _load(self, i: int) -> np.ndarray:  # labels and landmarks only: no pixels are needed here
+        return np.zeros((1, 1, 3), dtype=np.uint8)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        item = super().__getitem__(i)
+        del item["image"]
+        side = int(self.size or self.prepared_size or 0)
+        item["jpeg"] = (self.root / self.table["aligned"].iat[int(i)]).read_bytes()
+        item["size"] = side
+        if self._lm68 is not None:  # in output pixels, as FaceDataset gives them
+            scale = side / float(self.prepared_size or side)
+            item["landmarks"] = torch.from_numpy((self._lm68[int(i)] + 0.5) * scale - 0.5)
+        return item
+
+
 @dataclass
 class DeviceAugment:
     """Batched :class:`afg.data.augment.FaceAugment` (same arguments; ``hflip_p`` the flip
@@ -137,6 +195,11 @@ class DeviceAugment:
                    color_jitter=float(aug.color_jitter), train=aug.train)
 
     def __call__(self, batch: dict[str, Any], channels_last: bool = False) -> dict[str, Any]:
+        if "jpeg" in batch:  # data.decode_on: device — on the device the labels were moved to
+            batch = dict(batch)
+            side = int(batch.pop("size")[0])
+            where = next((v.device for v in batch.values() if torch.is_tensor(v)), torch.device("cpu"))
+            batch["image"] = decode_jpegs(batch.pop("jpeg"), where, side or None)
         img = batch["image"]
         dev = img.device
         mean = torch.tensor(IMAGENET_MEAN, device=dev).view(1, 3, 1, 1)
@@ -219,6 +282,8 @@ def device_augment_of(data: Dataset) -> DeviceAugment | None:
             if getattr(t, "on_device", False) and getattr(t, "train", False):
                 return DeviceAugment.from_face_augment(t)
             return None
+        if isinstance(ds, EncodedFaceDataset):  # decode only (no augmentation configured)
+            return DeviceAugment(train=False)
         if isinstance(ds, Subset):
             ds = ds.dataset
         elif hasattr(ds, "base") and isinstance(getattr(ds, "base"), Dataset):

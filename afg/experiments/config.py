@@ -33,6 +33,8 @@ Schema::
                              #   uint8 array (afg.data.packed; packed at data.resize when missing)
       augment_on: cpu        # cpu | device: hflip/rotation/color_jitter/crop per item in the
                              #   loader, or batched on the training device (afg.data.device_augment)
+      decode_on: cpu         # cpu | device: training JPEGs decoded by the loader, or by nvJPEG on
+                             #   the GPU (too large to pack; needs augment_on: device)
       options: {}            # anything else, passed to the dataset builder
     recipe: {...}            # afg.train.Recipe (see afg.train.recipe)
 
@@ -97,12 +99,17 @@ class DataSpec(Config):
     frame_sampling: dict[str, Any] = field(default_factory=dict)
     packed: bool | str = False
     augment_on: str = "cpu"
+    decode_on: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.folds and not 1 <= self.fold <= self.folds:
             raise ConfigError(f"data.fold: {self.fold} is not in 1..{self.folds} (folds are 1-based)")
         if self.augment_on not in ("cpu", "device"):
             raise ConfigError(f"data.augment_on: {self.augment_on!r} is not cpu or device")
+        if self.decode_on not in ("cpu", "device") or (self.decode_on == "device" and (
+                self.augment_on != "device" or self.packed)):
+            raise ConfigError(f"data.decode_on: {self.decode_on!r} must be cpu or device; device needs "
+                              "data.augment_on: device and no data.packed (a pack is decoded already)")
         if self.frame_sampling:
             from ..data.sampling import FrameSampling
 
@@ -274,6 +281,11 @@ def _build_release(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
 
         train, val = (packed_dataset(adapter, prepared, spec.packed, indices=ix, size=kw["size"])
                       for ix in (tr, te))
+    elif spec.decode_on == "device":  # the training JPEGs are decoded on the GPU (nvJPEG)
+        from ..data.device_augment import EncodedFaceDataset
+
+        train = EncodedFaceDataset(adapter, prepared, indices=tr, size=kw["size"])
+        val = adapter.dataset(prepared, indices=te, **kw)
     else:
         train, val = adapter.dataset(prepared, indices=tr, **kw), adapter.dataset(prepared, indices=te, **kw)
     return _split(spec, train, None, val, None, crop)
