@@ -343,8 +343,12 @@ def load_ablation(path: str | os.PathLike, runs: str | None = None):
             if not bp.is_file():
                 raise UsageError(f"{p}: base config not found: {base}")
             cfg = load_experiment(bp)
+            _require_model_name(str(bp), [f"{k}=" for k in (spec.get("set") or {})]
+                                if isinstance(spec.get("set"), dict) else list(spec.get("set") or []))
         elif isinstance(base, dict):
             cfg = load_experiment(base)
+            if not (isinstance(base.get("model"), dict) and base["model"].get("name")):
+                raise UsageError(f"{p}: base.model.name is required")
         else:
             raise UsageError(f"{p}: 'base' must be a path or a mapping")
         if spec.get("set"):

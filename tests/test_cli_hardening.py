@@ -89,6 +89,17 @@ def test_each_mistake_is_one_line_exit_2_and_no_run_folder(env, capsys, argv, pa
     assert not (env / "runs").exists()
 
 
+def test_ablation_base_without_model_name_is_refused(env, capsys):
+    (env / "abl.yaml").write_text(yaml.safe_dump({"base": "nomodel.yaml", "variants": {"a": {}}}))
+    (env / "abl2.yaml").write_text(yaml.safe_dump({"base": {"data": {"dataset": "synthetic"}},
+                                                   "variants": {"a": {}}}))
+    for name, match in (("abl.yaml", "nomodel.yaml: model.name is required"),
+                        ("abl2.yaml", "abl2.yaml: base.model.name is required")):
+        rc, _, err = run_cli(capsys, ["ablate", name])
+        assert rc == 2 and len(err) == 1 and match in err[0], err
+    assert not (env / "runs").exists()
+
+
 def test_set_list_ended_with_double_dash_keeps_the_config(env, capsys):
     args = build_parser().parse_args(["train", "--set", "recipe.epochs=2", "--", "ok.yaml"])
     assert args.config == "ok.yaml" and args.set == ["recipe.epochs=2"]
