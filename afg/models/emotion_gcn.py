@@ -29,6 +29,7 @@ from ..graphs.emotion import (
     spearman_matrix,
 )
 from ..losses.emotion import EmotionCriterion, expression_class_weights
+from ..nn import bregnext as _bregnext  # noqa: F401  registers timm's "bregnext50" (Table V)
 from ..nn.gcn import GraphConvolution
 from .base import AffectModel
 from .registry import register_model
@@ -49,7 +50,8 @@ class EmotionGCN(AffectModel):
 
     Args:
         num_classes: expression classes ``C`` (7); the graph has ``C + 2`` nodes.
-        backbone, pretrained, weights, img_size: see :func:`afg.backbones.create_backbone`.
+        backbone, pretrained, weights, img_size: see :func:`afg.backbones.create_backbone`;
+            ``densenet121`` (the paper) or ``bregnext50`` (Table V, :mod:`afg.nn.bregnext`).
         head: ``"gcn"`` (Emotion-GCN) or ``"linear"`` (the multi-/single-task baselines).
         tasks: outputs to produce, ``("expression", "va")``, ``("expression",)`` or ``("va",)``.
         regression_loss: ``"ccc"`` (Eq. 12) or ``"mse"`` for ``va``.

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 from torch.utils.data import DataLoader, default_collate
 
 from ..backbones import create_backbone
