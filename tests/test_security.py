@@ -152,6 +152,8 @@ def test_damaged_files_get_one_clear_reason(tmp_path):
         "half_legacy.pt": (legacy.read_bytes()[:2000], "truncated or corrupt (2000 bytes)"),
         "stub.pt": (raw[:3], "not a PyTorch checkpoint"),  # too short for any format's header
     }
+    np.savez(tmp_path / "arrays.npz", w=np.zeros(3))  # a zip archive, but not torch.save's
+    cases["arrays.pt"] = ((tmp_path / "arrays.npz").read_bytes(), "not a PyTorch checkpoint")
     for name, (data, reason) in cases.items():
         (tmp_path / name).write_bytes(data)
         with pytest.raises(CheckpointError) as exc:

@@ -193,8 +193,13 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
     if kind == "unknown":
         raise CheckpointError(f"{path}: not a PyTorch checkpoint (neither a torch.save archive, a "
                               "pickle nor a safetensors file)")
-    if kind == "zip" and not zipfile.is_zipfile(path):
-        raise CheckpointError(f"{path}: truncated or corrupt ({size} bytes)")
+    if kind == "zip":
+        if not zipfile.is_zipfile(path):
+            raise CheckpointError(f"{path}: truncated or corrupt ({size} bytes)")
+        with zipfile.ZipFile(path) as zf:
+            if not any(n.endswith("data.pkl") for n in zf.namelist()):
+                raise CheckpointError(f"{path}: not a PyTorch checkpoint (a zip archive without the "
+                                      "data.pkl of torch.save)")
     try:
         with warnings.catch_warnings():  # "Detected pickle protocol 4": torch's note, not the user's
             warnings.simplefilter("ignore", UserWarning)
