@@ -5,9 +5,11 @@
 >>> df[["input", "frame", "FaceRectX", "FaceScore", "AU01", "AU12", "status"]]
 
 Checkpoints are read with ``torch.load(weights_only=True)`` only — a downloaded file is never
-unpickled into arbitrary objects. Two kinds are understood:
+unpickled into arbitrary objects (:func:`afg.train.checkpoint.load_checkpoint`, which also reads
+``.safetensors``). Two kinds are understood:
 
-* afg checkpoints (``afg-checkpoint-v1``, written by :func:`afg.train.fit`): the model is rebuilt
+* afg checkpoints (``afg-checkpoint-v1``, written by :func:`afg.train.fit`, or their
+  ``.safetensors`` export by :func:`afg.export.export_safetensors`): the model is rebuilt
   from ``model_config`` with :func:`afg.models.model_from_config` and loaded strictly;
 * the authors' ME-GraphAU (``MEFARG``) checkpoints (12 AUs = BP4D, 8 = DISFA order) and their
   OpenGraphAU checkpoints (41 AUs: ``AU01 … AU39``, then ``AUL1, AUR1, …, AUR14``), converted by
