@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
 import torch.nn as nn
 
 __all__ = ["head_from_official", "model_from_official_checkpoint", "register_official_head"]
@@ -57,7 +56,9 @@ def model_from_official_checkpoint(path_or_state_dict: str | Path | dict, **opti
 
     sd = path_or_state_dict
     if isinstance(sd, (str, Path)):
-        sd = torch.load(sd, map_location="cpu", weights_only=True)
+        from ..train.checkpoint import load_checkpoint
+
+        sd = load_checkpoint(sd)  # weights_only=True; one-line CheckpointError
     if not isinstance(sd, dict):
         raise ValueError(f"expected a state dict, got {type(sd).__name__}")
     sd = me_graphau._unwrap(sd)

@@ -226,7 +226,9 @@ def model_from_official_checkpoint(path_or_state_dict: str | Path | dict, backbo
 
     sd = path_or_state_dict
     if isinstance(sd, (str, Path)):
-        sd = torch.load(sd, map_location="cpu", weights_only=True)
+        from ..train.checkpoint import load_checkpoint
+
+        sd = load_checkpoint(sd)  # weights_only=True; one-line CheckpointError
     sd = _unwrap(sd)
     if not is_opengraphau_state_dict(sd):
         raise ValueError("not an OpenGraphAU checkpoint (no head.main_sc / head.sub_sc)")
