@@ -3,12 +3,16 @@
 # through fit in float32 / bf16 / fp16 autocast, GPU and CPU outputs agree, DDP on CUDA tensors,
 # torch.compile), (2) one training step's images/s per paper model at the papers' size (ResNet-50,
 # 224 px, batch 32) in float32 and in bf16 + channels-last, with their ratio, and one epoch over
-# prepared JPEG faces (data-wait share), (3) the whole unit suite with CUDA as the "auto" device.
+# prepared JPEG faces (data-wait share), (3) the data-wait share of ResNet-50 bf16 training at batch
+# 128 per data path (benchmarks/loader_speed.py: JPEG workers, packed array, packed + device
+# augmentation, JPEG + nvJPEG decoding on the GPU; goal: under 10 %), (4) the whole unit suite with
+# CUDA as the "auto" device.
 #
 #   bash benchmarks/gpu_check.sh [OUTDIR]        # logs in OUTDIR (default /tmp/afg-gpu-check)
 #
-# BATCH sets the benchmark's batch (32), EPOCH_IMAGES its JPEG epoch (2048 faces). Each part has
-# a time limit (seconds: CUDA_TESTS_S, BENCH_S, SUITE_S); the script goes on after a failing part
+# BATCH sets the benchmark's batch (32), EPOCH_IMAGES its JPEG epoch (2048 faces), LOADER_BATCH and
+# LOADER_IMAGES the data-path comparison (128, 4096). Each part has
+# a time limit (seconds: CUDA_TESTS_S, BENCH_S, LOADER_S, SUITE_S); the script goes on after a failing part
 # and exits non-zero if any part failed. PYTHON picks the interpreter (python3).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +65,9 @@ for m in a:
     if m in b:
         print(f"{m:20s} fp32 {a[m]:8.1f} img/s   bf16+channels-last {b[m]:8.1f} img/s   {b[m] / a[m]:.2f}x")
 EOF
+part loader_paths "${LOADER_S:-300}" $PY benchmarks/loader_speed.py --device cuda --model resnet50 \
+    --amp bf16 --channels-last --batch "${LOADER_BATCH:-128}" --images "${LOADER_IMAGES:-4096}" \
+    --workers "$workers" --epochs 2
 part suite "${SUITE_S:-300}" $PY -m pytest -q -p no:cacheprovider -n "$workers" --dist loadgroup \
     -m "not notebook and not cuda" tests --durations=10
 exit $status

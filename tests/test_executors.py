@@ -156,3 +156,18 @@ def test_cli_executor_options_over_the_ablation_file(tmp_path, capsys, monkeypat
 def test_cli_executor_errors(tmp_path, capsys, argv, extra, match):
     p = _ablation_file(tmp_path, **extra)
     one_line_error(capsys, ["ablate", str(p), "--runs", str(tmp_path / "runs"), *argv], match)
+
+
+def test_the_example_cluster_files_are_valid():
+    import subprocess
+
+    import yaml
+
+    from conftest import REPO
+
+    spec = yaml.safe_load((REPO / "configs" / "slurm" / "ablation_executor.yaml").read_text())
+    assert resolve_executor(spec["executor"]).name == "slurm"
+    assert (REPO / "configs" / "slurm" / spec["base"]).is_file()
+    script = REPO / "configs" / "slurm" / "ddp_torchrun.sbatch"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    assert "torchrun" in script.read_text() and "-m afg train" in script.read_text()
