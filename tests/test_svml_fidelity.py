@@ -254,3 +254,32 @@ def test_phi_recipe_trains_on_raf_basic_and_svml_loads_it(raf, tmp_path):
     svml = create_model("svml_rgcn", 6, **TINY, weights=str(best))
     phi = res.model.backbone.state_dict()
     assert all(torch.equal(v, phi[k]) for k, v in svml.backbone.state_dict().items())
+
+
+def test_cache_key_sees_one_changed_weight_and_one_changed_label():
+    from torch.utils.data import Subset
+
+    from afg.models.svml_rgcn import feature_cache_key
+
+    class Tiny(torch.utils.data.Dataset):
+        def __init__(self, y):
+            self.y = np.asarray(y, dtype=float)
+
+        def __len__(self):
+            return len(self.y)
+
+        def labels(self):
+            return {"emotions": self.y}
+
+    phi = create_model("svml_rgcn", 6, **TINY).backbone
+    y = np.eye(6)[[0, 1, 2, 3, 4, 5, 0, 1]]
+    key = feature_cache_key(phi, Tiny(y), "emotions", list(RAF[:6]), None)
+    with torch.no_grad():
+        phi.model.layer3[0].conv1.weight[7, 5, 1, 1] += 1e-4  # one entry deep inside a big tensor
+    assert feature_cache_key(phi, Tiny(y), "emotions", list(RAF[:6]), None) != key
+    y2 = y.copy()
+    y2[3] = np.eye(6)[5]
+    other = feature_cache_key(phi, Tiny(y), "emotions", list(RAF[:6]), None)
+    assert feature_cache_key(phi, Tiny(y2), "emotions", list(RAF[:6]), None) != other
+    assert feature_cache_key(phi, Subset(Tiny(y), [0, 1, 2]), "emotions", list(RAF[:6]), None) != \
+        feature_cache_key(phi, Subset(Tiny(y), [0, 1, 3]), "emotions", list(RAF[:6]), None)

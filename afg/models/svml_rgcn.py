@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -89,9 +90,9 @@ def _digest(*parts: Any) -> str:
     h = hashlib.sha256()
     for part in parts:
         if isinstance(part, torch.Tensor):
-            part = part.detach().cpu().contiguous()
+            part = part.detach().cpu().contiguous().reshape(-1)
             h.update(str((part.dtype, tuple(part.shape))).encode())
-            h.update(part.view(torch.uint8).numpy().tobytes() if part.numel() else b"")
+            h.update(part.view(torch.uint8).numpy().tobytes())
         elif isinstance(part, np.ndarray):
             h.update(str((part.dtype, part.shape)).encode())
             h.update(np.ascontiguousarray(part).tobytes())
@@ -143,7 +144,7 @@ def feature_cache_key(backbone: nn.Module, data: Any, label_key: str, class_name
     datasets and weight files therefore never share a file (JAFFE's 5 folds get 5 files).
     """
     name, data_hash = _data_identity(data)
-    weights = _digest(*[(k, v) for k, v in sorted(backbone.state_dict().items())])
+    weights = _digest(*[x for k, v in sorted(backbone.state_dict().items()) for x in (k, v)])
     meta = _digest(data_hash, label_key, list(class_names), sorted((label_map or {}).items()))
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
     return f"{safe}-{meta[:12]}-w{weights[:12]}.pt"
@@ -245,9 +246,12 @@ def class_mean_features(
                       "using the mean over all images", RuntimeWarning, stacklevel=2)
         out[empty] = total / max(n_all, 1)
     out = out.float()
-    if cache_path is not None:
-        Path(cache_path).parent.mkdir(parents=True, exist_ok=True)
-        torch.save(out, cache_path)
+    if cache_path is not None:  # write-then-rename: ranks or folds never read a half-written file
+        cache_path = Path(cache_path)
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_path.with_name(f".{cache_path.name}.{os.getpid()}.tmp")
+        torch.save(out, tmp)
+        os.replace(tmp, cache_path)
     return out
 
 
