@@ -78,6 +78,29 @@ def test_checkpoint_layouts_load_into_our_model(tmp_path, stage):
             torch.testing.assert_close(model(x)["au"], ref["au"])
 
 
+@pytest.mark.parametrize("backbone", ["resnet50", "swin_tiny_patch4_window7_224"])
+def test_backbone_is_inferred_from_their_keys(backbone):
+    """ResNet depth from the block counts; Swin from Microsoft's layout (patch merging at the end
+    of each stage, which timm's converter moves to the start of the next) — as for ME-GraphAU."""
+    import re
+
+    torch.manual_seed(0)
+    ours = create_model("me_graphau_stage1", 27, backbone=backbone, img_size=224, **model_options(1))
+    sd = ours.state_dict()
+    official = {}
+    for k, v in ours_to_official(sd).items():
+        if k.endswith(("relative_position_index", "attn_mask")):
+            continue
+        if backbone.startswith("swin"):
+            k = re.sub(r"layers\.(\d+)\.downsample", lambda g: f"layers.{int(g.group(1)) - 1}.downsample", k)
+        official["module." + k] = v
+    m = model_from_official_checkpoint({"state_dict": official})
+    assert m.model_config["backbone"] == backbone and m.model_config["name"] == "me_graphau_stage1"
+    assert m.global_linear.fc.out_features == (768 // 2 if backbone.startswith("swin") else 2048 // 4)
+    sd2 = m.state_dict()
+    assert all(torch.equal(sd[k], sd2[k]) for k in sd)
+
+
 def test_loader_refuses_pickles_and_unknown_layouts(tmp_path):
     class Evil:
         def __reduce__(self):
