@@ -171,3 +171,14 @@ def test_the_example_cluster_files_are_valid():
     script = REPO / "configs" / "slurm" / "ddp_torchrun.sbatch"
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
     assert "torchrun" in script.read_text() and "-m afg train" in script.read_text()
+
+
+def test_cli_cv_submits_every_fold_and_returns(tmp_path, capsys, monkeypatch):
+    seen = []
+    monkeypatch.setattr(afg.experiments.ablation, "submit_runs",
+                        lambda items, spec, **kw: seen.append(_Submitted(items, spec, **kw)) or seen[-1])
+    p = _ablation_file(tmp_path).parent / "tiny.yaml"
+    assert main(["cv", str(p), "--folds", "2", "--runs", str(tmp_path / "runs"), "--executor",
+                 "submitit-local", "--no-wait"]) == 0
+    assert "no fold has finished yet" in capsys.readouterr().out
+    assert seen[-1].labels == ["cv fold 1", "cv fold 2"] and seen[-1].spec.name == "submitit-local"

@@ -1,5 +1,8 @@
 """Training several cached runs at once in worker processes (``Ablation.run(jobs=N)``).
 
+This is the ``local`` executor; :mod:`afg.experiments.executors` runs the same runs as SLURM
+jobs (``executor="slurm"``) into the same cache.
+
 Intra-op threading of a small CPU model (the synthetic default mode's ``resnet_tiny`` at 112 px,
 batch 16) stops scaling after a few threads, so on a many-core machine ``N`` runs with
 ``cpu_count // N`` threads each can finish an ablation sooner than one run after the other with
