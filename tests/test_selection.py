@@ -4,6 +4,7 @@ modes apart."""
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -11,7 +12,6 @@ import torch
 from test_train import TinyAU
 from torch.utils.data import Dataset, Subset
 
-import afg.experiments.runner as runner
 from afg.config import ConfigError
 from afg.data.augment import AugmentedSubset, FaceAugment
 from afg.experiments import (
@@ -20,6 +20,7 @@ from afg.experiments import (
     item_subjects,
     register_dataset,
     run,
+    runner,
     selection_split,
 )
 from afg.models.registry import _REGISTRY, register_model
@@ -59,7 +60,7 @@ class HeldOut(Dataset):
     """The held-out fold with its labels replaced (``garbage``: flipped 0/1, ``nan``: missing) and
     a guard: reading an item or the labels before :data:`OPEN` is set fails the test."""
 
-    OPEN = {"value": True}
+    OPEN: ClassVar[dict[str, bool]] = {"value": True}
 
     def __init__(self, base: Faces, idx: list[int], labels: str):
         self.base, self.idx, self.mode = base, idx, labels
@@ -104,7 +105,7 @@ def _cfg(selection="val", labels="clean", **recipe) -> ExperimentConfig:
 
 def test_selection_split_is_subject_disjoint_and_seeded():
     ds = Faces()
-    train = Subset(ds, list(range(0, 36)))  # subjects S0..S7, 4-5 faces each
+    train = Subset(ds, list(range(36)))  # subjects S0..S7, 4-5 faces each
     a, sel = selection_split(train, fraction=0.25, seed=3)
     subj_a, subj_s = set(item_subjects(a)), set(item_subjects(sel))
     assert len(subj_s) == 2 and not subj_a & subj_s and len(a) + len(sel) == 36

@@ -271,7 +271,7 @@ class Ablation:
                     "reference" if v == reference else
                     format_delta_ci(*cmp.loc[v, ["delta", "ci_low", "ci_high"]], scale, digits)
                     if v in cmp.index else "–" for v in out.index]
-                pairs |= set(int(n) for n in cmp["n"])
+                pairs |= {int(n) for n in cmp["n"]}
             n = "/".join(str(p) for p in sorted(pairs)) or "0"
             note += (f"; Δ = paired difference vs {reference!r} over {n} runs sharing a fold and "
                      f"seed, Student-t {conf} CI")

@@ -187,10 +187,10 @@ def verdict_note(verdicts: pd.DataFrame) -> str:
     a = verdicts.attrs
     counts = a.get("counts", {})
     parts = ", ".join(f"{counts.get(k, 0)} {k}" for k in VERDICTS if counts.get(k, 0) or k != "no claim")
-    ns = sorted(set(int(n) for n in verdicts["n"])) if len(verdicts) else [0]
+    ns = sorted({int(n) for n in verdicts["n"]}) if len(verdicts) else [0]
     pairs = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
     tau = a.get("kendall_tau", float("nan"))
-    conf = int(round(100 * a.get("confidence", 0.95)))
+    conf = round(100 * a.get("confidence", 0.95))
     return (f"{a.get('table', '')}: {parts} (of {len(verdicts)} rows vs {a.get('reference')!r}; "
             f"{conf} % CIs over {pairs} paired runs); Kendall's τ of the row means vs the paper "
             f"(secondary): {tau:.2f}")

@@ -52,7 +52,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy as np
 from torch.utils.data import Dataset, Subset
 
 from ..config import Config, ConfigError
@@ -379,14 +378,14 @@ def selection_split(train: Dataset, fraction: float = 0.125, seed: int = 0) -> t
     rng = np.random.default_rng(seed)
     if subj is not None and len(np.unique(subj)) >= 2:
         uniq = np.unique(subj)
-        k = min(len(uniq) - 1, max(1, int(round(fraction * len(uniq)))))
+        k = min(len(uniq) - 1, max(1, round(fraction * len(uniq))))
         chosen = rng.choice(uniq, size=k, replace=False)
         pick = np.isin(subj, chosen)
     else:
         if n < 2:
             raise ConfigError(f"recipe.selection: val needs at least 2 training items to carve a "
                               f"selection split from, the fold has {n}; use recipe.selection=last")
-        k = min(n - 1, max(1, int(round(fraction * n))))
+        k = min(n - 1, max(1, round(fraction * n)))
         pick = np.zeros(n, dtype=bool)
         pick[rng.choice(n, size=k, replace=False)] = True
     keep, sel = np.flatnonzero(~pick).tolist(), np.flatnonzero(pick).tolist()
