@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-__all__ = ["create_backbone", "Backbone", "check_backbone_name", "load_backbone_weights", "SMALL_BACKBONES",
-           "SUPPORTED_BACKBONES"]
+__all__ = ["SMALL_BACKBONES", "SUPPORTED_BACKBONES", "Backbone", "check_backbone_name", "create_backbone",
+           "load_backbone_weights"]
 
 SUPPORTED_BACKBONES = (
     "resnet18",

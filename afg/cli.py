@@ -76,9 +76,8 @@ def _swallowed(argv: Sequence[str]) -> tuple[str, str] | None:
             opt = None
         elif word in _GREEDY:
             opt = word
-        elif opt in ("--set", "--option") and "=" not in word:
-            return opt, word
-        elif opt == "--metrics" and word.endswith((".yaml", ".yml")):
+        elif (opt in ("--set", "--option") and "=" not in word) or (
+                opt == "--metrics" and word.endswith((".yaml", ".yml"))):
             return opt, word
     return None
 

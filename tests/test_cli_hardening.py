@@ -72,8 +72,8 @@ def env(tmp_path, monkeypatch):
     (["train", "badbackbone.yaml"], r"model\.backbone: unknown backbone 'resnet5O' .*closest: resnet50\b"),
     (["train", "ok.yaml", "--set", "model.backbone=resnet_tny"], r"closest: resnet_tiny\b"),
     (["train", "--set", "recipe.epochs=1", "ok.yaml"],
-     r"--set took 'ok\.yaml' as one of its KEY=VALUE items .*CONFIG\.yaml is missing: put ok\.yaml "
-     r"before --set, or end the --set list with --"),
+     (r"--set took 'ok\.yaml' as one of its KEY=VALUE items .*CONFIG\.yaml is missing: put ok\.yaml "
+      r"before --set, or end the --set list with --")),
     (["cv", "--set", "recipe.epochs=1", "ok.yaml"], r"--set took 'ok\.yaml'"),
     (["cv", "--metrics", "f1_mean", "ok.yaml"], r"--metrics took 'ok\.yaml' as one of its metric names"),
     (["eval", "--set", "data.fold=2", "w.pt"], r"--set took 'w\.pt' .*CHECKPOINT is missing"),
