@@ -11,10 +11,11 @@ with or without ``module.``, bare or under ``state_dict`` — read with ``weight
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import torch.nn as nn
+from torch import nn
 
 __all__ = ["head_from_official", "model_from_official_checkpoint", "register_official_head"]
 
@@ -60,7 +61,7 @@ def model_from_official_checkpoint(path_or_state_dict: str | Path | dict, **opti
 
         sd = load_checkpoint(sd)  # weights_only=True; one-line CheckpointError
     if not isinstance(sd, dict):
-        raise ValueError(f"expected a state dict, got {type(sd).__name__}")
+        raise TypeError(f"expected a state dict, got {type(sd).__name__}")
     sd = me_graphau._unwrap(sd)
     if opengraphau.is_opengraphau_state_dict(sd):
         return opengraphau.model_from_official_checkpoint(sd, **options)

@@ -13,8 +13,9 @@ Table 3 ablations are options: ``use_afg=False`` (backbone + linear head), ``use
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import nn

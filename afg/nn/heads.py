@@ -1,7 +1,7 @@
 """Output heads: ME-GraphAU's similarity classifier (Eq. 2) and edge classifier (Eq. 7)."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
