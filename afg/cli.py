@@ -273,12 +273,14 @@ def _require_model_name(path: str, overrides: Sequence[str]) -> None:
 
 
 def apply_to_stages(cfg: Any, overrides: Sequence[str] | dict[str, Any], quiet: bool = False) -> Any:
-    """Make ``recipe.KEY`` overrides reach the stages that set ``KEY`` themselves.
+    """Make ``recipe.KEY`` and ``model.KEY`` overrides reach the stages that set ``KEY`` themselves.
 
-    A stage's own value wins over the recipe's (:meth:`afg.train.Recipe.resolved_stages`), so
-    ``--set recipe.epochs=1`` alone would not change a config whose stages set ``epochs``. Each such
-    override is copied into those stages (``recipe.optimizer.lr`` into stages whose ``optimizer``
-    sets ``lr``), and a line on stdout says so (unless ``quiet``). Returns the new config.
+    A stage's own value wins over the recipe's (:meth:`afg.train.Recipe.resolved_stages`) and a
+    stage's ``model:`` options over the config's ``model:``, so ``--set recipe.epochs=1`` alone would
+    not change a config whose stages set ``epochs``. Each such override is copied into those stages
+    (``recipe.optimizer.lr`` into stages whose ``optimizer`` sets ``lr``; ``model.lam`` into stages
+    whose ``model`` sets ``lam`` — never ``model.name``, a stage's model switch), and a line on
+    stdout says so (unless ``quiet``). Returns the new config.
     """
     import yaml
 
@@ -290,10 +292,13 @@ def apply_to_stages(cfg: Any, overrides: Sequence[str] | dict[str, Any], quiet: 
         (o.split("=", 1)[0].strip(), yaml.safe_load(o.split("=", 1)[1])) for o in overrides if "=" in o]
     d = cfg.to_dict()
     for key, value in items:
-        if not key.startswith("recipe."):
-            continue
-        field, *sub = key[len("recipe."):].split(".")
-        if field not in _STAGE_OVERRIDABLE:
+        if key.startswith("model.") and key != "model.name":
+            field, sub = "model", key.split(".")[1:]
+        elif key.startswith("recipe."):
+            field, *sub = key[len("recipe."):].split(".")
+            if field not in _STAGE_OVERRIDABLE:
+                continue
+        else:
             continue
         hit = []
         for i, st in enumerate(d["recipe"]["stages"]):
@@ -310,7 +315,8 @@ def apply_to_stages(cfg: Any, overrides: Sequence[str] | dict[str, Any], quiet: 
                 hit.append(st.get("name") or str(i + 1))
         if hit and not quiet:
             print(f"afg: {key}={value} also applied to stage{'s' if len(hit) > 1 else ''} "
-                  f"{', '.join(hit)} (they set their own {field})", flush=True)
+                  f"{', '.join(hit)} (they set their own {field if field != 'model' else key})",
+                  flush=True)
     return type(cfg).from_dict(d)
 
 

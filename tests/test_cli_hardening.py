@@ -110,7 +110,7 @@ def _two_stage(tmp_path: Path) -> Path:
     cfg = tiny()
     cfg["model"] = {"name": "me_graphau_stage1", "backbone": "resnet_tiny", "img_size": 64, "neighbor_num": 3}
     cfg["recipe"]["stages"] = [{"name": "stage1", "init_from": None, "epochs": 2},
-                               {"name": "stage2", "model": {"name": "me_graphau"}, "epochs": 3,
+                               {"name": "stage2", "model": {"name": "me_graphau", "neighbor_num": 3}, "epochs": 3,
                                 "optimizer": {"lr": 1.0e-6}}]
     (tmp_path / "two.yaml").write_text(yaml.safe_dump(cfg))
     return tmp_path / "two.yaml"
@@ -130,6 +130,12 @@ def test_recipe_override_reaches_every_stage_that_sets_the_field(tmp_path, capsy
     assert [r.epochs for r in flat] == [1, 1]
     assert [r.optimizer.lr for r in flat] == [0.5, 0.5]  # stage 1 inherits, stage 2 was set
     assert [r.batch_size for r in flat] == [4, 4]  # no stage sets it: plain inheritance, no note
+    # a model option that a stage's model: sets; the stage's model switch itself is left alone
+    cfg = load_config(path, ["model.neighbor_num=2", "model.name=me_graphau_stage1"])
+    assert capsys.readouterr().out.splitlines() == [
+        "afg: model.neighbor_num=2 also applied to stage stage2 (they set their own model.neighbor_num)"]
+    assert cfg.model["neighbor_num"] == 2
+    assert cfg.recipe.stages[1].model == {"name": "me_graphau", "neighbor_num": 2}
 
 
 def test_the_train_help_example_does_what_it_says(capsys):
