@@ -206,3 +206,26 @@ def test_cache_separates_selection_modes(tmp_path):
     redo = run(_cfg("val"), root=tmp_path)
     assert not redo.cached and runner.is_complete(redo.run_dir)
     assert redo.metrics == res["val"].metrics and redo.selection_metrics == res["val"].selection_metrics
+
+
+def test_selection_split_of_device_decoded_training_faces_reads_decoded_images(tmp_path):
+    """``data.decode_on: device``: the training items carry JPEG bytes for the trainer; the
+    selection split is evaluated like validation data, so its items are decoded faces."""
+    from test_datasets_faces import StubAligner, make_disfa
+
+    from afg.data.datasets import DISFA
+    from afg.data.device_augment import EncodedFaceDataset
+    from afg.data.prepare import prepare_dataset
+    from afg.experiments.config import DataSpec, build_data
+
+    raw = make_disfa(tmp_path / "raw")
+    prepare_dataset(DISFA(raw), tmp_path / "prep", size=32, aligner=StubAligner(size=32), progress=False)
+    common = {"dataset": "disfa", "root": str(raw), "prepared": str(tmp_path / "prep"), "folds": 0,
+              "cache": False, "augment_on": "device"}
+    plain, _ = build_data(DataSpec(**common))
+    enc, _ = build_data(DataSpec(**common, decode_on="device"))
+    assert isinstance(enc, EncodedFaceDataset)
+    fit_train, sel = selection_split(enc, 0.5, seed=0)
+    assert "jpeg" in fit_train[0] and "image" not in fit_train[0]
+    for k, i in enumerate(sel.indices):
+        assert torch.equal(sel[k]["image"], plain[i]["image"]) and "jpeg" not in sel[k]

@@ -43,6 +43,7 @@ Dataset builders are registered with :func:`register_dataset`; a builder takes t
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from collections import OrderedDict
@@ -395,16 +396,32 @@ def selection_split(train: Dataset, fraction: float = 0.125, seed: int = 0) -> t
             aug = train.transform
             view = dataclasses.replace(aug, train=False) if dataclasses.is_dataclass(aug) else aug
             fit_train: Dataset = AugmentedSubset(base, [idx[i] for i in keep], aug)
-            select: Dataset = AugmentedSubset(base, [idx[i] for i in sel], view)
+            select: Dataset = AugmentedSubset(_decoded(base), [idx[i] for i in sel], view)
         else:
-            fit_train, select = Subset(base, [idx[i] for i in keep]), Subset(base, [idx[i] for i in sel])
+            fit_train = Subset(base, [idx[i] for i in keep])
+            select = Subset(_decoded(base), [idx[i] for i in sel])
     else:
-        fit_train, select = Subset(train, keep), Subset(train, sel)
+        fit_train, select = Subset(train, keep), Subset(_decoded(train), sel)
     # attributes a builder attached to the training set (e.g. SVML-RGCN's ``basic_data``) stay with it
     for key, value in (vars(train) if isinstance(train, Subset) else {}).items():
         if key not in vars(fit_train):
             setattr(fit_train, key, value)
     return fit_train, select
+
+
+def _decoded(ds: Dataset) -> Dataset:
+    """``ds`` as validation code reads it: a ``data.decode_on: device`` training set
+    (:class:`afg.data.device_augment.EncodedFaceDataset`, items carrying JPEG bytes for the trainer
+    to decode) viewed as the plain :class:`~afg.data.datasets.FaceDataset` it extends (decoded
+    images, same rows); anything else as is."""
+    from ..data.device_augment import EncodedFaceDataset
+
+    if not isinstance(ds, EncodedFaceDataset):
+        return ds
+    view = copy.copy(ds)
+    view.__class__ = next(c for c in type(ds).__mro__[1:] if not issubclass(c, EncodedFaceDataset))
+    view._cache = OrderedDict()  # its own decoded-image cache
+    return view
 
 
 def _base(ds: Any) -> Any:
