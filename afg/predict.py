@@ -363,7 +363,7 @@ class Predictor:
             cfg = dict(getattr(model, "model_config", None) or {})
             self.info = {"kind": "module", "path": None, "task": getattr(model, "task", "au"),
                          "label_names": getattr(model, "label_names", None), "model_config": cfg,
-                         "stage": None}
+                         "stage": None, "resize": getattr(model, "eval_resize", None)}
         else:
             model, self.info = load_model_checkpoint(checkpoint)
         self.model = model.to(self.device).eval()

@@ -131,6 +131,11 @@ def test_predictor_gives_41_named_columns_with_their_transform(stage1):
         ref = model(to_tensor(face[16:240, 16:240].copy())[None])["au"][0].numpy()
     np.testing.assert_allclose(df[OPENGRAPHAU_COLUMNS].to_numpy(float)[0], ref, atol=1e-5)
     assert df.attrs["label_descriptions"]["AUL12"] == "Left nasolabial deepener"
+    # the loaded module given directly keeps names and transform
+    direct = Predictor(model_from_official_checkpoint(path), device="cpu")
+    assert direct.label_names == OPENGRAPHAU_COLUMNS and (direct.resize, direct.img_size) == (256, 224)
+    np.testing.assert_allclose(direct.predict(face, detect=False)[OPENGRAPHAU_COLUMNS].to_numpy(float)[0],
+                               ref, atol=1e-5)
 
 
 def _write_video(path, frames: int, fps: float):

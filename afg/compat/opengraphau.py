@@ -221,7 +221,8 @@ def model_from_official_checkpoint(path_or_state_dict: str | Path | dict, backbo
     """Our ``me_graphau_stage1`` / ``me_graphau`` model with OpenGraphAU's options, holding a
     released OpenGraphAU checkpoint. ``forward(images)["au"]``: ``(B, 41)`` probabilities in
     :data:`OPENGRAPHAU_COLUMNS` order. ``backbone`` and ``stage`` are inferred when omitted.
-    The model carries ``label_names`` and ``label_descriptions`` for :class:`afg.Predictor`."""
+    The model carries ``label_names``, ``label_descriptions`` and ``eval_resize`` (256) for
+    :class:`afg.Predictor`."""
     from ..models import create_model
 
     sd = path_or_state_dict
@@ -254,4 +255,5 @@ def model_from_official_checkpoint(path_or_state_dict: str | Path | dict, backbo
                          f"{missing[:5]}, unexpected {unexpected[:5]}")
     model.label_names = list(OPENGRAPHAU_COLUMNS)
     model.label_descriptions = dict(OPENGRAPHAU_DESCRIPTIONS)
+    model.eval_resize = OPENGRAPHAU_RESIZE  # Predictor: align at 256, feed the centre img_size
     return model.eval()
