@@ -14,9 +14,11 @@ import pytest
 import torch
 import yaml
 
+from afg import compat
 from afg.backbones import create_backbone
 from afg.cli import main
 from afg.compat.me_graphau import model_from_official_checkpoint
+from afg.compat.opengraphau import model_from_official_checkpoint as ogau_from_official
 from afg.export import FORMAT, export_safetensors
 from afg.models import create_model
 from afg.predict import CheckpointError, Predictor, load_model_checkpoint
@@ -86,6 +88,8 @@ def test_every_public_loader_refuses_a_pickle_trap(trap, kind, capsys, monkeypat
         "Predictor": lambda: Predictor(path, device="cpu"),
         "load_model_checkpoint": lambda: load_model_checkpoint(path),
         "model_from_official_checkpoint": lambda: model_from_official_checkpoint(path),
+        "compat.model_from_official_checkpoint": lambda: compat.model_from_official_checkpoint(path),
+        "opengraphau.model_from_official_checkpoint": lambda: ogau_from_official(path),
         "init_from_stage1": lambda: create_model("me_graphau", 8, backbone="resnet_tiny", img_size=64,
                                                  neighbor_num=3).init_from_stage1(path),
         "init_from_stage1(str)": lambda: create_model("me_graphau", 8, backbone="resnet_tiny", img_size=64,
