@@ -32,11 +32,6 @@ def _ramp(size: int) -> torch.Tensor:
     return (rgb - MEAN) / STD
 
 
-def _offsets(img: torch.Tensor) -> tuple[int, int]:
-    rgb = img * STD + MEAN
-    return int(round(float(rgb[1, 0, 0]) * 255)), int(round(float(rgb[0, 0, 0]) * 255))
-
-
 def test_centre_crop_is_exactly_the_per_image_crop():
     img, lm = _faces()
     per = [FaceAugment(crop=13, train=False)({"image": i, "landmarks": p}) for i, p in zip(img, lm)]
@@ -71,7 +66,7 @@ def test_each_colour_step_equals_torchvision_for_a_fixed_factor():
 
 
 def test_rotation_equals_torchvision_and_moves_landmarks_alike():
-    img, lm = _faces(b=3, size=24)
+    img, _ = _faces(b=3, size=24)
     rgb = (img * STD + MEAN).clamp(0, 1)
     angles = torch.tensor([-10.0, 3.5, 12.0])
     ours = rotate_batch(rgb, angles)

@@ -14,7 +14,13 @@ import afg.experiments.ablation
 from afg.cli import main
 from afg.config import ConfigError
 from afg.experiments import Ablation, ExperimentConfig, run
-from afg.experiments.executors import ExecutorSpec, TrainJob, _make_executor, resolve_executor, submit_runs
+from afg.experiments.executors import (
+    ExecutorSpec,
+    TrainJob,
+    _make_executor,
+    resolve_executor,
+    submit_runs,
+)
 
 
 def _cfg(**recipe) -> ExperimentConfig:
@@ -162,14 +168,13 @@ def test_the_example_cluster_files_are_valid():
     import subprocess
 
     import yaml
-
     from conftest import REPO
 
     spec = yaml.safe_load((REPO / "configs" / "slurm" / "ablation_executor.yaml").read_text())
     assert resolve_executor(spec["executor"]).name == "slurm"
     assert (REPO / "configs" / "slurm" / spec["base"]).is_file()
     script = REPO / "configs" / "slurm" / "ddp_torchrun.sbatch"
-    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
     assert "torchrun" in script.read_text() and "-m afg train" in script.read_text()
 
 
@@ -182,3 +187,22 @@ def test_cli_cv_submits_every_fold_and_returns(tmp_path, capsys, monkeypatch):
                  "submitit-local", "--no-wait"]) == 0
     assert "no fold has finished yet" in capsys.readouterr().out
     assert seen[-1].labels == ["cv fold 1", "cv fold 2"] and seen[-1].spec.name == "submitit-local"
+
+
+def test_submission_status_reads_the_cache_and_the_job_records(tmp_path):
+    import socket
+
+    from afg.experiments.executors import RunSubmission
+
+    done, running, lost = (tmp_path / n for n in ("done", "running", "lost"))
+    for d in (done, running, lost):
+        d.mkdir()
+    (done / "result.json").write_text(json.dumps({"status": "complete", "selection": "val",
+                                                  "metrics": {}}))  # as afg.experiments.run writes it
+    (running / "job.json").write_text(json.dumps({"executor": "submitit-local", "job_id": os.getpid(),
+                                                  "host": socket.gethostname()}))
+    (lost / "job.json").write_text(json.dumps({"executor": "submitit-local", "job_id": 2**22 + 12345,
+                                               "host": socket.gethostname()}))  # no such process
+    sub = RunSubmission(["a", "b", "c", "a again"], [done, running, lost, done], {}, [], _local())
+    assert sub.finished() == [True, False, False, True]
+    assert sub.status() == {"finished": 1, "running": 1, "waiting": 1}

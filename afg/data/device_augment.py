@@ -49,7 +49,8 @@ from .datasets.face_dataset import FaceDataset
 from .rois import flip_landmarks
 from .transforms import IMAGENET_MEAN, IMAGENET_STD
 
-__all__ = ["DeviceAugment", "EncodedFaceDataset", "adjust_hue", "decode_jpegs", "decode_item", "device_augment_of", "rgb_to_hsv", "hsv_to_rgb", "rotate_batch"]
+__all__ = ["DeviceAugment", "EncodedFaceDataset", "adjust_hue", "decode_item", "decode_jpegs", "device_augment_of",
+           "hsv_to_rgb", "rgb_to_hsv", "rotate_batch"]
 
 _LUMA = (0.2989, 0.587, 0.114)
 
@@ -286,7 +287,7 @@ def device_augment_of(data: Dataset) -> DeviceAugment | None:
             return DeviceAugment(train=False)
         if isinstance(ds, Subset):
             ds = ds.dataset
-        elif hasattr(ds, "base") and isinstance(getattr(ds, "base"), Dataset):
+        elif isinstance(getattr(ds, "base", None), Dataset):
             ds = ds.base
         else:
             return None
