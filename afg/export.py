@@ -11,6 +11,9 @@ code. :func:`export_safetensors` writes the model's ``state_dict`` and, in the m
 ``task``            ``au`` / ``expression`` / ``multilabel``
 ``label_names``     JSON list (``["AU01", ...]``) or ``null``
 ``stage``           JSON (``1``/``2`` or ``null``)
+``resize``          JSON: the face size whose centre ``img_size`` crop the model saw (the run's
+                    ``data.resize``; OpenGraphAU 256) or ``null``
+``label_descriptions``  JSON mapping column → readable name, when the checkpoint has one
 ``afg_version``     the exporting afg version
 ``source``          the checkpoint file it came from
 ==================  ====================================================================
@@ -41,7 +44,7 @@ def export_safetensors(checkpoint: str | os.PathLike, out: str | os.PathLike) ->
     from safetensors.torch import save
 
     from . import __version__
-    from .predict import load_model_checkpoint
+    from .predict import _recipe_resize, load_model_checkpoint
     from .utils import atomic_write_bytes
 
     model, info = load_model_checkpoint(checkpoint)
@@ -54,9 +57,13 @@ def export_safetensors(checkpoint: str | os.PathLike, out: str | os.PathLike) ->
         "task": str(info["task"]),
         "label_names": json.dumps(info["label_names"]),
         "stage": json.dumps(info["stage"]),
+        # the run's data.resize lives in its config.yaml, which does not travel with the export
+        "resize": json.dumps(info.get("resize") or _recipe_resize(info["path"])),
         "afg_version": __version__,
         "source": str(info["path"]),
     }
+    if info.get("label_descriptions"):
+        meta["label_descriptions"] = json.dumps(info["label_descriptions"])
     return atomic_write_bytes(Path(out), save(tensors, metadata=meta))
 
 

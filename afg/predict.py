@@ -135,6 +135,8 @@ def load_model_checkpoint(path: str | os.PathLike, map_location: str = "cpu") ->
                 (ck.get("best") or {}).get("metrics"), n)
         kind = "afg"
         stage = ck.get("stage")
+        # a .safetensors export carries what the run folder would tell (afg.export)
+        extra = {k: ck[k] for k in ("resize", "label_descriptions") if ck.get(k)}
     else:
         sd = ck
         for key in ("state_dict", "model", "net"):

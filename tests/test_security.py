@@ -185,9 +185,12 @@ def _afg_checkpoint(path: Path) -> torch.nn.Module:
 def test_safetensors_export_round_trip(tmp_path, capsys):
     from safetensors import safe_open
 
-    ck = tmp_path / "best.pt"
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text(yaml.safe_dump({"data": {"resize": 80}}))
+    ck = tmp_path / "run" / "best.pt"
     model = _afg_checkpoint(ck)
-    out = tmp_path / "model.safetensors"
+    out = tmp_path / "hub" / "afg" / "model.safetensors"  # far from the run's config.yaml
+    out.parent.mkdir(parents=True)
     assert main(["export", str(ck), str(out)]) == 0
     assert "afg export:" in capsys.readouterr().out
     with safe_open(str(out), "pt") as f:  # a plain safetensors file: any reader opens it
@@ -196,15 +199,17 @@ def test_safetensors_export_round_trip(tmp_path, capsys):
     assert keys == set(model.state_dict())
     assert meta["format"] == FORMAT and json.loads(meta["label_names"]) == DISFA
     assert json.loads(meta["model_config"]) == json.loads(json.dumps(model.model_config))
-    assert meta["task"] == "au" and json.loads(meta["stage"]) == 1
+    assert meta["task"] == "au" and json.loads(meta["stage"]) == 1 and json.loads(meta["resize"]) == 80
     # read back by the loaders: same tensors, same predictions, same labels
     back, info = load_model_checkpoint(out)
     for k, v in model.state_dict().items():
         assert torch.equal(back.state_dict()[k], v), k
     assert info["label_names"] == DISFA and info["task"] == "au" and info["stage"] == 1
     faces = np.random.default_rng(0).integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
-    p_pt = Predictor(ck, device="cpu").predict(list(faces), detect=False)
-    p_st = Predictor(out, device="cpu").predict(list(faces), detect=False)
+    pred_pt, pred_st = Predictor(ck, device="cpu"), Predictor(out, device="cpu")
+    assert pred_pt.resize == pred_st.resize == 80  # faces at 80 px, centre 64 px crop, as in training
+    p_pt = pred_pt.predict(list(faces), detect=False)
+    p_st = pred_st.predict(list(faces), detect=False)
     np.testing.assert_allclose(p_st[DISFA].to_numpy(float), p_pt[DISFA].to_numpy(float), atol=0)
     # a stage-1 safetensors initialises stage 2, and its backbone a create_backbone
     s2 = create_model("me_graphau", 8, backbone="resnet_tiny", img_size=64, neighbor_num=3)
@@ -234,3 +239,9 @@ def test_export_input_errors(tmp_path, capsys):
         capsys, ["export", str(cut), str(tmp_path / "again.safetensors")])
     with pytest.raises(CheckpointError, match=f"truncated or corrupt \\({len(data) - 100} bytes"):
         load_checkpoint(cut)
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "meta.safetensors"),
+              metadata={"format": FORMAT, "model_config": "{not json"})
+    with pytest.raises(CheckpointError, match="safetensors metadata 'model_config' is not JSON"):
+        load_checkpoint(tmp_path / "meta.safetensors")

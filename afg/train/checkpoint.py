@@ -153,14 +153,15 @@ def _load_safetensors(path: Path, map_location: Any) -> dict[str, Any]:
                               f"{_first_line(exc)})") from None
     if meta.get("format", "").startswith("afg-") and "model_config" in meta:
         out: dict[str, Any] = {"model": tensors}
-        for key in ("model_config", "label_names", "metrics"):
+        for key in ("model_config", "label_names", "metrics", "stage", "resize", "label_descriptions"):
             if key in meta:
-                out[key] = json.loads(meta[key])
+                try:
+                    out[key] = json.loads(meta[key])
+                except json.JSONDecodeError:
+                    raise CheckpointError(f"{path}: safetensors metadata {key!r} is not JSON") from None
         for key in ("task", "afg_version"):
             if key in meta:
                 out[key] = meta[key]
-        if "stage" in meta:
-            out["stage"] = json.loads(meta["stage"])
         return out
     return tensors
 
