@@ -69,8 +69,8 @@ def test_paper_configs_sample_as_section_4_1() -> None:
 
 
 def test_build_data_samples_training_frames_per_video_only() -> None:
-    spec = dict(dataset="synthetic", profile="disfa", n_subjects=6, images_per_subject=20, size=32, folds=3,
-                fold=1, cache=False)
+    spec = {"dataset": "synthetic", "profile": "disfa", "n_subjects": 6, "images_per_subject": 20, "size": 32,
+            "folds": 3, "fold": 1, "cache": False}
     full_train, full_val = build_data(DataSpec(**spec))
     train, val = build_data(DataSpec(**spec, frame_sampling={"positives": 1, "negatives": 2, "seed": 3}))
     assert len(val) == len(full_val)  # validation keeps every frame

@@ -119,7 +119,8 @@ def test_ccfg_paper_vs_code_on_real_tensors():
     assert paper["distinct CCFG vectors per image"] == 4 and code["distinct CCFG vectors per image"] == 1
     assert code["max |v_i - v_j| (CCFG, same image)"] == 0.0 < paper["max |v_i - v_j| (CCFG, same image)"]
     # Eq. 12's phi_i is pooling + FC (no BatchNorm); the authors' shared block is updated N times
-    assert pd.isna(paper["BN num_batches_tracked after 1 step"]) and code["BN num_batches_tracked after 1 step"] == 4
+    assert pd.isna(paper["BN num_batches_tracked after 1 step"])
+    assert code["BN num_batches_tracked after 1 step"] == 4
 
 
 def test_dataset_attr_unwraps_subsets():

@@ -9,6 +9,7 @@ of overrides, and the README names it.
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ def _cases() -> list[Any]:
             columns = [(c, {}) for c in range(n_cols)] if len(col_over) == 1 else \
                 [(0, col_over[0]), (0, col_over[-1])]
             for c, extra in columns:
-                tag = f"{table}:{row['name']}:col{c}" + (f":{list(extra.values())[0]}" if extra else "")
+                tag = f"{table}:{row['name']}:col{c}" + (f":{next(iter(extra.values()))}" if extra else "")
                 cases.append(pytest.param(table, row["name"], c, dict(extra), id=tag))
     return cases
 
@@ -136,4 +137,4 @@ def test_row_builds_from_base_config_and_trains_one_step(table, row, column, col
     stages = d["recipe"].get("stages") or [{}]
     assert len(res.history) >= len(stages)  # one epoch (of one step) per stage
     losses = [h["train_loss"] for h in res.history if "train_loss" in h]
-    assert losses and all(v == v for v in losses)  # a finite training loss in every stage
+    assert losses and all(math.isfinite(v) for v in losses)  # a finite training loss in every stage
