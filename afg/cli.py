@@ -987,6 +987,7 @@ _QUIET_WARNINGS = (
     (UserWarning, r"Detected pickle protocol"),
     (UserWarning, r".*IProgress not found"),
     (RuntimeWarning, r"(Mean of empty slice|invalid value encountered)"),  # metrics of tiny folds
+    (Warning, r".*(is ill-defined|Only one class|No positive (class|samples))"),  # sklearn, idem
 )
 
 
@@ -1001,12 +1002,6 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         for category, pattern in _QUIET_WARNINGS:
             warnings.filterwarnings("ignore", message=pattern, category=category)
-        try:
-            from sklearn.exceptions import UndefinedMetricWarning
-
-            warnings.filterwarnings("ignore", category=UndefinedMetricWarning)
-        except ImportError:
-            pass
         warnings.showwarning = _show_warning
         return _main(argv)
 
@@ -1021,9 +1016,12 @@ def _main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    from .data.datasets.base import MissingImagesError, ReleaseFormatError
+    from .train.checkpoint import CheckpointError  # (torch: after --help / --version)
     try:
         return int(args.func(args) or 0)
-    except (UsageError, ConfigError) as exc:
+    except (UsageError, ConfigError, CheckpointError, MissingImagesError, ReleaseFormatError) as exc:
+        # the last three can surface mid-run (a stage's checkpoint, a release read lazily)
         print(f"afg: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
