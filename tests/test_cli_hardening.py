@@ -190,6 +190,10 @@ def test_warnings_a_user_cannot_act_on_stay_off_the_console(monkeypatch, capsys)
     def noisy(args):
         warnings.warn("torch.foo is deprecated", FutureWarning)
         warnings.warn("old API", DeprecationWarning)
+        from sklearn.exceptions import UndefinedMetricWarning
+
+        warnings.warn("Precision is ill-defined and being set to 0.0 in labels with no predicted "
+                      "samples.", UndefinedMetricWarning)
         warnings.warn("stage 'stage2': initialised from previous stage; 46 fresh tensors, 0 skipped for shape")
         warnings.warn("disfa: 3 of 10 labelled images are missing under /data/DISFA\n(see .missing)")
         return 0
@@ -198,6 +202,20 @@ def test_warnings_a_user_cannot_act_on_stay_off_the_console(monkeypatch, capsys)
     rc, _, err = run_cli(capsys, ["demo"])
     assert rc == 0
     assert err == ["afg: warning: disfa: 3 of 10 labelled images are missing under /data/DISFA (see .missing)"]
+
+
+def test_a_loader_error_in_the_middle_of_a_run_is_one_line(monkeypatch, capsys):
+    from afg.data.datasets import MissingImagesError
+    from afg.predict import CheckpointError
+
+    for exc in (CheckpointError("runs/x/stage1-a/last.pt: truncated or corrupt (12 bytes)"),
+                MissingImagesError("disfa: none of the 8 labelled images exists under /d/frames")):
+        def boom(args, exc=exc):
+            raise exc
+
+        monkeypatch.setattr(afg.cli, "_cmd_demo", boom)
+        rc, _, err = run_cli(capsys, ["demo"])
+        assert rc == 2 and err == [f"afg: error: {exc}"]
 
 
 def test_two_stage_training_shows_progress_and_no_warning(tmp_path, capsys, monkeypatch):
