@@ -167,23 +167,12 @@ def test_graph_from_training_labels_and_paper():
 
 
 def _synthetic_batch(n: int = 8, size: int = 64):
-    """Synthetic faces with true landmarks (afg.data.synth) or, until it exists, noise + jittered template."""
-    try:
-        from afg.data.synth import SynthFaces
+    """Synthetic DISFA-profile faces with their true landmarks and AU labels."""
+    from afg.data.synth import SynthFaces
 
-        ds = SynthFaces(profile="disfa", n_subjects=2, images_per_subject=n // 2, size=size, seed=0)
-        items = [ds[i] for i in range(n)]
-        au_key = "au" if "au" in items[0] else "aus"
-        return {
-            "image": torch.stack([torch.as_tensor(it["image"], dtype=torch.float32) for it in items]),
-            "landmarks": torch.stack([torch.as_tensor(it["landmarks"], dtype=torch.float32) for it in items]),
-            "au": torch.stack([torch.as_tensor(it[au_key], dtype=torch.float32) for it in items]),
-        }
-    except (ImportError, AttributeError, TypeError):
-        g = torch.Generator().manual_seed(0)
-        au = (torch.rand(n, 8, generator=g) < 0.4).float()
-        lm = canonical_landmarks(size, batch=n) + torch.randn(n, 68, 2, generator=g)
-        return {"image": torch.randn(n, 3, size, size, generator=g), "landmarks": lm, "au": au}
+    ds = SynthFaces(profile="disfa", n_subjects=2, images_per_subject=n // 2, size=size, seed=0)
+    items = [ds[i] for i in range(n)]
+    return {k: torch.stack([it[k].float() for it in items]) for k in ("image", "landmarks", "au")}
 
 
 @pytest.mark.parametrize("stage", ["autoencoder", "full"])
@@ -194,18 +183,23 @@ def test_training_steps_lower_the_loss(stage):
     stats = {"au_rates": batch["au"].mean(0).clamp_min(0.05).numpy()}
     crit = m.build_criterion(stats)
     opt = torch.optim.SGD(m.parameters(), lr=0.05 if stage == "full" else 0.5, momentum=0.9, weight_decay=5e-4)
-    losses = []
-    for _ in range(12):
+    losses, fitted, acc = [], [], []
+    for _ in range(16):
         out = m(batch["image"], landmarks=batch["landmarks"])
         terms = crit(out, batch)
         opt.zero_grad()
         terms["loss"].backward()
         opt.step()
         losses.append(terms["loss"].item())
+        fitted.append(terms["roi_ce" if stage == "autoencoder" else "loss"].item())
+        acc.append(((out["au"] > 0.5).float() == batch["au"]).float().mean().item())  # training batch
     assert set(terms) >= ({"roi_ce", "recon"} if stage == "autoencoder" else {"ce", "dice"})
     assert all(math.isfinite(v) for v in losses)
-    # the auto-encoders start slowly under SGD (reconstruction plateau); the ROI CE drops at once
-    assert min(losses[-3:]) < (0.9 if stage == "full" else 0.96) * losses[0], losses
+    # the auto-encoders' reconstruction term plateaus at first under SGD; their ROI CE (and the
+    # full model's loss) falls for real, and the AU accuracy on the batch rises
+    assert fitted[-1] < 0.8 * fitted[0], fitted
+    assert losses[-1] < losses[0]
+    assert acc[-1] >= acc[0] + 0.1, acc
 
 
 def test_stage_switch_and_configs():

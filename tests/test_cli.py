@@ -200,15 +200,43 @@ def test_example_ablation_files_validate():
 
 
 # ------------------------------------------------------------------------------ eval
-def test_eval_default_data_is_the_runs_config(trained, capsys, tmp_path):
-    assert main(["eval", str(trained["run"]), "--json", str(tmp_path / "m.json"), "--no-progress"]) == 0
-    out = capsys.readouterr().out
-    assert "baseline (afg checkpoint) on synthetic fold 1 val: 2 samples" in out and "f1_mean=" in out
+def test_eval_default_data_is_the_runs_config(trained, capsys, tmp_path, monkeypatch):
     import json
 
-    saved = json.loads((tmp_path / "m.json").read_text())["metrics"]
+    import numpy as np
+    import torch
+
+    import afg.train
+    from afg.experiments.runner import final_model_config
+    from afg.experiments.config import build_data, build_model, load_experiment
+    from afg.train import load_checkpoint
+
+    seen = {}
+    real_evaluate = afg.train.evaluate
+
+    def spy(model, data, **kw):  # the CLI's evaluation, keeping its probabilities
+        out = real_evaluate(model, data, **{**kw, "return_predictions": True})
+        seen.update(model=model, preds=out.pop("_predictions"), labels=out.pop("_labels"))
+        return out
+
+    monkeypatch.setattr(afg.train, "evaluate", spy)
+    assert main(["eval", str(trained["run"]), "--json", str(tmp_path / "m.json"), "--no-progress"]) == 0
+    monkeypatch.undo()
+    out = capsys.readouterr().out
+    assert "baseline (afg checkpoint) on synthetic fold 1 val: 2 samples" in out and "f1_mean=" in out
+    # same model, same held-out data: the CLI's probabilities are the run's best.pt on the held-out
+    # faces of the run's config (F1 on two samples is 0 for almost any model, so it cannot tell)
     result = json.loads((trained["run"] / "result.json").read_text())["metrics"]
-    assert saved["f1_mean"] == pytest.approx(result["f1_mean"])  # same model, same held-out data
+    cfg = load_experiment(trained["run"] / "config.yaml")
+    train, held_out = build_data(cfg.data)
+    model = build_model(final_model_config(cfg), train)
+    model.load_state_dict(load_checkpoint(trained["run"] / "best.pt")["model"])
+    with torch.no_grad():
+        ref = model.eval()(torch.stack([held_out[i]["image"] for i in range(len(held_out))]))["au"]
+    np.testing.assert_allclose(seen["preds"]["au"], ref.numpy(), atol=1e-6)
+    assert seen["preds"]["au"].std() > 1e-4  # not a constant output
+    saved = json.loads((tmp_path / "m.json").read_text())["metrics"]
+    assert saved["f1_mean"] == pytest.approx(result["f1_mean"])
     assert main(["eval", str(trained["ckpt"]), "--data", str(trained["config"]), "--split", "train",
                  "--no-progress"]) == 0
     assert "train: 4 samples" in capsys.readouterr().out

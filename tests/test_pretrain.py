@@ -17,7 +17,7 @@ def test_pretraining_lowers_the_landmark_loss_and_keeps_the_callers_rng():
     torch.manual_seed(123)
     sd, losses = pretrain_landmarks("resnet_tiny", 64, TINY, progress=False)
     assert torch.rand(1) == before  # fork_rng: the caller's stream is untouched
-    assert len(losses) == 3 and losses[-1] < losses[0]
+    assert len(losses) == 3 and losses[-1] < 0.8 * losses[0], losses
     assert not any(k.startswith("fc.") for k in sd)
 
 

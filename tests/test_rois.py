@@ -143,7 +143,8 @@ def test_plot_rois_draws_every_roi():
 
 def test_template_sits_on_the_alignment_template():
     """The template's five points are those afg.data.faces.align maps faces onto (< 1 px at 224)."""
-    faces = pytest.importorskip("afg.data.faces")
+    from afg.data import faces
+
     for margin in (0.0, 0.1):
         five = faces.landmarks68_to_5(canonical_landmarks(224, margin=margin).numpy())
         np.testing.assert_allclose(five, faces.face_template(224, margin), atol=1.0)
