@@ -29,8 +29,10 @@ demo-quick: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadgroup
 
+# quick loop for development: leaves out notebook execution and the tests marked slow (demo,
+# parallel and DDP runs, cold CLI subprocesses, each paper's CPU training); `make test` runs all
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -n 2 -m "not notebook"
+	$(PY) -m pytest -q -n 2 --dist loadgroup -m "not notebook and not slow"
 
 # --allow-root when run as root (containers): Jupyter refuses to start as root otherwise
 lab: $(STAMP)

@@ -82,6 +82,7 @@ def test_help_documents_every_option(capsys):
                 assert (action.metavar or action.dest) in text
 
 
+@pytest.mark.slow  # two cold interpreter starts
 def test_python_dash_m_afg_runs_the_cli():
     out = subprocess.run([sys.executable, "-m", "afg", "--version"], check=False, capture_output=True,
                          text=True, cwd=REPO, timeout=120)
@@ -207,8 +208,8 @@ def test_eval_default_data_is_the_runs_config(trained, capsys, tmp_path, monkeyp
     import torch
 
     import afg.train
-    from afg.experiments.runner import final_model_config
     from afg.experiments.config import build_data, build_model, load_experiment
+    from afg.experiments.runner import final_model_config
     from afg.train import load_checkpoint
 
     seen = {}

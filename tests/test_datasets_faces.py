@@ -3,6 +3,7 @@ manifest, cache, and AffectNet's shipped landmarks replacing MTCNN (no detector 
 from __future__ import annotations
 
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +43,8 @@ class NoDetector(FaceAligner):
 
 def _rgb(path: Path, size: int = 32) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    arr = np.random.default_rng(abs(hash(path.name)) % 2**32).integers(0, 255, (size, size, 3), dtype=np.uint8)
+    # seeded by a stable digest of the name (str hash() changes with PYTHONHASHSEED)
+    arr = np.random.default_rng(zlib.crc32(path.name.encode())).integers(0, 255, (size, size, 3), dtype=np.uint8)
     Image.fromarray(arr).save(path)
 
 

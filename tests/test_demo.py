@@ -11,7 +11,9 @@ from afg.cli import main
 pytest.importorskip("skimage")
 
 
+@pytest.mark.slow
 def test_quick_demo_end_to_end_and_cached_rerun(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("AFG_CACHE_DIR", str(tmp_path / "cache"))  # pretrained weights: not ~/.cache/afg
     monkeypatch.setenv("AFG_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("AFG_FIGURES_DIR", str(tmp_path / "figures"))
     assert main(["demo", "--quick"]) == 0

@@ -174,9 +174,8 @@ def test_gradient_clipping_bounds_the_update():
     """Plain SGD (lr 1), one step on the whole set: the update is the gradient, whose global norm
     ``grad_clip`` caps; without clipping it is larger."""
     data = TinyData(12, 0)
-    rec = dict(epochs=1, batch_size=12, optimizer={"name": "sgd", "lr": 1.0, "momentum": 0.0,
-                                                   "weight_decay": 0.0},
-               schedule={"name": "constant"})
+    rec = {"epochs": 1, "batch_size": 12, "schedule": {"name": "constant"},
+           "optimizer": {"name": "sgd", "lr": 1.0, "momentum": 0.0, "weight_decay": 0.0}}
 
     def update_norm(**kw):
         m0 = _model(norm="none", dropout=0.0)

@@ -19,6 +19,7 @@ def _ablation(root):
     return StageAblation(cfg, variants, folds=[1], root=root)
 
 
+@pytest.mark.slow
 def test_parallel_stage_ablation_fills_the_cache_like_a_sequential_one(tmp_path):
     par = _ablation(tmp_path / "par")
     par.run(jobs=2)
@@ -40,6 +41,7 @@ def test_parallel_stage_ablation_fills_the_cache_like_a_sequential_one(tmp_path)
     assert all(res.cached for *_, res in again.results)
 
 
+@pytest.mark.slow
 def test_a_failing_run_is_named(tmp_path):
     good = NotebookSetup(quick=True).config("me_graphau", {"recipe.stages": [], "model.name": "me_graphau_stage1"})
     bad = ExperimentConfig.from_dict({**good.to_dict(), "model": {**good.model, "name": "no_such_model"}})
