@@ -213,3 +213,55 @@ def test_unreadable_result_json_resumes_instead_of_crashing(tmp_path):
         again = fit(_model(3), train, val, _recipe(), run_dir=tmp_path)
     assert _strip(again.history) == _strip(ref.history)  # from last.pt: nothing retrained
     assert json.loads((tmp_path / "result.json").read_text())["status"] == "complete"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("paper", ["me_graphau", "au_gcn"])
+def test_paper_two_stage_recipe_resumes_in_stage_two(paper, tmp_path):
+    """The papers' own two-stage recipes (quick synthetic configs; ME-GraphAU switches the model
+    between stages, AU-GCN the loss): killed after stage 2's first epoch, the rerun skips stage 1,
+    trains stage 2's second epoch only and ends as the uninterrupted run."""
+    from afg.experiments import ExperimentConfig
+    from afg.experiments.config import build_data, build_model
+    from afg.experiments.notebooks import NotebookSetup
+
+    d = NotebookSetup(quick=True).config(paper).to_dict()
+    d["recipe"].update(deterministic=True, epochs=2)
+    stages = d["recipe"]["stages"]
+    assert len(stages) == 2
+    stages[0]["epochs"], stages[1]["epochs"] = 1, 2
+    cfg = ExperimentConfig.from_dict(d)
+    train, val = build_data(cfg.data)
+
+    def fresh():
+        torch.manual_seed(cfg.recipe.seed)
+        return build_model(cfg.model, train)
+
+    ref = fit(fresh(), train, val, cfg.recipe, run_dir=tmp_path / "ref")
+    rows = []
+
+    def kill_in_stage_two(row):
+        rows.append(row)
+        if len(rows) == 2:  # stage 1's only epoch, then stage 2's first
+            raise Kill()
+
+    with pytest.raises(Kill):
+        fit(fresh(), train, val, cfg.recipe, run_dir=tmp_path / "run", callbacks=[kill_in_stage_two])
+    s1, s2 = sorted(p for p in (tmp_path / "run").iterdir() if p.is_dir() and p.name.startswith("stage"))
+    assert (s1 / "result.json").exists() and not (s2 / "result.json").exists()
+    assert load_checkpoint(s2 / "last.pt")["epoch"] == 1
+    stamp = (s1 / "last.pt").stat().st_mtime_ns
+    epochs_run = []
+    res = fit(fresh(), train, val, cfg.recipe, run_dir=tmp_path / "run",
+              callbacks=[lambda row: epochs_run.append(row["epoch"])])
+    assert epochs_run == [2] and (s1 / "last.pt").stat().st_mtime_ns == stamp
+    assert [h["stage"] for h in res.history] == [h["stage"] for h in ref.history]
+    for got, want in zip(_strip(res.history), _strip(ref.history), strict=True):
+        assert got.keys() == want.keys()
+        for k, v in want.items():  # NaN (an AUC of an absent AU) equals NaN here
+            same = v == got[k] or (isinstance(v, float) and math.isnan(v) and math.isnan(got[k]))
+            assert same, (want["stage"], want["epoch"], k, got[k], v)
+    a = load_checkpoint(tmp_path / "ref" / s2.name / "last.pt")["model"]
+    b = load_checkpoint(s2 / "last.pt")["model"]
+    assert _same(a, b)
+    assert type(res.model) is type(ref.model)
