@@ -31,8 +31,9 @@ our default). The authors' code feeds N identical poolings into **one shared** L
 every AU receives the *same* CCFG vector, and that block's BatchNorm is updated N times per
 training step (running statistics move with effective momentum ``1 − 0.9^N``, 0.57 for DISFA's
 8 AUs; ``num_batches_tracked`` grows by N). ``official=True`` reproduces that exactly (see
-:class:`afg.nn.CCFG`); everything else in their head matches the paper. The global LinearBlock
-(C → C/4) after the backbone is from their code (the paper does not mention it).
+:class:`afg.nn.CCFG`) together with their ReLU after both ``φ``; the rest of their head matches
+the paper. The global LinearBlock (C → C/4) after the backbone is from their code (the paper
+does not mention it).
 
 The projection ``ρ`` of Eq. 5 is the identity: the K-NN graph is built from detached features
 through a non-differentiable top-K (Eq. 6), so a learnable ``ρ`` would never receive a gradient

@@ -6,8 +6,9 @@ output, a 1×1 channel-mixing convolution (the attention ``Attn``), an element-w
 ``X`` and finally one linear block ``φ_i`` per AU averaged over positions, giving node features
 ``V`` (B, N, C). Eq. 4 defines ``φ_i`` as "a fully connected layer (FC) and a normalization
 layer": FC → BatchNorm, no activation (paper mode). The authors' code uses ME-GraphAU's
-LinearBlock, FC → BN → ReLU (``official=True``). It works on any token grid (7×7 at 224 px, 4×4 at 112 px): the axial kernels
-are zero padded, so on small grids only their central taps see data.
+LinearBlock, FC → BN → ReLU (``official=True``). It works on any token grid (7×7 at 224 px,
+4×4 at 112 px): the axial kernels are zero padded, so on small grids only their central taps
+see data.
 
 Grad-CAM (the paper's Fig. 3): ``MAFG.attention`` is a module whose output is the attention map
 ``Attn`` (B, C, h, w); ``MAFG.modulated`` (an ``nn.Identity``) outputs ``Attn ⊙ X``. Either can be
