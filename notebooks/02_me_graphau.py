@@ -61,7 +61,7 @@ import torch
 import torch.nn.functional as F
 
 from afg import reference
-from afg.experiments import build_data, run
+from afg.experiments import build_data, run, styled
 from afg.experiments.notebook_helpers import (
     StageAblation,
     knn_degrees,
@@ -208,7 +208,8 @@ hist[[c for c in ["stage", "epoch", "lr", "train_loss", "train_wa", "train_edge"
 # %%
 ablation = StageAblation(cfg, variants, folds=setup.fold_list("me_graphau"))
 tidy = ablation.run()
-ablation.table(["f1_mean", "auc_mean"])
+styled(ablation.table(["f1_mean", "auc_mean"], reference=next(iter(variants))),
+       caption="Table 3 (ours): mean ± std over folds (%)")
 
 # %%
 reference.compare(ablation.summary(["f1_mean"]), "me_graphau/table3", columns=["ResNet-50"])
@@ -224,6 +225,7 @@ order_auc = ordering(ablation.summary(["auc_mean"]), paper=reference.load_table(
                      metric="auc_mean")
 print(f"Kendall's tau between our F1 ordering and the paper's: {order.attrs['kendall_tau']:.2f}; "
       f"our AUC ordering vs the paper's F1: {order_auc.attrs['kendall_tau']:.2f}")
+print(order.attrs.get("note", ""))
 order
 
 # %% [markdown]

@@ -104,7 +104,8 @@ NINE = ["hamming_loss", "coverage", "one_error", "ranking_loss", "average_precis
         "macro_f1", "micro_auc", "macro_auc"]
 abl = setup.ablation("svml_rgcn", variants)
 tidy = abl.run(load_model=True)
-styled(abl.table(NINE, percent=False, digits=3), caption="Tables 2/3 (ours): mean ± std over folds")
+styled(abl.table(NINE, percent=False, digits=3, reference=next(iter(variants)),
+                 delta_metrics=["average_precision"]), caption="Tables 2/3 (ours): mean ± std over folds")
 
 # %%
 display(reference.compare(abl.summary(NINE), f"svml_rgcn/table2_{TAB}", digits=3))
@@ -116,7 +117,7 @@ display(fold_noise(tidy, "average_precision", scale=1.0))
 orders = {t: ordering(abl.summary(["average_precision"]), f"svml_rgcn/{t}_{TAB}", "AP", scale=1.0)
           for t in ("table2", "table3")}
 for t, o in orders.items():
-    print(t, f"Kendall tau (AP): {o.attrs['kendall_tau']:.2f}")
+    print(t, f"Kendall tau (AP): {o.attrs['kendall_tau']:.2f}", o.attrs.get("note", ""))
 pd.concat(orders)
 
 # %% [markdown]
