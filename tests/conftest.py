@@ -56,8 +56,12 @@ def restore_global_state():
     plt.close("all")
     matplotlib.rcParams.update({k: v for k, v in rc.items() if k != "backend"})
     for reg, before in registries:
-        reg.clear()
-        reg.update(before)
+        for k in [k for k in reg if k not in before]:
+            # afg's own modules may register on first import (kept: the module stays imported);
+            # what a test registered goes
+            if not getattr(reg[k], "__module__", "").startswith("afg."):
+                del reg[k]
+        reg.update(before)  # entries a test replaced
     for k, v in env.items():
         if v is None:
             os.environ.pop(k, None)

@@ -25,10 +25,11 @@ Models that need more than images declare the batch keys in ``forward_keys`` (e.
 
 Batch size is global: under ``torchrun`` each of the N ranks gets ``batch_size / N`` samples
 (DistributedSampler), so a recipe means the same optimisation on 1 or N GPUs. When the ranks do not
-divide the training set, the sampler repeats a few samples; they count in the gradient but not in
-the epoch's training metrics. ``grad_accum = A`` steps once per window of ``A`` batches, each
-batch's loss divided by ``A`` (an incomplete last window of ``r`` batches: by ``r``), so the
-update equals one batch of all the window's samples.
+divide the training set, the sampler repeats a few samples; they count in the gradient, while the
+epoch's training metrics weight each batch's mean by its number of distinct samples (exact with one
+sample per rank and step). ``grad_accum = A`` steps once per window of ``A`` batches, each batch's
+loss divided by ``A`` (an incomplete last window of ``r`` batches: by ``r``), so the update equals
+one batch of all the window's samples.
 """
 from __future__ import annotations
 
