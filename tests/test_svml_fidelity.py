@@ -284,3 +284,32 @@ def test_cache_key_sees_one_changed_weight_and_one_changed_label():
     assert feature_cache_key(phi, Tiny(y2), "emotions", list(RAF[:6]), None) != other
     assert feature_cache_key(phi, Subset(Tiny(y), [0, 1, 2]), "emotions", list(RAF[:6]), None) != \
         feature_cache_key(phi, Subset(Tiny(y), [0, 1, 3]), "emotions", list(RAF[:6]), None)
+
+
+def test_synthetic_basic_set_gives_every_class_its_own_mean_from_other_identities():
+    """``data.basic: {dataset: synthetic}`` (the synthetic config's stand-in for RAF-DB basic):
+    balanced basic expressions of identities no fold holds; f_c is the mean φ of each class."""
+    from afg.experiments.config import item_subjects
+
+    cfg = load_experiment("configs/svml_rgcn_synthetic.yaml").override(
+        {"data.basic": {"dataset": "synthetic", "n_subjects": 2, "images_per_subject": 14}})
+    train, _ = build_data(cfg.data)
+    basic = find_basic_data(train)
+    labels = basic.labels()["expression"]
+    assert np.bincount(labels, minlength=7).tolist() == [4] * 7
+    assert not set(item_subjects(basic)) & set(item_subjects(train))
+    model = build_model(cfg.model, train)
+    model.prepare(train)
+    assert model.visual_source == "basic"
+    f = model.visual_features  # (C=6, D): one mean per emotion, Neutral dropped
+    names = list(basic.expression_names)
+    model.eval()
+    with torch.no_grad():
+        hand = torch.stack([
+            model.backbone(torch.stack([basic[i]["image"] for i in np.flatnonzero(labels == names.index(c))]))
+            .mean(1).mean(0) for c in model.label_names])
+    torch.testing.assert_close(f, hand, **TOL)
+    dist = torch.cdist(f, f) + torch.eye(6)
+    assert bool((dist > 1e-4).all()), "every class has its own mean"
+    with pytest.raises(Exception, match="unknown keys"):
+        build_data(cfg.override({"data.basic": {"dataset": "synthetic", "root": "x"}}).data)

@@ -300,6 +300,8 @@ def build_basic_data(spec: DataSpec) -> Dataset:
     from ..data.datasets import get_adapter
 
     b = dict(spec.basic)
+    if str(b.get("dataset", "")).lower() == "synthetic":
+        return _synthetic_basic(spec, b)
     unknown = sorted(set(b) - {"dataset", "root", "prepared", "split", "options"})
     if unknown or not b.get("dataset") or not b.get("root"):
         raise ConfigError(f"data.basic needs dataset and root (and may give prepared, split, options), "
@@ -311,6 +313,32 @@ def build_basic_data(spec: DataSpec) -> Dataset:
     ds = adapter.dataset(prepared, indices=idx, size=spec.resize or spec.img_size, cache=False)
     crop = _crop_side(spec.img_size, spec.resize) if spec.resize else None
     aug = FaceAugment.from_spec(spec, train=False, crop=crop)
+    return ds if aug.is_identity else AugmentedSubset(ds, list(range(len(ds))), aug)
+
+
+#: first subject id of the synthetic basic-expression faces (disjoint from every fold's identities)
+SYNTHETIC_BASIC_SUBJECT_OFFSET = 50_000
+
+
+def _synthetic_basic(spec: DataSpec, b: dict[str, Any]) -> Dataset:
+    """``data.basic: {dataset: synthetic}``: the synthetic stand-in for RAF-DB basic — faces whose
+    7 basic expressions are equally frequent (``SynthFaces(balance="expression")``), of identities
+    no fold contains, rendered like the training faces and seen like validation faces. Keys:
+    ``profile`` (default ``data.profile``), ``n_subjects`` (6), ``images_per_subject`` (14),
+    ``seed`` (``data.seed``)."""
+    from ..data.augment import AugmentedSubset, FaceAugment
+    from ..data.synth import SynthFaces
+
+    unknown = sorted(set(b) - {"dataset", "profile", "n_subjects", "images_per_subject", "seed"})
+    if unknown:
+        raise ConfigError(f"data.basic (synthetic): unknown keys {unknown}; it takes profile, "
+                          "n_subjects, images_per_subject and seed")
+    render = int(spec.resize or spec.size)
+    ds = SynthFaces(profile=b.get("profile", spec.profile), n_subjects=int(b.get("n_subjects", 6)),
+                    images_per_subject=int(b.get("images_per_subject", 14)), size=render,
+                    seed=int(b.get("seed", spec.seed)), subject_offset=SYNTHETIC_BASIC_SUBJECT_OFFSET,
+                    balance="expression")
+    aug = FaceAugment.from_spec(spec, train=False, crop=_crop_side(spec.img_size or spec.size, render))
     return ds if aug.is_identity else AugmentedSubset(ds, list(range(len(ds))), aug)
 
 
