@@ -26,7 +26,9 @@ demo: $(STAMP)
 demo-quick: $(STAMP)
 	$(PY) -m afg demo --quick
 
+# lint first (seconds; the rules are pyproject.toml's [tool.ruff.lint]), then every test
 test: $(STAMP)
+	$(VENV)/bin/ruff check afg tests benchmarks
 	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 # quick loop for development: leaves out notebook execution and the tests marked slow (demo,

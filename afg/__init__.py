@@ -5,7 +5,7 @@ AU-GCN (Liu et al. 2020), Emotion-GCN (FG 2021) and SVML-RGCN. See README.md.
 """
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "Predictor"]
+__all__ = ["Predictor", "__version__"]
 
 
 def __getattr__(name: str):  # lazy: `import afg` stays cheap

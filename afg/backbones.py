@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 __all__ = ["SMALL_BACKBONES", "SUPPORTED_BACKBONES", "Backbone", "check_backbone_name", "create_backbone",
            "load_backbone_weights"]
@@ -43,8 +43,8 @@ SUPPORTED_BACKBONES = (
 
 #: afg's narrow ResNets: name -> keyword arguments of ``timm.models.resnet.ResNet`` (BasicBlock).
 SMALL_BACKBONES: dict[str, dict] = {
-    "resnet_tiny": dict(layers=(1, 1, 1, 1), channels=(32, 64, 128, 256), stem_width=32, output_stride=16),
-    "resnet_small": dict(layers=(2, 2, 2, 2), channels=(32, 64, 128, 256), stem_width=32, output_stride=16),
+    "resnet_tiny": {"layers": (1, 1, 1, 1), "channels": (32, 64, 128, 256), "stem_width": 32, "output_stride": 16},
+    "resnet_small": {"layers": (2, 2, 2, 2), "channels": (32, 64, 128, 256), "stem_width": 32, "output_stride": 16},
 }
 
 _CLASSIFIER_PREFIXES = ("fc.", "head.", "classifier.", "head.fc.")
@@ -144,7 +144,7 @@ def load_backbone_weights(model: nn.Module, path: str | os.PathLike, name: str =
         raise FileNotFoundError(f"backbone weights file not found: {path}")
     sd = load_checkpoint(path)  # weights_only=True (.pt/.pth) or .safetensors; CheckpointError
     if not isinstance(sd, dict):
-        raise ValueError(f"{path}: expected a state_dict (mapping of tensors), got {type(sd).__name__}")
+        raise ValueError(f"{path}: expected a state_dict (mapping of tensors), got {type(sd).__name__}")  # noqa: TRY004 - a bad file, not a bad argument type
     sd = _strip_state_dict(sd)
     own = model.state_dict()
     # Let timm convert foreign layouts (torchvision DenseNet 'norm.1', original Swin, ...), but only
@@ -158,7 +158,7 @@ def load_backbone_weights(model: nn.Module, path: str | os.PathLike, name: str =
                 converted = filt(dict(sd), model)
                 if _fit_score(converted, own) > _fit_score(sd, own):
                     sd = converted
-            except Exception:
+            except Exception:  # noqa: BLE001, S110 - a filter that cannot read this layout leaves it as is
                 pass
     except ImportError:
         pass
@@ -228,7 +228,7 @@ def create_backbone(
     if weights is None and pretrained:
         try:
             model = timm.create_model(name, pretrained=True, **kwargs)
-        except Exception as e:  # no hub, no cache
+        except Exception as e:  # noqa: BLE001 - no hub, no cache (timm raises many kinds); one line instead
             raise RuntimeError(
                 f"could not load pretrained weights for {name!r} (no network and no local cache: "
                 f"{type(e).__name__}). Download them once elsewhere and pass "

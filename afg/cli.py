@@ -410,7 +410,7 @@ def load_ablation(path: str | os.PathLike, runs: str | None = None):
         configs = list(abl.configs())
     except ConfigError as exc:
         raise UsageError(f"{p}: {_one_line(exc)}") from None
-    for name, fold, seed, c in configs:
+    for name, _fold, _seed, c in configs:
         try:
             check_experiment(c)
         except UsageError as exc:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
-__all__ = ["Config", "ConfigError", "from_dict", "to_dict", "apply_overrides"]
+__all__ = ["Config", "ConfigError", "apply_overrides", "from_dict", "to_dict"]
 
 T = TypeVar("T", bound="Config")
 
@@ -75,7 +75,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        kt, vt = (get_args(tp) + (Any, Any))[:2]
+        _kt, vt = (get_args(tp) + (Any, Any))[:2]
         return {k: _convert(vt, v, f"{where}.{k}") for k, v in value.items()}
     if tp is float:
         if isinstance(value, bool):
@@ -89,9 +89,9 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
                 pass
         raise ConfigError(f"{where}: expected a number, got {value!r}")
     if tp is int:
-        if isinstance(value, bool) or not isinstance(value, (int, str)) and not (
+        if isinstance(value, bool) or (not isinstance(value, (int, str)) and not (
             isinstance(value, float) and value.is_integer()
-        ):
+        )):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
         try:
             return int(value)
@@ -163,7 +163,7 @@ class Config:
         return to_dict(self)
 
     @classmethod
-    def from_dict(cls: type[T], data: dict[str, Any] | None) -> T:
+    def from_dict(cls, data: dict[str, Any] | None) -> typing.Self:
         return from_dict(cls, data)
 
     def to_yaml(self, path: str | Path | None = None) -> str:
@@ -183,7 +183,7 @@ class Config:
         return text
 
     @classmethod
-    def from_yaml(cls: type[T], source: str | Path) -> T:
+    def from_yaml(cls, source: str | Path) -> typing.Self:
         """Load from a YAML file path or a YAML string (``yaml.safe_load`` only)."""
         p = Path(source) if not isinstance(source, str) or "\n" not in source else None
         if p is not None and p.exists():
@@ -198,14 +198,14 @@ class Config:
         return cls.from_dict(data)
 
     @classmethod
-    def from_json(cls: type[T], source: str | Path) -> T:
+    def from_json(cls, source: str | Path) -> typing.Self:
         p = Path(source)
         text = p.read_text() if p.exists() else str(source)
         return cls.from_dict(json.loads(text))
 
-    def replace(self: T, **changes: Any) -> T:
+    def replace(self, **changes: Any) -> typing.Self:
         return dataclasses.replace(self, **changes)
 
-    def override(self: T, overrides: list[str] | dict[str, Any]) -> T:
+    def override(self, overrides: list[str] | dict[str, Any]) -> typing.Self:
         """A copy with dotted overrides applied (``["optimizer.lr=1e-4"]``), validated."""
         return type(self).from_dict(apply_overrides(self.to_dict(), overrides))

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 __all__ = ["PRETRAIN_SUBJECT_OFFSET", "PretrainSpec", "cache_dir", "fit_pooled_head", "pretrain_landmarks",
            "synthetic_weights", "weights_key"]

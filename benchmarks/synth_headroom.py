@@ -129,8 +129,8 @@ def main() -> None:
     summary = []
     for profile in args.profiles:
         t0 = time.perf_counter()
-        common = dict(images_per_subject=args.images_per_subject, size=args.size,
-                      occlusion_rate=args.occlusion_rate)
+        common = {"images_per_subject": args.images_per_subject, "size": args.size,
+                      "occlusion_rate": args.occlusion_rate}
         train = SynthFaces(profile, n_subjects=args.train_subjects, seed=args.seed, **common)
         test = SynthFaces(profile, n_subjects=args.test_subjects, subject_offset=args.train_subjects,
                           seed=args.seed + 1, **common)

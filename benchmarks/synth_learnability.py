@@ -31,8 +31,8 @@ import time
 
 import numpy as np
 import torch
-import torch.nn as nn
 from sklearn.metrics import f1_score, roc_auc_score
+from torch import nn
 from tqdm.auto import tqdm
 
 from afg.backbones import create_backbone
@@ -66,8 +66,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.manual_seed(args.seed)
-    common = dict(images_per_subject=args.images_per_subject, size=args.size,
-                  occlusion_rate=args.occlusion_rate, seed=args.seed)
+    common = {"images_per_subject": args.images_per_subject, "size": args.size,
+                  "occlusion_rate": args.occlusion_rate, "seed": args.seed}
     train = SynthFaces(args.profile, n_subjects=args.train_subjects, **common)
     # disjoint identities: subject ids start after the training ones
     test = SynthFaces(args.profile, n_subjects=args.test_subjects, subject_offset=args.train_subjects,

@@ -118,7 +118,7 @@ def test_invalid_options_are_rejected():
 
 
 def _spec(**kw) -> DataSpec:
-    base = dict(dataset="synthetic", n_subjects=3, images_per_subject=3, size=48, folds=3, fold=1)
+    base = {"dataset": "synthetic", "n_subjects": 3, "images_per_subject": 3, "size": 48, "folds": 3, "fold": 1}
     base.update(kw)
     return DataSpec(**base)
 

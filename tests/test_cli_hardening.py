@@ -188,14 +188,14 @@ def test_disfa_without_frames_names_the_folder_and_the_extraction_step(tmp_path,
 # ------------------------------------------------------------------------------ console
 def test_warnings_a_user_cannot_act_on_stay_off_the_console(monkeypatch, capsys):
     def noisy(args):
-        warnings.warn("torch.foo is deprecated", FutureWarning)
-        warnings.warn("old API", DeprecationWarning)
+        warnings.warn("torch.foo is deprecated", FutureWarning, stacklevel=2)
+        warnings.warn("old API", DeprecationWarning, stacklevel=2)
         from sklearn.exceptions import UndefinedMetricWarning
 
         warnings.warn("Precision is ill-defined and being set to 0.0 in labels with no predicted "
-                      "samples.", UndefinedMetricWarning)
-        warnings.warn("stage 'stage2': initialised from previous stage; 46 fresh tensors, 0 skipped for shape")
-        warnings.warn("disfa: 3 of 10 labelled images are missing under /data/DISFA\n(see .missing)")
+                      "samples.", UndefinedMetricWarning, stacklevel=2)
+        warnings.warn("stage 'stage2': initialised from previous stage; 46 fresh tensors, 0 skipped for shape", stacklevel=2)
+        warnings.warn("disfa: 3 of 10 labelled images are missing under /data/DISFA\n(see .missing)", stacklevel=2)
         return 0
 
     monkeypatch.setattr(afg.cli, "_cmd_demo", noisy)

@@ -217,5 +217,5 @@ def test_jpegs_decoded_by_the_trainer_equal_the_loaders_faces(tmp_path):
     assert small.shape == (1, 3, 24, 24) and small.dtype == torch.uint8
     view = dataclasses.replace(FaceAugment(crop=28, on_device=True), train=False)
     assert torch.equal(view(enc_tr[0])["image"], ref[0][:, 2:30, 2:30])
-    with pytest.raises(Exception, match="data.decode_on"):
+    with pytest.raises(Exception, match=r"data\.decode_on"):
         DataSpec(**{**common, "augment_on": "cpu"}, decode_on="device")

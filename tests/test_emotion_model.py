@@ -53,7 +53,7 @@ def test_gcn_forward_is_eq1_2_7_10():
     torch.testing.assert_close(out["expression"], feat @ w[:7].T, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(out["va"], feat @ w[7:].T, rtol=1e-4, atol=1e-4)
     assert m.classifier_vectors().shape == (9, 512) and out["nodes"].shape == (3, 9, 512)
-    assert [l.weight.shape for l in m.gcn] == [(300, 512), (512, 512)] and all(l.bias is None for l in m.gcn)
+    assert [g.weight.shape for g in m.gcn] == [(300, 512), (512, 512)] and all(g.bias is None for g in m.gcn)
     assert "offline" in m.embedding_source
 
 
@@ -78,7 +78,7 @@ def test_graph_options_and_layers():
     given.prepare(None, None)  # a given graph is kept, no stats needed
     for layers, shapes in [(1, [(300, 512)]), (3, [(300, 512), (512, 512), (512, 512)])]:
         m = create_model("emotion_gcn", 7, gcn_layers=layers, embedding_dim=300, **TINY)
-        assert [tuple(l.weight.shape) for l in m.gcn] == shapes
+        assert [tuple(g.weight.shape) for g in m.gcn] == shapes
     z = np.random.default_rng(0).normal(size=(9, 16)).astype(np.float32)
     m = create_model("emotion_gcn", 7, embeddings=z, **TINY)
     assert m.gcn[0].weight.shape == (16, 512) and m.embedding_source == "given array"

@@ -121,7 +121,7 @@ def test_slurm_options_reach_sbatch(tmp_path, monkeypatch):
 
 
 def test_executor_spec_errors_and_overrides():
-    with pytest.raises(ConfigError, match="executor.name: 'pbs'"):
+    with pytest.raises(ConfigError, match=r"executor\.name: 'pbs'"):
         resolve_executor("pbs")
     spec = resolve_executor("slurm", partition="a100", time_min=None)
     assert (spec.name, spec.partition, spec.time_min) == ("slurm", "a100", 240)

@@ -153,7 +153,7 @@ def test_input_kinds_all_align(tmp_path, face_crop):
     assert read_image(gray_tif).shape == (200, 200, 3)
     assert np.abs(read_image(exif_jpg).astype(int) - face_crop).mean() < 4  # upright again
     assert np.abs(read_image(png16).astype(int) - gray[..., None]).max() <= 1
-    with pytest.raises(UnreadableImageError, match="broken.jpg"):
+    with pytest.raises(UnreadableImageError, match=r"broken\.jpg"):
         read_image(corrupt)
 
     inputs = [face_crop, str(gray_tif), rgba, str(png16), str(exif_jpg),

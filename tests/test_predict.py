@@ -220,7 +220,7 @@ def test_checkpoints_are_never_unpickled(tmp_path):
     evil.marker = str(marker)
     path = tmp_path / "evil.pt"
     torch.save({"model": {"w": torch.zeros(1)}, "model_config": {"name": "baseline"}, "x": evil}, path)
-    with pytest.raises(CheckpointError, match="weights-only|refuses pickled objects|not a loadable"):
+    with pytest.raises(CheckpointError, match=r"weights-only|refuses pickled objects|not a loadable"):
         Predictor(path)
     torch.load(path, weights_only=False)  # the oracle: unpickling it does create the folder
     assert marker.is_dir()
@@ -243,7 +243,7 @@ def test_bad_checkpoints_raise_one_clear_error(tmp_path):
         load_model_checkpoint(tmp_path / "mismatch.pt")
     with pytest.raises(CheckpointError, match="not found"):
         load_model_checkpoint(tmp_path / "nope.pt")
-    with pytest.raises(CheckpointError, match="no best.pt"):
+    with pytest.raises(CheckpointError, match=r"no best\.pt"):
         resolve_checkpoint(tmp_path)
 
 

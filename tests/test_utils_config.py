@@ -49,7 +49,7 @@ def test_config_yaml_round_trip(tmp_path):
 
 
 def test_config_unknown_key_named():
-    with pytest.raises(ConfigError, match="optimizer.lrr"):
+    with pytest.raises(ConfigError, match=r"optimizer\.lrr"):
         Recipe.from_dict({"optimizer": {"lrr": 1}})
     with pytest.raises(ConfigError, match="epoch"):
         Recipe.from_yaml("epoch: 3\n")

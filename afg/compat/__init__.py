@@ -36,7 +36,7 @@ def head_from_official(kind: str, state_dict: dict, num_classes: int, **options:
     The returned module takes tokens ``(B, D, C)`` and returns exactly what the authors' head
     returns (a tensor, or a tuple for ME-GraphAU stage 2).
     """
-    from . import mafg_ccfg, me_graphau, opengraphau  # noqa: F401  (registration)
+    from . import mafg_ccfg, me_graphau, opengraphau
 
     if kind not in _HEADS:
         raise KeyError(f"unknown official head kind {kind!r}; available: {sorted(_HEADS)}")

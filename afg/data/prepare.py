@@ -150,7 +150,7 @@ def prepare_dataset(adapter: Any, out_dir: str | os.PathLike, size: int = 256, b
     want_lm = use_landmarks is True or (use_landmarks == "auto" and _has_landmarks(adapter))
     if want_lm and todo:
         first = records.drop_duplicates("image").set_index("image")
-        sub = first.loc[[s for s in todo]].reset_index()
+        sub = first.loc[list(todo)].reset_index()
         for s, lm in zip(sub["image"], adapter.source_landmarks(sub)):
             lm_rows[s] = lm
 

@@ -45,31 +45,32 @@ upper/lower lip) and the mirror permutation used for horizontal flips (left/righ
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 __all__ = [
     "AU_RULES",
+    "DATASET_AUS",
     "MIRROR_68",
+    "TEMPLATE_MARGIN",
     "RoiDef",
     "RoiSet",
-    "roi_set",
-    "canonical_landmarks",
-    "TEMPLATE_MARGIN",
-    "template_from_five_points",
-    "inner_eye_distance",
     "au_centres",
-    "roi_centres",
-    "roi_boxes",
-    "extract_rois",
+    "canonical_landmarks",
     "default_roi_sizes",
+    "extract_rois",
     "flip_landmarks",
     "hflip",
     "hflip_sample",
-    "DATASET_AUS",
+    "inner_eye_distance",
+    "roi_boxes",
+    "roi_centres",
+    "roi_set",
+    "template_from_five_points",
 ]
 
 #: AU lists of the two benchmark presets (label order of the data).
@@ -179,7 +180,7 @@ class RoiSet:
                 m[i, col[a]] = 1.0
         return m
 
-    def without_face(self) -> "RoiSet":
+    def without_face(self) -> RoiSet:
         """The same set without the whole-face ROI (AU-GCN "w/o F")."""
         keep = self.local_indices
         remap = {old: new for new, old in enumerate(keep)}
@@ -263,7 +264,7 @@ def _template_unit() -> np.ndarray:
     t[[48, 49, 50, 51]] = [[0.37, 0.825], [0.41, 0.80], [0.46, 0.79], [0.5, 0.795]]  # upper outer lip
     t[[59, 58, 57]] = [[0.41, 0.855], [0.455, 0.87], [0.5, 0.875]]  # lower outer lip
     t[[60, 61, 62, 67, 66]] = [[0.39, 0.825], [0.45, 0.815], [0.5, 0.817], [0.45, 0.835], [0.5, 0.837]]
-    designed = set(range(0, 9)) | set(range(17, 22)) | set(range(27, 34)) | set(range(36, 42))
+    designed = set(range(9)) | set(range(17, 22)) | set(range(27, 34)) | set(range(36, 42))
     designed |= {48, 49, 50, 51, 57, 58, 59, 60, 61, 62, 66, 67}
     for i in range(68):
         if i not in designed:
@@ -359,7 +360,7 @@ def au_centres(landmarks: Any, aus: Sequence[str | int] | None = None) -> dict[s
 def default_roi_sizes(image_size: int, roi_frac: float = 0.125) -> tuple[float, int]:
     """``(box side L in px, output size n)``: the paper's 25 px boxes → 25 x 25 on 200 px faces."""
     side = roi_frac * image_size
-    return side, max(4, int(round(side)))
+    return side, max(4, round(side))
 
 
 def roi_boxes(

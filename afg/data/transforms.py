@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "to_tensor", "denormalize", "to_uint8"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "denormalize", "to_tensor", "to_uint8"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -260,7 +260,7 @@ class RunSubmission:
     def status(self) -> dict[str, int]:
         """Counts of ``finished``, ``running`` (queued or running) and ``waiting`` runs."""
         fin = self.finished()
-        distinct = {rd: f for rd, f in zip(self.run_dirs, fin)}
+        distinct = dict(zip(self.run_dirs, fin))
         running = sum(1 for rd, f in distinct.items() if not f and _job_active(rd))
         return {"finished": sum(distinct.values()), "running": running,
                 "waiting": len(distinct) - sum(distinct.values()) - running}
@@ -368,7 +368,7 @@ def submit_runs(items: Sequence[tuple[str, ExperimentConfig]], executor: Executo
             ex = _make_executor(spec, folder)
             jobs = []
             with ex.batch():
-                for lab, cfg, rd in ready:
+                for _lab, cfg, _rd in ready:
                     jobs.append(ex.submit(TrainJob(cfg.to_dict(), str(root_path), threads=spec.cpus_per_job)))
             for (lab, _, rd), job in zip(ready, jobs):
                 sub._submitted.add(rd)

@@ -119,7 +119,7 @@ def train_parallel(items: Sequence[tuple[str, ExperimentConfig]], jobs: int,
     _ensure_pretrained([cfg for _, cfg, _ in todo])
     pending_dirs = {rd for _, _, rd in todo}
     deps = {}
-    for lab, cfg, rd in todo:
+    for _lab, cfg, rd in todo:
         needs = set()
         for st in cfg.recipe.stages or []:
             src = st.init_from

@@ -1,7 +1,8 @@
 """Fixed AU co-occurrence graph and the ROI graph of AU-GCN (Liu et al. 2020, Eq. 4-5, Sec. 3.4)."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -67,7 +68,7 @@ def roi_graph(
         memb = np.asarray(roi_set, dtype=np.float64)
         pairs = symmetric_pairs or []
         face = face_index
-    r, c = memb.shape
+    _r, c = memb.shape
     if a.shape != (c, c):
         raise ValueError(f"m_bool is {a.shape}, the ROI membership has {c} AUs")
     local = memb.copy()

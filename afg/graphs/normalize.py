@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["normalize_digraph", "normalize_symmetric", "normalize_rows"]
+__all__ = ["normalize_digraph", "normalize_rows", "normalize_symmetric"]
 
 
 def normalize_digraph(adj: torch.Tensor, eps: float = 0.0) -> torch.Tensor:

@@ -10,16 +10,16 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 __all__ = [
-    "au_gcn_class_weights",
-    "roi_reconstruction_loss",
-    "roi_classification_loss",
-    "weighted_multilabel_ce",
-    "weighted_dice_loss",
     "AUGCNLoss",
+    "au_gcn_class_weights",
+    "roi_classification_loss",
+    "roi_reconstruction_loss",
+    "weighted_dice_loss",
+    "weighted_multilabel_ce",
 ]
 
 

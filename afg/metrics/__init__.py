@@ -1,4 +1,4 @@
 """Metrics per task (vectorised; scikit-learn where it has the metric). Re-exported here."""
-from .au import *  # noqa: F401,F403
-from .expression import *  # noqa: F401,F403
-from .multilabel import *  # noqa: F401,F403
+from .au import *
+from .expression import *
+from .multilabel import *

@@ -37,10 +37,17 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
-from ..data.rois import DATASET_AUS, canonical_landmarks, default_roi_sizes, extract_rois, roi_boxes, roi_set
+from ..data.rois import (
+    DATASET_AUS,
+    canonical_landmarks,
+    default_roi_sizes,
+    extract_rois,
+    roi_boxes,
+    roi_set,
+)
 from ..graphs.cooccurrence import cooccurrence_graph, roi_graph
 from ..graphs.normalize import normalize_digraph
 from ..losses.au_gcn import AUGCNLoss, au_gcn_class_weights

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 __all__ = ["AffectModel"]
 

@@ -7,11 +7,12 @@ same architecture (``afg.train`` stores it; ``afg.Predictor`` reads it).
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-import torch.nn as nn
+from torch import nn
 
-__all__ = ["register_model", "create_model", "list_models", "model_from_config"]
+__all__ = ["create_model", "list_models", "model_from_config", "register_model"]
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 __all__ = ["GraphConvolution"]
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
+from torch import nn
 
 __all__ = ["RGCNLayer", "relation_mean_normalize"]
 

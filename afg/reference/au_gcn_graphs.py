@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TABLE1_BP4D", "TABLE1_DISFA", "TABLE1_AUS", "published_graph"]
+__all__ = ["TABLE1_AUS", "TABLE1_BP4D", "TABLE1_DISFA", "published_graph"]
 
 TABLE1_AUS: dict[str, list[str]] = {
     "bp4d": ["AU01", "AU02", "AU04", "AU06", "AU07", "AU10", "AU12", "AU14", "AU15", "AU17", "AU23", "AU24"],

@@ -1,5 +1,5 @@
 """Training: typed recipes, ``fit``, evaluation per task, checkpoints, DDP, cross-validation."""
-from . import checkpoint, cv, distributed, evaluate, loop, optim, recipe  # noqa: F401
+from . import checkpoint, cv, distributed, evaluate, loop, optim, recipe
 from .checkpoint import *
 from .cv import *
 from .distributed import *

@@ -545,7 +545,7 @@ def _train_stage(model, train_data, val_data, recipe: Recipe, stage_dir: Path | 
         row["data_wait_share"] = data_time / max(1e-9, row["time_s"])
         epoch += 1
         history.append(to_json(row))
-        last_metrics = {k: v for k, v in row.items()}
+        last_metrics = dict(row.items())
         value = row.get(monitor)
         # recipe.selection "last": every epoch is the best so far (best.pt = the final weights)
         if recipe.selection == "last" or (monitor in row and _better(value, best_value, mode)):

@@ -6,9 +6,9 @@ SVML-RGCN Fig. 7), classifier cosine similarity (Emotion-GCN Fig. 6), confusion 
 per-AU F1 bars with the paper's numbers, sweep curves, ROIs on a face, the synthetic gallery,
 AU predictions on a face and over a video's time (``afg predict --plot``).
 """
-from .au import *  # noqa: F401,F403
-from .cam import *  # noqa: F401,F403
-from .export import *  # noqa: F401,F403
-from .graphs import *  # noqa: F401,F403
-from .plots import *  # noqa: F401,F403
-from .rois import *  # noqa: F401,F403
+from .au import *
+from .cam import *
+from .export import *
+from .graphs import *
+from .plots import *
+from .rois import *

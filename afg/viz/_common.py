@@ -1,7 +1,7 @@
 """Small helpers shared by the figure modules (not public API)."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -7,14 +7,14 @@ target layer and restores the model's train/eval mode and ``requires_grad`` flag
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torch.nn as nn
+from torch import nn
 
-__all__ = ["ScoreOutput", "gradcam", "plot_gradcam_grid", "overlay_cam"]
+__all__ = ["ScoreOutput", "gradcam", "overlay_cam", "plot_gradcam_grid"]
 
 _METHODS = {
     "gradcam": "GradCAM",
@@ -65,7 +65,7 @@ def _reshape_transform(kind: str | None):
             return t.permute(0, 3, 1, 2)  # Swin-style NHWC (B, h, w, C)
         if t.dim() == 3:  # tokens (B, D, C) -> (B, C, h, w)
             b, d, c = t.shape
-            h = int(round(d ** 0.5))
+            h = round(d ** 0.5)
             if h * h != d:
                 raise ValueError(f"cannot reshape {d} tokens to a square map")
             return t.transpose(1, 2).reshape(b, c, h, h)

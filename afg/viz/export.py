@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import matplotlib
 
-__all__ = ["save_figure", "figures_dir", "ONE_COLUMN", "TWO_COLUMN", "use_style"]
+__all__ = ["ONE_COLUMN", "TWO_COLUMN", "figures_dir", "save_figure", "use_style"]
 
 ONE_COLUMN = 3.5  # inches (IEEE/ACM one-column width)
 TWO_COLUMN = 7.16

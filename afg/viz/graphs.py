@@ -5,14 +5,14 @@ Every function takes arrays/tensors and returns a matplotlib Figure; export with
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 import torch
 
-__all__ = ["knn_edges", "plot_knn_graph", "plot_adjacency", "plot_cooccurrence"]
+__all__ = ["knn_edges", "plot_adjacency", "plot_cooccurrence", "plot_knn_graph"]
 
 
 from ._common import square_heatmap_axes
@@ -134,8 +134,8 @@ def plot_adjacency(
     fig, ax, names = square_heatmap_axes(n, names, ax, (0.42, 0.38), (1.6, 1.0))
     if fmt is None:
         fmt = "d" if np.all(np.equal(np.mod(m, 1), 0)) else ".2f"
-    kw = dict(center=0.0, cmap=cmap or "RdBu_r", vmin=-np.abs(m).max() or -1, vmax=np.abs(m).max() or 1) if signed \
-        else dict(cmap=cmap or "rocket_r", vmin=min(0.0, m.min()), vmax=max(m.max(), 1e-12))
+    kw = {"center": 0.0, "cmap": cmap or "RdBu_r", "vmin": -np.abs(m).max() or -1, "vmax": np.abs(m).max() or 1} if signed \
+        else {"cmap": cmap or "rocket_r", "vmin": min(0.0, m.min()), "vmax": max(m.max(), 1e-12)}
     sns.heatmap(m if fmt != "d" else m.astype(int), annot=annotate and n <= 20, fmt=fmt, square=True,
                 xticklabels=names, yticklabels=names, ax=ax, cbar=True, annot_kws={"fontsize": 6},
                 linewidths=0.3, linecolor="white", **kw)

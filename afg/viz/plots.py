@@ -1,7 +1,7 @@
 """Result figures: classifier cosine similarity, confusion matrices, per-AU F1 bars, sweeps."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -10,7 +10,7 @@ import torch  # noqa: F401  (tensors accepted everywhere)
 
 from ._common import square_heatmap_axes, to_numpy
 
-__all__ = ["plot_cosine_similarity", "plot_confusion_matrix", "plot_au_f1", "plot_sweep"]
+__all__ = ["plot_au_f1", "plot_confusion_matrix", "plot_cosine_similarity", "plot_sweep"]
 
 
 def _np(x) -> np.ndarray:

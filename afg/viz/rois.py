@@ -11,11 +11,11 @@ from matplotlib.patches import Rectangle
 
 from ..data.rois import RoiSet, canonical_landmarks, roi_boxes, roi_set
 
-__all__ = ["plot_rois", "FACE_CONTOURS"]
+__all__ = ["FACE_CONTOURS", "plot_rois"]
 
 #: 68-point contours (index ranges, closed?) for drawing a schematic face
 FACE_CONTOURS: list[tuple[range, bool]] = [
-    (range(0, 17), False), (range(17, 22), False), (range(22, 27), False), (range(27, 31), False),
+    (range(17), False), (range(17, 22), False), (range(22, 27), False), (range(27, 31), False),
     (range(31, 36), False), (range(36, 42), True), (range(42, 48), True), (range(48, 60), True),
     (range(60, 68), True),
 ]
@@ -88,7 +88,7 @@ def plot_rois(
         if show_labels:
             label = ",".join(a.replace("AU0", "").replace("AU", "") for a in r.aus)
             ax.text(x1, y1 - 1, label, color=color, fontsize=6.5, va="bottom", ha="left", zorder=5,
-                    bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7))
+                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
     ax.set_xlim(-0.5, w - 0.5)
     ax.set_ylim(h - 0.5, -0.5)
     ax.set_aspect("equal")

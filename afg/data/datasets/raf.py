@@ -171,7 +171,7 @@ class RAFML(ReleaseAdapter):
                 rows = _read_name_values(f, 6)
                 tables[kind] = {n: np.asarray(v)[order] for _, n, v in rows}
                 if kind == "ml":
-                    for lineno, n, v in rows:
+                    for lineno, _n, v in rows:
                         if any(x not in (0.0, 1.0) for x in v):
                             raise ReleaseFormatError(f, lineno, "multi-label values must be 0 or 1")
         names = list(tables.get("ml", tables.get("dist")).keys())

@@ -35,7 +35,7 @@ AU_INDEX = {a: k for k, a in enumerate(ALL_AUS)}
 
 #: Default evidence strength per AU (1 = full motion/shading at intensity 5). AU6 vs AU7 and
 #: AU23 vs AU24 are subtle in real data; here too.
-DEFAULT_EVIDENCE: dict[int, float] = {a: 1.0 for a in ALL_AUS} | {6: 0.8, 7: 0.75, 14: 0.85, 23: 0.75, 24: 0.75}
+DEFAULT_EVIDENCE: dict[int, float] = dict.fromkeys(ALL_AUS, 1.0) | {6: 0.8, 7: 0.75, 14: 0.85, 23: 0.75, 24: 0.75}
 
 #: Facial region of each AU: a box ``(x0, y0, x1, y1)`` in face units (canonical pose). The
 #: localisation test asserts that most of the change an AU causes lies inside its box.
