@@ -39,31 +39,30 @@ def export_safetensors(checkpoint: str | os.PathLike, out: str | os.PathLike) ->
     """Write the model of ``checkpoint`` (an afg ``.pt``, a run folder, an authors' ME-GraphAU
     checkpoint or another ``.safetensors``) to ``out`` atomically; returns ``out``.
 
-    Raises :class:`afg.predict.CheckpointError` (one line) for a file that cannot be read.
+    Raises :class:`afg.train.checkpoint.CheckpointError` (one line) for a file that cannot be read.
     """
     from safetensors.torch import save
 
     from . import __version__
-    from .predict import _recipe_resize, load_model_checkpoint
+    from .train.checkpoint_info import load_model_checkpoint
     from .utils import atomic_write_bytes
 
-    model, info = load_model_checkpoint(checkpoint)
+    model, info = load_model_checkpoint(checkpoint)  # info.resize: the run's data.resize too
     # clone: tied / shared storages and views become separate contiguous tensors (safetensors
     # stores each tensor once and refuses aliases)
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     meta = {
         "format": FORMAT,
-        "model_config": json.dumps(info["model_config"], sort_keys=True),
-        "task": str(info["task"]),
-        "label_names": json.dumps(info["label_names"]),
-        "stage": json.dumps(info["stage"]),
-        # the run's data.resize lives in its config.yaml, which does not travel with the export
-        "resize": json.dumps(info.get("resize") or _recipe_resize(info["path"])),
+        "model_config": json.dumps(info.model_config, sort_keys=True),
+        "task": str(info.task),
+        "label_names": json.dumps(info.label_names),
+        "stage": json.dumps(info.stage),
+        "resize": json.dumps(info.resize),  # the run's config.yaml does not travel with the export
         "afg_version": __version__,
-        "source": str(info["path"]),
+        "source": str(info.path),
     }
-    if info.get("label_descriptions"):
-        meta["label_descriptions"] = json.dumps(info["label_descriptions"])
+    if info.label_descriptions:
+        meta["label_descriptions"] = json.dumps(info.label_descriptions)
     return atomic_write_bytes(Path(out), save(tensors, metadata=meta))
 
 
