@@ -20,6 +20,11 @@ next to the paper's Δ between the same two rows: **reproduced** (same sign, our
 0), **contradicted** (opposite sign — or the paper reports no difference — and our interval
 excludes 0), **unresolved** (our interval includes 0, or fewer than 2 pairs), **no claim** (the
 paper has no number for one of the two rows).
+
+Run-to-run noise and rankings: :func:`fold_noise` (per variant: mean, std over runs with
+ddof = 1, min–max range), :func:`noise_note` (the sentence printed under a table) and
+:func:`ordering` (our ranking of a table's rows next to the paper's, with Kendall's τ between the
+two and, where the per-run values are known, each row's paired Δ and verdict).
 """
 from __future__ import annotations
 
@@ -28,7 +33,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-__all__ = ["VERDICTS", "format_delta_ci", "paired_comparison", "paper_verdicts", "verdict", "verdict_note"]
+__all__ = ["VERDICTS", "fold_noise", "format_delta_ci", "noise_note", "ordering", "paired_comparison",
+           "paper_verdicts", "verdict", "verdict_note"]
 
 #: the verdict labels, in the order counts are printed
 VERDICTS = ("reproduced", "contradicted", "unresolved", "no claim")
@@ -194,3 +200,122 @@ def verdict_note(verdicts: pd.DataFrame) -> str:
     return (f"{a.get('table', '')}: {parts} (of {len(verdicts)} rows vs {a.get('reference')!r}; "
             f"{conf} % CIs over {pairs} paired runs); Kendall's τ of the row means vs the paper "
             f"(secondary): {tau:.2f}")
+
+
+def fold_noise(tidy: pd.DataFrame, metric: str, scale: float = 100.0) -> pd.DataFrame:
+    """Per variant: mean, std over folds (ddof=1), min–max range and n, in ``scale`` units.
+
+    The last row, ``"median over variants"``, is the typical fold-to-fold standard deviation —
+    differences between variants smaller than about that are noise.
+    """
+    df = tidy[tidy["metric"] == metric]
+    g = df.groupby("variant", sort=False)["value"]
+    out = pd.DataFrame({"mean": g.mean() * scale, "std": g.std(ddof=1) * scale,
+                        "range": (g.max() - g.min()) * scale, "n_folds": g.count()})
+    out.loc["median over variants"] = [np.nan, out["std"].median(), out["range"].median(), np.nan]
+    return out.round(2 if scale >= 10 else 4)
+
+
+def noise_note(tidy: pd.DataFrame, metric: str, scale: float = 100.0, unit: str = "points") -> str:
+    """One sentence: the median fold-to-fold std and range of ``metric``."""
+    fn = fold_noise(tidy, metric, scale)
+    n = int(np.nanmax(fn["n_folds"].to_numpy(dtype=float))) if len(fn) > 1 else 0
+    if n < 2:
+        return (f"Only one fold was run, so the fold-to-fold noise of {metric} cannot be estimated "
+                "here (run with FOLDS >= 2).")
+    sd, rg = fn.loc["median over variants", "std"], fn.loc["median over variants", "range"]
+    best = fn.drop(index="median over variants")["mean"]
+    spread = float(best.max() - best.min())
+    d = 1 if scale >= 10 else 3
+    u = f" {unit}" if unit else ""
+    seeds = "seed" in tidy.columns and tidy["seed"].nunique() > 1
+    runs = f"{n} runs (folds × seeds)" if seeds else f"{n} folds"
+    return (f"{metric}: run-to-run std ≈ {sd:.{d}f}{u} (median over variants; median range "
+            f"{rg:.{d}f}) over {runs}, against a spread of {spread:.{d}f}{u} between the best "
+            f"and worst variant — differences of row means below ~{2 * sd:.{d}f}{u} are not "
+            "meaningful; a paired Δ [95 % CI] (same fold and seed, Ablation.table(reference=...)) "
+            "cancels the fold-to-fold part.")
+
+
+def ordering(ours: pd.DataFrame | Mapping[str, float], table: str | None = None, column: str | None = None,
+             metric: str | None = None, lower_better: bool = False, scale: float = 100.0,
+             paper: Mapping[str, float] | None = None, reference: str | None = None,
+             tidy: pd.DataFrame | None = None, confidence: float = 0.95) -> pd.DataFrame:
+    """Our ranking of the rows next to the paper's and, where the per-run values are known, each
+    row's paired Δ against a reference row with its verdict against the paper's Δ.
+
+    Kendall's τ between the two rankings: τ = (concordant − discordant pairs) / (n(n−1)/2) over
+    the rows both have (:func:`scipy.stats.kendalltau`, τ-b with ties).
+
+    Args:
+        ours: ``Ablation.summary()`` (``(metric, mean)`` columns; its ``attrs["runs"]`` carries the
+            per-run values) or ``{row: value}``.
+        table, column: the paper's table (``"mafg_ccfg/table4"``) and column (``"F1"``); ``metric``
+            defaults to the column's metric key.
+        paper: ``{row: value}`` instead of ``table``/``column``.
+        reference: the row the Δ are taken against (default: the paper's first row we ran).
+        tidy: the tidy frame, when ``ours`` does not carry ``attrs["runs"]``.
+
+    Returns:
+        rows ordered as ours (best first) with ``ours``, ``paper``, ``rank ours``, ``rank paper``;
+        ``df.attrs["kendall_tau"]`` (NaN with fewer than 3 shared rows). With a ``table`` and the
+        per-run values also ``Δ ours [95 % CI]`` (paired over the runs sharing a fold and seed,
+        :func:`paired_comparison`), ``Δ paper`` and ``verdict`` (:func:`paper_verdicts`);
+        ``attrs["counts"]`` and ``attrs["note"]`` (the line to print under the table:
+        :func:`verdict_note`).
+    """
+    runs = tidy
+    if runs is None and isinstance(ours, pd.DataFrame) and ours.attrs.get("runs"):
+        from .ablation import tidy_from_runs
+
+        runs = tidy_from_runs(ours.attrs["runs"])
+    if paper is None:
+        from ..reference import load_table, table_info
+
+        info = table_info(table)
+        metric = metric or dict(zip(info["columns"], info["metrics"]))[column]
+        paper = load_table(table)[column].dropna().to_dict()
+    if isinstance(ours, pd.DataFrame):
+        col = (metric, "mean") if isinstance(ours.columns, pd.MultiIndex) else metric
+        ours = ours[col].to_dict()
+    o = pd.Series({k: float(v) * scale for k, v in ours.items()}, dtype=float)
+    df = pd.DataFrame({"ours": o, "paper": pd.Series(dict(paper), dtype=float).reindex(o.index)})
+    df["rank ours"] = df["ours"].rank(ascending=lower_better, method="min")
+    df["rank paper"] = df["paper"].rank(ascending=lower_better, method="min")
+    df = df.sort_values("ours", ascending=lower_better)
+    shared = df.dropna()
+    tau = float("nan")
+    if len(shared) >= 3:
+        from scipy.stats import kendalltau
+
+        tau = float(kendalltau(shared["ours"], shared["paper"]).statistic)
+    df = df.round(2 if scale >= 10 else 4)
+    df.attrs["kendall_tau"] = tau
+    df.index.name = table or "row"
+    if table is not None and runs is not None and metric in set(runs["metric"]):
+        _add_paired_deltas(df, runs, table, column, metric, reference, confidence, scale)
+    return df
+
+
+def _add_paired_deltas(df: pd.DataFrame, runs: pd.DataFrame, table: str, column: str | None, metric: str,
+                       reference: str | None, confidence: float, scale: float) -> None:
+    """:func:`ordering`'s ``Δ ours [CI]``, ``Δ paper`` and ``verdict`` columns, added in place
+    (against ``reference``, default: the table's first row among ``runs``)."""
+    from ..reference import load_table
+
+    ran = set(runs.loc[runs["metric"] == metric, "variant"])
+    reference = reference or next((r for r in load_table(table).index if r in ran), None)
+    if reference is None:
+        return
+    ver = paper_verdicts(runs, table, reference, column=column, metric=metric,
+                         confidence=confidence, scale=scale)
+    d = 1 if scale >= 10 else 3
+    df[f"Δ ours [{100 * confidence:g} % CI]"] = [
+        "reference" if r == reference else format_delta_ci(
+            *ver.loc[r, ["Δ ours", "CI low", "CI high"]], 1.0, d) if r in ver.index else "–"
+        for r in df.index]
+    df["Δ paper"] = [ver.loc[r, "Δ paper"] if r in ver.index else np.nan for r in df.index]
+    df["verdict"] = [ver.loc[r, "verdict"] if r in ver.index else "" for r in df.index]
+    df["Δ paper"] = df["Δ paper"].round(2 if scale >= 10 else 4)
+    df.attrs.update(counts=ver.attrs["counts"], note=verdict_note(ver), reference=reference,
+                    n_pairs=ver.attrs["n_pairs"])

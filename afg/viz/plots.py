@@ -1,4 +1,5 @@
-"""Result figures: classifier cosine similarity, confusion matrices, per-AU F1 bars, sweeps."""
+"""Result figures: classifier cosine similarity, confusion matrices, per-AU F1 bars, sweeps, AU
+occurrence rates."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -10,7 +11,7 @@ import torch  # noqa: F401  (tensors accepted everywhere)
 
 from ._common import square_heatmap_axes, to_numpy
 
-__all__ = ["plot_au_f1", "plot_confusion_matrix", "plot_cosine_similarity", "plot_sweep"]
+__all__ = ["plot_au_f1", "plot_confusion_matrix", "plot_cosine_similarity", "plot_label_rates", "plot_sweep"]
 
 
 def _np(x) -> np.ndarray:
@@ -130,6 +131,23 @@ def plot_sweep(df: pd.DataFrame, param: str, metric: str = "value", group: str |
         ax.plot(px, [paper[k] for k in sorted(paper)], "k--", marker="*", label="paper")
     ax.set_xlabel(param)
     ax.set_ylabel(metric)
+    ax.legend(fontsize=6, frameon=False)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_label_rates(rates: Mapping[str, Sequence[float]], names: Sequence[str], title: str | None = None):
+    """Grouped bars of AU occurrence rates (``{source: (N,)}`` fractions), e.g. synthetic vs real."""
+    fig, ax = plt.subplots(figsize=(max(3.5, 0.45 * len(names) + 1.2), 2.3))
+    width = 0.8 / len(rates)
+    x = np.arange(len(names))
+    for i, (src, r) in enumerate(rates.items()):
+        ax.bar(x + (i - (len(rates) - 1) / 2) * width, np.asarray(r, float) * 100, width, label=src)
+    ax.set_xticks(x)
+    ax.set_xticklabels(list(names), rotation=45, ha="right")
+    ax.set_ylabel("occurrence (%)")
     ax.legend(fontsize=6, frameon=False)
     if title:
         ax.set_title(title)

@@ -1,6 +1,8 @@
-"""AU-GCN region figure: the landmark-based AU ROIs drawn on a face (Liu et al. 2020, Fig. 2(a))."""
+"""AU-GCN region figures: the landmark-based AU ROIs drawn on a face (Liu et al. 2020, Fig. 2(a))
+and the per-ROI auto-encoders' reconstructions next to their crops."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -11,7 +13,7 @@ from matplotlib.patches import Rectangle
 
 from ..data.rois import RoiSet, canonical_landmarks, roi_boxes, roi_set
 
-__all__ = ["FACE_CONTOURS", "plot_rois"]
+__all__ = ["FACE_CONTOURS", "plot_roi_reconstructions", "plot_rois"]
 
 #: 68-point contours (index ranges, closed?) for drawing a schematic face
 FACE_CONTOURS: list[tuple[range, bool]] = [
@@ -95,4 +97,30 @@ def plot_rois(
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title or f"AU-GCN ROIs: {len(rs)} ({len(rs.local_indices)} local + face)", fontsize=9)
+    return fig
+
+
+def plot_roi_reconstructions(target: Any, recon: Any, roi_names: Sequence[str] | None = None,
+                             max_rois: int = 8, ax_size: float = 0.9) -> Figure:
+    """ROI crops (top row) and their auto-encoder reconstructions (bottom row) of one face.
+
+    ``target``/``recon``: ``(R, 3, n, n)`` ImageNet-normalised tensors (AU-GCN's ``roi_target`` and
+    ``roi_recon`` outputs for one image).
+    """
+    from ..data.transforms import denormalize
+
+    t = torch.as_tensor(target).detach().float().cpu()  # (R, 3, n, n)
+    r = torch.as_tensor(recon).detach().float().cpu()  # (R, 3, n, n)
+    n = min(max_rois, t.shape[0])
+    fig, axes = plt.subplots(2, n, figsize=(ax_size * n, ax_size * 2.2), squeeze=False)
+    for j in range(n):
+        for i, img in enumerate((t[j], r[j])):
+            axes[i, j].imshow(denormalize(img).permute(1, 2, 0).numpy())
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+        if roi_names is not None:
+            axes[0, j].set_title(str(roi_names[j]), fontsize=6)
+    axes[0, 0].set_ylabel("ROI", fontsize=7)
+    axes[1, 0].set_ylabel("AE", fontsize=7)
+    fig.tight_layout()
     return fig

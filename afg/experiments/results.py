@@ -1,0 +1,103 @@
+"""What a notebook reads back from runs and datasets: a run's validation predictions, its trained
+model (from the :class:`~afg.experiments.RunResult` or the run cache, or one stage's checkpoint),
+dataset attributes under wrappers, and a few faces ready to display."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Subset
+
+from ..data.transforms import denormalize
+from .config import ExperimentConfig, build_data, load_experiment
+from .runner import RunResult, run
+
+__all__ = ["dataset_attr", "first_images", "label_names", "load_stage_model", "model_for", "predictions",
+           "to_uint8"]
+
+def predictions(result: Any, batch_size: int = 32) -> dict[str, Any]:
+    """Validation predictions of a :class:`RunResult` (``load_model=True`` or freshly trained):
+    ``{"metrics", "preds", "labels", "data"}`` from :func:`afg.train.evaluate`."""
+    from ..train.evaluate import evaluate
+
+    if result.model is None:
+        raise ValueError("the RunResult carries no model; run it with load_model=True")
+    _, val = build_data(result.config.data)
+    m = evaluate(result.model, val, batch_size=batch_size, return_predictions=True)
+    preds, labels = m.pop("_predictions"), m.pop("_labels")
+    return {"metrics": m, "preds": preds, "labels": labels, "data": val}
+
+
+def model_for(result: RunResult | ExperimentConfig | dict, root: str | os.PathLike | None = None,
+              device: str | torch.device = "cpu") -> torch.nn.Module:
+    """The trained model (best weights of the last stage, eval mode) of a run — from the
+    :class:`RunResult` when it holds one, otherwise rebuilt from the run cache."""
+    model = getattr(result, "model", None)
+    if model is None:
+        cfg = result.config if isinstance(result, RunResult) else load_experiment(result)
+        model = run(cfg, root=root, load_model=True).model
+    return model.to(device).eval()
+
+
+def load_stage_model(result: Any, stage: str):
+    """The model of a finished multi-stage run restored from one stage's checkpoint
+    (``<run>/stage*-<stage>/last.pt``), e.g. AU-GCN after its auto-encoder pre-training."""
+    from ..train.checkpoint import load_checkpoint
+    from .config import build_model
+    from .runner import final_model_config
+
+    dirs = sorted(p for p in Path(result.run_dir).glob(f"stage*-{stage}") if p.is_dir())
+    if not dirs:
+        raise FileNotFoundError(f"no stage {stage!r} in {result.run_dir}")
+    train, _ = build_data(result.config.data)
+    model = build_model(final_model_config(result.config, stage), train)
+    ck = dirs[-1] / "last.pt"
+    model.load_state_dict(load_checkpoint(ck)["model"], strict=False)
+    return model.eval()
+
+
+def dataset_attr(data: Any, attr: str, default: Any = None) -> Any:
+    """An attribute of the dataset under ``Subset``/``CachedDataset`` wrappers (``au_names``,
+    ``emotion_names``, ``expression_names`` …); ``default`` when none has it."""
+    ds = data
+    for _ in range(10):
+        if hasattr(ds, attr) and not isinstance(ds, (Subset,)):
+            return getattr(ds, attr)
+        nxt = getattr(ds, "dataset", None) if isinstance(ds, Subset) else getattr(ds, "base", None)
+        if nxt is None:
+            break
+        ds = nxt
+    return default
+
+
+def label_names(dataset: Any, attr: str = "au_names") -> list[str]:
+    """``au_names`` (or ``attr``) of a dataset, looking through ``Subset``/``CachedDataset`` wrappers."""
+    ds = dataset
+    while not hasattr(ds, attr):
+        inner = getattr(ds, "dataset", None) or getattr(ds, "base", None)
+        if inner is None:
+            raise AttributeError(f"{type(dataset).__name__} has no {attr}")
+        ds = inner
+    return list(getattr(ds, attr))
+
+
+def first_images(data: Any, n: int = 4) -> dict[str, Any]:
+    """The first ``n`` items of a dataset collated: ``image`` (n,3,H,W), ``rgb`` (n,H,W,3) uint8
+    (ImageNet normalisation undone) and every other key the items share."""
+    from ..train.evaluate import collate
+
+    batch = collate([data[i] for i in range(min(n, len(data)))])
+    batch["rgb"] = (denormalize(batch["image"]) * 255).byte().permute(0, 2, 3, 1).numpy()  # (n, H, W, 3)
+    return batch
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """ImageNet-normalised ``(B, 3, H, W)`` (or ``(3, H, W)``) → ``(B, H, W, 3)`` uint8 for display."""
+    x = images.detach().cpu().float()
+    if x.dim() == 3:
+        x = x[None]
+    x = denormalize(x).permute(0, 2, 3, 1)  # (B, H, W, 3) in [0, 1]
+    return (x.numpy() * 255).round().astype(np.uint8)

@@ -1,0 +1,128 @@
+"""Where the notebook plumbing lives after the split: the synthetic scales as YAML overlays,
+ME-GraphAU Table 3's rows read from afg.reference (one source), the notebook figures in afg.viz,
+the fake DISFA release in afg.data — each against hand-written expectations."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.patches import Rectangle
+
+from afg import reference
+from afg.data.fake_release import make_fake_disfa_release
+from afg.data.transforms import denormalize
+from afg.experiments.me_graphau_table3 import table3_variants
+from afg.experiments.notebook_setup import (
+    CONFIGS_DIR,
+    NotebookSetup,
+    read_overlay,
+    synthetic_overlay,
+)
+from afg.models.me_graphau import TABLE3_ROWS
+from afg.viz import plot_alignment, plot_label_rates, plot_roi_reconstructions
+
+
+def test_overlay_entries_merge_every_paper_then_the_papers_own():
+    a = synthetic_overlay("au_gcn", quick=False)
+    assert (a["epochs"], a["folds"], a.get("lr")) == (6, 3, None)  # folds from every_paper
+    assert (a["set"]["data.n_subjects"], a["set"]["data.images_per_subject"], a["set"]["data.size"]) == (12, 16, 112)
+    m = synthetic_overlay("me_graphau", quick=False)
+    assert (m["epochs"], m["folds"], m["lr"], m["set"]["model.weights"]) == (8, 2, 1e-3, "synthetic")
+    q = synthetic_overlay("emotion_gcn", quick=True)
+    assert (q["epochs"], q["set"]["model.class_weights"], q["set"]["model.weights"]) == (1, "none", None)
+    assert "model.backbone" not in synthetic_overlay("au_gcn", quick=True)["set"]
+
+
+def test_overlay_files_reject_misspelt_keys(tmp_path):
+    for mode in ("quick", "default"):
+        spec = read_overlay(CONFIGS_DIR / "synthetic" / f"{mode}.yaml")
+        assert set(spec["papers"]) == set(reference.PAPERS)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("every_paper: {epochs: 1}\npapers:\n  au_gcn: {epoch: 3}\n")
+    with pytest.raises(ValueError, match=r"bad.yaml: papers.au_gcn: unknown key 'epoch'"):
+        read_overlay(bad)
+    bad.write_text("every_papers: {epochs: 1}\n")
+    with pytest.raises(ValueError, match="unknown key 'every_papers'"):
+        read_overlay(bad)
+
+
+def test_every_stage_that_sets_a_learning_rate_gets_the_overlays():
+    d = NotebookSetup(quick=False, epochs=3).config("me_graphau")
+    assert d.recipe.optimizer.lr == 1e-3 and d.recipe.epochs == 3
+    assert [(s.epochs, s.optimizer.get("lr")) for s in d.recipe.stages] == [(3, None), (3, 1e-3)]
+    a = NotebookSetup(quick=False, epochs=5).config("au_gcn")  # auto-encoder stage: half, at least 1
+    assert [s.epochs for s in a.recipe.stages] == [2, 5]
+
+
+def test_table3_rows_are_read_from_the_reference_table():
+    """The rows as the paper's Table 3 defines them (written here by hand from the paper)."""
+    s1, s2 = "me_graphau_stage1", "me_graphau"
+    expected = [
+        (1, "Backbone (WBCE)", s1, {"use_afg": False, "loss": "wbce"}, None),
+        (2, "+AFG (WBCE)", s1, {"use_fgg": False, "loss": "wbce"}, None),
+        (3, "+AFG, L_WA", s1, {"use_fgg": False}, None),
+        (4, "+AFG+FGG, L_WA", s1, {}, None),
+        (5, "+AFG+MEFL, L_WA", s2, {"lam": 0.0, "use_fgg": False}, 3),
+        (6, "+AFG+FGG+MEFL, L_WA", s2, {"lam": 0.0}, 4),
+        (7, "+AFG+FGG+MEFL, L_WA+L_E", s2, {}, 4),
+    ]
+    got = [(r["row"], r["label"], r["model"], r["options"], r.get("init_from")) for r in TABLE3_ROWS]
+    assert got == expected
+    assert [r["label"] for r in TABLE3_ROWS] == list(reference.variants("me_graphau/table3"))
+
+
+def test_table3_variants_are_the_reference_rows_on_a_two_stage_recipe():
+    base = NotebookSetup(quick=True, threads=0).config("me_graphau")
+    variants = table3_variants(base, stage2_lr=1e-3)
+    ref = reference.variants("me_graphau/table3")
+    assert list(variants) == list(ref)
+    for name, ov in variants.items():
+        cfg = base.override(ov)
+        model_opts = {k: v for k, v in ref[name].items() if k.startswith("model.") and k != "model.name"}
+        assert all(cfg.model[k[len("model."):]] == v for k, v in model_opts.items()), name
+        (stage,) = cfg.recipe.stages
+        if ref[name].get("recipe.stages") == []:  # stage 1 alone
+            assert cfg.model["name"] == "me_graphau_stage1" and stage.init_from is None, name
+        else:  # stage 2 from the same fold's run of row 3 or 4
+            row = "+AFG, L_WA" if ref[name].get("model.use_fgg") is False else "+AFG+FGG, L_WA"
+            assert cfg.model["name"] == "me_graphau" and stage.init_from == f"@variant:{row}", name
+            assert stage.optimizer["lr"] == 1e-3
+
+
+def test_plot_label_rates_bar_heights_are_percent():
+    fig = plot_label_rates({"synthetic": [0.1, 0.5], "real": [0.2, 0.25]}, ["AU01", "AU02"])
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert heights == pytest.approx([10.0, 50.0, 20.0, 25.0])
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["AU01", "AU02"]
+
+
+def test_plot_roi_reconstructions_shows_crops_over_reconstructions():
+    torch.manual_seed(0)
+    target, recon = torch.randn(3, 3, 8, 8), torch.randn(3, 3, 8, 8)
+    fig = plot_roi_reconstructions(target, recon, roi_names=["a", "b", "c"], max_rois=2)
+    assert len(fig.axes) == 4  # 2 rows x 2 ROIs
+    shown = fig.axes[2].images[0].get_array()  # row 1 (recon), ROI 0, axes in row-major order
+    np.testing.assert_allclose(shown, denormalize(recon[0]).permute(1, 2, 0).numpy(), atol=1e-6)
+    assert fig.axes[1].get_title() == "b"
+
+
+def test_plot_alignment_draws_the_box_and_marks_failures():
+    img = np.zeros((20, 20, 3), np.uint8)
+    ok = {"status": "ok", "box": [2, 3, 12, 15], "source_landmarks": np.ones((5, 2)), "image": img,
+          "landmarks": np.ones((5, 2)), "score": 0.99}
+    fig = plot_alignment([img, img], [ok, {"status": "no face"}], titles=["a", "b"])
+    (box,) = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
+    assert (box.get_x(), box.get_y(), box.get_width(), box.get_height()) == (2, 3, 10, 12)
+    assert fig.axes[3].texts[0].get_text() == "no face"
+
+
+def test_fake_disfa_release_has_the_official_layout(tmp_path):
+    from afg.data.datasets.disfa import DISFA_CODED_AUS
+
+    root = make_fake_disfa_release(tmp_path / "DISFA", frames_per_subject=2, size=32)
+    for subj in ("SN001", "SN013", "SN003"):
+        files = sorted((root / "ActionUnit_Labels" / subj).glob("*.txt"))
+        assert len(files) == len(DISFA_CODED_AUS)
+        assert files[0].read_text().splitlines()[0].startswith("1,")
+    assert sorted(p.name for p in (root / "Images_LeftCamera" / "SN001").iterdir()) == ["0.png", "1.png"]
+    assert [p.name for p in (root / "Images_LeftCamera" / "SN013").iterdir()] == ["0.png"]  # one missing
