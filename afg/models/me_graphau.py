@@ -1,6 +1,12 @@
 """ME-GraphAU (Luo et al., IJCAI 2022): backbone → global LinearBlock → AFG node features →
 FGG (stage 1) or MEFL + GatedGCN (stage 2) → similarity head (Eq. 2) (+ edge classifier).
 
+Paper: C. Luo, S. Song, W. Xie, L. Shen, H. Gunes, `"Learning Multi-dimensional Edge Feature-based
+AU Relation Graph for Facial Action Unit Recognition" <https://arxiv.org/abs/2205.01782>`_, IJCAI
+2022. Equations used: Eq. 1 (FGG graph layer, :mod:`afg.nn.fgg`), Eq. 2 (similarity head),
+Eq. 3–5 (MEFL, :mod:`afg.nn.mefl`; the GatedGCN of Sec. 2.3, :mod:`afg.nn.gated_gcn`, follows
+Bresson and Laurent 2017), Eq. 6–8 (losses, :class:`afg.losses.au.MEGraphAUCriterion`).
+
 Registered names:
 
 * ``me_graphau_stage1`` — ANFL: AFG + FGG + similarity head, trained with L_WA (Eq. 6).
@@ -22,12 +28,7 @@ from torch import nn
 
 from ..backbones import create_backbone
 from ..graphs.knn import knn_adjacency
-from ..losses.au import (
-    EdgeCooccurrenceLoss,
-    WeightedAsymmetricLoss,
-    WeightedBCELoss,
-    weights_from_stats,
-)
+from ..losses.au import MEGraphAUCriterion, weights_from_stats
 from ..nn import (
     MEFL,
     EdgeClassifier,
@@ -40,19 +41,35 @@ from ..nn import (
 from .base import AffectModel
 from .registry import register_model
 
-__all__ = ["TABLE3_ROWS", "ANFLHead", "LinearAUHead", "MEFLHead", "MEGraphAU", "MEGraphAUCriterion"]
+__all__ = ["TABLE3_ROWS", "ANFLHead", "LinearAUHead", "MEFLHead", "MEGraphAU", "MEGraphAUCriterion"]  # the criterion: re-exported from afg.losses.au
 
-#: Table 3 of the paper as option sets. ``init_from`` names the row whose stage-1 model
-#: initialises a stage-2 row.
-TABLE3_ROWS: list[dict[str, Any]] = [
-    {"row": 1, "label": "Backbone (WBCE)", "model": "me_graphau_stage1", "options": {"use_afg": False, "loss": "wbce"}},
-    {"row": 2, "label": "+AFG (WBCE)", "model": "me_graphau_stage1", "options": {"use_fgg": False, "loss": "wbce"}},
-    {"row": 3, "label": "+AFG, L_WA", "model": "me_graphau_stage1", "options": {"use_fgg": False}},
-    {"row": 4, "label": "+AFG+FGG, L_WA", "model": "me_graphau_stage1", "options": {}},
-    {"row": 5, "label": "+AFG+MEFL, L_WA", "model": "me_graphau", "options": {"lam": 0.0}, "init_from": 3},
-    {"row": 6, "label": "+AFG+FGG+MEFL, L_WA", "model": "me_graphau", "options": {"lam": 0.0}, "init_from": 4},
-    {"row": 7, "label": "+AFG+FGG+MEFL, L_WA+L_E", "model": "me_graphau", "options": {}, "init_from": 4},
-]
+
+def _table3_rows() -> list[dict[str, Any]]:
+    """Table 3 of the paper as option sets, read from the one place its rows are written: the
+    ``overrides`` of ``me_graphau/table3`` in :mod:`afg.reference`.
+
+    Rows that set ``recipe.stages: []`` train stage 1 alone (``me_graphau_stage1``); the others are
+    stage-2 models (``me_graphau``) whose ``init_from`` is the stage-1 row with the most options
+    among those they extend (row 5 from row 3, rows 6 and 7 from row 4).
+    """
+    from ..reference import table_info
+
+    rows = []
+    for i, r in enumerate(table_info("me_graphau/table3")["rows"], start=1):
+        ov = r["overrides"]
+        opts = {k[len("model."):]: v for k, v in ov.items() if k.startswith("model.") and k != "model.name"}
+        rows.append({"row": i, "label": r["name"], "options": opts,
+                     "model": "me_graphau_stage1" if ov.get("recipe.stages") == [] else "me_graphau"})
+    for row in rows:
+        if row["model"] == "me_graphau":
+            fits = [s for s in rows if s["model"] == "me_graphau_stage1" and s["options"].items() <= row["options"].items()]
+            row["init_from"] = max(fits, key=lambda s: len(s["options"]))["row"]
+    return rows
+
+
+#: Table 3 of the paper as option sets (``row``, ``label``, ``model``, ``options``; ``init_from``
+#: names the row whose stage-1 model initialises a stage-2 row), derived by :func:`_table3_rows`.
+TABLE3_ROWS: list[dict[str, Any]] = _table3_rows()
 
 
 class LinearAUHead(nn.Module):
@@ -117,25 +134,6 @@ class MEFLHead(nn.Module):
         if return_intermediates:
             out.update(nodes=v, edge_features=e, adjacency=knn_adjacency(v0, self.neighbor_num, self.metric))
         return out
-
-
-class MEGraphAUCriterion(nn.Module):
-    """``{"loss": L_WA + λ·L_E, "wa": L_WA (or weighted BCE), "edge": L_E}`` (Eq. 6–8), masked by ``au_mask``."""
-
-    def __init__(self, weight: torch.Tensor | None = None, loss: str = "wa", lam: float = 0.0) -> None:
-        super().__init__()
-        if loss not in ("wa", "wbce"):
-            raise ValueError(f"loss must be 'wa' or 'wbce', got {loss!r}")
-        self.au_loss = WeightedAsymmetricLoss(weight) if loss == "wa" else WeightedBCELoss(weight)
-        self.edge_loss = EdgeCooccurrenceLoss()
-        self.lam = float(lam)
-
-    def forward(self, outputs: dict[str, torch.Tensor], batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        y = batch["au"].to(outputs["au"].dtype)
-        mask = batch.get("au_mask")
-        wa = self.au_loss(outputs["au"], y, mask)
-        edge = self.edge_loss(outputs["edge"], y, mask) if "edge" in outputs else wa.new_zeros(())
-        return {"loss": wa + self.lam * edge if self.lam else wa, "wa": wa, "edge": edge}
 
 
 class MEGraphAU(AffectModel):
