@@ -93,6 +93,7 @@ class Predictor:
             Default: 256 for OpenGraphAU checkpoints, else ``data.resize`` of the run's
             ``config.yaml`` next to the checkpoint, else none.
         min_face_size: MTCNN's smallest face in pixels.
+        max_frames: at most this many sampled frames per video file (``None``: all).
     """
 
     def __init__(self, checkpoint: Any, device: str | torch.device = "auto", detect: bool = True,

@@ -14,6 +14,10 @@ fail, each as one :class:`CheckpointError` line: *not a PyTorch checkpoint* (nei
 *refuses pickled objects* (the file asks the unpickler for a Python object such as ``os.system``;
 ``weights_only=True`` never builds it, so nothing in the file runs).
 
+The rebuilt model and a typed record of what a checkpoint holds (task, label names, stage,
+``data.resize``; afg and the authors' ME-GraphAU / OpenGraphAU formats):
+:func:`afg.train.checkpoint_info.load_model_checkpoint`.
+
 Layout (``format: afg-checkpoint-v1``): ``model`` (state_dict), ``model_config``, ``task``,
 ``label_names``, ``optimizer``, ``scheduler``, ``scaler``, ``epoch`` (completed epochs),
 ``batch_in_epoch``, ``global_step``, ``rng`` (torch/cuda/numpy/python states), ``recipe``,
