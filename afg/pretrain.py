@@ -9,7 +9,8 @@ ablation table on synthetic faces ranks noise.
 :func:`synthetic_weights` trains a backbone once per ``(name, img_size, PretrainSpec)`` to
 regress the 68 landmarks of synthetic faces (``all`` profile, every nuisance on) and caches the
 backbone's weights; the models load them through ``weights="synthetic"``
-(:func:`afg.backbones.create_backbone`). The pretext task never sees an AU, expression or
+(:func:`afg.backbones.create_backbone`; the backbones trained here come from
+:func:`afg.nn.backbone.build_backbone`, below it). The pretext task never sees an AU, expression or
 valence label, and its identities (ids from :data:`PRETRAIN_SUBJECT_OFFSET`) are disjoint from
 those of every dataset the configs build, so nothing of an evaluation fold leaks into the
 weights — as with a face-alignment-pretrained backbone. Landmark motion is caused by the AUs,
@@ -80,8 +81,8 @@ def pretrain_landmarks(name: str, img_size: int, spec: PretrainSpec = PretrainSp
     """
     from tqdm.auto import tqdm
 
-    from .backbones import create_backbone
     from .data.synth import SynthFaces
+    from .nn.backbone import build_backbone
 
     ds = SynthFaces("all", n_subjects=spec.n_subjects, images_per_subject=spec.images_per_subject,
                     size=img_size, seed=spec.seed, subject_offset=PRETRAIN_SUBJECT_OFFSET)
@@ -91,7 +92,7 @@ def pretrain_landmarks(name: str, img_size: int, spec: PretrainSpec = PretrainSp
     y = (4.0 * (y / img_size - 0.5)).flatten(1)  # (n, 136), about [-2, 2]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.seed)
-        bb = create_backbone(name, img_size=img_size)
+        bb = build_backbone(name, img_size=img_size)
         _, losses = fit_pooled_head(
             bb, x, y, F.smooth_l1_loss, epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr,
             weight_decay=spec.weight_decay,

@@ -9,8 +9,8 @@ import torch
 from scipy import stats
 from torchvision.transforms.v2 import functional as TF
 
-from afg.data.augment import AugmentedSubset, FaceAugment, rotate_points
-from afg.data.device_augment import DeviceAugment, adjust_hue, device_augment_of, rotate_batch
+from afg.data.augment import AugmentedSubset, FaceAugment, device_augment_of, rotate_points
+from afg.data.device_augment import DeviceAugment, adjust_hue, rotate_batch
 from afg.data.rois import flip_landmarks
 from afg.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 

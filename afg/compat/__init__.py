@@ -11,23 +11,14 @@ with or without ``module.``, bare or under ``state_dict`` — read with ``weight
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
+from .registry import OFFICIAL_HEADS, register_official_head
+
 __all__ = ["head_from_official", "model_from_official_checkpoint", "register_official_head"]
-
-_HEADS: dict[str, Callable[..., nn.Module]] = {}
-
-
-def register_official_head(kind: str):
-    def deco(fn):
-        _HEADS[kind] = fn
-        return fn
-
-    return deco
 
 
 def head_from_official(kind: str, state_dict: dict, num_classes: int, **options: Any) -> nn.Module:
@@ -38,9 +29,9 @@ def head_from_official(kind: str, state_dict: dict, num_classes: int, **options:
     """
     from . import mafg_ccfg, me_graphau, opengraphau
 
-    if kind not in _HEADS:
-        raise KeyError(f"unknown official head kind {kind!r}; available: {sorted(_HEADS)}")
-    return _HEADS[kind](state_dict, num_classes, **options)
+    if kind not in OFFICIAL_HEADS:
+        raise KeyError(f"unknown official head kind {kind!r}; available: {sorted(OFFICIAL_HEADS)}")
+    return OFFICIAL_HEADS[kind](state_dict, num_classes, **options)
 
 
 def model_from_official_checkpoint(path_or_state_dict: str | Path | dict, **options: Any) -> nn.Module:

@@ -33,7 +33,7 @@ from torch import nn
 
 from ..models.mafg_ccfg import MAFGCCFGHead
 from ..nn.blocks import LinearBlock
-from . import register_official_head
+from .registry import register_official_head
 
 __all__ = ["OfficialMAFGCCFGHead", "official_to_ours", "split_official_checkpoint"]
 

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import register_official_head
+from .registry import register_official_head
 
 __all__ = [
     "OfficialMEGraphAUHead",

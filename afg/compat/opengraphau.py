@@ -41,7 +41,6 @@ import torch
 from torch import nn
 
 from ..data.au_names import au_column, au_name
-from . import register_official_head
 from .me_graphau import (
     _infer_backbone,
     _unwrap,
@@ -50,6 +49,7 @@ from .me_graphau import (
     ours_body_to_official,
     ours_head_to_official,
 )
+from .registry import register_official_head
 
 __all__ = [
     "OPENGRAPHAU_COLUMNS",

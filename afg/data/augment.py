@@ -32,15 +32,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import Dataset, Subset
 
 from .rois import flip_landmarks
 from .transforms import IMAGENET_MEAN, IMAGENET_STD
+from .wrappers import dataset_layers
 
-__all__ = ["AugmentedSubset", "FaceAugment", "rotate_points"]
+if TYPE_CHECKING:
+    from .device_augment import DeviceAugment
+
+__all__ = ["AugmentedSubset", "FaceAugment", "device_augment_of", "rotate_points"]
 
 
 def rotate_points(points: torch.Tensor, angle: float, height: int, width: int) -> torch.Tensor:
@@ -110,7 +114,7 @@ class FaceAugment:
         if self.train and self.on_device:
             return item
         if "image" not in item and "jpeg" in item:  # data.decode_on: device, seen on the CPU
-            from .device_augment import decode_item
+            from .device_augment import decode_item  # lazy: it reads afg.data.datasets
 
             item = decode_item(item)
         if self.is_identity:
@@ -177,3 +181,22 @@ class AugmentedSubset(Subset):
 
     def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
         return [self[i] for i in indices]
+
+
+def device_augment_of(data: Dataset) -> DeviceAugment | None:
+    """The :class:`~afg.data.device_augment.DeviceAugment` a training set asks for: its
+    :class:`AugmentedSubset`'s ``FaceAugment(on_device=True, train=True)``, or decoding only for an
+    :class:`~afg.data.device_augment.EncodedFaceDataset` without one (looking through
+    ``Subset``/cache wrappers, :func:`afg.data.wrappers.dataset_layers`); ``None`` when
+    augmentation runs per item."""
+    from .device_augment import DeviceAugment, EncodedFaceDataset
+
+    for layer in dataset_layers(data):
+        if isinstance(layer, AugmentedSubset):
+            t = layer.transform
+            if getattr(t, "on_device", False) and getattr(t, "train", False):
+                return DeviceAugment.from_face_augment(t)
+            return None
+        if isinstance(layer, EncodedFaceDataset):  # decode only (no augmentation configured)
+            return DeviceAugment(train=False)
+    return None

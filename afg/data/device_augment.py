@@ -43,13 +43,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Subset
 
 from .datasets.face_dataset import FaceDataset
 from .rois import flip_landmarks
 from .transforms import IMAGENET_MEAN, IMAGENET_STD
 
-__all__ = ["DeviceAugment", "EncodedFaceDataset", "adjust_hue", "decode_item", "decode_jpegs", "device_augment_of",
+__all__ = ["DeviceAugment", "EncodedFaceDataset", "adjust_hue", "decode_item", "decode_jpegs",
            "hsv_to_rgb", "rgb_to_hsv", "rotate_batch"]
 
 _LUMA = (0.2989, 0.587, 0.114)
@@ -268,27 +267,3 @@ class DeviceAugment:
         if op == 2:  # saturation: towards the luma
             return _blend(rgb, _luma(rgb), f)
         return adjust_hue(rgb, f).clamp(0, 1)
-
-
-def device_augment_of(data: Dataset) -> DeviceAugment | None:
-    """The :class:`DeviceAugment` a training set asks for: its :class:`AugmentedSubset`'s
-    ``FaceAugment(on_device=True, train=True)`` (looking through ``Subset``/cache wrappers);
-    ``None`` when augmentation runs per item."""
-    from .augment import AugmentedSubset
-
-    ds: Any = data
-    for _ in range(16):
-        if isinstance(ds, AugmentedSubset):
-            t = ds.transform
-            if getattr(t, "on_device", False) and getattr(t, "train", False):
-                return DeviceAugment.from_face_augment(t)
-            return None
-        if isinstance(ds, EncodedFaceDataset):  # decode only (no augmentation configured)
-            return DeviceAugment(train=False)
-        if isinstance(ds, Subset):
-            ds = ds.dataset
-        elif isinstance(getattr(ds, "base", None), Dataset):
-            ds = ds.base
-        else:
-            return None
-    return None

@@ -24,7 +24,6 @@ calls.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -38,19 +37,12 @@ import pandas as pd
 from ..utils import atomic_save_json, atomic_write_text
 from .faces import FaceAligner, apply_transform, landmarks68_to_5
 from .image_io import UnreadableImageError, read_image, write_image
+from .manifest import read_manifest, relative_source
 
 __all__ = ["JOURNAL_NAME", "prepare_dataset", "prepare_main", "read_manifest"]
 
 JOURNAL_NAME = ".prepare_journal.jsonl"
 _META_COLUMNS = ("split", "fold", "frame", "video", "task")
-
-
-def _relative_source(path: str, root: Path) -> str:
-    try:
-        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
-    except ValueError:
-        digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
-        return f"_external/{digest}_{Path(path).name}"
 
 
 def _aligned_name(rel_source: str, image_format: str) -> str:
@@ -112,7 +104,7 @@ def prepare_dataset(adapter: Any, out_dir: str | os.PathLike, size: int = 256, b
     size = aligner.size
 
     sources = records["image"].astype(str).tolist()
-    rel = {s: _relative_source(s, root) for s in dict.fromkeys(sources)}
+    rel = {s: relative_source(s, root) for s in dict.fromkeys(sources)}
     unique = list(rel)  # distinct sources in record order
     if limit is not None:
         unique = unique[:limit]
@@ -198,7 +190,7 @@ def prepare_dataset(adapter: Any, out_dir: str | os.PathLike, size: int = 256, b
     missing = getattr(adapter, "missing", None)
     n_missing = 0
     if missing is not None and len(missing):
-        miss = pd.DataFrame({"source": [_relative_source(s, root) for s in missing["image"].astype(str)],
+        miss = pd.DataFrame({"source": [relative_source(s, root) for s in missing["image"].astype(str)],
                              "status": "unreadable", "reason": "listed in the labels but missing on disk"})
         miss = miss.drop_duplicates("source")
         n_missing = len(miss)
@@ -327,17 +319,6 @@ def _build_manifest(adapter: Any, records: pd.DataFrame, rel: dict[str, str],
         m["landmarks68"] = [";".join(f"{v:g}" for v in e["landmarks68"]) if "landmarks68" in e else ""
                             for e in entries]
     return m
-
-
-def read_manifest(prepared: str | os.PathLike) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """``(manifest DataFrame, prepare.json dict)`` of a prepared folder."""
-    p = Path(prepared)
-    if not (p / "manifest.csv").is_file():
-        raise FileNotFoundError(f"{p} holds no manifest.csv: run `afg prepare` first")
-    manifest = pd.read_csv(p / "manifest.csv", dtype={"source": str, "aligned": str, "subject": str,
-                                                       "mask": str, "landmarks68": str})
-    meta = json.loads((p / "prepare.json").read_text()) if (p / "prepare.json").is_file() else {}
-    return manifest, meta
 
 
 def prepare_main(dataset_name: str, root: str | os.PathLike, out: str | os.PathLike, size: int = 256,

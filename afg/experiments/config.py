@@ -56,6 +56,7 @@ import numpy as np
 from torch.utils.data import Dataset, Subset
 
 from ..config import Config, ConfigError
+from ..data.wrappers import CachedDataset, base_dataset, base_positions
 from ..train.recipe import Recipe
 
 __all__ = [
@@ -151,35 +152,6 @@ def register_dataset(name: str):
         return fn
 
     return deco
-
-
-class CachedDataset(Dataset):
-    """Keeps items of ``base`` in memory after the first access (decoded-image cache).
-
-    Attributes (``labels()``, ``au_names``, ``folds`` …) are those of ``base``.
-    """
-
-    def __init__(self, base: Dataset, max_items: int | None = None):
-        self.base = base
-        self.max_items = max_items
-        self._items: OrderedDict[int, Any] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, i: int) -> Any:
-        i = int(i)
-        if i in self._items:
-            return self._items[i]
-        item = self.base[i]
-        if self.max_items is None or len(self._items) < self.max_items:
-            self._items[i] = item
-        return item
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("base", "_items", "max_items"):
-            raise AttributeError(name)
-        return getattr(self.base, name)
 
 
 _SYNTH_CACHE: OrderedDict[tuple, Dataset] = OrderedDict()
@@ -364,15 +336,7 @@ def item_subjects(data: Dataset) -> np.ndarray | None:
     Sources, in order: ``labels()["subject"]`` (synthetic faces), ``sample_subjects``, and a
     per-item ``subjects`` array (release datasets, :class:`afg.data.datasets.FaceDataset`).
     """
-    idx = None
-    ds: Any = data
-    while isinstance(ds, (Subset, CachedDataset)):
-        if isinstance(ds, Subset):
-            i = np.asarray(ds.indices, dtype=np.int64)
-            idx = i if idx is None else i[idx]
-            ds = ds.dataset
-        else:
-            ds = ds.base
+    ds, idx = base_positions(data)
     subj = None
     labels = getattr(ds, "labels", None)
     if callable(labels):
@@ -452,10 +416,7 @@ def _decoded(ds: Dataset) -> Dataset:
     return view
 
 
-def _base(ds: Any) -> Any:
-    while isinstance(ds, (Subset, CachedDataset)):
-        ds = ds.dataset if isinstance(ds, Subset) else ds.base
-    return ds
+_base = base_dataset  # the old private name (afg.cli and afg.demo import it); use afg.data.wrappers.base_dataset
 
 
 def build_model(model_cfg: dict[str, Any], train_data: Dataset | None = None):
@@ -464,7 +425,7 @@ def build_model(model_cfg: dict[str, Any], train_data: Dataset | None = None):
 
     cfg = dict(model_cfg)
     name = cfg.pop("name")
-    base = _base(train_data) if train_data is not None else None
+    base = base_dataset(train_data) if train_data is not None else None
     if "num_classes" not in cfg:
         n = getattr(base, "num_classes", None) if base is not None else None
         if n is None and base is not None:

@@ -1,6 +1,7 @@
 """AU losses (ME-GraphAU Sec. 2.3): class weights, weighted asymmetric loss (Eq. 6), edge
-co-occurrence cross-entropy (Eq. 7), their sum (Eq. 8) and a masked weighted BCE (the baseline of
-Table 3's first two rows).
+co-occurrence cross-entropy (Eq. 7), their sum (Eq. 8: :class:`MEGraphAUCriterion`) and a masked
+weighted BCE (the baseline of Table 3's first two rows); MAFG+CCFG trains with L_WA alone
+(Li et al. 2025, Eq. 15–17: :class:`MAFGCCFGCriterion`).
 
 All AU losses take *probabilities* ``(B, N)``, targets ``(B, N)`` of 0/1 (NaN = missing) and an
 optional boolean ``mask`` ``(B, N)`` (True = label present). Missing entries contribute nothing;
@@ -20,6 +21,8 @@ from ..graphs.edges import IGNORE_INDEX, cooccurrence_targets
 
 __all__ = [
     "EdgeCooccurrenceLoss",
+    "MAFGCCFGCriterion",
+    "MEGraphAUCriterion",
     "WeightedAsymmetricLoss",
     "WeightedBCELoss",
     "au_class_weights",
@@ -119,3 +122,44 @@ class EdgeCooccurrenceLoss(nn.Module):
         w = None if self.weight is None else self.weight.to(device=edge_logits.device, dtype=edge_logits.dtype)
         return F.cross_entropy(edge_logits.reshape(-1, edge_logits.shape[-1]), t.reshape(-1), weight=w,
                                ignore_index=IGNORE_INDEX)
+
+
+class MEGraphAUCriterion(nn.Module):
+    """ME-GraphAU's training loss, Eq. 8: ``L = L_WA + λ·L_E`` (Eq. 6 and 7), masked by ``au_mask``.
+
+    ``forward(outputs, batch) -> {"loss", "wa", "edge"}``: ``wa`` is L_WA (or the weighted BCE of
+    Table 3's first rows with ``loss="wbce"``), ``edge`` L_E on ``outputs["edge"]`` (zero when the
+    model has no edge classifier); ``loss`` adds ``lam`` × ``edge`` when ``lam`` is not 0.
+    """
+
+    def __init__(self, weight: torch.Tensor | None = None, loss: str = "wa", lam: float = 0.0) -> None:
+        super().__init__()
+        if loss not in ("wa", "wbce"):
+            raise ValueError(f"loss must be 'wa' or 'wbce', got {loss!r}")
+        self.au_loss = WeightedAsymmetricLoss(weight) if loss == "wa" else WeightedBCELoss(weight)
+        self.edge_loss = EdgeCooccurrenceLoss()
+        self.lam = float(lam)
+
+    def forward(self, outputs: dict[str, torch.Tensor], batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        y = batch["au"].to(outputs["au"].dtype)  # (B, N)
+        mask = batch.get("au_mask")
+        wa = self.au_loss(outputs["au"], y, mask)
+        edge = self.edge_loss(outputs["edge"], y, mask) if "edge" in outputs else wa.new_zeros(())
+        return {"loss": wa + self.lam * edge if self.lam else wa, "wa": wa, "edge": edge}
+
+
+class MAFGCCFGCriterion(nn.Module):
+    """MAFG+CCFG's training loss (Li et al. 2025, Eq. 15–17): ``L = L_WA`` with per-AU weights
+    ``w_i`` (Eq. 16), i.e. :class:`WeightedAsymmetricLoss`; ``forward(outputs, batch) -> {"loss", "wa"}``.
+
+    Args:
+        wa: the :class:`WeightedAsymmetricLoss` (its weights and ``eps``).
+    """
+
+    def __init__(self, wa: nn.Module) -> None:
+        super().__init__()
+        self.wa = wa
+
+    def forward(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        loss = self.wa(outputs["au"], batch["au"], batch.get("au_mask"))
+        return {"loss": loss, "wa": loss.detach()}

@@ -1,5 +1,10 @@
 """AU-GCN (Liu et al. 2020): landmark ROIs → per-ROI auto-encoders → fixed ROI graph → 2-layer GCN → FC.
 
+Paper: Z. Liu, J. Dong, C. Zhang, L. Wang, J. Dang, `"Relation Modeling with Graph Convolutional
+Networks for Facial Action Unit Detection" <https://doi.org/10.1007/978-3-030-37734-2_40>`_, MMM
+2020 (`arXiv:1910.10334 <https://arxiv.org/abs/1910.10334>`_). Equations used: Eq. 1–9 (below;
+losses in :mod:`afg.losses.au_gcn`).
+
 Reads like the paper's Fig. 1:
 
 1. ``rois``: AU regions from 68 landmarks (Sec. 3.2, :mod:`afg.data.rois`); 19 ROIs for BP4D,

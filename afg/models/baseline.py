@@ -1,7 +1,8 @@
 """Backbone baseline: backbone → mean-pooled tokens → (dropout) → linear head.
 
-Table 3's first row for AUs (weighted BCE), and the plain-backbone reference for the
-expression and multi-label papers. ``task``:
+Table 3's first row for AUs (weighted BCE; ME-GraphAU, `arXiv:2205.01782
+<https://arxiv.org/abs/2205.01782>`_), and the plain-backbone reference for the expression and
+multi-label papers. Its criterion is :class:`afg.losses.baseline.BaselineCriterion`. ``task``:
 
 * ``au`` — ``{"au": sigmoid probabilities (B, N)}``; criterion: masked weighted BCE
   (class weights from ``stats["au_class_weights"]``, uniform without stats).
@@ -14,47 +15,17 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..backbones import create_backbone
-from ..losses.au import WeightedBCELoss, weights_from_stats
+from ..losses.au import weights_from_stats
+from ..losses.baseline import BaselineCriterion
 from .base import AffectModel
 from .registry import register_model
 
-__all__ = ["BaselineCriterion", "BaselineModel"]
+__all__ = ["BaselineCriterion", "BaselineModel"]  # BaselineCriterion: re-exported from afg.losses.baseline
 
 _TASKS = ("au", "expression", "multilabel")
-
-
-class BaselineCriterion(nn.Module):
-    def __init__(self, task: str, au_weight: torch.Tensor | None = None, va_weight: float = 1.0) -> None:
-        super().__init__()
-        self.task, self.va_weight = task, va_weight
-        self.bce = WeightedBCELoss(au_weight) if task == "au" else None
-
-    def forward(self, outputs: dict[str, torch.Tensor], batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        if self.task == "au":
-            loss = self.bce(outputs["au"], batch["au"].to(outputs["au"].dtype), batch.get("au_mask"))
-            return {"loss": loss, "bce": loss}
-        if self.task == "multilabel":
-            y = batch["emotions"].to(outputs["emotions"].dtype)
-            valid = ~torch.isnan(y)
-            el = F.binary_cross_entropy_with_logits(outputs["emotions"], torch.nan_to_num(y), reduction="none")
-            loss = (el * valid).sum() / valid.sum().clamp_min(1)
-            return {"loss": loss, "bce": loss}
-        logits, y = outputs["expression"], batch["expression"].long()
-        ce = F.cross_entropy(logits, y, ignore_index=-1) if (y >= 0).any() else logits.sum() * 0.0
-        out = {"ce": ce}
-        total = ce
-        if "va" in outputs and "va" in batch:
-            t = batch["va"].to(outputs["va"].dtype)
-            valid = ~torch.isnan(t)
-            va = ((outputs["va"] - torch.nan_to_num(t)) ** 2 * valid).sum() / valid.sum().clamp_min(1)
-            out["va"] = va
-            total = total + self.va_weight * va
-        out["loss"] = total
-        return out
 
 
 class BaselineModel(AffectModel):

@@ -1,5 +1,10 @@
 r"""Emotion-GCN (Antoniadis et al., FG 2021) and its Table I baselines, as options of one class.
 
+Paper: P. Antoniadis, P. P. Filntisis, P. Maragos, `"Exploiting Emotional Dependencies with Graph
+Convolutional Networks for Facial Expression Recognition" <https://arxiv.org/abs/2106.03487>`_,
+FG 2021. Equations used: Eq. 1–12 (below; losses in :mod:`afg.losses.emotion`, the graph in
+:mod:`afg.graphs.emotion`).
+
 Fig. 2: image → backbone (DenseNet-121) → global max pooling → x ∈ R^D (Eq. 1);
 node embeddings Z (9×d) → L graph convolutions over Â (Eq. 2-6) → W ∈ R^{9×D};
 expression logits W_c·x (Eq. 7), valence/arousal W_r·x (Eq. 10); loss L_c + L_r (Eq. 8-12).

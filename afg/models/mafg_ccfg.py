@@ -1,5 +1,12 @@
 """MAFG + GNN + CCFG (Li et al. 2025, Fig. 2): backbone → MAFG nodes → K-NN GNN ∥ CCFG → Post → similarity.
 
+Paper: K. Li, Y. Wan, G. Zou, W. Li, J. Yang, C. Xie, "Enhancing facial action unit recognition
+through topological feature integration and relational learning", Springer Nature, 2025 (the copy
+in ``papers/mafg_ccfg_li2025.md`` prints no DOI; the authors' code:
+https://github.com/lkq52110/au-recognition). Equations used: Eq. 1–4 (MAFG, :mod:`afg.nn.mafg`),
+Eq. 5–9 (K-NN graph and GNN layer, :mod:`afg.nn.fgg`), Eq. 10–12 (CCFG, :mod:`afg.nn.ccfg`),
+Eq. 13 (Post), Eq. 14 (similarity head), Eq. 15–17 (L_WA, :class:`afg.losses.au.MAFGCCFGCriterion`).
+
 Ablation rows (Tables 4–5) are switch combinations of ``create_model("mafg_ccfg", ...)``:
 
 ==============================  =========================================================
@@ -188,19 +195,9 @@ class MAFGCCFG(AffectModel):
 
     def build_criterion(self, stats: dict[str, Any] | None = None, **options: Any) -> nn.Module:
         """``L = L_WA`` (Eq. 15–17); ``w_i`` (Eq. 16) from ``stats`` (uniform when ``stats`` is None)."""
-        from ..losses.au import WeightedAsymmetricLoss, weights_from_stats
+        from ..losses.au import MAFGCCFGCriterion, WeightedAsymmetricLoss, weights_from_stats
 
-        return _AUCriterion(WeightedAsymmetricLoss(weight=weights_from_stats(stats, self.num_classes), **options))
-
-
-class _AUCriterion(nn.Module):
-    def __init__(self, wa: nn.Module) -> None:
-        super().__init__()
-        self.wa = wa
-
-    def forward(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        loss = self.wa(outputs["au"], batch["au"], batch.get("au_mask"))
-        return {"loss": loss, "wa": loss.detach()}
+        return MAFGCCFGCriterion(WeightedAsymmetricLoss(weight=weights_from_stats(stats, self.num_classes), **options))
 
 
 @register_model("mafg_ccfg")

@@ -1,6 +1,12 @@
 """ME-GraphAU (Luo et al., IJCAI 2022): backbone → global LinearBlock → AFG node features →
 FGG (stage 1) or MEFL + GatedGCN (stage 2) → similarity head (Eq. 2) (+ edge classifier).
 
+Paper: C. Luo, S. Song, W. Xie, L. Shen, H. Gunes, `"Learning Multi-dimensional Edge Feature-based
+AU Relation Graph for Facial Action Unit Recognition" <https://arxiv.org/abs/2205.01782>`_, IJCAI
+2022. Equations used: Eq. 1 (FGG graph layer, :mod:`afg.nn.fgg`), Eq. 2 (similarity head),
+Eq. 3–5 (MEFL, :mod:`afg.nn.mefl`; the GatedGCN of Sec. 2.3, :mod:`afg.nn.gated_gcn`, follows
+Bresson and Laurent 2017), Eq. 6–8 (losses, :class:`afg.losses.au.MEGraphAUCriterion`).
+
 Registered names:
 
 * ``me_graphau_stage1`` — ANFL: AFG + FGG + similarity head, trained with L_WA (Eq. 6).
@@ -22,12 +28,7 @@ from torch import nn
 
 from ..backbones import create_backbone
 from ..graphs.knn import knn_adjacency
-from ..losses.au import (
-    EdgeCooccurrenceLoss,
-    WeightedAsymmetricLoss,
-    WeightedBCELoss,
-    weights_from_stats,
-)
+from ..losses.au import MEGraphAUCriterion, weights_from_stats
 from ..nn import (
     MEFL,
     EdgeClassifier,
@@ -40,7 +41,7 @@ from ..nn import (
 from .base import AffectModel
 from .registry import register_model
 
-__all__ = ["TABLE3_ROWS", "ANFLHead", "LinearAUHead", "MEFLHead", "MEGraphAU", "MEGraphAUCriterion"]
+__all__ = ["TABLE3_ROWS", "ANFLHead", "LinearAUHead", "MEFLHead", "MEGraphAU", "MEGraphAUCriterion"]  # the criterion: re-exported from afg.losses.au
 
 def _table3_rows() -> list[dict[str, Any]]:
     """Table 3 of the paper as option sets, read from the one place its rows are written: the
@@ -132,25 +133,6 @@ class MEFLHead(nn.Module):
         if return_intermediates:
             out.update(nodes=v, edge_features=e, adjacency=knn_adjacency(v0, self.neighbor_num, self.metric))
         return out
-
-
-class MEGraphAUCriterion(nn.Module):
-    """``{"loss": L_WA + λ·L_E, "wa": L_WA (or weighted BCE), "edge": L_E}`` (Eq. 6–8), masked by ``au_mask``."""
-
-    def __init__(self, weight: torch.Tensor | None = None, loss: str = "wa", lam: float = 0.0) -> None:
-        super().__init__()
-        if loss not in ("wa", "wbce"):
-            raise ValueError(f"loss must be 'wa' or 'wbce', got {loss!r}")
-        self.au_loss = WeightedAsymmetricLoss(weight) if loss == "wa" else WeightedBCELoss(weight)
-        self.edge_loss = EdgeCooccurrenceLoss()
-        self.lam = float(lam)
-
-    def forward(self, outputs: dict[str, torch.Tensor], batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        y = batch["au"].to(outputs["au"].dtype)
-        mask = batch.get("au_mask")
-        wa = self.au_loss(outputs["au"], y, mask)
-        edge = self.edge_loss(outputs["edge"], y, mask) if "edge" in outputs else wa.new_zeros(())
-        return {"loss": wa + self.lam * edge if self.lam else wa, "wa": wa, "edge": edge}
 
 
 class MEGraphAU(AffectModel):

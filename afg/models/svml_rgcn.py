@@ -1,5 +1,11 @@
 """SVML-RGCN (Zhang et al.): an R-GCN over positive/negative label relations learns the classifier.
 
+Paper: M. Zhang, W. Deng, J. Jiang, H. Zhang, "Multi-Label Facial Expression Recognition with
+Graph-Based Modeling of Label Correlation and Node Representation" (the copy in
+``papers/svml_rgcn_zhang.md`` prints no DOI or arXiv id). Equations used: Eq. 1 (logits), Eq. 2
+(loss, :class:`afg.losses.multilabel.MultiLabelBCELoss`), Eq. 3–4 (relations,
+:mod:`afg.graphs.relations`), Eq. 5 (class means), Eq. 6 (MFB), Eq. 7 (R-GCN), Eq. 13–14 (SVML-GCN).
+
 Figure 3 of the paper, as modules::
 
     images ─ backbone ─ avg-pool ─ f (B, D) ───────────────────────────┐
@@ -32,13 +38,14 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, default_collate
+from torch.utils.data import DataLoader, Subset, default_collate
 
 from ..backbones import create_backbone
+from ..data.wrappers import base_dataset, base_positions, dataset_layers, find_attribute
 from ..embeddings import resolve_embeddings
 from ..graphs.relations import label_relations, mlgcn_adjacency
+from ..losses.multilabel import MultiLabelBCELoss
 from ..nn.gcn import GraphConvolution
 from ..nn.mfb import MFB
 from ..nn.rgcn import RGCNLayer
@@ -53,21 +60,9 @@ VARIANTS = ("baseline", "svml_gcn", "sml_rgcn", "vml_rgcn", "svml_rgcn")
 DEFAULT_EMOTION_NAMES = ("Surprise", "Fear", "Disgust", "Happiness", "Sadness", "Anger")
 
 
-def _base_dataset(data: Any) -> Any:
-    ds = data.dataset if isinstance(data, DataLoader) else data
-    while hasattr(ds, "dataset") and hasattr(ds, "indices"):  # Subset
-        ds = ds.dataset
-    return ds
-
-
 def _emotion_labels(data: Any) -> np.ndarray | None:
     """``labels()["emotions"]`` of a dataset, restricted to a (nested) Subset's indices."""
-    ds = data.dataset if isinstance(data, DataLoader) else data
-    idx = None
-    while hasattr(ds, "dataset") and hasattr(ds, "indices"):
-        sub = np.asarray(ds.indices)
-        idx = sub if idx is None else sub[idx]
-        ds = ds.dataset
+    ds, idx = base_positions(data)
     y = ds.labels().get("emotions") if hasattr(ds, "labels") else None
     return None if y is None else (np.asarray(y) if idx is None else np.asarray(y)[idx])
 
@@ -75,15 +70,8 @@ def _emotion_labels(data: Any) -> np.ndarray | None:
 def find_basic_data(data: Any) -> Any:
     """The ``basic_data`` attribute that :func:`afg.experiments.build_data` attaches for
     ``data.basic``, looked up on ``data`` and every wrapper below it (DataLoader, Subset,
-    :class:`~afg.experiments.CachedDataset`); ``None`` when there is none."""
-    for _ in range(32):  # DataLoader -> Subset -> ... -> CachedDataset -> base
-        own = getattr(data, "__dict__", None)
-        if own is None:
-            return None
-        if own.get("basic_data") is not None:
-            return own["basic_data"]
-        data = own["dataset"] if "dataset" in own else own.get("base")
-    return None
+    :class:`~afg.data.wrappers.CachedDataset`); ``None`` when there is none."""
+    return find_attribute(data, "basic_data")
 
 
 def _digest(*parts: Any) -> str:
@@ -106,19 +94,8 @@ def _data_identity(data: Any) -> tuple[str, str]:
     """``(readable name, digest)`` of the images a loader/dataset yields: the base dataset's
     image paths (prepared faces: the folder and the aligned files) or, for in-memory data, its
     type and labels; the (nested) Subset indices; the labels of the selected rows."""
-    ds = data.dataset if isinstance(data, DataLoader) else data
-    chain: list[Any] = []
-    idx = None
-    while True:
-        if hasattr(ds, "dataset") and hasattr(ds, "indices"):  # Subset / AugmentedSubset
-            sub = np.asarray(ds.indices, dtype=np.int64)
-            idx = sub if idx is None else sub[idx]
-            chain.append(type(ds).__name__)
-            ds = ds.dataset
-        elif "base" in getattr(ds, "__dict__", {}):  # CachedDataset
-            ds = ds.base
-        else:
-            break
+    ds, idx = base_positions(data)
+    chain = [type(layer).__name__ for layer in dataset_layers(data) if isinstance(layer, Subset)]
     table = getattr(ds, "table", None)
     records = getattr(ds, "records", None)
     frame = table if table is not None else records
@@ -255,32 +232,6 @@ def class_mean_features(
     return out
 
 
-class _BCE(nn.Module):
-    """SVML-RGCN Eq. 2: binary cross-entropy with logits on ``emotions`` (NaN labels ignored).
-
-    ``reduction="sum"`` (the paper): Eq. 2 sums over the C classes of an image, then the batch
-    mean; ``"mean"``: the mean over all (image, class) entries, C times smaller. Adam is nearly
-    invariant to that factor, but its L2 weight decay (2e-4) is not: ``"mean"`` weighs the
-    decay C = 6 times more against the data term.
-    """
-
-    def __init__(self, reduction: str = "sum") -> None:
-        super().__init__()
-        if reduction not in ("sum", "mean"):
-            raise ValueError(f"loss_reduction must be 'sum' (Eq. 2) or 'mean', got {reduction!r}")
-        self.reduction = reduction
-
-    def forward(self, outputs: dict[str, torch.Tensor], batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        logits = outputs["emotions"]  # (B, C)
-        y = batch["emotions"] if "emotions" in batch else batch["expression_multilabel"]
-        y = torch.as_tensor(y, device=logits.device, dtype=logits.dtype)
-        mask = ~torch.isnan(y)
-        loss = F.binary_cross_entropy_with_logits(logits, torch.nan_to_num(y), reduction="none")
-        denom = mask.any(1).sum() if self.reduction == "sum" else mask.sum()  # images | entries
-        loss = (loss * mask).sum() / denom.clamp_min(1)
-        return {"loss": loss, "bce": loss.detach()}
-
-
 class SVMLRGCN(AffectModel):
     """Multi-label expression recognition with a label-graph classifier (see module docstring).
 
@@ -317,7 +268,7 @@ class SVMLRGCN(AffectModel):
         self.variant, self.t1, self.t2, self.p = variant, t1, t2, p
         self.word_vectors, self.word_dim, self.feature_cache = word_vectors, word_dim, feature_cache
         self.missing_class, self.loss_reduction = missing_class, loss_reduction
-        _BCE(loss_reduction)  # validate now, not at the first training step
+        MultiLabelBCELoss(loss_reduction)  # validate now, not at the first training step
         self.feature_cache_file: Path | None = None  # the keyed file prepare() used
         self.backbone = create_backbone(backbone, pretrained=pretrained, weights=weights, img_size=img_size)
         d = self.backbone.num_features  # D
@@ -377,7 +328,7 @@ class SVMLRGCN(AffectModel):
     def build_criterion(self, stats: dict[str, Any] | None = None, **options: Any) -> nn.Module:
         if options:
             raise TypeError(f"svml_rgcn criterion takes no options, got {sorted(options)}")
-        return _BCE(self.loss_reduction)
+        return MultiLabelBCELoss(self.loss_reduction)
 
     def set_relations(self, labels: Any) -> None:
         """Relations (Eq. 3-4) and the SVML-GCN adjacency (Eq. 13-14) from ``(n, C)`` labels."""
@@ -398,7 +349,7 @@ class SVMLRGCN(AffectModel):
         basic's Neutral is dropped); otherwise its single-label ``emotions`` images are used. A
         class with no image raises (``missing_class``).
         """
-        base = _base_dataset(train_data) if train_data is not None else None
+        base = base_dataset(train_data) if train_data is not None else None
         names = getattr(base, "emotion_names", None)
         if names is not None and len(names) == len(self.label_names) and list(names) != self.label_names:
             self.label_names = list(names)
@@ -418,7 +369,7 @@ class SVMLRGCN(AffectModel):
         src = basic_data if basic_data is not None else train_data
         self.visual_source = "none" if src is None else "basic" if basic_data is not None else "train"
         if src is not None and self.variant != "sml_rgcn":
-            b = _base_dataset(src)
+            b = base_dataset(src)
             expr = [str(n).lower() for n in getattr(b, "expression_names", [])]
             want = [n.lower() for n in self.label_names]
             key, lmap = "emotions", None

@@ -2,6 +2,7 @@
 from ..graphs.knn import knn_adjacency
 from ..graphs.normalize import normalize_digraph
 from .attention import *
+from .backbone import *
 from .blocks import *
 from .ccfg import *
 from .fgg import *

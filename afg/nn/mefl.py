@@ -18,9 +18,9 @@ node i, ``Y_p = A_p Q_i`` exactly. Hence
   and ``Σ_{b,d,c} (Y_p - μ_p)^2`` follows from it and ``mean_d Y_p`` (see the code);
 
 so the ``(B, N², D, C)`` tensor never exists: the largest tensors are the ``(B, N², D, D)``
-attention maps. In eval mode the running statistics make the moments unnecessary. The result
-equals the straightforward computation (``efficient=False``) to rounding, including the BN
-running-statistics update.
+attention maps. In eval mode the running statistics make the moments unnecessary (``F.batch_norm``
+on the token means). The result equals the straightforward computation (``efficient=False``) to
+rounding, including the BN running-statistics update.
 """
 from __future__ import annotations
 
@@ -109,31 +109,34 @@ class MEFL(nn.Module):
         a_bar = at.view(b, n, d, n, d).mean(dim=-1)  # (B, N_i, D_e, N_j): token mean of A_p
         y_bar = a_bar.transpose(-1, -2) @ qv  # (B, N_i, N_j, C) = mean_d Y_p
         bn = self.bn
-        use_batch_stats = self.training or bn.running_mean is None
-        if use_batch_stats:
-            cnt = b * d * c
-            mu = y_bar.mean(dim=(0, 3))  # (N_i, N_j)
-            # shift s_bi = token mean of Q_bi (per channel); any shift is exact, this one keeps
-            # the Gram matrix free of the large common component (float32 accuracy of gradients)
-            shift = qv.detach().mean(dim=2, keepdim=True)  # (B, N_i, 1, C)
-            qc = qv - shift
-            gram = qc @ qc.transpose(-1, -2)  # (B, N_i, D, D), symmetric
-            # Σ_{d,c} (Y_p - s)² = Σ_{d,e,e'} A[d,e] G[e,e'] A[d,e']
-            sq = ((gram @ at) * at).view(b, n, d, n, d).sum(dim=(0, 2, 4))  # (N_i, N_j)
-            # Σ (Y-μ)² = Σ (Y-s)² + 2D Σ_{b,c} (ȳ-s)(s-μ) + D Σ_{b,c} (s-μ)²,  ȳ = mean_d Y
-            s_mu = shift - mu.view(1, n, n, 1)  # (B, N_i, N_j, C)
-            cross = ((y_bar - shift) * s_mu).sum(dim=(0, 3)) * (2 * d) + (s_mu ** 2).sum(dim=(0, 3)) * d
-            var = ((sq + cross) / cnt).clamp_min(0)  # biased batch variance (N_i, N_j)
-            mean_used, var_used = mu.reshape(-1), var.reshape(-1)
-            if self.training and bn.track_running_stats and bn.running_mean is not None:
-                with torch.no_grad():
-                    bn.num_batches_tracked.add_(1)
-                    m = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
-                    bn.running_mean.mul_(1 - m).add_(m * mean_used.detach())
-                    bn.running_var.mul_(1 - m).add_(m * var_used.detach() * cnt / max(cnt - 1, 1))
-        else:
-            mean_used, var_used = bn.running_mean, bn.running_var
-        y = y_bar.reshape(b, n * n, c)  # p = i*N + j
+        y = y_bar.reshape(b, n * n, c)  # p = i*N + j: the BN channel
+        if not self.training and bn.running_mean is not None:
+            # eval: BN is affine per pair, so mean_d BN(Y_p) = BN(mean_d Y_p): the library's, on (B, N², C)
+            return F.batch_norm(y, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+        cnt = b * d * c
+        mu = y_bar.mean(dim=(0, 3))  # (N_i, N_j)
+        # shift s_bi = token mean of Q_bi (per channel); any shift is exact, this one keeps
+        # the Gram matrix free of the large common component (float32 accuracy of gradients)
+        shift = qv.detach().mean(dim=2, keepdim=True)  # (B, N_i, 1, C)
+        qc = qv - shift
+        gram = qc @ qc.transpose(-1, -2)  # (B, N_i, D, D), symmetric
+        # Σ_{d,c} (Y_p - s)² = Σ_{d,e,e'} A[d,e] G[e,e'] A[d,e']
+        sq = ((gram @ at) * at).view(b, n, d, n, d).sum(dim=(0, 2, 4))  # (N_i, N_j)
+        # Σ (Y-μ)² = Σ (Y-s)² + 2D Σ_{b,c} (ȳ-s)(s-μ) + D Σ_{b,c} (s-μ)²,  ȳ = mean_d Y
+        s_mu = shift - mu.view(1, n, n, 1)  # (B, N_i, N_j, C)
+        cross = ((y_bar - shift) * s_mu).sum(dim=(0, 3)) * (2 * d) + (s_mu ** 2).sum(dim=(0, 3)) * d
+        var = ((sq + cross) / cnt).clamp_min(0)  # biased batch variance (N_i, N_j)
+        mean_used, var_used = mu.reshape(-1), var.reshape(-1)
+        if self.training and bn.track_running_stats and bn.running_mean is not None:
+            # By hand because nn.BatchNorm2d only updates from the tensor it normalises, and Y (B, N², D, C)
+            # is never built; this is _BatchNorm.forward's rule (tested against it in test_nn_graph_modules.py).
+            with torch.no_grad():
+                bn.num_batches_tracked.add_(1)
+                m = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
+                bn.running_mean.mul_(1 - m).add_(m * mean_used.detach())
+                bn.running_var.mul_(1 - m).add_(m * var_used.detach() * cnt / max(cnt - 1, 1))
+        # normalising with batch moments that need gradients: F.batch_norm takes them only as
+        # (non-differentiable) running buffers, so the affine map is written out
         inv = torch.rsqrt(var_used + bn.eps)  # (N²,)
         scale = inv if bn.weight is None else inv * bn.weight
         out = (y - mean_used.view(1, -1, 1)) * scale.view(1, -1, 1)

@@ -366,7 +366,7 @@ def _train_stage(model, train_data, val_data, recipe: Recipe, stage_dir: Path | 
                                 seed=recipe.seed, drop_last=False)
     gen = torch.Generator()
     workers = resolve_workers(recipe.num_workers, device.type)
-    from ..data.device_augment import device_augment_of
+    from ..data.augment import device_augment_of
 
     device_aug = device_augment_of(train_data)  # data.augment_on: device — batched, after the transfer
     # the last incomplete batch is dropped (a batch of one image makes BatchNorm over the batch

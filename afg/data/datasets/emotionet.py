@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .base import ReleaseAdapter, ReleaseFormatError, au_name, find_dir, kfold_indices
+from .base import ReleaseAdapter, ReleaseFormatError, au_name, find_dir
+from .records import kfold_indices
 
 __all__ = ["EMOTIONET_AUS", "EmotioNet"]
 

@@ -24,8 +24,9 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from ..manifest import read_manifest, relative_source
 from ..transforms import to_tensor
-from .base import records_labels, subject_folds
+from .records import records_labels, subject_folds
 
 __all__ = ["FaceDataset"]
 
@@ -47,8 +48,6 @@ class FaceDataset(Dataset):
     def __init__(self, source: Any, prepared: str | os.PathLike | None = None,
                  indices: Sequence[int] | None = None, transform: Callable | None = None,
                  size: int | None = None, cache: bool | int = False, normalize: bool = True):
-        from ..prepare import _relative_source, read_manifest
-
         if isinstance(source, (str, os.PathLike)):
             prepared, adapter = source, None
         else:
@@ -68,7 +67,7 @@ class FaceDataset(Dataset):
             pos = np.arange(len(rec)) if indices is None else np.asarray(indices, dtype=np.int64)
             rec = rec.iloc[pos]
             aligned_of = dict(zip(ok["source"], ok["aligned"]))
-            rel = [_relative_source(str(s), adapter.root) for s in rec["image"]]
+            rel = [relative_source(str(s), adapter.root) for s in rec["image"]]
             has = np.array([r in aligned_of for r in rel], dtype=bool)
             table = rec[has].copy()
             table["aligned"] = [aligned_of[r] for r, h in zip(rel, has) if h]

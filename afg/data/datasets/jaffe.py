@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .base import ReleaseAdapter, ReleaseFormatError, kfold_indices, read_text_lines
+from .base import ReleaseAdapter, ReleaseFormatError, read_text_lines
+from .records import kfold_indices
 
 __all__ = ["JAFFE", "JAFFE_EMOTIONS", "JAFFE_EXPRESSIONS"]
 
