@@ -1,12 +1,26 @@
 """Training: typed recipes, ``fit``, evaluation per task, checkpoints, DDP, cross-validation."""
-from . import checkpoint, cv, distributed, evaluate, loop, optim, recipe
+from . import (
+    checkpoint,
+    cv,
+    distributed,
+    epoch,
+    evaluate,
+    logs,
+    loop,
+    optim,
+    recipe,
+    stage_model,
+    state,
+)
 from .checkpoint import *
 from .cv import *
 from .distributed import *
+from .epoch import build_loader, train_one_epoch
 from .evaluate import *
 from .loop import *
 from .optim import *
 from .recipe import *
+from .state import TrainState
 
 __all__ = [
     "DistContext",
@@ -16,6 +30,8 @@ __all__ = [
     "Recipe",
     "ScheduleConfig",
     "Stage",
+    "TrainState",
+    "build_loader",
     "build_optimizer",
     "build_scheduler",
     "compute_metrics",
@@ -34,4 +50,5 @@ __all__ = [
     "standardize_batch",
     "summarize",
     "to_plain",
+    "train_one_epoch",
 ]

@@ -1,0 +1,66 @@
+"""The files a training stage writes beside its checkpoints.
+
+``metrics.json`` (every log row), ``metrics.csv`` (their scalar and text columns), ``result.json``
+(written when a stage completes; a complete one lets a resumed run skip the stage),
+``status.json`` (why training stopped early) and TensorBoard events under ``tb/``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..utils import atomic_save_json, atomic_write_text
+
+__all__ = ["is_scalar", "open_tensorboard", "read_result", "write_logs"]
+
+
+def is_scalar(v: Any) -> bool:
+    """A real number (not a bool): what goes to the CSV columns and TensorBoard."""
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def write_logs(stage_dir: Path, history: list[dict[str, Any]]) -> None:
+    """``metrics.json`` (all rows) and ``metrics.csv`` (columns in order of first appearance)."""
+    atomic_save_json(stage_dir / "metrics.json", history)
+    cols: list[str] = []
+    for row in history:
+        for k, v in row.items():
+            if k not in cols and (is_scalar(v) or isinstance(v, str)):
+                cols.append(k)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
+    w.writeheader()
+    for row in history:
+        w.writerow({k: row.get(k, "") for k in cols})
+    atomic_write_text(stage_dir / "metrics.csv", buf.getvalue())
+
+
+def read_result(path: Path) -> dict[str, Any] | None:
+    """A complete stage's ``result.json``; ``None`` when absent, unreadable (a corrupt file is
+    warned about and the stage resumes from ``last.pt``) or not ``complete``."""
+    if not path.exists():
+        return None
+    try:
+        done = json.loads(path.read_text())
+    except (OSError, ValueError):
+        warnings.warn(f"{path}: unreadable; the stage is resumed from last.pt", stacklevel=4)
+        return None
+    keys = ("metrics", "last_metrics", "best_epoch", "history")
+    complete = isinstance(done, dict) and done.get("status") == "complete"
+    return done if complete and all(k in done for k in keys) else None
+
+
+def open_tensorboard(stage_dir: Path) -> Any:
+    """A ``SummaryWriter`` on ``stage_dir/tb``; ``None`` (with a warning) without tensorboard."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        warnings.warn("tensorboard is not installed; recipe.tensorboard ignored", stacklevel=4)
+        return None
+    return SummaryWriter(str(stage_dir / "tb"))
