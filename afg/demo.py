@@ -19,8 +19,9 @@
 4. Figures (``$AFG_FIGURES_DIR`` or ``./figures``): ``demo_f1.pdf|png`` (per-AU F1 bars with the
    paper's row as markers) and ``demo_knn_graph.pdf|png`` (each AU node linked to its K nearest
    neighbours in the trained stage-2 model, for held-out faces; ME-GraphAU Fig. 4).
-5. ``afg predict`` with the trained ME-GraphAU on a real photograph (scikit-image's astronaut:
-   MTCNN detection + alignment) and on a few synthetic faces (already aligned: ``--no-detect``).
+5. :class:`afg.Predictor` (what ``afg predict`` runs) with the trained ME-GraphAU on a real
+   photograph (scikit-image's astronaut: MTCNN detection + alignment) and on a few synthetic faces
+   (already aligned: ``detect=False``); the tables go to ``<runs>/demo/predict_*.csv``.
 
 One fold and one seed show that the pipeline runs end to end and that both models learn; they
 cannot show which model is better: the run-to-run noise at this scale is a few F1 points, so a
@@ -39,6 +40,24 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import matplotlib
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from torch import nn
+
+from . import __version__
+from .data.transforms import to_uint8
+from .data.wrappers import base_dataset
+from .experiments import RunResult, build_data, build_model, load_experiment, run, runs_root
+from .experiments.runner import final_model_config
+from .predict import Predictor, load_model_checkpoint, resolve_checkpoint
+from .reference import load_table
+from .train.checkpoint import load_checkpoint
+from .train.evaluate import evaluate
+from .utils import resolve_device
+
 __all__ = ["PLANS", "demo_configs", "main"]
 
 #: sizes of the two forms of the demo
@@ -48,6 +67,9 @@ PLANS: dict[str, dict[str, Any]] = {
     "quick": {"n_subjects": 6, "images_per_subject": 4, "batch_size": 8,
               "stage1_epochs": 1, "stage2_epochs": 1, "max_steps": 2, "synthetic_faces": 2},
 }
+#: rows of the F1 table
+_BASELINE, _STAGE1, _FULL = "Baseline (backbone + linear)", "ME-GraphAU stage 1 (ANFL)", "ME-GraphAU stage 2 (full)"
+_CHANCE, _PAPER = "Chance: every AU present", "Paper: ME-GraphAU R-50 (real DISFA)"
 
 
 def demo_configs(quick: bool = False, device: str = "cpu") -> dict[str, dict[str, Any]]:
@@ -89,13 +111,71 @@ def demo_configs(quick: bool = False, device: str = "cpu") -> dict[str, dict[str
     return {"baseline": baseline, "me_graphau": me_graphau}
 
 
-def _stage_held_out(result: Any, stage: str, test: Any, device: str = "cpu") -> dict[str, Any]:
-    """Held-out metrics of one stage's final weights (``<run>/stage*-<stage>/last.pt``)."""
-    from .experiments.config import build_model
-    from .experiments.runner import final_model_config
-    from .train.checkpoint import load_checkpoint
-    from .train.evaluate import evaluate
+def main(quick: bool = False, runs: str | os.PathLike | None = None,
+         figures: str | os.PathLike | None = None, device: str | None = None) -> int:
+    """Run the demo; returns 0. See the module docstring."""
+    warnings.filterwarnings("ignore", message=r"stage 'stage2': initialised from previous stage")
+    t_start, c_start = time.perf_counter(), time.process_time()
+    dev = str(resolve_device(device or "cpu"))
+    root = runs_root(runs)
+    print(f"afg {__version__} demo{' --quick' if quick else ''}: torch {torch.__version__}, device {dev}, "
+          f"{torch.get_num_threads()} threads, runs in {root}", flush=True)
+    cfgs = {k: load_experiment(v) for k, v in demo_configs(quick, dev).items()}
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    test = _data(cfgs["baseline"].data)
+    timings["data"] = time.perf_counter() - t
+    results = _train(cfgs, root, timings)
+    t = time.perf_counter()
+    table, paper_row = _f1_table(results, test, dev, quick)
+    _figures(table, paper_row, results["me_graphau"], test, figures, quick)
+    timings["figures"] = time.perf_counter() - t
+    t = time.perf_counter()
+    _predict(results["me_graphau"], test, root / "demo", dev, PLANS["quick" if quick else "full"])
+    timings["predict"] = time.perf_counter() - t
+    total, cpu = time.perf_counter() - t_start, time.process_time() - c_start
+    _hr("done")
+    print("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + f"; total {total:.0f} s "
+          f"({total / 60:.1f} min); process CPU time {cpu:.0f} s on {torch.get_num_threads()} threads")
+    return 0
 
+
+def _hr(title: str) -> None:
+    print(f"\n== {title} " + "=" * max(0, 76 - len(title)), flush=True)
+
+
+def _data(spec: Any) -> Any:
+    """Section 1: the fold's training and held-out faces, their subjects and AU base rates; returns
+    the held-out faces."""
+    _hr("1. data: synthetic DISFA-profile faces (8 AUs), fold 1/3 by identity")
+    train, test = build_data(spec)
+    ds = base_dataset(train)
+    names = list(ds.au_names)
+    tr_subj = sorted({str(ds.sample_subjects[i]) for i in train.indices})
+    te_subj = sorted({str(ds.sample_subjects[i]) for i in test.indices})
+    rates = np.nanmean(np.asarray(ds.labels()["au"], dtype=float), 0)
+    print(f"{len(ds)} images of {ds.n_subjects} identities at 112 px: train {len(train)} "
+          f"({len(tr_subj)} subjects), held-out test {len(test)} ({', '.join(te_subj)})")
+    print("AU base rates: " + " ".join(f"{n}={r:.2f}" for n, r in zip(names, rates)))
+    return test
+
+
+def _train(cfgs: dict[str, Any], root: Path, timings: dict[str, float]) -> dict[str, RunResult]:
+    """Section 2: both runs through the run cache (a rerun trains nothing)."""
+    _hr("2. training (cached runs; a rerun trains nothing)")
+    results = {}
+    for key, label in (("baseline", "backbone baseline"), ("me_graphau", "ME-GraphAU stage 1 + stage 2")):
+        t = time.perf_counter()
+        print(f"-- {label}: {cfgs[key].description}", flush=True)
+        res = run(cfgs[key], root=root)
+        timings[key] = time.perf_counter() - t
+        print(f"   {'cached' if res.cached else 'trained'} in {timings[key]:.0f} s -> {res.run_dir}", flush=True)
+        results[key] = res
+    return results
+
+
+def _stage_held_out(result: RunResult, stage: str, test: Any, device: str = "cpu") -> dict[str, Any]:
+    """Held-out metrics of one stage's final weights (``<run>/stage*-<stage>/last.pt``)."""
     d = next(p for p in sorted(Path(result.run_dir).glob(f"stage*-{stage}")) if p.is_dir())
     model = build_model(final_model_config(result.config, stage), test)
     model.load_state_dict(load_checkpoint(d / "last.pt")["model"])
@@ -106,85 +186,41 @@ def _per_au(metrics: dict[str, Any], names: list[str]) -> list[float]:
     return [100.0 * float(metrics.get(f"f1/{n}", float("nan"))) for n in names]
 
 
-def _hr(title: str) -> None:
-    print(f"\n== {title} " + "=" * max(0, 76 - len(title)), flush=True)
-
-
-def main(quick: bool = False, runs: str | os.PathLike | None = None,
-         figures: str | os.PathLike | None = None, device: str | None = None) -> int:
-    """Run the demo; returns 0. See the module docstring."""
-    import numpy as np
-    import pandas as pd
-    import torch
-
-    from . import __version__
-    from .experiments import load_experiment, run, runs_root
-    from .experiments.config import _base, build_data
-    from .reference import load_table
-    from .utils import resolve_device
-
-    warnings.filterwarnings("ignore", message=r"stage 'stage2': initialised from previous stage")
-    t_start, c_start = time.perf_counter(), time.process_time()
-    dev = str(resolve_device(device or "cpu"))
-    plan = PLANS["quick" if quick else "full"]
-    root = runs_root(runs)
-    print(f"afg {__version__} demo{' --quick' if quick else ''}: torch {torch.__version__}, device {dev}, "
-          f"{torch.get_num_threads()} threads, runs in {root}", flush=True)
-    cfgs = {k: load_experiment(v) for k, v in demo_configs(quick, dev).items()}
-    timings: dict[str, float] = {}
-
-    _hr("1. data: synthetic DISFA-profile faces (8 AUs), fold 1/3 by identity")
-    t = time.perf_counter()
-    train, test = build_data(cfgs["baseline"].data)
-    ds = _base(train)
-    names = list(ds.au_names)
-    tr_subj = sorted({str(ds.sample_subjects[i]) for i in train.indices})
-    te_subj = sorted({str(ds.sample_subjects[i]) for i in test.indices})
-    rates = np.nanmean(np.asarray(ds.labels()["au"], dtype=float), 0)
-    print(f"{len(ds)} images of {ds.n_subjects} identities at 112 px: train {len(train)} "
-          f"({len(tr_subj)} subjects), held-out test {len(test)} ({', '.join(te_subj)})")
-    print("AU base rates: " + " ".join(f"{n}={r:.2f}" for n, r in zip(names, rates)))
-    timings["data"] = time.perf_counter() - t
-
-    _hr("2. training (cached runs; a rerun trains nothing)")
-    results = {}
-    for key, label in (("baseline", "backbone baseline"), ("me_graphau", "ME-GraphAU stage 1 + stage 2")):
-        t = time.perf_counter()
-        print(f"-- {label}: {cfgs[key].description}", flush=True)
-        res = run(cfgs[key], root=root)
-        timings[key] = time.perf_counter() - t
-        print(f"   {'cached' if res.cached else 'trained'} in {timings[key]:.0f} s -> {res.run_dir}", flush=True)
-        results[key] = res
-
+def _f1_table(results: dict[str, RunResult], test: Any, dev: str, quick: bool) -> tuple[pd.DataFrame, list[float]]:
+    """Section 3: per-AU F1 of the three models, the every-AU-present reference and the paper's row;
+    what one fold and one seed can and cannot show. Returns the table and the paper's row."""
     _hr("3. per-AU F1 (%) on the held-out subjects (final weights: no model selection)")
-    rows: dict[str, list[float]] = {}
-    base_m = results["baseline"].metrics
-    rows["Baseline (backbone + linear)"] = _per_au(base_m, names)
-    rows["ME-GraphAU stage 1 (ANFL)"] = _per_au(_stage_held_out(results["me_graphau"], "stage1", test, dev), names)
-    me_m = results["me_graphau"].metrics
-    rows["ME-GraphAU stage 2 (full)"] = _per_au(me_m, names)
+    ds = base_dataset(test)
+    names = list(ds.au_names)
+    base_m, me_m = results["baseline"].metrics, results["me_graphau"].metrics
+    rows = {_BASELINE: _per_au(base_m, names),
+            _STAGE1: _per_au(_stage_held_out(results["me_graphau"], "stage1", test, dev), names),
+            _FULL: _per_au(me_m, names)}
     paper = load_table("me_graphau/table2").loc["ME-GraphAU (ResNet-50)"]
     paper_row = [float(paper[n]) for n in names]
     table = pd.DataFrame(rows, index=names).T
     table["mean"] = table[names].mean(1)
-    y_test = np.asarray(ds.labels()["au"])[np.asarray(test.indices)]
-    rate = np.nanmean(y_test, 0)
+    rate = np.nanmean(np.asarray(ds.labels()["au"])[np.asarray(test.indices)], 0)
     chance = [100.0 * 2 * r / (1 + r) for r in rate]  # F1 of predicting every AU present
-    table.loc["Chance: every AU present"] = chance + [float(np.mean(chance))]
-    table.loc["Paper: ME-GraphAU R-50 (real DISFA)"] = paper_row + [float(paper["mean"])]
+    table.loc[_CHANCE] = chance + [float(np.mean(chance))]
+    table.loc[_PAPER] = paper_row + [float(paper["mean"])]
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(table.round(1).to_string())
     auc = {"Baseline": base_m.get("auc_mean"), "ME-GraphAU": me_m.get("auc_mean")}
     print("mean AUC: " + ", ".join(f"{k} {100 * float(v):.1f}" for k, v in auc.items() if v is not None)
           + " (chance 50.0)")
-    ref = float(np.mean(chance))
-    for label in ("Baseline (backbone + linear)", "ME-GraphAU stage 2 (full)"):
+    _verdict(table, float(np.mean(chance)), quick)
+    return table, paper_row
+
+
+def _verdict(table: pd.DataFrame, ref: float, quick: bool) -> None:
+    """Did each model beat the every-AU-present F1, and why one fold cannot rank them."""
+    for label in (_BASELINE, _FULL):
         f1 = float(table.loc[label, "mean"])
         verdict = "above it: the model learned" if f1 > ref else "NOT above it: the model did not learn"
         print(f"{label}: mean F1 {f1:.1f} vs {ref:.1f} for predicting every AU present — {verdict}")
-    both = all(float(table.loc[k, "mean"]) > ref for k in ("Baseline (backbone + linear)",
-                                                              "ME-GraphAU stage 2 (full)"))
-    d = table.loc["ME-GraphAU stage 2 (full)", "mean"] - table.loc["Baseline (backbone + linear)", "mean"]
+    both = all(float(table.loc[k, "mean"]) > ref for k in (_BASELINE, _FULL))
+    d = table.loc[_FULL, "mean"] - table.loc[_BASELINE, "mean"]
     print(f"ME-GraphAU - baseline: {d:+.1f} F1 points on one fold with one seed (same loss, optimiser and "
           "epochs).")
     print("What this can show: " + (
@@ -195,53 +231,55 @@ def main(quick: bool = False, runs: str | os.PathLike | None = None,
           "fold and seed to seed, so a difference needs paired runs over folds × seeds with a confidence "
           "interval (notebook 02; afg.experiments.notebook_helpers.table3_report).")
 
-    _hr("4. figures")
-    t = time.perf_counter()
-    import matplotlib
 
+def _figures(table: pd.DataFrame, paper_row: list[float], result: RunResult, test: Any,
+             figures: str | os.PathLike | None, quick: bool) -> None:
+    """Section 4: per-AU F1 bars with the paper's row; the trained stage-2 model's AU graph (Fig. 4)."""
+    _hr("4. figures")
     matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after choosing the backend
 
     from .viz import plot_au_f1, plot_knn_graph, save_figure, use_style
 
     use_style()
-    ours = table.drop(index=["Paper: ME-GraphAU R-50 (real DISFA)", "Chance: every AU present"])[names]
-    fig = plot_au_f1(ours, names, paper={"ME-GraphAU R-50 (DISFA)": paper_row},
-                     title="Synthetic DISFA, held-out subjects")
+    names = list(base_dataset(test).au_names)
+    fig = plot_au_f1(table.drop(index=[_PAPER, _CHANCE])[names], names,
+                     paper={"ME-GraphAU R-50 (DISFA)": paper_row}, title="Synthetic DISFA, held-out subjects")
     paths = save_figure(fig, "demo_f1", folder=figures)
     plt.close(fig)
-    model = _load_final(results["me_graphau"])
+    model = _load_final(result)
     n_show = 4 if not quick else 2
     items = [test[i] for i in range(0, len(test), max(1, len(test) // n_show))][:n_show]
     x = torch.stack([it["image"] for it in items])
-    model.eval()
     with torch.no_grad():
-        out = model(x, return_intermediates=True)
-    from .data.transforms import to_uint8
-
-    imgs = np.stack([to_uint8(im) for im in x])
+        out = model.eval()(x, return_intermediates=True)
     titles = [f"{it['subject']}, true AUs: " + (",".join(n.replace("AU0", "").replace("AU", "")
                                                       for n, y in zip(names, it["au"].tolist()) if y > 0.5)
-                                             or "none")
-              for it in items]
+                                             or "none") for it in items]
     fig = plot_knn_graph(out["nodes"], k=model.head.neighbor_num, activations=out["au"], names=names,
-                         images=imgs, titles=titles)
+                         images=np.stack([to_uint8(im) for im in x]), titles=titles)
     paths += save_figure(fig, "demo_knn_graph", folder=figures)
     plt.close(fig)
     for p in paths:
         print(f"written: {p}")
-    timings["figures"] = time.perf_counter() - t
 
-    _hr("5. afg predict: a real photograph (MTCNN) and synthetic faces (--no-detect)")
-    t = time.perf_counter()
-    from PIL import Image
 
-    from .cli import main as cli_main
-    from .predict import resolve_checkpoint
+def _load_final(result: RunResult) -> nn.Module:
+    """The trained model of a run (last stage, the checkpoint written after its last epoch)."""
+    if result.model is not None:
+        return result.model.cpu()
+    model, _ = load_model_checkpoint(result.run_dir)
+    return model
 
-    ckpt = resolve_checkpoint(results["me_graphau"].run_dir)
-    out_dir = root / "demo"
+
+def _predict(result: RunResult, test: Any, out_dir: Path, dev: str, plan: dict[str, Any]) -> None:
+    """Section 5: :class:`afg.Predictor` (as ``afg predict``) on a real photograph (MTCNN) and on
+    synthetic faces (already aligned); one CSV each in ``out_dir``."""
+    _hr("5. afg.Predictor: a real photograph (MTCNN) and synthetic faces (detect=False)")
+    ds = base_dataset(test)
     out_dir.mkdir(parents=True, exist_ok=True)
+    predictor = Predictor(resolve_checkpoint(result.run_dir), device=dev)
+    print(f"{predictor!r}", flush=True)
     with tempfile.TemporaryDirectory(prefix="afg-demo-") as tmp:
         photo = Path(tmp) / "astronaut.png"
         try:
@@ -255,30 +293,23 @@ def main(quick: bool = False, runs: str | os.PathLike | None = None,
         synth_dir.mkdir()
         for i in test.indices[1:1 + plan["synthetic_faces"]]:
             Image.fromarray(ds.render(i)).save(synth_dir / f"{ds.sample_subjects[i]}_{i:04d}.png")
-        for argv in (["predict", str(ckpt), str(photo), "-o", str(out_dir / "predict_photo.csv"),
-                      "--no-progress", "--device", dev],
-                     ["predict", str(ckpt), str(synth_dir), "-o", str(out_dir / "predict_synthetic.csv"),
-                      "--no-detect", "--no-progress", "--device", dev]):
-            print("$ afg " + " ".join(Path(a).name if a.startswith(tmp) else a for a in argv), flush=True)
-            rc = cli_main(argv)
-            if rc != 0:
-                print(f"afg predict exited with {rc}")
+        for source, detect, name in ((photo, True, "predict_photo.csv"),
+                                     (synth_dir, False, "predict_synthetic.csv")):
+            df = predictor.predict([str(source)], detect=detect)
+            df.to_csv(out_dir / name, index=False)
+            _show_predictions(df, predictor.output_columns, out_dir / name)
     print("(the model learned synthetic faces only: its AU probabilities on a real photograph show the "
           "pipeline, not a calibrated prediction)")
-    timings["predict"] = time.perf_counter() - t
-
-    total, cpu = time.perf_counter() - t_start, time.process_time() - c_start
-    _hr("done")
-    print("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + f"; total {total:.0f} s "
-          f"({total / 60:.1f} min); process CPU time {cpu:.0f} s on {torch.get_num_threads()} threads")
-    return 0
 
 
-def _load_final(result: Any):
-    """The trained model of a run (last stage, the checkpoint written after its last epoch)."""
-    if result.model is not None:
-        return result.model.cpu()
-    from .predict import load_model_checkpoint
-
-    model, _ = load_model_checkpoint(result.run_dir)
-    return model
+def _show_predictions(df: pd.DataFrame, columns: list[str], written: Path) -> None:
+    """How many faces were found, and their AU probabilities."""
+    ok = df[df["status"] == "ok"]
+    print(f"{written.name}: {df['input'].nunique()} input(s), {len(ok)} face(s), "
+          f"{int((df['status'] != 'ok').sum())} row(s) without a face")
+    if len(ok):
+        show = ok[["input", "face", "FaceScore", *columns]].copy()
+        show["input"] = show["input"].map(lambda s: Path(s).name)
+        with pd.option_context("display.width", 200, "display.max_columns", 40):
+            print(show.round(2).to_string(index=False))
+    print(f"written: {written}")

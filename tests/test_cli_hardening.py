@@ -13,7 +13,7 @@ import pytest
 import torch
 import yaml
 
-import afg.cli
+import afg.cli.demo
 from afg.cli import build_parser, load_ablation, load_config, main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -198,7 +198,7 @@ def test_warnings_a_user_cannot_act_on_stay_off_the_console(monkeypatch, capsys)
         warnings.warn("disfa: 3 of 10 labelled images are missing under /data/DISFA\n(see .missing)", stacklevel=2)
         return 0
 
-    monkeypatch.setattr(afg.cli, "_cmd_demo", noisy)
+    monkeypatch.setattr(afg.cli.demo, "cmd_demo", noisy)
     rc, _, err = run_cli(capsys, ["demo"])
     assert rc == 0
     assert err == ["afg: warning: disfa: 3 of 10 labelled images are missing under /data/DISFA (see .missing)"]
@@ -213,7 +213,7 @@ def test_a_loader_error_in_the_middle_of_a_run_is_one_line(monkeypatch, capsys):
         def boom(args, exc=exc):
             raise exc
 
-        monkeypatch.setattr(afg.cli, "_cmd_demo", boom)
+        monkeypatch.setattr(afg.cli.demo, "cmd_demo", boom)
         rc, _, err = run_cli(capsys, ["demo"])
         assert rc == 2 and err == [f"afg: error: {exc}"]
 

@@ -12,18 +12,22 @@ from .config import *
 from .cv import *
 from .export import *
 from .runner import *
+from .spec import *
 
 __all__ = [
+    "ABLATION_KEYS",
     "DATASETS",
     "HASH_EXCLUDE",
     "SELECTED_ON_TEST",
     "VERDICTS",
     "Ablation",
+    "AblationSpec",
     "CachedDataset",
     "DataSpec",
     "ExperimentConfig",
     "RunResult",
     "Sweep",
+    "apply_to_stages",
     "build_data",
     "build_model",
     "config_hash",
@@ -31,6 +35,7 @@ __all__ = [
     "format_delta_ci",
     "format_mean_std",
     "item_subjects",
+    "load_data_config",
     "load_experiment",
     "paired_comparison",
     "paper_verdicts",

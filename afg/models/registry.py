@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-__all__ = ["create_model", "list_models", "model_from_config", "register_model"]
+__all__ = ["create_model", "list_models", "model_factory", "model_from_config", "register_model"]
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
@@ -29,6 +29,13 @@ def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[.
 
 def list_models() -> list[str]:
     return sorted(_REGISTRY)
+
+
+def model_factory(name: str) -> Callable[..., nn.Module]:
+    """The registered factory of ``name`` (its signature lists the model's options); KeyError if none."""
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown model {name!r}; available: {', '.join(list_models())}")
+    return _REGISTRY[name]
 
 
 def create_model(
