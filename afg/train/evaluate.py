@@ -108,19 +108,12 @@ def compute_metrics(task: str, preds: dict[str, np.ndarray], labels: dict[str, n
         logits = preds.get("expression")
         y = labels.get("expression")
         va_p, va_t = preds.get("va"), labels.get("va")
-        try:
-            from ..metrics.expression import expression_confusion_matrix, expression_report
+        from ..metrics.expression import expression_confusion_matrix, expression_report
 
-            out.update(expression_report(y, logits, va_t if va_p is not None else None, va_p))
-            if logits is not None and y is not None:
-                out["confusion_matrix"] = expression_confusion_matrix(
-                    y, logits, num_classes=logits.shape[-1]).tolist()
-        except ImportError:  # pragma: no cover - fallback while the module is being written
-            from sklearn.metrics import accuracy_score, balanced_accuracy_score
-
-            keep = y >= 0
-            out["accuracy"] = float(accuracy_score(y[keep], logits[keep].argmax(-1)))
-            out["mean_class_accuracy"] = float(balanced_accuracy_score(y[keep], logits[keep].argmax(-1)))
+        out.update(expression_report(y, logits, va_t if va_p is not None else None, va_p))
+        if logits is not None and y is not None:
+            out["confusion_matrix"] = expression_confusion_matrix(
+                y, logits, num_classes=logits.shape[-1]).tolist()
         return out
     if task == "multilabel":
         from ..metrics.multilabel import multilabel_report
@@ -132,6 +125,42 @@ def compute_metrics(task: str, preds: dict[str, np.ndarray], labels: dict[str, n
 
 _LABEL_KEYS = {"au": ("au", "au_mask"), "expression": ("expression", "va"), "multilabel": ("emotions",)}
 _PRED_KEYS = {"au": ("au",), "expression": ("expression", "va"), "multilabel": ("emotions",)}
+
+
+def _predict(model: nn.Module, loader: DataLoader, task: str, device: torch.device,
+             criterion: nn.Module | None, amp: str, channels_last: bool,
+             progress: bool) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]], float, int]:
+    """Per-batch predictions and labels of ``task`` over ``loader``, the summed criterion loss
+    (Σ_b loss_b · |b|) and the sample count."""
+    from tqdm.auto import tqdm
+
+    core = _unwrap(model)
+    preds: dict[str, list[np.ndarray]] = {k: [] for k in _PRED_KEYS[task]}
+    labels: dict[str, list[np.ndarray]] = {k: [] for k in _LABEL_KEYS[task]}
+    loss_sum, count = 0.0, 0
+    use_amp = amp != "none" and device.type == "cuda"
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    for batch in tqdm(loader, desc="eval", leave=False, disable=not progress):
+        batch = to_device(batch, device, channels_last)
+        images, extra = model_inputs(core, batch)
+        with torch.autocast(device.type, dtype=dtype, enabled=use_amp):
+            out = model(images, **extra)
+            if criterion is not None:
+                loss_sum += float(criterion(out, batch)["loss"]) * images.shape[0]
+        count += images.shape[0]
+        for k, acc in preds.items():
+            if k in out:
+                acc.append(out[k].float().cpu().numpy())
+        for k, acc in labels.items():
+            if k in batch:
+                acc.append(batch[k].cpu().numpy())
+    return preds, labels, loss_sum, count
+
+
+def _gathered(parts: list[dict[str, Any]], field: str, keys: Any) -> dict[str, np.ndarray]:
+    """``field`` (``preds``/``labels``) of every rank's shard, concatenated in dataset order."""
+    order = np.argsort(np.concatenate([p["idx"] for p in parts]), kind="stable")
+    return {k: np.concatenate([p[field][k] for p in parts if k in p[field]])[order] for k in keys}
 
 
 @torch.no_grad()
@@ -149,43 +178,24 @@ def evaluate(
     task: str | None = None,
     return_predictions: bool = False,
 ) -> dict[str, Any]:
-    """Metrics of ``model`` on ``data`` (and ``val_loss`` when a criterion is given).
+    """Metrics of ``model`` on ``data`` (and ``val_loss`` = Σ loss_b·|b| / n when a criterion is
+    given).
 
     Under DDP each rank evaluates ``range(rank, n, world)`` (no padding) and the predictions are
     gathered, so every rank returns the metrics of the whole set.
     """
-    from tqdm.auto import tqdm
-
     ctx = dist_ctx or DistContext()
     core = _unwrap(model)
     task = task or getattr(core, "task", "au")
     device = torch.device(device) if device is not None else next(core.parameters()).device
-    n = len(data)
-    idx = list(range(ctx.rank, n, ctx.world_size))
+    idx = list(range(ctx.rank, len(data), ctx.world_size))
     loader = DataLoader(Subset(data, idx), batch_size=batch_size, shuffle=False,
                         num_workers=num_workers, collate_fn=collate,
                         pin_memory=device.type == "cuda")
     was_training = core.training
     model.eval()
-    preds: dict[str, list[np.ndarray]] = {k: [] for k in _PRED_KEYS[task]}
-    labels: dict[str, list[np.ndarray]] = {k: [] for k in _LABEL_KEYS[task]}
-    loss_sum, count = 0.0, 0
-    use_amp = amp != "none" and device.type == "cuda"
-    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
-    for batch in tqdm(loader, desc="eval", leave=False, disable=not (progress and ctx.is_main)):
-        batch = to_device(batch, device, channels_last)
-        images, extra = model_inputs(core, batch)
-        with torch.autocast(device.type, dtype=dtype, enabled=use_amp):
-            out = model(images, **extra)
-            if criterion is not None:
-                loss_sum += float(criterion(out, batch)["loss"]) * images.shape[0]
-        count += images.shape[0]
-        for k, acc in preds.items():
-            if k in out:
-                acc.append(out[k].float().cpu().numpy())
-        for k, acc in labels.items():
-            if k in batch:
-                acc.append(batch[k].cpu().numpy())
+    preds, labels, loss_sum, count = _predict(model, loader, task, device, criterion, amp, channels_last,
+                                              progress and ctx.is_main)
     if was_training:
         model.train()
     local = {
@@ -196,17 +206,12 @@ def evaluate(
         "count": count,
     }
     parts = ctx.all_gather_objects(local)
-    order = np.argsort(np.concatenate([p["idx"] for p in parts]), kind="stable")
-    P = {k: np.concatenate([p["preds"][k] for p in parts if k in p["preds"]])[order]
-         for k in local["preds"]}
-    L = {k: np.concatenate([p["labels"][k] for p in parts if k in p["labels"]])[order]
-         for k in local["labels"]}
+    P, L = _gathered(parts, "preds", local["preds"]), _gathered(parts, "labels", local["labels"])
     names = _label_names(data, {"au": "au_names", "expression": "expression_names",
                                 "multilabel": "emotion_names"}[task])
     metrics = compute_metrics(task, P, L, names=names if task == "au" else None)
     if criterion is not None:
-        total = sum(p["count"] for p in parts)
-        metrics["val_loss"] = sum(p["loss"] for p in parts) / max(1, total)
+        metrics["val_loss"] = sum(p["loss"] for p in parts) / max(1, sum(p["count"] for p in parts))
     if return_predictions:
         metrics["_predictions"] = P
         metrics["_labels"] = L
