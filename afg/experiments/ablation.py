@@ -32,6 +32,7 @@ from .config import ExperimentConfig, load_experiment
 from .executors import resolve_executor, submit_runs
 from .parallel import resolve_jobs, train_parallel
 from .runner import RunResult, run
+from .tidy import runs_by_metric, tidy_from_runs
 
 __all__ = ["SELECTED_ON_TEST", "Ablation", "Sweep", "format_mean_std", "pivot_mean_std", "runs_by_metric",
            "tidy_from_runs"]
@@ -72,30 +73,6 @@ def pivot_mean_std(tidy: pd.DataFrame, metrics: Sequence[str] | None = None,
         wide = wide.reindex(columns=[c for m in metrics for c in [(m, "mean"), (m, "std"), (m, "n")]
                                      if c in wide.columns])
     return wide
-
-
-def runs_by_metric(tidy: pd.DataFrame, metrics: Sequence[str]) -> dict[str, dict[str, dict[str, float]]]:
-    """``{metric: {variant: {"fold/seed": value}}}`` of a tidy frame (plain dicts: they ride in a
-    DataFrame's ``attrs``); :func:`tidy_from_runs` reverses it."""
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    seeds = tidy["seed"] if "seed" in tidy.columns else pd.Series(None, index=tidy.index)
-    for (m, v, f, s), val in zip(zip(tidy["metric"], tidy["variant"], tidy["fold"], seeds), tidy["value"]):
-        if m in metrics:
-            key = f"{f}/{'' if s is None or (isinstance(s, float) and np.isnan(s)) else int(s)}"
-            out.setdefault(m, {}).setdefault(v, {})[key] = float(val)
-    return out
-
-
-def tidy_from_runs(runs: dict[str, dict[str, dict[str, float]]]) -> pd.DataFrame:
-    """The tidy frame (variant, fold, seed, metric, value) of :func:`runs_by_metric`'s dict."""
-    rows = []
-    for m, by_variant in runs.items():
-        for v, vals in by_variant.items():
-            for key, val in vals.items():
-                f, _, s = key.partition("/")
-                rows.append({"variant": v, "fold": int(f), "seed": int(s) if s else None, "metric": m,
-                             "value": val})
-    return pd.DataFrame(rows, columns=["variant", "fold", "seed", "metric", "value"])
 
 
 class Ablation:

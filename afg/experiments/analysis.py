@@ -266,7 +266,7 @@ def ordering(ours: pd.DataFrame | Mapping[str, float], table: str | None = None,
     """
     runs = tidy
     if runs is None and isinstance(ours, pd.DataFrame) and ours.attrs.get("runs"):
-        from .ablation import tidy_from_runs
+        from .tidy import tidy_from_runs
 
         runs = tidy_from_runs(ours.attrs["runs"])
     if paper is None:
