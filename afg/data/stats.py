@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from .wrappers import base_positions
+
 __all__ = [
     "au_class_weights",
     "conditional_probabilities",
@@ -94,14 +96,10 @@ def dataset_labels(dataset: Any) -> dict[str, np.ndarray]:
 
     Datasets expose ``labels() -> dict`` with any of ``au`` (n,N) float NaN-missing,
     ``expression`` (n,) int (-1 missing), ``va`` (n,2), ``emotions`` (n,C). ``torch.utils.data.Subset``
-    (possibly nested) is resolved through its ``indices``.
+    (possibly nested) is resolved through its ``indices``, other wrappers looked through
+    (:func:`afg.data.wrappers.base_positions`).
     """
-    indices = None
-    ds = dataset
-    while hasattr(ds, "indices") and hasattr(ds, "dataset"):
-        idx = np.asarray(ds.indices)
-        indices = idx if indices is None else idx[indices]
-        ds = ds.dataset
+    ds, indices = base_positions(dataset)
     if not hasattr(ds, "labels"):
         raise TypeError(f"{type(ds).__name__} has no labels() method; cannot compute statistics")
     labels = ds.labels()
