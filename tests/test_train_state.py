@@ -127,7 +127,6 @@ def test_build_loader_resumes_the_same_shuffle_mid_epoch():
 
 def test_train_one_epoch_advances_the_state_and_reports_sample_means():
     parts = _parts(_recipe(epochs=2, batch_size=4, grad_accum=2), n=20)  # 5 batches: windows 2, 2, 1
-    parts.train_model = parts.model
     losses, crit = [], parts.criterion
 
     def recorded(out, batch):

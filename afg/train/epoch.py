@@ -36,7 +36,7 @@ from .recipe import Recipe, resolve_workers
 from .state import TrainState
 
 __all__ = ["NonFiniteLossError", "ResumableSampler", "StageParts", "TrainLoader", "build_loader",
-           "build_parts", "scalar_terms", "train_one_epoch"]
+           "build_parts", "reduce_sums", "scalar_terms", "train_batch", "train_one_epoch"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -129,7 +129,8 @@ def reduce_sums(ctx: DistContext, sums: dict[str, float]) -> dict[str, float]:
 @dataclass
 class StageParts:
     """The objects one stage's batches go through. ``model`` is the plain model (checkpoints,
-    inputs); ``train_model`` runs the forward pass (``model``, or its DDP/compiled wrapper)."""
+    inputs); ``train_model`` runs the forward pass (``model`` unless set to its DDP/compiled
+    wrapper)."""
 
     model: nn.Module
     criterion: Callable[..., dict[str, torch.Tensor]]
@@ -147,6 +148,10 @@ class StageParts:
     name: str
     stage_dir: Path | None
     train_model: nn.Module | None = None
+
+    def __post_init__(self) -> None:
+        if self.train_model is None:
+            self.train_model = self.model
 
     @property
     def task(self) -> str:
@@ -175,7 +180,7 @@ class StageParts:
 def build_parts(model: nn.Module, data: Dataset, stats: Any, recipe: Recipe, device: torch.device,
                 ctx: DistContext, name: str, stage_dir: Path | None) -> StageParts:
     """Prepare ``model`` (training statistics, device, memory format) and build the criterion,
-    loader, optimiser, scheduler and AMP objects of a stage (``train_model`` left unset)."""
+    loader, optimiser, scheduler and AMP objects of a stage."""
     from ..data.augment import device_augment_of
 
     model.prepare(data, stats)
