@@ -92,31 +92,10 @@ def plot_au_overlay(image: Any, row: Mapping[str, Any] | pd.Series, aus: Sequenc
                                         gridspec_kw={"width_ratios": [1.3, 1.0]})
     ax_im.imshow(img)
     if has_box:
-        x, y, bw, bh = (float(b) for b in box)
-        ax_im.add_patch(Rectangle((x, y), bw, bh, fill=False, edgecolor="#2ecc71", linewidth=1.8))
-        score = get("FaceScore")
-        if score is not None and np.isfinite(float(score)):
-            ax_im.text(x, y, f"face {float(score):.2f}", color="white", fontsize=7, va="bottom",
-                       ha="left", bbox={"facecolor": "#27ae60", "edgecolor": "none", "pad": 1.5})
-        if context is not None:
-            m = float(context)
-            ax_im.set_xlim(max(0.0, x - m * bw), min(w, x + bw * (1 + m)))
-            ax_im.set_ylim(min(h, y + bh * (1 + m)), max(0.0, y - m * bh))
+        _draw_face_box(ax_im, [float(b) for b in box], get("FaceScore"), context, (h, w))
     ax_im.set_axis_off()
     ax_im.set_anchor("N")
-
-    ypos = np.arange(n)
-    on = np.nan_to_num(probs, nan=0.0) >= threshold
-    ax_bar.barh(ypos, np.nan_to_num(probs, nan=0.0), color=np.where(on, _ON, _OFF), height=0.72)
-    for yi, p in zip(ypos, probs):
-        ax_bar.text(min(np.nan_to_num(p, nan=0.0) + 0.01, 0.9), yi, "n/a" if np.isnan(p) else f"{p:.2f}",
-                    va="center", ha="left", fontsize=6)
-    ax_bar.axvline(threshold, color="0.3", linestyle="--", linewidth=0.8)
-    ax_bar.set_yticks(ypos, [_label(c, names) for c in cols], fontsize=6.5 if n > 20 else 7.5)
-    ax_bar.invert_yaxis()
-    ax_bar.set_xlim(0, 1)
-    ax_bar.set_xlabel("probability")
-    ax_bar.spines[["top", "right"]].set_visible(False)
+    on = _draw_au_bars(ax_bar, probs, [_label(c, names) for c in cols], threshold)
     if title is None:
         src, frame = get("input"), get("frame")
         title = str(src).replace("\\", "/").rsplit("/", 1)[-1] if src is not None else ""
@@ -128,6 +107,40 @@ def plot_au_overlay(image: Any, row: Mapping[str, Any] | pd.Series, aus: Sequenc
     fig.tight_layout()
     fig.aus, fig.probabilities = cols, probs
     return fig
+
+
+def _draw_face_box(ax, box: Sequence[float], score: Any, context: float | None, hw: tuple[int, int]) -> None:
+    """The face box ``(x, y, width, height)`` with its detector score on ``ax``; with ``context``,
+    the view cropped to the box enlarged by that fraction of its size on every side."""
+    x, y, bw, bh = box
+    h, w = hw
+    ax.add_patch(Rectangle((x, y), bw, bh, fill=False, edgecolor="#2ecc71", linewidth=1.8))
+    if score is not None and np.isfinite(float(score)):
+        ax.text(x, y, f"face {float(score):.2f}", color="white", fontsize=7, va="bottom",
+                ha="left", bbox={"facecolor": "#27ae60", "edgecolor": "none", "pad": 1.5})
+    if context is not None:
+        m = float(context)
+        ax.set_xlim(max(0.0, x - m * bw), min(w, x + bw * (1 + m)))
+        ax.set_ylim(min(h, y + bh * (1 + m)), max(0.0, y - m * bh))
+
+
+def _draw_au_bars(ax, probs: np.ndarray, labels: Sequence[str], threshold: float) -> np.ndarray:
+    """Horizontal bars of AU probabilities ``(n,)`` (top to bottom, NaN drawn as "n/a"), those at or
+    above ``threshold`` highlighted; returns that ``(n,)`` boolean mask."""
+    n = len(probs)
+    ypos = np.arange(n)
+    on = np.nan_to_num(probs, nan=0.0) >= threshold
+    ax.barh(ypos, np.nan_to_num(probs, nan=0.0), color=np.where(on, _ON, _OFF), height=0.72)
+    for yi, p in zip(ypos, probs):
+        ax.text(min(np.nan_to_num(p, nan=0.0) + 0.01, 0.9), yi, "n/a" if np.isnan(p) else f"{p:.2f}",
+                va="center", ha="left", fontsize=6)
+    ax.axvline(threshold, color="0.3", linestyle="--", linewidth=0.8)
+    ax.set_yticks(ypos, list(labels), fontsize=6.5 if n > 20 else 7.5)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability")
+    ax.spines[["top", "right"]].set_visible(False)
+    return on
 
 
 def plot_au_timeline(df: pd.DataFrame, aus: Sequence[str] | None = None, top: int = 6,

@@ -79,28 +79,10 @@ def plot_knn_graph(
     fig, axes = plt.subplots(rows, n_faces, figsize=(ax_size * n_faces, ax_size * rows), squeeze=False)
     pos = _circle_layout(n)
     graphs = []
-    cmap = plt.get_cmap("viridis")
     for f in range(n_faces):
-        g = nx.DiGraph()
-        g.add_nodes_from(range(n))
-        ii, jj = np.nonzero(adj[f])
-        g.add_edges_from((int(i), int(j)) for i, j in zip(ii, jj) if i != j)
-        graphs.append(g)
         ax = axes[-1, f]
         a = acts[f] if acts is not None else np.full(n, 0.5)
-        colors = [cmap(float(v)) for v in a]
-        sizes = 250 + 450 * np.clip(a, 0, 1)
-        nx.draw_networkx_edges(g, pos, ax=ax, arrows=True, arrowsize=7, width=0.8, alpha=0.6,
-                               edge_color="0.35", node_size=sizes, connectionstyle="arc3,rad=0.08")
-        nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colors, node_size=sizes,
-                               edgecolors=["#d55e00" if v >= threshold else "0.3" for v in a],
-                               linewidths=[2.0 if v >= threshold else 0.6 for v in a])
-        nx.draw_networkx_labels(g, pos, {i: names[i].replace("AU0", "").replace("AU", "") for i in range(n)},
-                                ax=ax, font_size=6, font_color="white")
-        ax.set_xlim(-1.3, 1.3)
-        ax.set_ylim(-1.3, 1.3)
-        ax.set_aspect("equal")
-        ax.axis("off")
+        graphs.append(_draw_digraph(ax, adj[f], a, names, pos, threshold))
         if titles is not None:
             (axes[0, f] if images is not None else ax).set_title(titles[f], fontsize=8)
         if images is not None:
@@ -110,6 +92,31 @@ def plot_knn_graph(
     fig.tight_layout()
     fig.graphs = graphs
     return fig
+
+
+def _draw_digraph(ax, adj: np.ndarray, acts: np.ndarray, names: Sequence[str], pos: dict, threshold: float) -> nx.DiGraph:
+    """One face's K-NN graph on ``ax``: ``adj`` ``(N, N)`` (edge i→j where ``adj[i, j]``, self loops
+    dropped), node colour and size from ``acts`` ``(N,)``, active nodes (≥ ``threshold``) outlined."""
+    n = len(acts)
+    g = nx.DiGraph()
+    g.add_nodes_from(range(n))
+    ii, jj = np.nonzero(adj)
+    g.add_edges_from((int(i), int(j)) for i, j in zip(ii, jj) if i != j)
+    cmap = plt.get_cmap("viridis")
+    colors = [cmap(float(v)) for v in acts]
+    sizes = 250 + 450 * np.clip(acts, 0, 1)
+    nx.draw_networkx_edges(g, pos, ax=ax, arrows=True, arrowsize=7, width=0.8, alpha=0.6,
+                           edge_color="0.35", node_size=sizes, connectionstyle="arc3,rad=0.08")
+    nx.draw_networkx_nodes(g, pos, ax=ax, node_color=colors, node_size=sizes,
+                           edgecolors=["#d55e00" if v >= threshold else "0.3" for v in acts],
+                           linewidths=[2.0 if v >= threshold else 0.6 for v in acts])
+    nx.draw_networkx_labels(g, pos, {i: names[i].replace("AU0", "").replace("AU", "") for i in range(n)},
+                            ax=ax, font_size=6, font_color="white")
+    ax.set_xlim(-1.3, 1.3)
+    ax.set_ylim(-1.3, 1.3)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return g
 
 
 def plot_adjacency(
