@@ -2,7 +2,9 @@
 ``build_loader`` (drop_last, step cap, resumable shuffling) and ``train_one_epoch``."""
 from __future__ import annotations
 
+import importlib.util
 import math
+import time
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from afg.train import (
     DistContext,
     TrainState,
     build_loader,
+    fit,
     load_checkpoint,
     save_checkpoint,
     train_one_epoch,
@@ -142,3 +145,28 @@ def test_train_one_epoch_advances_the_state_and_reports_sample_means():
     assert state.accum["_n"] == 20.0
     assert row["train_loss"] == pytest.approx(sum(losses) / 5, rel=1e-12)
     assert row["lr"] == parts.optimizer.param_groups[0]["lr"]
+
+
+class _SlowData(TinyData):
+    """TinyData whose items take 20 ms to load (the loader, not the model, is the bottleneck)."""
+
+    def __getitem__(self, i):
+        time.sleep(0.02)
+        return super().__getitem__(i)
+
+
+def test_data_wait_share_is_the_share_of_the_epoch_spent_loading():
+    res = fit(_model(), _SlowData(8, 0), None, _recipe(epochs=2, batch_size=4, num_workers=0))
+    for row in res.history:
+        assert 0.0 < row["time_s"] and 0.6 < row["data_wait_share"] <= 1.0  # ≥ 160 ms of 8 × 20 ms
+
+
+def test_tensorboard_scalars_or_one_warning(tmp_path):
+    recipe = _recipe(epochs=2, batch_size=4, tensorboard=True)
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.warns(UserWarning, match="tensorboard is not installed"):
+            fit(_model(), TinyData(8, 0), TinyData(4, 1), recipe, run_dir=tmp_path)
+        assert not (tmp_path / "tb").exists() and (tmp_path / "result.json").exists()
+    else:
+        fit(_model(), TinyData(8, 0), TinyData(4, 1), recipe, run_dir=tmp_path)
+        assert list((tmp_path / "tb").glob("events.out.tfevents.*"))

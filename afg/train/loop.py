@@ -206,8 +206,10 @@ def _wrap(model: nn.Module, recipe: Recipe, ctx: DistContext, device: torch.devi
     return model
 
 
-def _train_stage(model, train_data, val_data, recipe: Recipe, stage_dir: Path | None, resume: bool,
-                 stats, device: torch.device, ctx: DistContext, name: str, callbacks) -> dict[str, Any]:
+def _train_stage(model: nn.Module, train_data: Dataset, val_data: Dataset | None, recipe: Recipe,
+                 stage_dir: Path | None, resume: bool, stats: dict[str, Any] | None, device: torch.device,
+                 ctx: DistContext, name: str,
+                 callbacks: list[Callable[[dict[str, Any]], None]] | None) -> dict[str, Any]:
     """Train one stage (or load it when ``result.json`` says it is complete)."""
     done = read_result(stage_dir / "result.json") if stage_dir is not None and resume else None
     if done is not None:
