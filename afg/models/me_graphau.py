@@ -43,6 +43,7 @@ from .registry import register_model
 
 __all__ = ["TABLE3_ROWS", "ANFLHead", "LinearAUHead", "MEFLHead", "MEGraphAU", "MEGraphAUCriterion"]  # the criterion: re-exported from afg.losses.au
 
+
 def _table3_rows() -> list[dict[str, Any]]:
     """Table 3 of the paper as option sets, read from the one place its rows are written: the
     ``overrides`` of ``me_graphau/table3`` in :mod:`afg.reference`.
