@@ -56,12 +56,20 @@ _SHAPES = {
 _STAGE_FIELDS = tuple(f.name for f in fields(Stage) if f.name in {g.name for g in fields(Recipe)})
 
 
+def _message(exc: BaseException) -> str:
+    """An exception's text on one line (a KeyError's without the quotes ``str`` adds)."""
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    return " ".join(str(text).split()) or type(exc).__name__
+
+
 @dataclass
 class AblationSpec(Config):
     """An ablation file (format in the module docstring); unknown keys are refused.
 
     :meth:`load` reads one, :meth:`build` turns it into an :class:`~afg.experiments.Ablation` after
-    checking every run it will train (:func:`~afg.experiments.checks.check_experiment`).
+    checking every run it will train (:func:`~afg.experiments.checks.check_experiment`). Problems
+    are one :class:`~afg.config.ConfigError` line without the file's name (:func:`afg.cli.load_ablation`
+    puts it in front).
     """
 
     base: str | dict[str, Any] | None = None
@@ -164,12 +172,6 @@ class AblationSpec(Config):
             except ConfigError as exc:
                 raise ConfigError(f"variant {name!r}: {exc}") from None
         return abl
-
-
-def _message(exc: BaseException) -> str:
-    """An exception's text on one line (a KeyError's without the quotes ``str`` adds)."""
-    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-    return " ".join(str(text).split()) or type(exc).__name__
 
 
 #: keys of an ablation file, in the order of the format above
