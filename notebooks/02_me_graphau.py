@@ -178,7 +178,7 @@ pd.DataFrame([{"stage": st.name, "model": (st.model or {}).get("name", cfg.model
 # as rows 4 and 7 of Table 3 on the first fold — stage 1 = `+AFG+FGG, L_WA`, stage 2 =
 # `+AFG+FGG+MEFL, L_WA+L_E` starting from its best checkpoint — so that section 4 fetches them from
 # the cache instead of training the same model twice. On synthetic data both stages use $10^{-3}$
-# (`afg.experiments.notebooks.SYNTHETIC_LR`): with 400 steps per stage, the paper's
+# (`configs/synthetic/default.yaml`, `lr`): with 400 steps per stage, the paper's
 # $10^{-4}$/$10^{-6}$ (tuned for 20 epochs over ~100k faces from ImageNet weights) leave the freshly
 # initialised AFG, MEFL and GatedGCN untrained; real-data runs keep the paper's rates.
 

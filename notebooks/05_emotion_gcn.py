@@ -38,7 +38,7 @@
 # equally frequent (BP4D-profile AUs, `data.options.balance=expression`: like AffectNet's balanced
 # validation set, so predicting Neutral scores chance, 14.3 %), `resnet_tiny` pretrained on
 # synthetic landmarks (`afg.pretrain`, ~3 CPU minutes once, then cached), Adam lr 1e-3 for 6
-# epochs (`SYNTHETIC_OPTIMIZER`: the paper's SGD 1e-3 stays at chance in this budget), folds 1–2
+# epochs (`configs/synthetic/default.yaml`: the paper's SGD 1e-3 stays at chance in this budget), folds 1–2
 # for Table I, fold 1 for the Table II sweeps. `DATASET="affectnet"`/`"affwild2"` with
 # `DATA_ROOT`: the paper's recipe (`configs/emotion_gcn_<dataset>.yaml`, DenseNet-121).
 

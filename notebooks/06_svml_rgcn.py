@@ -37,7 +37,7 @@
 # every face shows at least one emotion, each emotion is the strongest one of a sixth of the faces
 # and 54 % are blends (`data.options.balance=emotions`). `resnet_tiny` pretrained on synthetic
 # landmarks (`afg.pretrain`), trained at the full lr for 6 epochs, decayed 10x after epoch 4
-# (`SYNTHETIC_RECIPE`: the paper's 0.1x backbone lr decayed every epoch stays at chance), folds
+# (`configs/synthetic/default.yaml`: the paper's 0.1x backbone lr decayed every epoch stays at chance), folds
 # 1–2 for Tables 2–3, fold 1 for the sweeps. `DATASET="rafml"`/`"rafcompound"`/`"jaffe"`
 # with `DATA_ROOT`: the paper's recipe `configs/svml_rgcn_<dataset>.yaml`.
 
