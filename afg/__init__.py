@@ -3,7 +3,7 @@
 Five systems built from shared modules: ME-GraphAU (IJCAI 2022), MAFG+CCFG (Li et al. 2025),
 AU-GCN (Liu et al. 2020), Emotion-GCN (FG 2021) and SVML-RGCN. See README.md.
 """
-__version__ = "0.2.0"
+__version__ = "0.1.0"
 
 __all__ = ["Predictor", "__version__"]
 
