@@ -12,6 +12,7 @@ Full checkpoints: keys ``[module.]backbone.*`` (torchvision ResNet or Microsoft 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -166,14 +167,16 @@ def _infer_backbone(sd: dict[str, torch.Tensor]) -> str:
     raise ValueError("cannot infer the backbone from the checkpoint keys; pass backbone=")
 
 
-def official_to_ours(state_dict: Any, backbone_module: nn.Module | None = None) -> dict[str, torch.Tensor]:
+def official_to_ours(state_dict: Any, backbone_module: nn.Module | None = None,
+                     head_map: Callable[[dict], dict] | None = None) -> dict[str, torch.Tensor]:
     """Authors' full ``MEFARG`` state dict (optionally ``module.``-prefixed, or wrapped under
     ``state_dict``) -> our :class:`~afg.models.me_graphau.MEGraphAU` keys. Swin backbones need our
-    ``backbone_module`` (the timm model) for timm's layout converter."""
+    ``backbone_module`` (the timm model) for timm's layout converter. ``head_map`` maps the
+    ``head.*`` keys (default :func:`official_head_to_ours`; OpenGraphAU passes its own)."""
     sd = _unwrap(state_dict)
     out = official_body_to_ours(sd, backbone_module)
     head = {k[len("head."):]: v for k, v in sd.items() if k.startswith("head.")}
-    out.update({"head." + k: v for k, v in official_head_to_ours(head).items()})
+    out.update({"head." + k: v for k, v in (head_map or official_head_to_ours)(head).items()})
     return out
 
 
@@ -194,11 +197,13 @@ def official_body_to_ours(sd: dict[str, torch.Tensor],
     return out
 
 
-def ours_to_official(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Our MEGraphAU keys -> the authors' (no ``module.`` prefix; ResNet backbones)."""
+def ours_to_official(state_dict: dict[str, torch.Tensor],
+                     head_map: Callable[[dict], dict] | None = None) -> dict[str, torch.Tensor]:
+    """Our MEGraphAU keys -> the authors' (no ``module.`` prefix; ResNet backbones); ``head_map``
+    as in :func:`official_to_ours` (default :func:`ours_head_to_official`)."""
     out = ours_body_to_official(state_dict)
     head = {k[len("head."):]: v for k, v in state_dict.items() if k.startswith("head.")}
-    out.update({"head." + k: v for k, v in ours_head_to_official(head).items()})
+    out.update({"head." + k: v for k, v in (head_map or ours_head_to_official)(head).items()})
     return out
 
 

@@ -41,12 +41,11 @@ import torch
 from torch import nn
 
 from ..data.au_names import au_column, au_name
+from . import me_graphau as _mg
 from .me_graphau import (
     _infer_backbone,
     _unwrap,
-    official_body_to_ours,
     official_head_to_ours,
-    ours_body_to_official,
     ours_head_to_official,
 )
 from .registry import register_official_head
@@ -192,19 +191,12 @@ def official_to_ours(state_dict: Any, backbone_module: nn.Module | None = None) 
     """An OpenGraphAU ``MEFARG`` state dict (``module.`` prefix and ``state_dict`` wrapper
     optional) -> our :class:`~afg.models.me_graphau.MEGraphAU` keys (Swin needs
     ``backbone_module`` for timm's converter)."""
-    sd = _unwrap(state_dict)
-    out = official_body_to_ours(sd, backbone_module)
-    head = {k[len("head."):]: v for k, v in sd.items() if k.startswith("head.")}
-    out.update({"head." + k: v for k, v in official_head_to_ours_ogau(head).items()})
-    return out
+    return _mg.official_to_ours(state_dict, backbone_module, head_map=official_head_to_ours_ogau)
 
 
 def ours_to_official(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Our OpenGraphAU-option MEGraphAU keys -> the authors' (no ``module.`` prefix; ResNets)."""
-    out = ours_body_to_official(state_dict)
-    head = {k[len("head."):]: v for k, v in state_dict.items() if k.startswith("head.")}
-    out.update({"head." + k: v for k, v in ours_head_to_official_ogau(head).items()})
-    return out
+    return _mg.ours_to_official(state_dict, head_map=ours_head_to_official_ogau)
 
 
 def model_options(stage: int) -> dict[str, Any]:
