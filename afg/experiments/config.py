@@ -56,6 +56,7 @@ from ..data.wrappers import CachedDataset, base_dataset
 from ..train.recipe import Recipe
 from .datasets import (
     DATASETS,
+    DataSpec,
     build_basic_data,
     build_data,
     item_subjects,
@@ -76,52 +77,6 @@ __all__ = [
     "register_dataset",
     "selection_split",
 ]
-
-
-@dataclass
-class DataSpec(Config):
-    dataset: str = "synthetic"
-    root: str | None = None
-    prepared: str | None = None
-    profile: str = "disfa"
-    n_subjects: int = 12
-    images_per_subject: int = 20
-    size: int = 112
-    occlusion_rate: float = 0.0
-    seed: int = 0
-    folds: int = 3
-    fold: int = 1
-    img_size: int | None = None
-    resize: int | None = None
-    hflip: bool = False
-    rotation: float = 0.0
-    color_jitter: bool | float = False  # true = strength 0.2 (afg.data.augment.FaceAugment)
-    threshold: float | None = None
-    split: str | None = None
-    basic: dict[str, Any] = field(default_factory=dict)
-    cache: bool = True
-    options: dict[str, Any] = field(default_factory=dict)
-    frame_sampling: dict[str, Any] = field(default_factory=dict)
-    packed: bool | str = False
-    augment_on: str = "cpu"
-    decode_on: str = "cpu"
-
-    def __post_init__(self) -> None:
-        if self.folds and not 1 <= self.fold <= self.folds:
-            raise ConfigError(f"data.fold: {self.fold} is not in 1..{self.folds} (folds are 1-based)")
-        if self.augment_on not in ("cpu", "device"):
-            raise ConfigError(f"data.augment_on: {self.augment_on!r} is not cpu or device")
-        if self.decode_on not in ("cpu", "device") or (self.decode_on == "device" and (
-                self.augment_on != "device" or self.packed)):
-            raise ConfigError(f"data.decode_on: {self.decode_on!r} must be cpu or device; device needs "
-                              "data.augment_on: device and no data.packed (a pack is decoded already)")
-        if self.frame_sampling:
-            from ..data.sampling import FrameSampling
-
-            try:
-                FrameSampling.from_spec(self.frame_sampling)
-            except ValueError as e:
-                raise ConfigError(str(e)) from None
 
 
 @dataclass

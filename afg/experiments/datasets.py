@@ -1,7 +1,8 @@
 """Dataset builders of ``data`` specs: the registry (:func:`register_dataset`), the synthetic and
 release builders, SVML-RGCN's basic-expression set (``data.basic``) and the model-selection split
 (``recipe.selection: val``). :func:`build_data` returns ``(train, held_out)`` for a
-:class:`~afg.experiments.config.DataSpec`; :mod:`afg.experiments.config` re-exports the public names.
+:class:`DataSpec` (the ``data`` section of an experiment config, documented in
+:mod:`afg.experiments.config`, which re-exports the public names).
 """
 from __future__ import annotations
 
@@ -9,19 +10,66 @@ import copy
 import dataclasses
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from torch.utils.data import Dataset, Subset
 
-from ..config import ConfigError
+from ..config import Config, ConfigError
 from ..data.wrappers import CachedDataset, base_positions
 
-if TYPE_CHECKING:
-    from .config import DataSpec
+__all__ = ["DATASETS", "DataSpec", "build_basic_data", "build_data", "item_subjects", "register_dataset",
+           "selection_split"]
 
-__all__ = ["DATASETS", "build_basic_data", "build_data", "item_subjects", "register_dataset", "selection_split"]
+
+@dataclass
+class DataSpec(Config):
+    """The ``data`` section of an experiment config (schema in :mod:`afg.experiments.config`)."""
+
+    dataset: str = "synthetic"
+    root: str | None = None
+    prepared: str | None = None
+    profile: str = "disfa"
+    n_subjects: int = 12
+    images_per_subject: int = 20
+    size: int = 112
+    occlusion_rate: float = 0.0
+    seed: int = 0
+    folds: int = 3
+    fold: int = 1
+    img_size: int | None = None
+    resize: int | None = None
+    hflip: bool = False
+    rotation: float = 0.0
+    color_jitter: bool | float = False  # true = strength 0.2 (afg.data.augment.FaceAugment)
+    threshold: float | None = None
+    split: str | None = None
+    basic: dict[str, Any] = field(default_factory=dict)
+    cache: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+    frame_sampling: dict[str, Any] = field(default_factory=dict)
+    packed: bool | str = False
+    augment_on: str = "cpu"
+    decode_on: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.folds and not 1 <= self.fold <= self.folds:
+            raise ConfigError(f"data.fold: {self.fold} is not in 1..{self.folds} (folds are 1-based)")
+        if self.augment_on not in ("cpu", "device"):
+            raise ConfigError(f"data.augment_on: {self.augment_on!r} is not cpu or device")
+        if self.decode_on not in ("cpu", "device") or (self.decode_on == "device" and (
+                self.augment_on != "device" or self.packed)):
+            raise ConfigError(f"data.decode_on: {self.decode_on!r} must be cpu or device; device needs "
+                              "data.augment_on: device and no data.packed (a pack is decoded already)")
+        if self.frame_sampling:
+            from ..data.sampling import FrameSampling
+
+            try:
+                FrameSampling.from_spec(self.frame_sampling)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
 
 DATASETS: dict[str, Callable[[DataSpec], tuple[Dataset, Dataset | None]]] = {}
 

@@ -31,6 +31,7 @@ step its ``last.pt`` had reached), which shows where a resubmitted job resumed.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -132,14 +133,13 @@ class TrainJob:
     def __call__(self) -> dict[str, Any]:
         import torch
 
-        from .runner import run, run_dir_for
+        from .runner import ResolvedRun, run
 
         if self.threads:
             torch.set_num_threads(int(self.threads))
-        cfg = ExperimentConfig.from_dict(self.config)
-        rd = run_dir_for(cfg, self.root)
-        _log_start(rd, _resume_point(rd))
-        res = run(cfg, root=self.root)
+        r = ResolvedRun.resolve(ExperimentConfig.from_dict(self.config), self.root)
+        _log_start(r.run_dir, _resume_point(r.run_dir))
+        res = run(r)
         return {"run_dir": str(res.run_dir), "seconds": float(res.seconds), "cached": bool(res.cached)}
 
     def checkpoint(self, *args: Any, **kwargs: Any):
@@ -316,26 +316,65 @@ def _failure_message(rd: Path, label: str) -> str:
             "run the same call again to resubmit it (it resumes from last.pt)")
 
 
+def _ready_runs(sub: RunSubmission) -> tuple[list[tuple[str, ExperimentConfig, Path]], list[str]]:
+    """The runs of ``sub`` that are not complete, not queued or running and not yet submitted by
+    this call: ``(ready, waiting labels)``; a run is ready once the runs its stages start from
+    (``init_from`` inside another pending run's folder) are complete."""
+    from .runner import is_complete
+
+    distinct: dict[Path, tuple[str, ExperimentConfig]] = {}
+    for lab, cfg, rd in sub._items:
+        distinct.setdefault(rd, (lab, cfg))
+    pending = {rd for rd in distinct if not is_complete(rd)}
+    ready, waiting = [], []
+    for rd in sorted(pending):
+        lab, cfg = distinct[rd]
+        if rd in sub._submitted or _job_active(rd):
+            continue
+        needs = {o for o in pending if o != rd and any(
+            isinstance(st.init_from, str) and st.init_from != "previous"
+            and Path(st.init_from).is_relative_to(o) for st in cfg.recipe.stages or [])}
+        (waiting if needs - {o for o in needs if is_complete(o)} else ready).append((lab, cfg, rd))
+    return ready, [lab for lab, _, _ in waiting]
+
+
+def _submit_ready(sub: RunSubmission, spec: ExecutorSpec, folder: Path, root: Path) -> list[str]:
+    """Submit :func:`_ready_runs` of ``sub`` as one job array (each run folder gets its
+    ``job.json``); returns the labels of the runs still waiting for another run."""
+    from .parallel import _ensure_pretrained
+
+    ready, waiting = _ready_runs(sub)
+    if ready:
+        _ensure_pretrained([cfg for _, cfg, _ in ready])
+        ex = _make_executor(spec, folder)
+        jobs = []
+        with ex.batch():
+            for _lab, cfg, _rd in ready:
+                jobs.append(ex.submit(TrainJob(cfg.to_dict(), str(root), threads=spec.cpus_per_job)))
+        for (lab, _, rd), job in zip(ready, jobs):
+            sub._submitted.add(rd)
+            _JOBS[rd.resolve()] = job
+            sub.jobs[lab] = job
+            rd.mkdir(parents=True, exist_ok=True)
+            atomic_save_json(rd / "job.json", {
+                "executor": spec.name, "job_id": str(job.job_id), "folder": str(folder / "%j"),
+                "host": socket.gethostname(), "submitted": time.time(), "label": lab})
+    return waiting
+
+
 def submit_runs(items: Sequence[tuple[str, ExperimentConfig]], executor: ExecutorSpec | str | dict,
                 root: str | os.PathLike | None = None, force: bool = False, overrides: Any = None,
                 device: str | None = None) -> RunSubmission:
     """Submit the runs of ``items`` (``(label, config)``) that are neither cached nor already
     queued/running as submitit jobs (one job per distinct run, one array per call); with
     ``spec.wait`` block until all are complete. Returns a :class:`RunSubmission`."""
-    from .parallel import _ensure_pretrained
-    from .runner import run_dir_for, runs_root
+    from .runner import resolve_runs, runs_root
 
     spec = resolve_executor(executor)
     if spec.name == "local":
         raise ValueError("submit_runs is for submitit executors; local runs go through train_parallel")
     root_path = runs_root(root)
-    cfgs = []
-    for label, cfg in items:
-        if overrides:
-            cfg = cfg.override(overrides)
-        if device is not None:
-            cfg = cfg.override({"recipe.device": device})
-        cfgs.append((label, cfg, run_dir_for(cfg, root_path)))
+    cfgs = [(label, r.config, r.run_dir) for label, r in resolve_runs(items, root_path, overrides, device)]
     folder = Path(spec.folder) if spec.folder else root_path / ".submitit"
     if force:  # retrain: the old folders go before any job starts (not those of running jobs)
         import shutil
@@ -343,43 +382,7 @@ def submit_runs(items: Sequence[tuple[str, ExperimentConfig]], executor: Executo
         for rd in dict.fromkeys(rd for _, _, rd in cfgs):
             if not _job_active(rd):
                 shutil.rmtree(rd, ignore_errors=True)
-
-    def submit(sub: RunSubmission) -> list[str]:
-        """Submit the runs of ``sub`` that are not complete, not queued or running and not yet
-        submitted by this call, once the runs they start from are complete; returns the labels
-        of those still waiting for another run."""
-        from .runner import is_complete
-
-        distinct: dict[Path, tuple[str, ExperimentConfig]] = {}
-        for lab, cfg, rd in sub._items:
-            distinct.setdefault(rd, (lab, cfg))
-        pending = {rd for rd in distinct if not is_complete(rd)}
-        ready, waiting = [], []
-        for rd in sorted(pending):
-            lab, cfg = distinct[rd]
-            if rd in sub._submitted or _job_active(rd):
-                continue
-            needs = {o for o in pending if o != rd and any(
-                isinstance(st.init_from, str) and st.init_from != "previous"
-                and Path(st.init_from).is_relative_to(o) for st in cfg.recipe.stages or [])}
-            (waiting if needs - {o for o in needs if is_complete(o)} else ready).append((lab, cfg, rd))
-        if ready:
-            _ensure_pretrained([cfg for _, cfg, _ in ready])
-            ex = _make_executor(spec, folder)
-            jobs = []
-            with ex.batch():
-                for _lab, cfg, _rd in ready:
-                    jobs.append(ex.submit(TrainJob(cfg.to_dict(), str(root_path), threads=spec.cpus_per_job)))
-            for (lab, _, rd), job in zip(ready, jobs):
-                sub._submitted.add(rd)
-                _JOBS[rd.resolve()] = job
-                sub.jobs[lab] = job
-                rd.mkdir(parents=True, exist_ok=True)
-                atomic_save_json(rd / "job.json", {
-                    "executor": spec.name, "job_id": str(job.job_id), "folder": str(folder / "%j"),
-                    "host": socket.gethostname(), "submitted": time.time(), "label": lab})
-        return [lab for lab, _, _ in waiting]
-
+    submit = functools.partial(_submit_ready, spec=spec, folder=folder, root=root_path)
     sub = RunSubmission([lab for lab, _, _ in cfgs], [rd for _, _, rd in cfgs], {}, [], spec,
                         _items=cfgs, _submit=submit)
     sub.waiting = submit(sub)

@@ -27,9 +27,12 @@ import warnings
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import ExperimentConfig
+
+if TYPE_CHECKING:
+    from .runner import ResolvedRun
 
 __all__ = ["resolve_jobs", "train_parallel"]
 
@@ -96,80 +99,87 @@ def train_parallel(items: Sequence[tuple[str, ExperimentConfig]], jobs: int,
     Raises:
         RuntimeError: naming the run that failed (the others that already finished stay cached).
     """
-    from .runner import is_complete, run_dir_for, runs_root
+    from .runner import resolve_runs, runs_root
 
     root_path = runs_root(root)
-    cfgs = []
-    for label, cfg in items:
-        if overrides:
-            cfg = cfg.override(overrides)
-        if device is not None:
-            cfg = cfg.override({"recipe.device": device})
-        cfgs.append((label, cfg, run_dir_for(cfg, root_path)))
-    todo = [(lab, cfg, rd) for lab, cfg, rd in cfgs if force or not is_complete(rd)]
-    seen_dirs: set[Path] = set()
-    unique = []
-    for item in todo:  # the same config twice (shared rows) trains once
-        if item[2] not in seen_dirs:
-            seen_dirs.add(item[2])
-            unique.append(item)
-    todo = unique
+    todo = _pending(resolve_runs(items, root_path, overrides, device), force)
     if not todo:
         return {}
-    _ensure_pretrained([cfg for _, cfg, _ in todo])
-    pending_dirs = {rd for _, _, rd in todo}
-    deps = {}
-    for _lab, cfg, rd in todo:
-        needs = set()
-        for st in cfg.recipe.stages or []:
-            src = st.init_from
-            if isinstance(src, str) and src not in ("previous",):
-                for other in pending_dirs:
-                    if other != rd and Path(src).is_relative_to(other):
-                        needs.add(other)
-        deps[rd] = needs
+    _ensure_pretrained([r.config for _, r in todo])
     threads = int(threads or max(1, (os.cpu_count() or 1) // jobs))
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(todo), desc=f"runs ({jobs} at a time)", leave=False)
+    try:
+        return _run_pool(todo, _dependencies(todo), jobs, threads, str(root_path), force, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _pending(resolved: list[tuple[str, ResolvedRun]], force: bool) -> list[tuple[str, ResolvedRun]]:
+    """The runs to train: not complete (all under ``force``), each run folder once (the same config
+    in two rows trains once)."""
+    seen: set[Path] = set()
+    todo = []
+    for lab, r in resolved:
+        if (force or not r.is_complete()) and r.run_dir not in seen:
+            seen.add(r.run_dir)
+            todo.append((lab, r))
+    return todo
+
+
+def _dependencies(todo: list[tuple[str, ResolvedRun]]) -> dict[Path, set[Path]]:
+    """For each pending run folder, the other pending run folders a stage ``init_from`` points into."""
+    pending_dirs = {r.run_dir for _, r in todo}
+    deps = {}
+    for _lab, r in todo:
+        needs = set()
+        for st in r.config.recipe.stages or []:
+            src = st.init_from
+            if isinstance(src, str) and src not in ("previous",):
+                needs |= {o for o in pending_dirs if o != r.run_dir and Path(src).is_relative_to(o)}
+        deps[r.run_dir] = needs
+    return deps
+
+
+def _run_pool(todo: list[tuple[str, ResolvedRun]], deps: dict[Path, set[Path]], jobs: int, threads: int,
+              root: str, force: bool, bar: Any) -> dict[str, float]:
+    """Run ``todo`` in a ``spawn`` process pool, ``jobs`` at a time, each once its dependencies are
+    done; ``{label: seconds}``."""
     seconds: dict[str, float] = {}
     done: set[Path] = set()
     waiting = list(todo)
-    running: dict[Future, tuple[str, ExperimentConfig, Path]] = {}
-    ctx = multiprocessing.get_context("spawn")
+    running: dict[Future, tuple[str, ResolvedRun]] = {}
     filters = list(warnings.filters)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-                             initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_worker, initargs=(threads,)) as pool:
         try:
             while waiting or running:
                 for item in list(waiting):
                     if len(running) >= jobs:
                         break
-                    if deps[item[2]] <= done:
+                    if deps[item[1].run_dir] <= done:
                         waiting.remove(item)
-                        fut = pool.submit(_train_one, item[1].to_dict(), str(root_path), force, filters)
-                        running[fut] = item
+                        running[pool.submit(_train_one, item[1].config.to_dict(), root, force, filters)] = item
                 if not running:
                     raise RuntimeError("runs wait for each other (cyclic init_from): "
-                                       + ", ".join(lab for lab, _, _ in waiting))
+                                       + ", ".join(lab for lab, _ in waiting))
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in finished:
-                    lab, _, rd = running.pop(fut)
+                    lab, r = running.pop(fut)
                     try:
                         _, sec = fut.result()
                     except Exception as e:
-                        raise RuntimeError(f"run {lab!r} ({rd.name}) failed: {e}") from e
+                        raise RuntimeError(f"run {lab!r} ({r.run_dir.name}) failed: {e}") from e
                     seconds[lab] = sec
-                    done.add(rd)
+                    done.add(r.run_dir)
                     if bar is not None:
                         bar.update(1)
         except BaseException:
             for fut in running:
                 fut.cancel()
             raise
-        finally:
-            if bar is not None:
-                bar.close()
     return seconds

@@ -10,7 +10,7 @@ recipe's ``progress``, ``num_workers``, ``pin_memory``, ``persistent_workers``,
 
 Model selection follows ``recipe.selection`` (part of the hash):
 
-* ``val`` (default): :func:`~afg.experiments.config.selection_split` carves a subject-disjoint
+* ``val`` (default): :func:`~afg.experiments.datasets.selection_split` carves a subject-disjoint
   selection split out of the fold's *training* subjects; :func:`afg.train.fit` trains on the rest
   and keeps ``best.pt`` by the selection split (every stage of a multi-stage recipe); then the
   held-out fold is evaluated once with those weights. Its labels are read by that evaluation only.
@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,8 @@ from .. import __version__
 from ..utils import atomic_write_text, seed_everything
 from .config import ExperimentConfig, build_data, build_model, load_experiment, selection_split
 
-__all__ = ["HASH_EXCLUDE", "RunResult", "config_hash", "final_model_config", "is_complete", "run", "run_dir_for",
-           "runs_root"]
+__all__ = ["HASH_EXCLUDE", "ResolvedRun", "RunResult", "config_hash", "final_model_config", "is_complete",
+           "resolve_runs", "run", "run_dir_for", "runs_root"]
 
 HASH_EXCLUDE = {
     "": ("name", "description"),
@@ -78,15 +79,99 @@ def _hash_payload(cfg: ExperimentConfig) -> dict[str, Any]:
     return d
 
 
-def config_hash(config: ExperimentConfig | dict | str | os.PathLike, length: int = 12) -> str:
-    cfg = load_experiment(config)
+def config_hash(config: ExperimentConfig | ResolvedRun | dict | str | os.PathLike, length: int = 12) -> str:
+    """The first ``length`` hex digits of SHA-256 over the resolved config (:data:`HASH_EXCLUDE`
+    left out) plus the afg version: the run cache's key."""
+    cfg = _config_of(config)
     text = json.dumps(_hash_payload(cfg), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def run_dir_for(config: ExperimentConfig | dict | str | os.PathLike, root: str | os.PathLike | None = None) -> Path:
-    cfg = load_experiment(config)
+def run_dir_for(config: ExperimentConfig | ResolvedRun | dict | str | os.PathLike,
+                root: str | os.PathLike | None = None) -> Path:
+    """``<root>/<model name>-<config_hash>``: the run folder of ``config``."""
+    cfg = _config_of(config)
     return runs_root(root) / f"{cfg.model['name']}-{config_hash(cfg)}"
+
+
+@dataclass(frozen=True)
+class ResolvedRun:
+    """One run's config resolved once, passed down instead of re-reading the config at every step.
+
+    ``config`` (overrides and device applied), ``hash`` (:func:`config_hash`), ``run_dir``
+    (:func:`run_dir_for`), ``stage_models`` (``(stage name, model config)`` after each stage of
+    ``recipe.stages`` in order: ``model`` updated by every stage's ``model`` overrides up to it),
+    ``final_model`` (the last of them, or ``model`` without stages) and ``selection``
+    (``recipe.selection``).
+    """
+
+    config: ExperimentConfig
+    hash: str
+    run_dir: Path
+    stage_models: tuple[tuple[str | None, dict[str, Any]], ...]
+    final_model: dict[str, Any]
+    selection: str
+
+    @classmethod
+    def resolve(cls, config: ExperimentConfig | ResolvedRun | dict | str | os.PathLike,
+                root: str | os.PathLike | None = None, overrides: list[str] | dict[str, Any] | None = None,
+                device: str | None = None) -> ResolvedRun:
+        """Load ``config``, apply ``overrides`` then ``device`` (``recipe.device``), hash it and
+        place it under ``root``; a :class:`ResolvedRun` with nothing to change is returned as is
+        (``root=None`` keeps its runs folder)."""
+        if isinstance(config, ResolvedRun):
+            root = config.run_dir.parent if root is None else root
+            if not overrides and device is None and runs_root(root) == config.run_dir.parent:
+                return config
+        cfg = _config_of(config)
+        if overrides:
+            cfg = cfg.override(overrides)
+        if device is not None:
+            cfg = cfg.override({"recipe.device": device})
+        h = config_hash(cfg)
+        stages = _stage_models(cfg)
+        return cls(cfg, h, runs_root(root) / f"{cfg.model['name']}-{h}", stages,
+                   dict(stages[-1][1] if stages else cfg.model), cfg.recipe.selection)
+
+    @property
+    def result_file(self) -> Path:
+        return self.run_dir / "result.json"
+
+    def model_config(self, stage: str | None = None) -> dict[str, Any]:
+        """The model config after stage ``stage`` (the first stage of that name; the last stage
+        when ``None`` or when no stage has that name)."""
+        found = next((m for name, m in self.stage_models if stage is not None and name == stage), None)
+        return dict(found if found is not None else self.final_model)
+
+    def is_complete(self) -> bool:
+        return is_complete(self.run_dir)
+
+    def final_checkpoint(self) -> Path:
+        """The best (else last) weights of the run's last stage, as written by :func:`afg.train.fit`."""
+        return _final_checkpoint(self.run_dir)
+
+
+def _stage_models(cfg: ExperimentConfig) -> tuple[tuple[str | None, dict[str, Any]], ...]:
+    """``(stage name, model config)`` after each stage: ``model`` updated by the stages' overrides."""
+    stages, model = [], dict(cfg.model)
+    for st in cfg.recipe.stages or []:
+        model = {**model, **(st.model or {})}
+        stages.append((st.name, model))
+    return tuple(stages)
+
+
+def _config_of(config: ExperimentConfig | ResolvedRun | dict | str | os.PathLike) -> ExperimentConfig:
+    """The :class:`ExperimentConfig` of ``config``; a dict or a YAML path is loaded."""
+    if isinstance(config, ResolvedRun):
+        return config.config
+    return config if isinstance(config, ExperimentConfig) else load_experiment(config)
+
+
+def resolve_runs(items: Sequence[tuple[str, ExperimentConfig]], root: str | os.PathLike | None = None,
+                 overrides: list[str] | dict[str, Any] | None = None,
+                 device: str | None = None) -> list[tuple[str, ResolvedRun]]:
+    """``(label, ResolvedRun)`` for labelled configs (the parallel and submitit executors)."""
+    return [(label, ResolvedRun.resolve(cfg, root, overrides, device)) for label, cfg in items]
 
 
 @dataclass
@@ -111,7 +196,7 @@ class RunResult:
 
 
 def run(
-    config: ExperimentConfig | dict | str | os.PathLike,
+    config: ExperimentConfig | ResolvedRun | dict | str | os.PathLike,
     root: str | os.PathLike | None = None,
     overrides: list[str] | dict[str, Any] | None = None,
     force: bool = False,
@@ -121,7 +206,7 @@ def run(
     """Train ``config`` unless an identical complete run exists; returns its metrics.
 
     Args:
-        config: an :class:`ExperimentConfig`, a dict or a YAML path.
+        config: an :class:`ExperimentConfig`, a :class:`ResolvedRun`, a dict or a YAML path.
         root: runs folder (``$AFG_RUNS_DIR`` or ``./runs``).
         overrides: dotted ``key=value`` strings or a dict applied before hashing.
         force: retrain even when cached (the old directory is replaced).
@@ -129,60 +214,71 @@ def run(
         load_model: on a cache hit, also rebuild the model with the best weights (on the
             recipe's device, as a fresh run returns it; the CPU where that device is missing).
     """
-    cfg = load_experiment(config)
-    if overrides:
-        cfg = cfg.override(overrides)
-    if device is not None:
-        cfg = cfg.override({"recipe.device": device})
-    rd = run_dir_for(cfg, root)
-    result_file = rd / "result.json"
-    if not force and is_complete(rd):
-        done = json.loads(result_file.read_text())
-        model = None
-        if load_model:
-            from ..train.checkpoint import load_checkpoint
-
-            train, _ = build_data(cfg.data)
-            model = build_model(final_model_config(cfg), train)
-            best = _final_checkpoint(rd)
-            model.load_state_dict(load_checkpoint(best)["model"])
-            model.to(_model_device(cfg.recipe.device))  # where a fresh run leaves its model
-        return RunResult(done["metrics"], rd, True, cfg, done.get("history", []), 0.0, model,
-                         done.get("selection", cfg.recipe.selection), done.get("selection_metrics", {}))
-    if force and rd.exists():
-        import shutil
-
-        shutil.rmtree(rd)
-    rd.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(rd / "config.yaml", cfg.to_yaml())
+    r = ResolvedRun.resolve(config, root, overrides, device)  # the one read of the config
+    if not force and r.is_complete():
+        return _cached_result(r, load_model)
+    _prepare_run_dir(r, force)
     t0 = time.perf_counter()
     # the initial weights depend on the config's seed only, never on what ran before in the process
-    seed_everything(cfg.recipe.seed)
-    train, held_out = build_data(cfg.data)
-    model = build_model(cfg.model, train)
+    seed_everything(r.config.recipe.seed)
+    out, res = _train_and_evaluate(r)
+    from ..train.distributed import DistContext
+    from ..train.loop import to_json
+
+    if DistContext.from_env().is_main:
+        atomic_write_text(r.result_file, json.dumps(to_json(out), indent=1))
+    return RunResult(out["metrics"], r.run_dir, False, r.config, res.history, time.perf_counter() - t0,
+                     res.model, r.selection, res.metrics)
+
+
+def _cached_result(r: ResolvedRun, load_model: bool) -> RunResult:
+    """The :class:`RunResult` of a complete run read from its ``result.json``; with ``load_model``,
+    the final stage's model rebuilt with its best weights on the recipe's device."""
+    done = json.loads(r.result_file.read_text())
+    model = None
+    if load_model:
+        from ..train.checkpoint import load_checkpoint
+
+        train, _ = build_data(r.config.data)
+        model = build_model(r.final_model, train)
+        model.load_state_dict(load_checkpoint(r.final_checkpoint())["model"])
+        model.to(_model_device(r.config.recipe.device))  # where a fresh run leaves its model
+    return RunResult(done["metrics"], r.run_dir, True, r.config, done.get("history", []), 0.0, model,
+                     done.get("selection", r.selection), done.get("selection_metrics", {}))
+
+
+def _prepare_run_dir(r: ResolvedRun, force: bool) -> None:
+    """Create the run folder (emptied first under ``force``) holding the resolved ``config.yaml``."""
+    if force and r.run_dir.exists():
+        import shutil
+
+        shutil.rmtree(r.run_dir)
+    r.run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(r.run_dir / "config.yaml", r.config.to_yaml())
+
+
+def _train_and_evaluate(r: ResolvedRun) -> tuple[dict[str, Any], Any]:
+    """Train under ``recipe.selection`` (resuming from ``last.pt``), then evaluate the held-out fold
+    once; returns the ``result.json`` record and :func:`afg.train.fit`'s result."""
     from ..train import fit
 
-    mode = cfg.recipe.selection
+    cfg, mode = r.config, r.selection
+    train, held_out = build_data(cfg.data)
+    model = build_model(cfg.model, train)
     if mode == "val":
         fit_train, select = selection_split(train, cfg.recipe.selection_fraction, seed=cfg.recipe.seed)
     else:
         fit_train, select = train, (held_out if mode == "test" else None)
-    res = fit(model, fit_train, select, cfg.recipe, run_dir=rd, resume=True)
+    res = fit(model, fit_train, select, cfg.recipe, run_dir=r.run_dir, resume=True)
     metrics = res.metrics
     if mode != "test" and held_out is not None:
         metrics = _evaluate_held_out(res.model, held_out, cfg)
     out = {"status": "complete", "selection": mode, "metrics": metrics, "selection_metrics": res.metrics,
            "best_epoch": res.best_epoch, "last_metrics": res.last_metrics, "history": res.history,
-           "stages": res.stages, "run_dir": str(rd),
+           "stages": res.stages, "run_dir": str(r.run_dir),
            "sizes": {"train": len(fit_train), "selection": len(select) if select is not None else 0,
                      "held_out": len(held_out) if held_out is not None else 0}}
-    from ..train.distributed import DistContext
-    from ..train.loop import to_json
-
-    if DistContext.from_env().is_main:
-        atomic_write_text(result_file, json.dumps(to_json(out), indent=1))
-    return RunResult(metrics, rd, False, cfg, res.history, time.perf_counter() - t0, res.model, mode,
-                     res.metrics)
+    return out, res
 
 
 def _evaluate_held_out(model: Any, held_out: Any, cfg: ExperimentConfig) -> dict[str, Any]:
@@ -206,18 +302,17 @@ def _evaluate_held_out(model: Any, held_out: Any, cfg: ExperimentConfig) -> dict
     return to_json(m)
 
 
-def final_model_config(config: ExperimentConfig | dict | str | os.PathLike,
+def final_model_config(config: ExperimentConfig | ResolvedRun | dict | str | os.PathLike,
                        stage: str | None = None) -> dict[str, Any]:
     """The model config of the last stage (or of stage ``stage``): ``model`` updated by every
     stage's ``model`` overrides in order up to it, as :func:`afg.train.fit` switches models between
     stages (ME-GraphAU: stage 1 ``me_graphau_stage1`` → stage 2 ``me_graphau``)."""
+    if isinstance(config, ResolvedRun):
+        return config.model_config(stage)
     cfg = load_experiment(config)
-    out = dict(cfg.model)
-    for st in cfg.recipe.stages or []:
-        out.update(st.model or {})
-        if stage is not None and st.name == stage:
-            break
-    return out
+    stages = _stage_models(cfg)
+    found = next((m for name, m in stages if stage is not None and name == stage), None)
+    return dict(found if found is not None else stages[-1][1] if stages else cfg.model)
 
 
 def _model_device(device: str):
@@ -233,11 +328,11 @@ def _model_device(device: str):
         return torch.device("cpu")
 
 
-def is_complete(run_dir: Path) -> bool:
+def is_complete(run_dir: Path | ResolvedRun) -> bool:
     """True when ``run_dir/result.json`` records a complete run, written by :func:`run` after the
     held-out evaluation (it names the ``selection`` mode; the file :func:`afg.train.fit` writes when
     training ends does not, so a run stopped between the two is finished, not reused)."""
-    f = Path(run_dir) / "result.json"
+    f = Path(run_dir.run_dir if isinstance(run_dir, ResolvedRun) else run_dir) / "result.json"
     if not f.exists():
         return False
     try:
