@@ -177,20 +177,25 @@ ccfg_paper_vs_code(batch["image"], num_classes=len(model.label_names), backbone=
 #
 # **Measured with the paper-literal blocks** (φ_i of Eq. 4 = FC → BN without ReLU, φ_i of Eq. 12 =
 # pooling + FC without BatchNorm or ReLU, the "Resnet50" row a plain linear classifier, EVit at 3×3
-# and 5×5, the epoch chosen on a carved-out selection split, `recipe.selection: val`). Fold 1 only:
-# the 2-core machine was shared with other jobs (45–55 min per run instead of ~75 s), so three rows
-# were measured; the other four were not re-run (%):
+# and 5×5, the epoch chosen on a carved-out selection split, `recipe.selection: val`). Fold 1 only,
+# one seed, all seven rows (on a 2-core machine shared with other jobs) (%):
 #
 # | row | F1 | AUC | Acc | paper F1 (DISFA) |
 # |---|---|---|---|---|
 # | ResNet50 (linear head) | 1.2 | 60.9 | 88.8 | 59.1 |
+# | ResNet50+EVit | 2.3 | 53.3 | 87.8 | 61.7 |
+# | ResNet50+MAFG | 0.6 | 50.2 | 88.7 | 63.0 |
 # | Baseline (+GNN) | 2.6 | 53.8 | 88.7 | 62.9 |
+# | Baseline+MAFG | 1.9 | 55.2 | 88.1 | 63.7 |
+# | Baseline+CCFG | 1.3 | 58.1 | 88.8 | 64.9 |
 # | Baseline+MAFG+CCFG | 4.1 | 52.2 | 87.9 | 66.6 |
 #
-# The paper-literal blocks do not close the gap: the full model stays at chance AUC, and the GNN
-# baseline, whose φ_i lost its ReLU too, falls from 69.5 to 53.8. Only the plain classifier keeps
-# an AUC above chance (60.9), though its F1 is near 0: at this budget its sigmoid outputs stay below
-# 0.5. One fold gives no noise estimate; the earlier fold-to-fold std was about 2 points.
+# Every row stays near chance: F1 0.6–4.1 against 19 for predicting every AU present, AUC 50–61.
+# The paper-literal blocks do not make the rows learn in this budget; the GNN baseline, whose φ_i
+# lost its ReLU too, falls from 69.5 to 53.8 AUC. With one fold and one seed no paired interval
+# exists, so all six comparisons with the "Resnet50" row are *unresolved* (τ of the F1 means 0.24,
+# secondary). A table that can tell needs rows that learn first: that is issue #26's work on the
+# synthetic benchmark, not a change of the paper's blocks.
 #
 # **With the earlier blocks** (FC → BN → ReLU in both φ_i, the "Resnet50" row as per-AU blocks + the
 # cosine head, the whole training set for training; papermill, **22 min** for the notebook: 18 runs
