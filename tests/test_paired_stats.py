@@ -183,3 +183,19 @@ def test_export_tables_carry_delta_verdicts_and_the_test_fold_warning(tmp_path):
     ver = (tmp_path / "mafg_ccfg_table4_verdicts.md").read_text()
     assert ver.count("reproduced") == 3 and "2 reproduced, 0 contradicted, 0 unresolved" in ver
     assert SELECTED_ON_TEST in ver
+
+
+def test_export_tables_skip_verdicts_when_the_reference_row_lacks_the_tables_metric(tmp_path):
+    """Emotion-GCN: the single-task row predicts no valence, so Table III (CCC) has no paired Δ
+    against it; the ablation table and the comparison with the paper are still written."""
+    from afg.experiments.figures import export_tables
+
+    rows = [{"variant": v, "fold": f, "metric": m, "value": 0.3 + 0.01 * f}
+            for v in ("single_task", "emotion_gcn") for f in (1, 2)
+            for m in (("accuracy",) if v == "single_task" else ("accuracy", "ccc_valence", "ccc_arousal"))]
+    cfg = ExperimentConfig.from_dict({"model": {"name": "emotion_gcn", "num_classes": 7}})
+    abl = Ablation(cfg, {"single_task": {}, "emotion_gcn": {}}, folds=[1, 2])
+    abl.tidy = pd.DataFrame(rows)
+    abl.paper, abl.tables, abl.metric = "emotion_gcn", ["emotion_gcn/table3"], "accuracy"
+    index = export_tables({"emotion_gcn/ablation": abl}, tmp_path)
+    assert list(index["table"]) == ["emotion_gcn_ablation", "emotion_gcn_table3_vs_paper"]

@@ -164,8 +164,11 @@ def export_tables(experiments: Mapping[str, Ablation], folder: str | os.PathLike
             rows.append({"table": name, "file": f"{name}.tex"})
             info = reference.table_info(t)
             metric = abl.metric if abl.metric in info["metrics"] else None
-            if len(abl.variants) < 2 or first not in reference.load_table(t).index or (
-                    metric is None and info["metrics"][0] not in set(abl.tidy["metric"])):
+            # verdicts need the reference row's own values of the table's metric (Emotion-GCN's
+            # single-task row predicts no valence, so Table III's CCC has no paired Δ against it)
+            used = metric or info["metrics"][0]
+            has_ref = ((abl.tidy["variant"] == first) & (abl.tidy["metric"] == used)).any()
+            if len(abl.variants) < 2 or first not in reference.load_table(t).index or not has_ref:
                 continue
             from .analysis import paper_verdicts, verdict_note
 
