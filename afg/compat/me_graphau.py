@@ -236,12 +236,21 @@ def model_from_official_checkpoint(path_or_state_dict: str | Path | dict, num_cl
     name = "me_graphau" if stage == 2 else "me_graphau_stage1"
     model = create_model(name, num_classes, backbone=backbone, img_size=img_size,
                          neighbor_num=neighbor_num, metric=metric)
-    ours = official_to_ours(sd, model.backbone.model)
-    own = model.state_dict()
-    ours = {k: v for k, v in ours.items() if k in own or not k.endswith(("relative_position_index", "attn_mask"))}
-    missing, unexpected = model.load_state_dict(ours, strict=False)
-    missing = [k for k in missing if not k.endswith(("relative_position_index", "attn_mask"))]
-    if missing or unexpected:
-        raise ValueError(f"checkpoint does not match {name}/{backbone}: missing {missing[:5]}, "
-                         f"unexpected {unexpected[:5]}")
+    load_mapped(model, official_to_ours(sd, model.backbone.model), f"{name}/{backbone}")
     return model
+
+
+#: buffers timm's Swin rebuilds itself (absent from, or not to be taken from, a checkpoint)
+_REBUILT = ("relative_position_index", "attn_mask")
+
+
+def load_mapped(model: nn.Module, ours: dict[str, torch.Tensor], what: str) -> None:
+    """Load a state dict already mapped to our keys into ``model``; every parameter must be
+    matched (Swin's rebuilt buffers excepted), else one ``ValueError`` naming ``what``."""
+    own = model.state_dict()
+    ours = {k: v for k, v in ours.items() if k in own or not k.endswith(_REBUILT)}
+    missing, unexpected = model.load_state_dict(ours, strict=False)
+    missing = [k for k in missing if not k.endswith(_REBUILT)]
+    if missing or unexpected:
+        raise ValueError(f"checkpoint does not match {what}: missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}")

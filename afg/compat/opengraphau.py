@@ -237,14 +237,7 @@ def model_from_official_checkpoint(path_or_state_dict: str | Path | dict, backbo
     name = "me_graphau" if stage == 2 else "me_graphau_stage1"
     model = create_model(name, n, backbone=backbone, img_size=img_size, neighbor_num=neighbor_num,
                          metric=metric, **model_options(stage))
-    ours = official_to_ours(sd, model.backbone.model)
-    own = model.state_dict()
-    ours = {k: v for k, v in ours.items() if k in own or not k.endswith(("relative_position_index", "attn_mask"))}
-    missing, unexpected = model.load_state_dict(ours, strict=False)
-    missing = [k for k in missing if not k.endswith(("relative_position_index", "attn_mask"))]
-    if missing or unexpected:
-        raise ValueError(f"checkpoint does not match OpenGraphAU {name}/{backbone}: missing "
-                         f"{missing[:5]}, unexpected {unexpected[:5]}")
+    _mg.load_mapped(model, official_to_ours(sd, model.backbone.model), f"OpenGraphAU {name}/{backbone}")
     model.label_names = list(OPENGRAPHAU_COLUMNS)
     model.label_descriptions = dict(OPENGRAPHAU_DESCRIPTIONS)
     model.eval_resize = OPENGRAPHAU_RESIZE  # Predictor: align at 256, feed the centre img_size
