@@ -56,6 +56,18 @@ _SHAPES = {
 _STAGE_FIELDS = tuple(f.name for f in fields(Stage) if f.name in {g.name for g in fields(Recipe)})
 
 
+def _read_mapping(path: str | os.PathLike, prefix: str = "", hint: str = "") -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (``{}`` when empty); one ``ConfigError`` line
+    (starting with ``prefix``) for invalid YAML or another top level."""
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{prefix}not valid YAML ({_message(exc)})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix}top level must be a mapping{hint}")
+    return data
+
+
 def _message(exc: BaseException) -> str:
     """An exception's text on one line (a KeyError's without the quotes ``str`` adds)."""
     text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
@@ -112,13 +124,7 @@ class AblationSpec(Config):
     @classmethod
     def load(cls, path: str | os.PathLike) -> Self:
         """Read an ablation YAML file (``yaml.safe_load``)."""
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"not valid YAML ({_message(exc)})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"top level must be a mapping with keys {', '.join(ABLATION_KEYS)}")
-        return cls.from_dict(data)
+        return cls.from_dict(_read_mapping(path, "", f" with keys {', '.join(ABLATION_KEYS)}"))
 
     def base_config(self, folder: str | os.PathLike | None = None) -> ExperimentConfig:
         """The base experiment with ``set`` applied (also to the stages that set those fields);
@@ -235,12 +241,7 @@ def load_data_config(path: str | os.PathLike,
     Returns ``(config, describes_model)``: ``describes_model`` when the file has a ``model:``
     section (then a checkpoint must hold one of its models).
     """
-    try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({_message(exc)})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: top level must be a mapping")
+    raw = _read_mapping(path, f"{path}: ")
     try:
         if "data" in raw or "model" in raw or "recipe" in raw:
             cfg = ExperimentConfig.from_dict(raw)
