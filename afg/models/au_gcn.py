@@ -207,7 +207,7 @@ class AUGCN(AffectModel):
             if self.rois.face_index is not None:
                 local[self.rois.face_index] = 0
             memb = torch.where(local.sum(0, keepdim=True) > 0, local, memb)
-            out["au"] = (torch.sigmoid(roi_logits) * memb).sum(1) / memb.sum(0).clamp_min(1)
+            out["au"] = (torch.sigmoid(roi_logits.float()) * memb).sum(1) / memb.sum(0).clamp_min(1)
         else:
             if self.use_gcn:
                 adj = self.adjacency()
@@ -218,7 +218,7 @@ class AUGCN(AffectModel):
                 z = z0  # AU-Net: concatenated node features
             logits = self.fc(z.flatten(1))
             out["au_logits"] = logits
-            out["au"] = torch.sigmoid(logits)
+            out["au"] = torch.sigmoid(logits.float())  # float32 under autocast too
             if return_intermediates and self.use_gcn:
                 out["gcn_nodes"] = z
         if return_intermediates:

@@ -49,7 +49,7 @@ class BaselineModel(AffectModel):
         f = self.backbone(images).mean(dim=1)  # (B, C) mean-pooled tokens
         logits = self.fc(self.drop(f))
         key = {"au": "au", "expression": "expression", "multilabel": "emotions"}[self.task]
-        out = {key: torch.sigmoid(logits) if self.task == "au" else logits}
+        out = {key: torch.sigmoid(logits.float()) if self.task == "au" else logits}  # float32 under autocast
         if self.va_head is not None:
             out["va"] = torch.tanh(self.va_head(self.drop(f)))
         if return_intermediates:

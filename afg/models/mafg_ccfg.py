@@ -175,7 +175,7 @@ class MAFGCCFG(AffectModel):
     def forward(self, images: torch.Tensor, return_intermediates: bool = False) -> dict[str, torch.Tensor]:
         if self.head_kind == "linear":
             f = self.backbone(images).mean(dim=1)  # (B, C) global average pooling of the map
-            out = {"au": torch.sigmoid(self.fc(f))}  # (B, N)
+            out = {"au": torch.sigmoid(self.fc(f).float())}  # (B, N), float32 under autocast too
             return {**out, "features": f} if return_intermediates else out
         tokens = self.global_linear(self.backbone(images))  # (B, D, C/4)
         grid = self._grid(images, tokens.shape[1])

@@ -80,7 +80,7 @@ class LinearAUHead(nn.Module):
         self.fc = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor, return_intermediates: bool = False) -> dict[str, torch.Tensor]:
-        return {"au": torch.sigmoid(self.fc(x.mean(dim=1)))}
+        return {"au": torch.sigmoid(self.fc(x.mean(dim=1)).float())}  # float32 under autocast too
 
 
 class ANFLHead(nn.Module):

@@ -50,7 +50,7 @@ class SimilarityHead(nn.Module):
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
         s = F.normalize(F.relu(self.sc), p=2, dim=-1)  # (N, C)
-        v = F.normalize(F.relu(v), p=2, dim=-1)  # (B, N, C)
+        v = F.normalize(F.relu(v.float()), p=2, dim=-1)  # (B, N, C); float32 under autocast too
         p = (v * s).sum(-1)  # (B, N)
         if not self.sub_nodes:
             return p

@@ -11,6 +11,11 @@ the gradient of one batch of all the window's samples (equal batch sizes). Sampl
 repeats to even out the ranks (global position ``rank + k·N ≥ len(data)``) enter the gradient but
 not the epoch's training metrics, which weight each batch's mean by its ``n_b`` distinct samples:
 ``train_<term> = Σ_b n_b · mean_b / Σ_b n_b`` (exact with one sample per rank and step).
+
+``recipe.amp``: the forward pass runs under ``torch.autocast`` where
+:func:`~afg.train.evaluate.autocast_dtype` allows it (bf16 also on a CPU with native bfloat16),
+the criterion on its outputs cast to float32; fp16 scales the loss (``GradScaler``), bf16 needs no
+scaling. Elsewhere a warning says so and the stage trains in float32.
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from ..utils import atomic_save_json
 from .checkpoint import save_checkpoint
 from .distributed import DistContext
-from .evaluate import collate, model_inputs, to_device
+from .evaluate import autocast_dtype, collate, float_outputs, model_inputs, to_device
 from .optim import build_optimizer, build_scheduler
 from .recipe import Recipe, resolve_workers
 from .state import TrainState
@@ -195,13 +200,16 @@ def build_parts(model: nn.Module, data: Dataset, stats: Any, recipe: Recipe, dev
     steps_per_epoch = max(1, math.ceil(loader.batches / recipe.grad_accum))
     optimizer = build_optimizer(model, recipe.optimizer)
     scheduler = build_scheduler(optimizer, recipe.schedule, recipe.epochs, steps_per_epoch)
-    use_amp = recipe.amp != "none" and device.type == "cuda"
+    amp_dtype = autocast_dtype(recipe.amp, device.type)
+    use_amp = amp_dtype is not None
     if recipe.amp != "none" and not use_amp and ctx.is_main:
-        warnings.warn(f"amp={recipe.amp!r} needs CUDA; training in float32 on {device.type}", stacklevel=4)
+        needs = ("CUDA or a CPU with native bfloat16 (AVX512-BF16 or AMX)" if recipe.amp == "bf16"
+                 else "CUDA")
+        warnings.warn(f"amp={recipe.amp!r} needs {needs}; training in float32 on {device.type}", stacklevel=4)
     return StageParts(
         model=model, criterion=criterion, data=loader, optimizer=optimizer, scheduler=scheduler,
         scaler=torch.amp.GradScaler("cuda", enabled=use_amp and recipe.amp == "fp16"),
-        use_amp=use_amp, amp_dtype=torch.bfloat16 if recipe.amp == "bf16" else torch.float16,
+        use_amp=use_amp, amp_dtype=amp_dtype or torch.float32,
         device=device, device_augment=device_augment_of(data),  # data.augment_on: device
         n_train=len(data), recipe=recipe, ctx=ctx, name=name, stage_dir=stage_dir)
 
@@ -261,7 +269,8 @@ def train_batch(state: TrainState, parts: StageParts, batch: dict[str, Any], i: 
         batch = parts.device_augment(batch, channels_last=recipe.channels_last)
     images, extra = model_inputs(parts.model, batch)
     with torch.autocast(device.type, dtype=parts.amp_dtype, enabled=parts.use_amp):
-        terms = parts.criterion(parts.train_model(images, **extra), batch)
+        out = parts.train_model(images, **extra)
+    terms = parts.criterion(float_outputs(out), batch)  # the loss in float32 (see evaluate.py)
     vals = scalar_terms(terms)
     _check_finite(vals, state, parts)
     window_end = min(parts.data.batches, (i // accum + 1) * accum)

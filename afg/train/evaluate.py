@@ -10,6 +10,11 @@
 Batches are dicts (``afg`` conventions, see DESIGN.md); :func:`standardize_batch` also accepts
 the synthetic generator's alternative key names (``aus``, ``valence``/``arousal``,
 ``expression_multilabel``).
+
+Mixed precision (``recipe.amp``, :func:`autocast_dtype`): the forward pass runs under
+``torch.autocast`` — bf16 or fp16 on CUDA, bf16 on a CPU with native bfloat16 instructions
+(AVX512-BF16 or AMX) — and its outputs are cast back to float32 (:func:`float_outputs`) before the
+criterion and the metrics, so losses and metrics are float32 sums whatever the forward ran in.
 """
 from __future__ import annotations
 
@@ -23,7 +28,36 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from .distributed import DistContext
 
-__all__ = ["collate", "compute_metrics", "evaluate", "model_inputs", "standardize_batch"]
+__all__ = ["autocast_dtype", "collate", "compute_metrics", "cpu_has_bf16", "evaluate", "float_outputs",
+           "model_inputs", "standardize_batch"]
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has native bfloat16 arithmetic (AVX512-BF16 or AMX tiles), the
+    instructions oneDNN's bf16 convolutions and matrix products need to be faster than float32
+    (without them bf16 is emulated)."""
+    cpu = torch.cpu
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+
+
+def autocast_dtype(amp: str, device_type: str) -> torch.dtype | None:
+    """The dtype ``torch.autocast`` runs ``recipe.amp`` in on ``device_type``, or ``None`` where
+    it cannot (float32): ``bf16``/``fp16`` on CUDA; ``bf16`` on a CPU with :func:`cpu_has_bf16`;
+    nothing else (fp16 on the CPU, bf16 on a CPU without native bf16, other devices)."""
+    if amp == "none":
+        return None
+    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    if device_type == "cuda" or (device_type == "cpu" and amp == "bf16" and cpu_has_bf16()):
+        return dtype
+    return None
+
+
+def float_outputs(out: dict[str, Any]) -> dict[str, Any]:
+    """``out`` with its half-precision tensors (bf16/fp16, from an autocast forward pass) cast to
+    float32, so that losses and metrics are computed in float32 (float32 tensors pass as they are)."""
+    return {k: v.float() if torch.is_tensor(v) and v.dtype in (torch.bfloat16, torch.float16) else v
+            for k, v in out.items()}
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -138,15 +172,15 @@ def _predict(model: nn.Module, loader: DataLoader, task: str, device: torch.devi
     preds: dict[str, list[np.ndarray]] = {k: [] for k in _PRED_KEYS[task]}
     labels: dict[str, list[np.ndarray]] = {k: [] for k in _LABEL_KEYS[task]}
     loss_sum, count = 0.0, 0
-    use_amp = amp != "none" and device.type == "cuda"
-    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+    dtype = autocast_dtype(amp, device.type)
     for batch in tqdm(loader, desc="eval", leave=False, disable=not progress):
         batch = to_device(batch, device, channels_last)
         images, extra = model_inputs(core, batch)
-        with torch.autocast(device.type, dtype=dtype, enabled=use_amp):
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             out = model(images, **extra)
-            if criterion is not None:
-                loss_sum += float(criterion(out, batch)["loss"]) * images.shape[0]
+        out = float_outputs(out)
+        if criterion is not None:
+            loss_sum += float(criterion(out, batch)["loss"]) * images.shape[0]
         count += images.shape[0]
         for k, acc in preds.items():
             if k in out:

@@ -34,7 +34,9 @@ YAML schema (all keys optional)::
       losses: {}               # keyword options for model.build_criterion(stats, **losses)
                                # (loss weights, switches; see each model's docstring)
       stages: []               # see Stage; empty = one stage built from the fields above
-      amp: none                # none | bf16 | fp16 — CUDA only (ignored with a warning on CPU)
+      amp: none                # none | bf16 | fp16 — bf16 on CUDA or on a CPU with bf16 support
+                               #   (AVX512-BF16/AMX); fp16 CUDA only; elsewhere a warning, float32.
+                               #   Losses and metrics are float32 either way
       grad_clip: null          # max global grad norm
       grad_accum: 1
       channels_last: false
