@@ -1,0 +1,115 @@
+"""Seed stability of the synthetic default: does a row's F1 (and the difference between two rows)
+depend on the seed more than on the model? Issue #26's targets, measured side by side per arm.
+
+Run::
+
+    python benchmarks/synth_stability.py                          # ME-GraphAU stage 1, fold 1, seeds 0-2
+    python benchmarks/synth_stability.py --seeds 0 1 2 3 --arm base \\
+        --arm identities data.n_subjects=60 data.images_per_subject=20
+
+Trains, for every *arm* (a set of dotted overrides applied to every row alike, e.g. a data or
+recipe change; ``base`` is today's default), the two ME-GraphAU Table 3 stage-1 rows ``--rows``
+(default ``+AFG, L_WA`` and ``+AFG+FGG, L_WA``, the pair issue #26 measured) of notebook 02's
+default-mode config (:func:`afg.experiments.me_graphau_table3.me_graphau_config`) on one fold
+with each seed of ``--seeds`` (``recipe.seed``, as :class:`~afg.experiments.Ablation`'s ``seeds``:
+initialisation and batch order change, the faces do not), through the run cache (``--runs``; the base arm shares runs with notebook 02).
+
+Prints per arm and row the held-out mean F1 per seed and its standard deviation across seeds,
+the paired difference (row 2 − row 1) per seed with its standard deviation and 95 % Student-t
+interval, the runs that did not learn (held-out mean AUC below ``--learned-auc``), and the
+wall time per run. Issue #26's targets: std of a row's F1 across seeds < 1.5 points; std of the
+paired difference < 2 points. An arm is a change for *every* paper (data, budget, recipe): it is
+never chosen per model.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+TARGET_ROW_STD = 1.5   # F1 points, std of a row's held-out mean F1 across seeds (same fold)
+TARGET_DIFF_STD = 2.0  # F1 points, std of the paired difference between two rows
+
+
+def parse_arm(tokens: list[str]) -> tuple[str, dict[str, Any]]:
+    """``["name", "key=value", ...]`` → ``(name, {key: value})`` (values parsed as YAML scalars)."""
+    if not tokens:
+        raise ValueError("--arm needs a name")
+    name, overrides = tokens[0], {}
+    for t in tokens[1:]:
+        if "=" not in t:
+            raise ValueError(f"--arm {name}: {t!r} is not key=value")
+        k, v = t.split("=", 1)
+        overrides[k.strip()] = yaml.safe_load(v)
+    return name, overrides
+
+
+def summarise(tidy: pd.DataFrame, rows: list[str], metric: str = "f1_mean",
+              learned_auc: float = 0.6) -> dict[str, Any]:
+    """Per-row seed statistics and the paired difference ``rows[1] − rows[0]`` (in points)."""
+    from scipy import stats
+
+    f1 = tidy[tidy["metric"] == metric].pivot(index="seed", columns="variant", values="value") * 100
+    auc = tidy[tidy["metric"] == "auc_mean"].pivot(index="seed", columns="variant", values="value")
+    out: dict[str, Any] = {"f1": f1[rows], "row_std": f1[rows].std(ddof=1)}
+    d = (f1[rows[1]] - f1[rows[0]]).dropna()
+    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+    out.update(diff=d, diff_mean=float(d.mean()), diff_std=float(d.std(ddof=1)) if len(d) > 1 else float("nan"),
+               diff_ci=(float(d.mean() - half), float(d.mean() + half)),
+               not_learned=[(r, int(s)) for r in rows for s, v in auc[r].items() if v < learned_auc])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", nargs=2, default=["+AFG, L_WA", "+AFG+FGG, L_WA"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--fold", type=int, default=1)
+    ap.add_argument("--arm", nargs="+", action="append", metavar=("NAME", "KEY=VALUE"),
+                    help="an arm: a name and dotted overrides applied to every row (repeatable)")
+    ap.add_argument("--runs", default=None, help="runs folder (default $AFG_RUNS_DIR or ./runs)")
+    ap.add_argument("--learned-auc", type=float, default=0.6)
+    args = ap.parse_args()
+
+    from afg.experiments.me_graphau_table3 import StageAblation, me_graphau_config, table3_variants
+    from afg.experiments.notebook_setup import NotebookSetup
+
+    arms = [parse_arm(a) for a in (args.arm or [["base"]])]
+    setup = NotebookSetup(quick=False, folds=args.fold)
+    report = []
+    for name, overrides in arms:
+        cfg = me_graphau_config(setup, overrides or None)
+        variants = table3_variants(cfg)
+        missing = [r for r in args.rows if r not in variants]
+        if missing:
+            raise SystemExit(f"unknown rows {missing}; Table 3 rows: {list(variants)}")
+        rows = {r: variants[r] for r in args.rows}
+        if any(len(v["recipe.stages"]) != 1 or v.get("model.name") == "me_graphau" for v in rows.values()):
+            raise SystemExit("--rows must be stage-1 rows of Table 3 (rows 1-4)")
+        t0 = time.perf_counter()
+        tidy = StageAblation(cfg, rows, folds=[args.fold], seeds=args.seeds, root=args.runs).run()
+        trained = int((~tidy.drop_duplicates(["variant", "seed"])["cached"]).sum())
+        secs = time.perf_counter() - t0
+        s = summarise(tidy, args.rows, learned_auc=args.learned_auc)
+        report.append((name, overrides, s, secs, trained))
+        print(f"\n== arm {name} {overrides or '(today)'}: fold {args.fold}, seeds {args.seeds}, "
+              f"{trained} runs trained in {secs / 60:.1f} min ({secs / max(trained, 1):.0f} s/run)")
+        print(s["f1"].round(1).to_string())
+        print("std across seeds: " + ", ".join(f"{r} {v:.1f}" for r, v in s["row_std"].items())
+              + f" (target < {TARGET_ROW_STD})")
+        print(f"paired Δ ({args.rows[1]} − {args.rows[0]}) per seed: "
+              + ", ".join(f"{v:+.1f}" for v in s["diff"]) + f"; mean {s['diff_mean']:+.1f}, std "
+              f"{s['diff_std']:.1f} (target < {TARGET_DIFF_STD}), 95 % CI [{s['diff_ci'][0]:+.1f}, {s['diff_ci'][1]:+.1f}]")
+        print(f"runs that did not learn (held-out AUC < {args.learned_auc}): {s['not_learned'] or 'none'}")
+    print("\narm          max row std  paired-Δ std  mean F1 (both rows)  not learned")
+    for name, _, s, _, _ in report:
+        print(f"{name:<12} {s['row_std'].max():>11.1f}  {s['diff_std']:>12.1f}  {s['f1'].to_numpy().mean():>19.1f}"
+              f"  {len(s['not_learned']):>11d}")
+
+
+if __name__ == "__main__":
+    main()
