@@ -1,6 +1,7 @@
 """``SynthFaces``: the embedded default dataset, and its export to the AU papers' list format."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -22,6 +23,7 @@ from .labels import (
     sample_balanced_labels,
     sample_labels,
 )
+from .realism import Realism
 from .render import OCCLUDED_AUS, OCCLUDERS, render_face, sample_nuisance
 
 __all__ = ["SynthFaces", "export_list_format"]
@@ -53,6 +55,12 @@ class SynthFaces(Dataset):
             set); ``"emotions"``: no Neutral face and the 6 emotions equally often the strongest
             (multi-label, like RAF-ML); ``None`` keeps the profile's natural rates (~70 % Neutral
             in ``disfa``).
+        realism: the realism model (:mod:`afg.data.synth.realism`): None (default: the faces of
+            generator version 1, bit for bit), a preset name (``"real"``; ``"none"`` = None), a
+            mapping of :class:`~afg.data.synth.realism.Realism` fields (optionally with
+            ``preset``; what ``data.options: {realism: {...}}`` passes) or a ``Realism``. It
+            changes the rendering only (amplitude curve, unlabelled resting faces, head yaw and
+            pitch when ``nuisances``), never the labels.
 
     Items are dicts: ``image`` (3, H, W) float; ``aus`` and ``au`` (N,) float 0/1 in the
     profile's AU order, ``au_mask`` (N,) bool (all True), ``au_intensity`` (N,) float in [0, 5];
@@ -85,6 +93,7 @@ class SynthFaces(Dataset):
         nuisances: bool = True,
         subject_offset: int = 0,
         balance: str | None = None,
+        realism: Realism | Mapping[str, Any] | str | None = None,
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
@@ -101,6 +110,7 @@ class SynthFaces(Dataset):
         self.transform = transform
         self.nuisances = bool(nuisances)
         self.subject_offset = int(subject_offset)
+        self.realism: Realism | None = Realism.coerce(realism)
         ev = dict(DEFAULT_EVIDENCE)
         ev.update({int(k): float(v) for k, v in (evidence or {}).items()})
         self.evidence = ev
@@ -165,8 +175,32 @@ class SynthFaces(Dataset):
 
     # ------------------------------------------------------------------ rendering
     def amplitudes(self, index: int) -> np.ndarray:
-        """``(18,)`` rendering amplitudes of sample ``index`` (intensity / 5 times evidence)."""
-        return self._labels["intensity"][index] / 5.0 * self._strength
+        """``(18,)`` expression amplitudes of sample ``index``: evidence times ``g(intensity)``,
+        ``g(I) = I / 5`` without realism, ``(I / 5) ** gamma`` with it (resting offsets excluded:
+        :meth:`resting`)."""
+        return self._gain(self._labels["intensity"][index])
+
+    def _gain(self, intensity: np.ndarray) -> np.ndarray:
+        if self.realism is None:
+            return intensity / 5.0 * self._strength
+        return self.realism.gain(intensity) * self._strength
+
+    def resting(self, subject: int | str) -> tuple[np.ndarray, np.ndarray]:
+        """``(geometry, shading)`` unlabelled resting amplitudes ``(18,)`` of ``subject`` (id or
+        ``"S007"``) under this dataset's realism (zeros without resting faces)."""
+        sid = int(subject[1:]) if isinstance(subject, str) else int(subject)
+        if self.realism is None:
+            return np.zeros(len(ALL_AUS)), np.zeros(len(ALL_AUS))
+        return self.realism.resting_offsets(sid)
+
+    def pose(self, index: int) -> tuple[float, float]:
+        """``(yaw, pitch)`` in degrees of sample ``index`` (0, 0 without pose realism or nuisances)."""
+        if self.realism is None or not self.realism.has_pose or not self.nuisances:
+            return 0.0, 0.0
+        return self.realism.pose(self.seed, int(index))
+
+    def _rest(self, sid: int) -> tuple[np.ndarray, np.ndarray] | None:
+        return None if self.realism is None or self.realism.resting == 0.0 else self.realism.resting_offsets(sid)
 
     def occluder(self, index: int) -> str | None:
         k = int(self._occluder[index])
@@ -176,7 +210,11 @@ class SynthFaces(Dataset):
         if not 0 <= index < self._n:
             raise IndexError(index)
         nz = sample_nuisance(np.random.default_rng([self.seed, 2, index])) if self.nuisances else None
-        return render_face(int(self.subject_ids[index]), self.amplitudes(index), self.size, nz, self.occluder(index))
+        if nz is not None and self.realism is not None and self.realism.has_pose:
+            yaw, pitch = self.realism.pose(self.seed, index)
+            nz = dataclasses.replace(nz, yaw=yaw, pitch=pitch)
+        sid = int(self.subject_ids[index])
+        return render_face(sid, self.amplitudes(index), self.size, nz, self.occluder(index), rest=self._rest(sid))
 
     def render(self, index: int) -> np.ndarray:
         """The uint8 ``(H, W, 3)`` image of sample ``index`` (for display)."""
@@ -229,7 +267,8 @@ class SynthFaces(Dataset):
     ) -> np.ndarray:
         """Uint8 image of ``subject`` (id or ``"S007"``) in the canonical pose with the given AU
         intensities (0-5): a mapping AU number -> intensity, or a vector over :data:`ALL_AUS`
-        (18) or over this profile's AUs. Evidence strengths of this dataset apply."""
+        (18) or over this profile's AUs. Evidence strengths, amplitude curve and resting face of
+        this dataset's realism apply (no head pose)."""
         sid = int(subject[1:]) if isinstance(subject, str) else int(subject)
         inten = np.zeros(len(ALL_AUS))
         if isinstance(intensities, Mapping):
@@ -243,11 +282,12 @@ class SynthFaces(Dataset):
                 inten[self._profile_cols] = v
             else:
                 raise ValueError(f"intensities must have 18 or {len(self.aus)} entries, got {v.shape}")
-        return render_face(sid, inten / 5.0 * self._strength, size or self.size, None, occluder)[0]
+        return render_face(sid, self._gain(inten), size or self.size, None, occluder, rest=self._rest(sid))[0]
 
     def __repr__(self) -> str:
         return (f"SynthFaces(profile={self.profile!r}, n_subjects={self.n_subjects}, images_per_subject="
-                f"{self.images_per_subject}, size={self.size}, occlusion_rate={self.occlusion_rate}, seed={self.seed})")
+                f"{self.images_per_subject}, size={self.size}, occlusion_rate={self.occlusion_rate}, seed={self.seed}"
+                + (f", realism={self.realism!r})" if self.realism is not None else ")"))
 
 
 def export_list_format(dataset: SynthFaces, out_dir: str | os.PathLike, k: int = 3,

@@ -8,6 +8,12 @@ AU17, lip bulges for AU24, teeth when the lips part). Pose (roll, scale, shift) 
 geometry before drawing; illumination gradient, background texture, blur and sensor noise are
 applied to the pixels afterwards. Occluders are drawn from the *neutral* geometry, so what they
 cover cannot leak the AUs underneath.
+
+Options of :mod:`afg.data.synth.realism` (off by default, and then the code paths below are the
+exact ones of generator version 1): head yaw and pitch (``Nuisance.yaw``/``pitch``) project every
+drawn vertex through :func:`~afg.data.synth.realism.project_pose` on the subject's depth field
+before the in-plane pose; resting offsets (``render_face(rest=(geometry, shading))``) add a
+subject's unlabelled resting amplitudes to the AU motion and/or shading.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ from .face import (
     make_subject,
     neutral_landmarks,
 )
+from .realism import face_depth, project_pose
 
 __all__ = ["OCCLUDED_AUS", "OCCLUDERS", "Nuisance", "region_mask", "render_face", "sample_nuisance", "subject_geometry"]
 
@@ -47,7 +54,9 @@ _CIRCLE = np.stack([np.cos(np.linspace(0, 2 * np.pi, 20, endpoint=False)),
 class Nuisance:
     """Per-image nuisances. ``None`` fields (the default) mean 'off'."""
 
-    roll: float = 0.0  # degrees
+    roll: float = 0.0  # degrees, in-plane
+    yaw: float = 0.0  # degrees, out-of-plane (realism option; positive turns to the viewer's right)
+    pitch: float = 0.0  # degrees, out-of-plane (realism option; positive tilts the head down)
     scale: float = 1.0
     shift: tuple[float, float] = (0.0, 0.0)  # fraction of the image size
     background: int | None = None  # index into a fixed bank of smooth colour fields (+ flips)
@@ -109,7 +118,9 @@ def _noise_bank(side: int, n: int = 8) -> np.ndarray:
     return np.random.default_rng(54321).standard_normal((n, side, side, 3), dtype=np.float32)
 
 
-def _pose_transform(size: int, nz: Nuisance | None, ss: int):
+def _pose_transform(size: int, nz: Nuisance | None, ss: int, subject: SubjectParams | None = None):
+    """``(to_px, unit)``: face units -> supersampled pixels, and pixels per face unit. With a
+    yaw/pitch in ``nz`` and the ``subject`` given, points are first projected on its depth field."""
     s = _FACE_SCALE * size * ss * (nz.scale if nz else 1.0)
     ang = np.deg2rad(nz.roll) if nz else 0.0
     R = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]])
@@ -117,6 +128,16 @@ def _pose_transform(size: int, nz: Nuisance | None, ss: int):
     if nz:
         c = c + np.array(nz.shift) * size * ss
     A = (R * s).T
+
+    if nz is not None and subject is not None and (nz.yaw != 0.0 or nz.pitch != 0.0):
+        yaw, pitch, sp = nz.yaw, nz.pitch, subject
+
+        def to_px(p):
+            p = np.asarray(p, np.float64)
+            z = face_depth(p, sp.eye_y, sp.nose_y, sp.jaw_w)
+            return (project_pose(p, z, yaw, pitch) - _ORIGIN) @ A + c
+
+        return to_px, s
 
     def to_px(p):
         return (np.asarray(p, np.float64) - _ORIGIN) @ A + c
@@ -217,6 +238,7 @@ def render_face(
     nuisance: Nuisance | None = None,
     occluder: str | None = None,
     supersample: int = 2,
+    rest: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw one face.
 
@@ -228,6 +250,9 @@ def render_face(
         nuisance: pose/lighting/noise, or None for the canonical clean rendering.
         occluder: one of :data:`OCCLUDERS` or None.
         supersample: drawing resolution factor (box-filtered down: anti-aliasing).
+        rest: ``(geometry, shading)`` resting amplitudes ``(18,)`` of the subject
+            (:func:`afg.data.synth.realism.resting_offsets`), added to ``amplitudes`` for the
+            landmark motion and for the wrinkles/folds respectively (sums clipped to 1); None: none.
 
     Returns:
         ``image`` (size, size, 3) uint8 and ``landmarks`` (68, 2) float32 pixel coordinates.
@@ -236,11 +261,15 @@ def render_face(
     s, L0, D = subject_geometry(sid)
     C = _subject_colors(sid)
     a = np.clip(np.asarray(amplitudes, np.float64), 0.0, 1.0)
-    A = {au: float(a[k]) * s.wrinkle_depth for au, k in AU_INDEX.items()}  # shading strengths
-    P = _deform(L0, D, a * s.expressiveness)
+    a_geo = a_sh = a
+    if rest is not None:
+        a_geo = np.clip(a + np.asarray(rest[0], np.float64), 0.0, 1.0)
+        a_sh = np.clip(a + np.asarray(rest[1], np.float64), 0.0, 1.0)
+    A = {au: float(a_sh[k]) * s.wrinkle_depth for au, k in AU_INDEX.items()}  # shading strengths
+    P = _deform(L0, D, a_geo * s.expressiveness)
     ss = supersample
     S = size * ss
-    to_px, unit = _pose_transform(size, nuisance, ss)
+    to_px, unit = _pose_transform(size, nuisance, ss, s)
 
     if nuisance is not None and nuisance.background is not None:
         bank = _background_bank(S)
@@ -251,7 +280,7 @@ def render_face(
     cv = _Canvas()
     wr = C["wrinkle"]
     jw = s.jaw_w
-    amp6, amp7, amp43 = float(a[AU_INDEX[6]]), float(a[AU_INDEX[7]]), float(a[AU_INDEX[43]])
+    amp6, amp7, amp43 = float(a_sh[AU_INDEX[6]]), float(a_sh[AU_INDEX[7]]), float(a_geo[AU_INDEX[43]])
 
     # hair behind, neck, shoulders, ears, face
     if s.hair_style == 1:
