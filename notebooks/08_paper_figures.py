@@ -45,6 +45,7 @@ import pandas as pd
 
 import afg
 from afg.experiments import figures as F
+from afg.experiments.gallery import write_gallery
 from afg.experiments.notebooks import NotebookSetup
 from afg.viz import figures_dir, save_figure
 
@@ -116,6 +117,30 @@ for paper in dict.fromkeys(k.split("/")[0] for k in sweeps):
         F.sweep_figure(sw, ax=ax, title=k.split(":")[1])
     export(fig, f"{paper}_sweeps")
 pd.Series(saved, name="files")
+
+# %% [markdown]
+# ## Gallery for the README
+#
+# `write_gallery(setup)` (`afg.experiments.gallery`) draws the five small PNGs the README shows — a
+# K-NN node graph, adjacency heatmaps, a Grad-CAM grid, Emotion-GCN's classifier cosine similarity
+# and ME-GraphAU Table 3's verdict table — and their caption file `README.md` (which runs, mode,
+# folds, seeds, afg and generator versions). Its models are notebook 02's ME-GraphAU Table 3 (the
+# setup's folds) and notebook 05's `emotion_gcn` row of Table I, fetched from the run cache (after
+# those notebooks nothing is trained; from an empty cache the default mode trains Table 3's 14 runs,
+# about 25 min on a 2-core CPU). The pictures are fold 1's.
+#
+# * `QUICK=False` on synthetic faces writes the committed **`docs/gallery/`** (what the README
+#   links to); rerun this notebook after a change that alters the figures and commit the files.
+# * `QUICK=True` writes `<figures dir>/gallery/` (here `$AFG_FIGURES_DIR/gallery`) and never
+#   `docs/gallery/`: a smoke run's models have learned nothing.
+# * Real datasets: skipped (the gallery is the synthetic default's).
+
+# %%
+gallery = write_gallery(setup) if setup.synthetic else {}
+if gallery:
+    print("gallery ->", gallery["README.md"].parent.resolve())
+pd.Series({name: f"{path.stat().st_size / 1000:.0f} kB" for name, path in gallery.items()}, name="size",
+          dtype=object)
 
 # %% [markdown]
 # ## Everything in the figures folder

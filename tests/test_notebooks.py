@@ -95,6 +95,7 @@ def test_notebook_executes_in_quick_mode(nb_path, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("PYTHONPATH", str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    committed = {p.name: p.read_bytes() for p in (REPO / "docs" / "gallery").glob("*")}
     pm.execute_notebook(
         str(nb_path),
         str(tmp_path / nb_path.name),
@@ -119,3 +120,8 @@ def test_notebook_executes_in_quick_mode(nb_path, tmp_path, monkeypatch):
             rows = [ln for ln in (figures / f"{paper}_ablation.md").read_text().splitlines()
                     if ln.startswith("|")]
             assert len(rows) >= 4, (paper, rows)  # header, rule, first and last variant
+        from afg.experiments.gallery import GALLERY_FILES
+
+        # the README gallery of the quick run lands in the figures folder, never in docs/gallery
+        assert sorted(p.name for p in (figures / "gallery").iterdir()) == sorted(GALLERY_FILES)
+    assert {p.name: p.read_bytes() for p in (REPO / "docs" / "gallery").glob("*")} == committed

@@ -1,0 +1,304 @@
+"""The README's gallery: five small PNGs of what the notebooks draw, and a caption file.
+
+:func:`write_gallery` draws, from the runs of a :class:`~afg.experiments.notebook_setup.NotebookSetup`
+on synthetic faces:
+
+* ``knn_node_graph.png`` — ME-GraphAU's K-NN node graphs of a few held-out faces (its Fig. 4),
+* ``adjacency_heatmap.png`` — a learned graph (how often AU j is among AU i's K nearest neighbours
+  in ME-GraphAU's face-specific graphs) next to a constructed one (Emotion-GCN's Â, Eq. 3–6),
+* ``gradcam_grid.png`` — Grad-CAM of three AUs on the same faces (ME-GraphAU, last backbone stage),
+* ``classifier_cosine.png`` — cosine similarity of the classifiers Emotion-GCN's GCN generates
+  (its Fig. 6),
+* ``verdict_table.png`` — ME-GraphAU Table 3 (notebook 02): each row's paired Δ F1 [95 % CI]
+  against the backbone row next to the paper's Δ, with the verdict,
+
+and ``README.md`` saying which runs each came from (mode, folds, seeds, epochs, afg and synthetic
+generator versions, run folders). The models come from the run cache through the notebooks' own
+configs — ME-GraphAU's Table 3 ablation of notebook 02 (:class:`StageAblation` over the setup's
+folds) and the ``emotion_gcn`` row of notebook 05's Table I on the image fold — so after those
+notebooks nothing is trained; what is missing is trained.
+
+Where it writes: ``folder=None`` is the repository's ``docs/gallery`` for the synthetic default mode
+(what the README shows) and ``<figures dir>/gallery`` in quick mode; a quick run never writes into
+``docs/gallery`` (:func:`gallery_folder`), so a smoke test cannot replace the committed pictures.
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from .notebook_setup import CONFIGS_DIR, NotebookSetup
+
+__all__ = ["DOCS_GALLERY", "GALLERY_FILES", "gallery_folder", "write_gallery", "write_png"]
+
+#: the committed gallery the README links to
+DOCS_GALLERY = CONFIGS_DIR.parent / "docs" / "gallery"
+#: the files :func:`write_gallery` writes, in the README's order
+GALLERY_FILES = ("knn_node_graph.png", "adjacency_heatmap.png", "gradcam_grid.png",
+                 "classifier_cosine.png", "verdict_table.png", "README.md")
+#: Table 3's reference row and the row whose model is drawn (the full ME-GraphAU)
+_REFERENCE_ROW, _FULL_ROW = "Backbone (WBCE)", "+AFG+FGG+MEFL, L_WA+L_E"
+
+
+def gallery_folder(setup: NotebookSetup, folder: str | os.PathLike | None = None) -> Path:
+    """Where :func:`write_gallery` writes: ``folder``, else :data:`DOCS_GALLERY` in the synthetic
+    default mode and ``<figures dir>/gallery`` otherwise. Raises ``ValueError`` when a quick run
+    would write into :data:`DOCS_GALLERY` (quick models have learned nothing)."""
+    from ..viz.export import figures_dir
+
+    if folder is None:
+        return figures_dir() / "gallery" if setup.quick else DOCS_GALLERY
+    out = Path(folder)
+    if setup.quick and out.resolve() == DOCS_GALLERY.resolve():
+        raise ValueError(f"a QUICK run would overwrite the committed gallery {DOCS_GALLERY}; "
+                         "pass another folder (or folder=None: <figures dir>/gallery)")
+    return out
+
+
+def write_png(fig, path: str | os.PathLike, dpi: int = 110, max_bytes: int = 150_000) -> Path:
+    """Save ``fig`` as a small PNG: rendered at ``dpi``, reduced to a 256-colour palette (median
+    cut, no dithering: figures have few colours) and, while the file exceeds ``max_bytes``,
+    rendered again at ×0.85 the resolution (down to 50 dpi; a warning if still too large). Written
+    to a temporary name and renamed; no software/version metadata, so an unchanged figure gives an
+    unchanged file. Closes ``fig``."""
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    d = float(dpi)
+    while True:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=d, bbox_inches="tight", facecolor="white")
+        rgba = Image.open(io.BytesIO(buf.getvalue())).convert("RGBA")
+        rgb = Image.new("RGB", rgba.size, "white")
+        rgb.paste(rgba, mask=rgba.getchannel("A"))
+        small = rgb.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        buf = io.BytesIO()
+        small.save(buf, format="PNG", optimize=True)
+        data = buf.getvalue()
+        if len(data) <= max_bytes or d * 0.85 < 50:
+            break
+        d *= 0.85
+    plt.close(fig)
+    if len(data) > max_bytes:
+        warnings.warn(f"{path.name}: {len(data)} bytes at {d:.0f} dpi, above {max_bytes}", stacklevel=2)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
+def _write_text(path: Path, text: str) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _table3(setup: NotebookSetup, fold: int, seeds: Sequence[int] | None, root: Any):
+    """Notebook 02's Table 3 ablation over the setup's folds (plus ``fold``), run or fetched."""
+    from .me_graphau_table3 import StageAblation, me_graphau_config, table3_variants
+
+    cfg = me_graphau_config(setup)
+    variants = table3_variants(cfg, stage2_lr=cfg.recipe.optimizer.lr)
+    folds = sorted(set(setup.fold_list("me_graphau")) | {int(fold)})
+    abl = StageAblation(cfg, variants, folds=folds, seeds=list(seeds) if seeds is not None else None,
+                        root=root)
+    abl.run()
+    return abl
+
+
+def _emotion_gcn(setup: NotebookSetup, fold: int, root: Any):
+    """The ``emotion_gcn`` row of notebook 05's Table I on ``fold`` (one cached run)."""
+    from .. import reference
+
+    row = {"emotion_gcn": reference.variants("emotion_gcn/table1")["emotion_gcn"]}
+    abl = setup.ablation("emotion_gcn", row, folds=[int(fold)], root=root)
+    abl.run(load_model=True)
+    return abl.results[0][3]
+
+
+def _one_face_per_subject(data, n: int):
+    """The first face of each of the first ``n`` subjects of ``data`` (fewer subjects: the first
+    ``n`` faces), as a ``Subset``."""
+    from torch.utils.data import Subset
+
+    picked, seen = [], set()
+    for i in range(len(data)):
+        s = data[i]["subject"]
+        if s not in seen:
+            seen.add(s)
+            picked.append(i)
+            if len(picked) == n:
+                return Subset(data, picked)
+    return Subset(data, list(range(min(n, len(data)))))
+
+
+def _image_run(abl, variant: str, fold: int, seed: int):
+    for name, f, s, r in abl.results:
+        if name == variant and f == fold and s in (None, seed):
+            return r
+    raise KeyError(f"{variant!r} fold {fold} seed {seed} was not run")
+
+
+def _verdict_table(abl) -> tuple[Any, str]:
+    """Table 3 in the paper's row order: our F1, paired Δ [95 % CI] vs the backbone row, the
+    paper's F1 and Δ (ResNet-50), the verdict; and the note under it."""
+    import pandas as pd
+
+    from .. import reference
+    from .analysis import paper_verdicts, verdict_note
+
+    ours = abl.table(["f1_mean"], reference=_REFERENCE_ROW)
+    ver = paper_verdicts(abl.tidy, "me_graphau/table3", _REFERENCE_ROW, column="ResNet-50")
+    paper = reference.load_table("me_graphau/table3")["ResNet-50"]
+    delta_col = next(c for c in ours.columns if c.startswith("Δ"))
+    out = pd.DataFrame(index=ours.index)
+    out["F1 ours (%)"] = ours["f1_mean"]
+    out["Δ ours [95 % CI]"] = ours[delta_col]
+    out["F1 paper"] = [f"{paper.get(v, np.nan):.1f}" for v in out.index]
+    out["Δ paper"] = ["" if v == _REFERENCE_ROW else f"{ver.loc[v, 'Δ paper']:+.1f}" for v in out.index]
+    out["verdict"] = ["reference" if v == _REFERENCE_ROW else ver.loc[v, "verdict"] for v in out.index]
+    out.index.name = "Table 3 row"
+    return out, f"{verdict_note(ver)}. {ours.attrs['note']}."
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'s' * (int(n) != 1)}"
+
+
+def _describe_runs(results) -> str:
+    return ", ".join(f"`{r.run_dir.name}`" for r in results)
+
+
+def write_gallery(setup: NotebookSetup, folder: str | os.PathLike | None = None, *, fold: int = 1,
+                  seeds: Sequence[int] | None = None, root: str | os.PathLike | None = None,
+                  n_faces: int = 3, aus: Sequence[str] = ("AU01", "AU12", "AU25"), dpi: int = 110,
+                  max_bytes: int = 150_000) -> dict[str, Path]:
+    """Draw the five gallery PNGs and their caption file ``README.md``; returns ``{file: path}``.
+
+    Args:
+        setup: a synthetic :class:`NotebookSetup` (quick or default).
+        folder: where to write (default: :func:`gallery_folder`).
+        fold: the fold whose models and held-out faces are drawn.
+        seeds: Table 3's seeds (default: the setup's seed only, as notebook 02 runs it); the
+            verdict intervals rest on folds × seeds paired runs. Must include the setup's seed,
+            whose runs are drawn.
+        root: the run cache (default ``$AFG_RUNS_DIR`` or ``./runs``).
+        n_faces: held-out faces in the K-NN and Grad-CAM figures.
+        aus: the AUs explained by Grad-CAM.
+        dpi, max_bytes: resolution of each PNG, lowered until the file fits in ``max_bytes``.
+    """
+    import afg
+
+    from ..data import synth
+    from ..viz import (
+        gradcam,
+        plot_adjacency,
+        plot_cosine_similarity,
+        plot_gradcam_grid,
+        plot_knn_graph,
+    )
+    from ..viz.tables import plot_table
+    from .config import build_data
+    from .results import first_images, label_names, model_for
+
+    if not setup.synthetic:
+        raise ValueError("the gallery is drawn from the synthetic runs (DATASET='synthetic')")
+    if seeds is not None and setup.seed not in seeds:
+        raise ValueError(f"seeds {list(seeds)} must include the setup's seed {setup.seed} (its runs are drawn)")
+    out = gallery_folder(setup, folder)
+    out.mkdir(parents=True, exist_ok=True)
+    abl = _table3(setup, fold, seeds, root)
+    me = _image_run(abl, _FULL_ROW, fold, setup.seed)
+    emo = _emotion_gcn(setup, fold, root)
+    model, emo_model = model_for(me, root), model_for(emo, root)
+
+    _, val = build_data(me.config.data)
+    au_names = label_names(val)
+    batch = first_images(_one_face_per_subject(val, n_faces), n_faces)
+    k = int(me.config.model["neighbor_num"])
+    with torch.no_grad():
+        o = model(batch["image"], return_intermediates=True)
+        o_all = model(torch.stack([val[i]["image"] for i in range(len(val))]), return_intermediates=True)
+    titles = [f"{s}: {', '.join(a for a, y in zip(au_names, lab) if y > 0.5) or 'no AU'}"
+              for s, lab in zip(batch["subject"], batch["au"].numpy())]
+    files: dict[str, Path] = {}
+
+    fig = plot_knn_graph(o["nodes"], k, activations=o["au"], names=au_names, images=batch["rgb"],
+                         titles=titles, ax_size=1.9)
+    fig.suptitle(f"ME-GraphAU K-NN node graphs (K={k}), held-out faces", fontsize=8)
+    files["knn_node_graph.png"] = write_png(fig, out / "knn_node_graph.png", dpi, max_bytes)
+
+    graph = {"graph": "paper", **{k: v for k, v in emo.config.model.items() if k in ("graph", "tau", "p")}}
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.6))
+    plot_adjacency(o_all["adjacency"].float().mean(0), au_names, ax=axes[0], fmt=".2f",
+                   title=f"learned: ME-GraphAU K-NN frequency (K={k})")
+    plot_adjacency(emo_model.adjacency, emo_model.node_names, ax=axes[1], fmt=".2f",
+                   title=f"constructed: Emotion-GCN Â (τ={graph['tau']}, p={graph['p']})")
+    fig.tight_layout()
+    files["adjacency_heatmap.png"] = write_png(fig, out / "adjacency_heatmap.png", dpi, max_bytes)
+
+    shown = [a for a in aus if a in au_names] or au_names[:3]
+    cams = gradcam(model, batch["image"], model.backbone.target_layer, shown, names=au_names)
+    fig = plot_gradcam_grid(batch["rgb"], cams, row_titles=list(batch["subject"]),
+                            col_titles=["face"] + shown, ax_size=1.3)
+    fig.suptitle("Grad-CAM per AU (ME-GraphAU, last backbone stage)", fontsize=7)
+    fig.tight_layout()
+    files["gradcam_grid.png"] = write_png(fig, out / "gradcam_grid.png", dpi, max_bytes)
+
+    fig = plot_cosine_similarity({"Emotion-GCN: generated classifiers": emo_model.classifier_vectors()},
+                                 emo_model.node_names, ax_size=3.6)
+    files["classifier_cosine.png"] = write_png(fig, out / "classifier_cosine.png", dpi, max_bytes)
+
+    table, note = _verdict_table(abl)
+    fig = plot_table(table, title="ME-GraphAU Table 3 on synthetic faces: paired Δ F1 vs the backbone row",
+                     note=note)
+    files["verdict_table.png"] = write_png(fig, out / "verdict_table.png", dpi, max_bytes)
+
+    stages = me.config.recipe.stages
+    me_epochs = _epochs(stages[-1].epochs if stages else me.config.recipe.epochs)
+    seed_list = list(seeds) if seeds is not None else [setup.seed]
+    head = (f"mode **{setup.mode}** (`QUICK={setup.quick}`), afg {afg.__version__}, synthetic generator "
+            f"v{getattr(synth, 'GENERATOR_VERSION', '?')}, device {setup.resolved_device}")
+    ver_runs = [r for *_, r in abl.results]
+    lines = [
+        "# Gallery",
+        "",
+        "Written by `afg.experiments.gallery.write_gallery` (notebook 08, section *Gallery for the "
+        "README*) from the run cache; do not edit by hand — rerun notebook 08 with `QUICK=False`.",
+        "",
+        f"Runs: {head}. Pictures: fold {fold}, seed {setup.seed}, the first face of each of "
+        f"{len(set(batch['subject']))} of the fold's held-out identities ({len(val)} faces, "
+        f"{me.config.data.size} px).",
+        "",
+        f"* `knn_node_graph.png` — ME-GraphAU (Table 3 row *{_FULL_ROW}*: stage 2, {me_epochs}, initialised "
+        f"from the same fold's row-4 stage-1 run), each AU node linked to its K={k} nearest neighbours (ME-GraphAU Fig. 4); "
+        f"node colour = predicted probability, orange rim = predicted active. Run {_describe_runs([me])}.",
+        f"* `adjacency_heatmap.png` — left: how often AU j is among AU i's {k} nearest neighbours in that "
+        f"model's face-specific graphs, averaged over the {len(val)} held-out faces; right: Emotion-GCN's "
+        f"Â ({graph['graph']} graph of Eq. 3–6, τ={graph['tau']}, p={graph['p']}), built from the Spearman correlations of its training labels. "
+        f"Runs {_describe_runs([me, emo])}.",
+        f"* `gradcam_grid.png` — Grad-CAM of {', '.join(shown)} (raw scores) at the last backbone stage of "
+        f"the same ME-GraphAU model, on the same faces. Run {_describe_runs([me])}.",
+        f"* `classifier_cosine.png` — cosine similarity of the 7 expression classifiers and the 2 "
+        f"valence/arousal regressors that Emotion-GCN's GCN generates from the label graph (its Fig. 6); "
+        f"`emotion_gcn` row of Table I, fold {fold}, {_epochs(emo.config.recipe.epochs)}. Run "
+        f"{_describe_runs([emo])}.",
+        f"* `verdict_table.png` — ME-GraphAU Table 3 (notebook 02's configs) over folds {abl.folds} × "
+        f"seeds {seed_list} ({len(ver_runs)} runs): mean ± std F1, each row's paired Δ F1 [95 % CI] "
+        "against *Backbone (WBCE)*, the paper's ResNet-50 column (BP4D) and its Δ, and the verdict "
+        "(reproduced: same sign and our interval excludes 0; contradicted: opposite sign, interval "
+        "excludes 0; unresolved: interval includes 0). " + note,
+        "",
+    ]
+    files["README.md"] = _write_text(out / "README.md", "\n".join(lines))
+    return files
