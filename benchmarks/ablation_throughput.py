@@ -55,7 +55,10 @@ is a third of the seed-to-seed sd) — far from the issue's 2x; nothing measured
 this CPU. Caveat: at 4 epochs the held-out F1 is near chance (0.03-0.09), so equality is shown where
 the models have barely learnt; channels_last alone was slower than float32 in the probe (481 vs
 430 ms a step), so on a CPU without native bf16 (where ``recipe.amp: bf16`` falls back to float32)
-the switched default can be slower. ``configs/synthetic/default.yaml`` uses both.
+a default switched to both could be slower. ``configs/synthetic/default.yaml`` therefore does not
+switch (it says why): bf16 + channels_last is an opt-in (``--set recipe.amp=bf16
+recipe.channels_last=true``) until a full-budget, idle-machine measurement shows equal metrics
+where the models have learnt.
 
 How to read it: the issue asks for 2x runs per CPU-hour at equal held-out metrics. "Equal"
 means the paired Δ's 95 % interval includes 0, or |Δ| is small against the seed-to-seed sd of
