@@ -24,41 +24,43 @@ and the speed ratio to the first arm; then the paired held-out differences (arm 
 seed) with a 95 % t-interval.
 
 Arms (``--arms``; the first is the reference): ``fp32`` the recipe before bf16 (float32,
-contiguous; the default mode used it until this benchmark); ``bf16``
+contiguous; the synthetic default mode's recipe); ``bf16``
 (``recipe.amp: bf16``); ``channels_last``; ``bf16_cl`` (both); ``bf16_cl_eval2`` (both, the
 selection split evaluated every second epoch: ``recipe.eval_every: 2``).
 
-Measured (2 cores with AVX512-BF16 and AMX, torch 2.14, 2 Dec 2026), NOT on an idle machine: another
-session's benchmark kept 2 busy threads on the 2 cores throughout (load 4.0 during every run; 7.9
-when the first run started), so every wall time below is about twice an idle machine's and the
-per-seed ratios scatter with the load. The full default (8 epochs, ~60 min for 6 runs under this
-load) did not fit, so the runs were shortened to 4 epochs (``--epochs 4``: 180 steps of 16 faces,
-4 validation passes over 80 faces, one held-out pass over 400); two invocations, ``--seeds 0 1 2
---epochs 4`` and ``--seeds 3 4 --epochs 4``, pooled here over the 5 seeds:
+Measured (2 cores with AVX512-BF16 and AMX, torch 2.14, 2 Dec 2026) on a machine shared with other
+sessions. Oversubscription is catastrophic here: with another process's 2 busy threads on the 2
+cores (load ~4) the same 8-epoch run took 200-520 s instead of 31-54 s, and the ratio between
+arms swung from 0.47x to 1.84x with whoever else was running — so only runs made while this
+benchmark was alone (load < 2) give a speed figure:
 
-    arm       s/run  train  val  held-out  wait  runs/h  held-out F1    held-out AUC   speed
-    fp32      351.3  325.6   11.1    13.4   3.9 %  10.2   0.042±0.029   0.581±0.082   1.00x
-    bf16_cl   283.1  260.2    6.6    15.2   3.0 %  12.7   0.034±0.023   0.581±0.083   1.24x
-    per seed: 1.03x 1.27x 1.15x 1.09x 1.84x (geometric mean 1.25x, 95 % CI 0.94-1.66x)
-    paired bf16_cl − fp32 (5 seeds): ΔF1 −0.008 [−0.028, +0.013], ΔAUC +0.000 [−0.042, +0.041]
+    full default, 8 epochs, seed 0, load 1.5-1.9 (the only pair that ran unloaded):
+    arm       s/run  train  val  held-out  runs/h  held-out F1  held-out AUC  speed
+    fp32       53.7   50.1  1.9     1.1      67      0.181         0.742       1.00x
+    bf16_cl    31.3   27.4  0.9     2.2     115      0.202         0.728       1.72x
 
-(the invocation ``--seeds 0 1 2`` alone printed 1.13x, ΔF1 −0.003 [−0.052, +0.047]; ``--seeds 3 4``
-1.43x.) Where a run's time goes: 92-93 % training steps, 2-3 % the per-epoch validation passes, 4-5 %
-the held-out evaluation (1.6-23 s for the same pass: the load), <1 % set-up and checkpoints; waiting for data ~3-4 % of training (the faces are
-rendered once and cached: pre-rendered uint8 tensors would save at most that). So cheaper evaluation
-(``bf16_cl_eval2``: validating every second epoch) can save ~1.5 % of a run and was not run; bf16
-already makes the evaluation passes cheaper.
+Held-out metrics do not depend on the load (the seed-0 runs gave identical metrics in two
+invocations), so the loaded runs still compare them. 8 epochs, seeds 0 and 1: fp32 F1 0.181, 0.156
+/ AUC 0.742, 0.717; bf16_cl F1 0.202, 0.151 / AUC 0.728, 0.733 (paired ΔF1 +0.021, −0.005; ΔAUC
+−0.014, +0.016). 4 epochs (``--epochs 4``), seeds 0-4: fp32 F1 0.042±0.029, AUC 0.581±0.082;
+bf16_cl F1 0.034±0.023, AUC 0.581±0.083; paired ΔF1 −0.008 [−0.028, +0.013], ΔAUC +0.000
+[−0.042, +0.041] (95 % t-intervals) — equal within noise at both lengths.
 
-Verdict: bf16 autocast + channels_last gives ~1.25x runs per CPU-hour (the issue's single-step probe:
-1.36x per training step), with held-out F1/AUC equal within noise (both paired intervals include 0, |ΔF1|
-is a third of the seed-to-seed sd) — far from the issue's 2x; nothing measured here reaches 2x on
-this CPU. Caveat: at 4 epochs the held-out F1 is near chance (0.03-0.09), so equality is shown where
-the models have barely learnt; channels_last alone was slower than float32 in the probe (481 vs
-430 ms a step), so on a CPU without native bf16 (where ``recipe.amp: bf16`` falls back to float32)
-a default switched to both could be slower. ``configs/synthetic/default.yaml`` therefore does not
-switch (it says why): bf16 + channels_last is an opt-in (``--set recipe.amp=bf16
-recipe.channels_last=true``) until a full-budget, idle-machine measurement shows equal metrics
-where the models have learnt.
+Where a run's time goes (unloaded): 93 % (fp32) / 88 % (bf16_cl) training steps, 3-4 % the 8
+validation passes over 80 faces, 2-7 % the held-out pass over 400 faces, set-up and
+checkpoints 1-3 %; waiting for data 2-4 % of training in every run (the faces are rendered once and cached, so
+pre-rendered uint8 tensors could save at most that). Validating every second epoch
+(``bf16_cl_eval2``) could save ~1.5 % of a run and was not measured.
+
+Verdict: bf16 autocast + channels_last gives 1.72x runs per CPU-hour on an unloaded machine (one
+seed pair; the issue's single-step probe, under load: 1.36x a step) at held-out F1/AUC equal within
+noise — short of the issue's 2x; nothing measured here reaches 2x on this CPU. channels_last alone
+was slower than float32 in that probe (481 vs 430 ms a step), so on a CPU without native bf16
+(where ``recipe.amp: bf16`` warns and falls back to float32) a default switched to both could be
+slower. ``configs/synthetic/default.yaml`` therefore does not switch (it says why): bf16 +
+channels_last is an opt-in (``--set recipe.amp=bf16 recipe.channels_last=true``) until a
+full-budget, idle-machine measurement over several seeds shows equal metrics where the models have
+learnt — ``--seeds 0 1 2`` when nothing else runs (~5 minutes then).
 
 How to read it: the issue asks for 2x runs per CPU-hour at equal held-out metrics. "Equal"
 means the paired Δ's 95 % interval includes 0, or |Δ| is small against the seed-to-seed sd of
