@@ -35,6 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ..utils import atomic_write_bytes, atomic_write_text
 from .notebook_setup import CONFIGS_DIR, NotebookSetup
 
 __all__ = ["DOCS_GALLERY", "GALLERY_FILES", "gallery_folder", "write_gallery", "write_png"]
@@ -71,8 +72,6 @@ def write_png(fig, path: str | os.PathLike, dpi: int = 110, max_bytes: int = 150
     unchanged file. Closes ``fig``."""
     from PIL import Image
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     d = float(dpi)
     while True:
         buf = io.BytesIO()
@@ -90,17 +89,7 @@ def write_png(fig, path: str | os.PathLike, dpi: int = 110, max_bytes: int = 150
     plt.close(fig)
     if len(data) > max_bytes:
         warnings.warn(f"{path.name}: {len(data)} bytes at {d:.0f} dpi, above {max_bytes}", stacklevel=2)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
-
-
-def _write_text(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_bytes(path, data)
 
 
 def _table3(setup: NotebookSetup, fold: int, seeds: Sequence[int] | None, root: Any):
@@ -300,5 +289,5 @@ def write_gallery(setup: NotebookSetup, folder: str | os.PathLike | None = None,
         "excludes 0; unresolved: interval includes 0). " + note,
         "",
     ]
-    files["README.md"] = _write_text(out / "README.md", "\n".join(lines))
+    files["README.md"] = atomic_write_text(out / "README.md", "\n".join(lines))
     return files
