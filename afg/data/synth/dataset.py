@@ -211,7 +211,7 @@ class SynthFaces(Dataset):
             raise IndexError(index)
         nz = sample_nuisance(np.random.default_rng([self.seed, 2, index])) if self.nuisances else None
         if nz is not None and self.realism is not None and self.realism.has_pose:
-            yaw, pitch = self.realism.pose(self.seed, index)
+            yaw, pitch = self.pose(index)
             nz = dataclasses.replace(nz, yaw=yaw, pitch=pitch)
         sid = int(self.subject_ids[index])
         return render_face(sid, self.amplitudes(index), self.size, nz, self.occluder(index), rest=self._rest(sid))
