@@ -2,3 +2,4 @@
 from .au import *
 from .expression import *
 from .multilabel import *
+from .chance import *
