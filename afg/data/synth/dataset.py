@@ -61,6 +61,11 @@ class SynthFaces(Dataset):
             ``preset``; what ``data.options: {realism: {...}}`` passes) or a ``Realism``. It
             changes the rendering only (amplitude curve, unlabelled resting faces, head yaw and
             pitch when ``nuisances``), never the labels.
+        expression_draw: with ``balance``, where a face's AUs come from: ``"cooccurrence"``
+            (default; the profile's co-occurrence model, then the classes are balanced) or
+            ``"prototype"`` (the drawn class's EMFACS prototype plus a few stray AUs, as posed and
+            annotated expression datasets show them; ``data.options: {expression_draw:
+            prototype}``; :func:`afg.data.synth.labels.sample_balanced_labels`).
 
     Items are dicts: ``image`` (3, H, W) float; ``aus`` and ``au`` (N,) float 0/1 in the
     profile's AU order, ``au_mask`` (N,) bool (all True), ``au_intensity`` (N,) float in [0, 5];
@@ -94,6 +99,7 @@ class SynthFaces(Dataset):
         subject_offset: int = 0,
         balance: str | None = None,
         realism: Realism | Mapping[str, Any] | str | None = None,
+        expression_draw: str = "cooccurrence",
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; choose from {sorted(PROFILES)}")
@@ -119,9 +125,14 @@ class SynthFaces(Dataset):
         self._n = n
         if balance not in (None, "expression", "emotions"):
             raise ValueError(f"balance: {balance!r} is not None, 'expression' or 'emotions'")
+        if expression_draw not in ("cooccurrence", "prototype"):
+            raise ValueError(f"expression_draw: {expression_draw!r} is not 'cooccurrence' or 'prototype'")
+        if expression_draw != "cooccurrence" and not balance:
+            raise ValueError("expression_draw='prototype' needs balance='expression' or 'emotions'")
         self.balance = balance
+        self.expression_draw = expression_draw
         rng = np.random.default_rng([self.seed, 0])
-        self._labels = (sample_balanced_labels(profile, n, rng, by=balance) if balance
+        self._labels = (sample_balanced_labels(profile, n, rng, by=balance, draw=expression_draw) if balance
                         else sample_labels(profile, n, rng))
         r = np.random.default_rng([self.seed, 1])
         occ_on = r.random(n) < self.occlusion_rate
@@ -287,7 +298,8 @@ class SynthFaces(Dataset):
     def __repr__(self) -> str:
         return (f"SynthFaces(profile={self.profile!r}, n_subjects={self.n_subjects}, images_per_subject="
                 f"{self.images_per_subject}, size={self.size}, occlusion_rate={self.occlusion_rate}, seed={self.seed}"
-                + (f", realism={self.realism!r})" if self.realism is not None else ")"))
+                + (f", realism={self.realism!r}" if self.realism is not None else "")
+                + (f", expression_draw={self.expression_draw!r})" if self.expression_draw != "cooccurrence" else ")"))
 
 
 def export_list_format(dataset: SynthFaces, out_dir: str | os.PathLike, k: int = 3,

@@ -60,12 +60,16 @@ __all__ = [
     "EXPRESSION_NAMES",
     "PROFILES",
     "PROTOTYPES",
+    "PROTOTYPE_AU_RATE",
     "PairwiseAUModel",
+    "STRAY_AU_RATE",
     "au_model",
     "au_name",
     "sample_au_labels",
     "sample_balanced_labels",
+    "labels_from_aus",
     "sample_labels",
+    "sample_prototype_aus",
     "target_statistics",
 ]
 
@@ -324,8 +328,15 @@ def sample_labels(profile: str, n: int, rng: np.random.Generator) -> dict[str, n
         [0, 5] over :data:`ALL_AUS` (what is rendered); ``expression`` (n,) in EXPRESSION_NAMES;
         ``emotions`` (n, 6) multi-label; ``compound`` (n,) (-1 none); ``va`` (n, 2) in [-1, 1].
     """
+    return labels_from_aus(profile, _sample_profile_aus(profile, n, rng), rng)
+
+
+def labels_from_aus(profile: str, prof: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Every label of the faces whose labelled AUs are ``prof`` ``(n, N)`` (profile order): the
+    expression, emotions and compound class derived from them, the unlabelled AUs the faces show,
+    the intensities and valence/arousal, as :func:`sample_labels` returns them."""
     aus_p = _check_profile(profile)
-    prof = _sample_profile_aus(profile, n, rng)  # (n, N)
+    n = len(prof)
     occ = np.zeros((n, len(ALL_AUS)), np.float64)
     col = {a: ALL_AUS.index(a) for a in ALL_AUS}
     for k, a in enumerate(aus_p):
@@ -396,8 +407,34 @@ def sample_labels(profile: str, n: int, rng: np.random.Generator) -> dict[str, n
     }
 
 
+#: ``draw="prototype"`` (:func:`sample_balanced_labels`): the chance that a face of an expression
+#: shows each non-key AU of its prototype (key AUs, weight 2, always show), and of every other
+#: labelled AU (a stray AU; Neutral faces show only these). Set a priori, not fitted to any result.
+PROTOTYPE_AU_RATE = 0.8
+STRAY_AU_RATE = 0.05
+
+
+def sample_prototype_aus(profile: str, classes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``(n, N)`` labelled AUs (profile order) of faces posed as ``classes`` ``(n,)`` (indices of
+    EXPRESSION_NAMES): the class's EMFACS prototype (key AUs always, the others with probability
+    :data:`PROTOTYPE_AU_RATE`) plus stray AUs (:data:`STRAY_AU_RATE` each). The expression derived
+    from them (:func:`labels_from_aus`) can differ from ``classes``; callers keep the rows that agree.
+    """
+    aus_p = _check_profile(profile)
+    classes = np.asarray(classes)
+    out = rng.random((len(classes), len(aus_p))) < STRAY_AU_RATE
+    draw = rng.random(out.shape)
+    for e, proto in enumerate(PROTOTYPES):
+        rows = classes == e + 1
+        for a, w in proto.items():
+            if a in aus_p:
+                k = aus_p.index(a)
+                out[rows, k] |= draw[rows, k] < (1.0 if w >= 2 else PROTOTYPE_AU_RATE)
+    return out.astype(np.uint8)
+
+
 def sample_balanced_labels(profile: str, n: int, rng: np.random.Generator, by: str = "expression",
-                           max_pool: int = 1_000_000) -> dict[str, np.ndarray]:
+                           max_pool: int = 1_000_000, draw: str = "cooccurrence") -> dict[str, np.ndarray]:
     """:func:`sample_labels` of ``n`` samples whose expressions are equally frequent.
 
     ``by="expression"``: the 7 expressions (Neutral included) each make up 1/7 of the samples;
@@ -411,16 +448,31 @@ def sample_balanced_labels(profile: str, n: int, rng: np.random.Generator, by: s
     set, on which Emotion-GCN reports accuracy, and keeps a model that predicts the majority class
     (Neutral in the label model) at chance. Expressions that a profile cannot produce (Fear in
     ``disfa``: its AUs cannot separate Fear from Surprise) raise a ``ValueError``.
+
+    ``draw="prototype"`` draws each face's labelled AUs from its class's EMFACS prototype plus a
+    few stray AUs (:func:`sample_prototype_aus`) instead of the profile's co-occurrence model:
+    faces that show one expression, as annotators label them in posed and in-the-wild expression
+    datasets, rather than the busy AU patterns of a profile's spontaneous frames (a BP4D-profile
+    "Neutral" face often shows four AUs at high intensity). The expression is still derived from
+    the AUs by the same rule and only faces whose derived class is the drawn one are kept, so every
+    label stays consistent with the picture.
     """
     if by not in ("expression", "emotions"):
         raise ValueError(f"by: {by!r} is not 'expression' or 'emotions'")
+    if draw not in ("cooccurrence", "prototype"):
+        raise ValueError(f"draw: {draw!r} is not 'cooccurrence' or 'prototype'")
     classes = np.arange(len(EXPRESSION_NAMES)) if by == "expression" else np.arange(1, len(EXPRESSION_NAMES))
     k = len(classes)
     want = np.full(k, n // k)
     want[rng.permutation(k)[: n % k]] += 1
     pool = max(20 * n, 20_000)
     while True:
-        labels = sample_labels(profile, pool, rng)
+        if draw == "prototype":
+            drawn = rng.choice(classes, pool)
+            labels = labels_from_aus(profile, sample_prototype_aus(profile, drawn, rng), rng)
+            labels = {key: v[labels["expression"] == drawn] for key, v in labels.items()}
+        else:
+            labels = sample_labels(profile, pool, rng)
         y = labels["expression"]
         counts = np.bincount(y, minlength=len(EXPRESSION_NAMES))[classes]
         if np.all(counts >= want):
