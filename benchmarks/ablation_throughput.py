@@ -52,6 +52,17 @@ checkpoints 1-3 %; waiting for data 2-4 % of training in every run (the faces ar
 pre-rendered uint8 tensors could save at most that). Validating every second epoch
 (``bf16_cl_eval2``) could save ~1.5 % of a run and was not measured.
 
+Another 2-core machine of this project (2 Dec 2026, afg ``74ea0a6``: "AMD EPYC", no AVX-512 at
+all, so ``recipe.amp: bf16`` warns and trains in float32), unloaded (load 1.9-2.0), seed 0, full
+8 epochs: fp32 112.9 s a run (train 104.4, val 3.9, held-out 2.7), F1 0.146 / AUC 0.728;
+"bf16_cl" = float32 + channels_last there, 105.3 s (1.07x), F1 0.092 / AUC 0.729. So (a) the
+same run costs 2.1x the AVX-512 machine's, and every notebook time in the README doubles on such
+a CPU; (b) channels_last alone buys 7 % there; (c) a change of memory layout alone — same seed,
+same faces, only the summation order of the kernels differs — moved held-out F1 by 5.4 points at
+an unchanged AUC: F1 at the 0.5 threshold of an under-trained model is the chaotic part of a
+run (probabilities near the threshold), which is why the seed-to-seed F1 std stays above issue
+#26's target while AUC agrees (``benchmarks/synth_stability.py``).
+
 Verdict: bf16 autocast + channels_last gives 1.72x runs per CPU-hour on an unloaded machine (one
 seed pair; the issue's single-step probe, under load: 1.36x a step) at held-out F1/AUC equal within
 noise — short of the issue's 2x; nothing measured here reaches 2x on this CPU. channels_last alone

@@ -183,3 +183,22 @@ def test_fit_smoke_on_synthetic_faces(tmp_path):
     assert row["ccc_valence"] == pytest.approx(ccc, rel=1e-4, abs=1e-6)
     assert model.graph_source.startswith("paper graph")
     assert not torch.equal(model.adjacency, torch.eye(9))
+
+
+def test_loaded_weights_keep_the_trained_graph_and_say_so():
+    """Â is a buffer: loading a prepared model's weights restores it, and graph_source no longer
+    claims the identity placeholder; prepare() then leaves the loaded graph alone."""
+    torch.manual_seed(0)
+    st = _stats()
+    trained = create_model("emotion_gcn", 7, **TINY)
+    trained.prepare(None, st)
+    fresh = create_model("emotion_gcn", 7, **TINY)
+    assert fresh.graph_source.startswith("identity")
+    fresh.load_state_dict(trained.state_dict())
+    torch.testing.assert_close(fresh.adjacency, trained.adjacency)
+    assert not fresh.graph_source.startswith("identity") and "loaded" in fresh.graph_source
+    fresh.prepare(None, _stats(seed=1))  # other labels: the loaded graph stays
+    torch.testing.assert_close(fresh.adjacency, trained.adjacency)
+    untrained = create_model("emotion_gcn", 7, **TINY)
+    untrained.load_state_dict(create_model("emotion_gcn", 7, **TINY).state_dict())
+    assert untrained.graph_source.startswith("identity")  # an identity graph is still reported as such

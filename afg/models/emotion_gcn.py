@@ -152,12 +152,23 @@ class EmotionGCN(AffectModel):
         self.act = nn.LeakyReLU(0.2)
         self.register_buffer("adjacency", torch.eye(n))  # Â of Eq. 2, replaced by prepare()
         self.graph_source = "identity (prepare() not called yet)"
+        self.register_load_state_dict_post_hook(EmotionGCN._name_loaded_graph)
         if adjacency is not None:
             self.set_adjacency(np.asarray(adjacency, dtype=np.float64), "given adjacency")
         elif correlation is not None:
             self.set_correlation(correlation)
 
     # ----- graph ----------------------------------------------------------------------------
+    @staticmethod
+    def _name_loaded_graph(module: nn.Module, incompatible_keys: Any) -> None:
+        """A checkpoint restores Â (a buffer) but not the string that describes it: a model loaded
+        before ``prepare()`` says where its graph came from instead of "identity" (and
+        ``prepare()`` then keeps it)."""
+        adj = module.adjacency
+        if module.graph_source.startswith("identity") and not torch.equal(
+                adj, torch.eye(len(adj), dtype=adj.dtype, device=adj.device)):
+            module.graph_source = "loaded with the weights (built from the training labels when trained)"
+
     def set_adjacency(self, adj: np.ndarray, source: str) -> None:
         self.adjacency.copy_(torch.as_tensor(adj, dtype=torch.float32))
         self.graph_source = source
