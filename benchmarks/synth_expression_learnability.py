@@ -56,8 +56,7 @@ def _recall(pred: np.ndarray, y: np.ndarray) -> np.ndarray:
 def probe(args: argparse.Namespace) -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
-
-    from synth_headroom import features  # noqa: E402  (benchmarks/ is the script's folder)
+    from synth_headroom import features  # benchmarks/ is the script folder, on sys.path
 
     bb = create_backbone("resnet_tiny", img_size=112, weights="synthetic")
     tr, te = _faces(args.train_subjects, 0, 0, args.expression_draw), _faces(10, args.train_subjects, 1, args.expression_draw)

@@ -25,8 +25,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AP_MARGIN", "F1_RATIO", "ACC_RATIO", "chance_margins", "every_present_f1", "frequency_ranking_ap",
-           "majority_rate"]
+__all__ = [
+    "ACC_RATIO",
+    "AP_MARGIN",
+    "F1_RATIO",
+    "chance_margins",
+    "every_present_f1",
+    "frequency_ranking_ap",
+    "majority_rate",
+]
 
 F1_RATIO = 1.5    # AU: mean F1 / every-AU-present F1
 ACC_RATIO = 2.0   # expression: accuracy / chance
