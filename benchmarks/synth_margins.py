@@ -73,6 +73,9 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="dotted overrides on every paper's config (values parsed as YAML)")
     args = ap.parse_args()
+    bad = [t for t in args.set if "=" not in t]
+    if bad:
+        ap.error(f"--set {bad[0]!r} is not KEY=VALUE")
     overrides = {k.strip(): yaml.safe_load(v) for k, v in (t.split("=", 1) for t in args.set)}
 
     rows = []
