@@ -52,6 +52,7 @@ from .data.transforms import to_uint8
 from .data.wrappers import base_dataset
 from .experiments import RunResult, build_data, build_model, load_experiment, run, runs_root
 from .experiments.runner import final_model_config
+from .metrics.chance import every_present_f1s
 from .predict import Predictor, load_model_checkpoint, resolve_checkpoint
 from .reference import load_table
 from .train.checkpoint import load_checkpoint
@@ -200,8 +201,8 @@ def _f1_table(results: dict[str, RunResult], test: Any, dev: str, quick: bool) -
     paper_row = [float(paper[n]) for n in names]
     table = pd.DataFrame(rows, index=names).T
     table["mean"] = table[names].mean(1)
-    rate = np.nanmean(np.asarray(ds.labels()["au"])[np.asarray(test.indices)], 0)
-    chance = [100.0 * 2 * r / (1 + r) for r in rate]  # F1 of predicting every AU present
+    held_out = np.asarray(ds.labels()["au"], dtype=float)[np.asarray(test.indices)]
+    chance = (100.0 * every_present_f1s(held_out)).tolist()  # F1 of predicting every AU present
     table.loc[_CHANCE] = chance + [float(np.mean(chance))]
     table.loc[_PAPER] = paper_row + [float(paper["mean"])]
     with pd.option_context("display.width", 160, "display.max_columns", 20):

@@ -36,7 +36,7 @@ import time
 from typing import Any
 
 import numpy as np
-import yaml
+from synth_stability import parse_arm  # benchmarks/ is the script folder, on sys.path
 
 PAPERS = ("me_graphau", "mafg_ccfg", "au_gcn", "emotion_gcn", "svml_rgcn")
 
@@ -73,10 +73,10 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="dotted overrides on every paper's config (values parsed as YAML)")
     args = ap.parse_args()
-    bad = [t for t in args.set if "=" not in t]
-    if bad:
-        ap.error(f"--set {bad[0]!r} is not KEY=VALUE")
-    overrides = {k.strip(): yaml.safe_load(v) for k, v in (t.split("=", 1) for t in args.set)}
+    try:
+        _, overrides = parse_arm(["--set", *args.set])
+    except ValueError as e:
+        ap.error("--set: " + str(e).split(": ", 1)[1])
 
     rows = []
     for paper in args.papers:

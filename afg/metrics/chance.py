@@ -31,6 +31,7 @@ __all__ = [
     "F1_RATIO",
     "chance_margins",
     "every_present_f1",
+    "every_present_f1s",
     "frequency_ranking_ap",
     "majority_rate",
 ]
@@ -40,20 +41,25 @@ ACC_RATIO = 2.0   # expression: accuracy / chance
 AP_MARGIN = 0.10  # multi-label: AP − frequency-ranking AP
 
 
-def every_present_f1(au: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """Mean over AUs of the F1 of predicting each AU present on every face.
+def every_present_f1s(au: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Per AU, the F1 of predicting it present on every face: ``2 r_i / (1 + r_i)`` ``(C,)``.
 
     Args:
-        au: ``(n, C)`` binary labels.
+        au: ``(n, C)`` binary labels; NaN marks an unknown label.
         mask: ``(n, C)`` 1 where a label is known (the rate is taken over known labels).
 
-    ``F1_i = 2 r_i / (1 + r_i)``; AUs with no known label are skipped.
+    AUs with no known label give NaN.
     """
     au = np.asarray(au, dtype=float)
-    known = np.ones_like(au, dtype=bool) if mask is None else np.asarray(mask).astype(bool)
+    known = ~np.isnan(au) if mask is None else np.asarray(mask).astype(bool) & ~np.isnan(au)
     counts = known.sum(0)
-    rates = np.where(counts > 0, (au * known).sum(0) / np.maximum(counts, 1), np.nan)
-    return float(np.nanmean(2 * rates / (1 + rates)))
+    rates = np.where(counts > 0, np.where(known, au, 0.0).sum(0) / np.maximum(counts, 1), np.nan)
+    return 2 * rates / (1 + rates)
+
+
+def every_present_f1(au: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Mean over AUs of :func:`every_present_f1s` (AUs with no known label skipped)."""
+    return float(np.nanmean(every_present_f1s(au, mask)))
 
 
 def majority_rate(y: np.ndarray) -> float:
