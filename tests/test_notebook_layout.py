@@ -24,8 +24,12 @@ from afg.viz import plot_alignment, plot_label_rates, plot_roi_reconstructions
 
 def test_overlay_entries_merge_every_paper_then_the_papers_own():
     a = synthetic_overlay("au_gcn", quick=False)
-    assert (a["epochs"], a["folds"], a.get("lr")) == (6, 3, None)  # folds from every_paper
-    assert (a["set"]["data.n_subjects"], a["set"]["data.images_per_subject"], a["set"]["data.size"]) == (12, 16, 112)
+    assert (a["epochs"], a["folds"], a.get("lr")) == (8, 2, None)
+    # every_paper's faces and size, the paper's own entries on top
+    assert (a["set"]["data.n_subjects"], a["set"]["data.images_per_subject"], a["set"]["data.size"]) == (30, 40, 112)
+    assert a["set"]["recipe.optimizer.name"] == "adam"
+    assert synthetic_overlay("svml_rgcn", quick=False)["folds"] == 2  # folds from the paper's entry
+    assert synthetic_overlay("no_such_paper", quick=False)["folds"] == 3  # folds from every_paper
     m = synthetic_overlay("me_graphau", quick=False)
     assert (m["epochs"], m["folds"], m["lr"], m["set"]["model.weights"]) == (8, 2, 1e-3, "synthetic")
     q = synthetic_overlay("emotion_gcn", quick=True)

@@ -16,6 +16,13 @@ union/concatenation choice nor whether the sample is redrawn per epoch; afg draw
 training run from ``numpy.random.default_rng(seed)``, so the sample (and with it the occurrence
 rates, the class weights of Eq. 7, Dice and F1) is reproducible.
 
+The two readings differ in effect. On the real DISFA labels (27 videos, 130,814 frames; 800 and
+1600, ``tests/reference/test_disfa_protocol.py``) the union keeps 98 % of the frames at their
+occurrence rates, so it changes almost nothing; the concatenation is 3.22× the frames with every
+AU's rate 0.01–0.03 higher. The real-data configs keep the union; the synthetic default mode of
+notebook 04 uses the concatenation scaled to a 40-face identity (7 and 13; 3.35× the faces), the
+reading under which the sample changes training (``docs/synthetic.md``).
+
 Config (``data.frame_sampling``; :func:`afg.experiments.config.build_data` applies it to the
 *training* part of a fold only; validation keeps every frame)::
 
