@@ -192,8 +192,9 @@ order_f1
 # features, is **contradicted** on these faces for two rows and points the same way for the
 # other two. The measurement that explains it: the GCN rows fit their training faces less well.
 # Their final training cross-entropy (Eq. 7) is 0.12–0.17 against 0.07–0.09 for the AU-Net rows,
-# and 14 of their 16 runs select their last or second-to-last epoch (the AU-Net rows 3 of 8); the GCN squeezes each ROI's 150 latent values
-# through 30 and then 12 (Eq. 6) before the classifier, where AU-Net's classifier reads all 150.
+# and 14 of their 16 runs select their last or second-to-last epoch (the AU-Net rows 3 of 8); the
+# GCN squeezes each ROI's 150 latent values through 30 and then 12 (Eq. 6) before the classifier,
+# where AU-Net's classifier reads all 150.
 # More epochs narrow the gap without closing it: with `EPOCHS=20` (auto-encoders 10), folds 1–2,
 # seed 0, `au_net` reaches F1 53.7 / 51.9 and `wo_fd` 50.4 / 46.7 (Δ −3.3 / −5.2; −8.2 / −4.1 for the
 # same pairs at 8 epochs), and `wo_fd` now stops improving (best epochs 9 and 11) at a training

@@ -71,7 +71,7 @@ def test_paper_configs_sample_as_section_4_1() -> None:
 def test_synthetic_default_samples_like_the_paper_does_on_disfa() -> None:
     """The default mode's §4.1 sample (7 + 13 of a 40-frame identity, concatenated) keeps every
     AU's draw: more rows than faces and every AU's rate raised; the union of the same draws keeps
-    nearly every face at the rates it had (configs/synthetic/default.yaml's measured note)."""
+    nearly every face at the rates it had (docs/synthetic.md, afg.data.sampling)."""
     from afg.data.synth import sample_au_labels
     from afg.experiments.notebook_setup import NotebookSetup
 
