@@ -201,7 +201,7 @@ ccfg_paper_vs_code(batch["image"], num_classes=len(model.label_names), backbone=
 #
 # **With `EPOCHS=20`** (the same blocks, folds 1–2, seed 0; papermill with `EPOCHS: 20`,
 # `K_VALUES: [3]`: 47 min on a 2-core AMD EPYC without AVX-512, 2 of the 14 runs read from the
-# cache, about 55 min cold) six of the seven rows learn. Mean over folds 1–2 (%), paired Δ F1
+# cache, about 55 min cold) five of the seven rows learn on both folds, EVit on fold 1 only. Mean over folds 1–2 (%), paired Δ F1
 # against the "Resnet50" row [95 % CI, 2 pairs]:
 #
 # | row | F1 | AUC | Δ F1 vs ResNet50 | paper Δ | verdict |
@@ -217,7 +217,7 @@ ccfg_paper_vs_code(batch["image"], num_classes=len(model.label_names), backbone=
 # Verdicts **0 reproduced / 1 contradicted / 5 unresolved**, Kendall's τ 0.05; run-to-run std 3.2
 # F1 points (median over rows). The contradicted row comes with its measurement: the GNN baseline
 # alone does not fit its training faces at 20 epochs either (last-epoch training loss 0.138 / 0.146,
-# the constant predictor's is about 0.152; the other rows 0.105–0.150), so the GNN on top of the
+# the constant predictor's is about 0.152; the runs that learn 0.105–0.135), so the GNN on top of the
 # paper-literal φ_i does not train on this budget, while every row that adds MAFG or CCFG to it
 # does. At the default's 6 epochs every row but the plain classifier sits at the constant
 # predictor's loss; held-out F1 takes off at epoch 9–11. Two pairs make wide intervals: the five
