@@ -78,6 +78,12 @@ def summarise(tidy: pd.DataFrame, rows: list[str], metric: str = "f1_mean",
     out.update(diff=d, diff_mean=float(d.mean()), diff_std=float(d.std(ddof=1)) if len(d) > 1 else float("nan"),
                diff_ci=(float(d.mean() - half), float(d.mean() + half)),
                not_learned=[(r, int(s)) for r in rows for s, v in auc[r].items() if v < learned_auc])
+    # the same spread in AUC points (threshold-free: tells a run that ranks faces differently from
+    # one whose probabilities merely sit on the other side of 0.5)
+    auc_pts = auc[rows] * 100
+    d_auc = (auc_pts[rows[1]] - auc_pts[rows[0]]).dropna()
+    out.update(auc=auc_pts, auc_row_std=auc_pts.std(ddof=1), auc_diff=d_auc,
+               auc_diff_std=float(d_auc.std(ddof=1)) if len(d_auc) > 1 else float("nan"))
     return out
 
 
@@ -122,10 +128,14 @@ def main() -> None:
               + ", ".join(f"{v:+.1f}" for v in s["diff"]) + f"; mean {s['diff_mean']:+.1f}, std "
               f"{s['diff_std']:.1f} (target < {TARGET_DIFF_STD}), 95 % CI [{s['diff_ci'][0]:+.1f}, {s['diff_ci'][1]:+.1f}]")
         print(f"runs that did not learn (held-out AUC < {args.learned_auc}): {s['not_learned'] or 'none'}")
-    print("\narm          max row std  paired-Δ std  mean F1 (both rows)  not learned")
+        print("held-out mean AUC (points): " + ", ".join(
+            f"{r} " + " / ".join(f"{v:.1f}" for v in s["auc"][r]) + f" (std {s['auc_row_std'][r]:.1f})"
+            for r in args.rows) + f"; paired ΔAUC std {s['auc_diff_std']:.1f}")
+    print("\narm          max row std  paired-Δ std  mean F1 (both rows)  not learned  "
+          "AUC: max row std  paired-Δ std")
     for name, _, s, _, _ in report:
         print(f"{name:<12} {s['row_std'].max():>11.1f}  {s['diff_std']:>12.1f}  {s['f1'].to_numpy().mean():>19.1f}"
-              f"  {len(s['not_learned']):>11d}")
+              f"  {len(s['not_learned']):>11d}  {s['auc_row_std'].max():>16.1f}  {s['auc_diff_std']:>12.1f}")
 
 
 if __name__ == "__main__":

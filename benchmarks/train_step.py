@@ -4,6 +4,9 @@ the share of an epoch spent waiting for data when reading prepared face images f
     python benchmarks/train_step.py                       # ResNet-50, 224 px, batch 8, auto device
     python benchmarks/train_step.py --backbone resnet18 --size 112 --steps 2   # quick CPU check
     python benchmarks/train_step.py --models baseline --epoch-images 256 --workers 4 --cache
+    python benchmarks/train_step.py --models me_graphau_stage1 mafg_ccfg --backbone resnet_tiny \
+        --size 112 --batch 16 --steps 15 --warmup 3 --epoch-images 0 \
+        --arms eager channels_last compile compile_cl       # the synthetic default's step, 4 ways
 
 Part 1 builds each model with ``create_model(name, num_classes, backbone, img_size)``, its
 criterion with training statistics of synthetic labels, and times ``steps`` AdamW steps after
@@ -37,6 +40,11 @@ MODELS = [
 ]
 
 
+#: ``--arms``: (channels_last, torch.compile) per arm
+ARMS = {"eager": (False, False), "channels_last": (True, False), "compile": (False, True),
+        "compile_cl": (True, True)}
+
+
 def _batch(task: str, n_cls: int, bs: int, size: int, device: torch.device) -> dict:
     g = torch.Generator().manual_seed(0)
     b = {"image": torch.randn(bs, 3, size, size, generator=g),
@@ -52,7 +60,8 @@ def _batch(task: str, n_cls: int, bs: int, size: int, device: torch.device) -> d
     return {k: v.to(device) for k, v in b.items()}
 
 
-def time_step(name: str, n_cls: int, options: dict, profile: str, args, device) -> dict:
+def time_step(name: str, n_cls: int, options: dict, profile: str, args, device,
+              channels_last: bool | None = None, compile_model: bool = False) -> dict:
     from afg.data.stats import training_statistics
     from afg.data.synth import SynthFaces
     from afg.models import create_model
@@ -69,26 +78,32 @@ def time_step(name: str, n_cls: int, options: dict, profile: str, args, device) 
     except Exception as e:  # noqa: BLE001 - a model that cannot prepare on synthetic data still runs
         print(f"  ({name}: prepare skipped: {type(e).__name__}: {e})")
     model.to(device).train()
-    if args.channels_last:
+    channels_last = args.channels_last if channels_last is None else channels_last
+    if channels_last:
         model.to(memory_format=torch.channels_last)
+    forward = torch.compile(model) if compile_model else model  # compiled during the warm-up steps
     crit = model.build_criterion(stats)
     if isinstance(crit, torch.nn.Module):
         crit.to(device)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     batch = _batch(task, n_cls, args.batch, args.size, device)
+    if channels_last:
+        batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
     use_amp = args.amp != "none" and device.type == "cuda"
     dtype = torch.bfloat16 if args.amp == "bf16" else torch.float16
 
     def step():
         images, extra = model_inputs(model, batch)
         with torch.autocast(device.type, dtype=dtype, enabled=use_amp):
-            loss = crit(model(images, **extra), batch)["loss"]
+            loss = crit(forward(images, **extra), batch)["loss"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
+    t0 = time.perf_counter()
     for _ in range(args.warmup):
         step()
+    warm_s = time.perf_counter() - t0
     if device.type == "cuda":
         torch.cuda.synchronize()
     t0 = time.perf_counter()
@@ -98,8 +113,8 @@ def time_step(name: str, n_cls: int, options: dict, profile: str, args, device) 
         torch.cuda.synchronize()
     dt = (time.perf_counter() - t0) / args.steps
     n_params = sum(p.numel() for p in model.parameters()) / 1e6
-    return {"model": name, "task": task, "params_M": round(n_params, 1), "step_s": round(dt, 3),
-            "images_per_s": round(args.batch / dt, 1)}
+    return {"model": name, "task": task, "params_M": round(n_params, 1), "step_s": round(dt, 4),
+            "images_per_s": round(args.batch / dt, 1), "warmup_s": round(warm_s, 1)}
 
 
 class JpegFaces(torch.utils.data.Dataset):
@@ -176,6 +191,8 @@ def main() -> None:
     ap.add_argument("--amp", default="none", choices=["none", "bf16", "fp16"])
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--models", nargs="*", default=None, help="subset of model names")
+    ap.add_argument("--arms", nargs="+", default=None, choices=sorted(ARMS),
+                    help="time each model in these arms side by side, with the ratio to the first arm")
     ap.add_argument("--epoch-images", type=int, default=128, help="0 skips the data-wait part")
     ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
     ap.add_argument("--cache", action="store_true", help="also time an epoch with the decoded-image cache")
@@ -191,11 +208,18 @@ def main() -> None:
     for name, n_cls, options, profile in MODELS:
         if args.models and name not in args.models:
             continue
-        try:
-            rows.append(time_step(name, n_cls, options, profile, args, device))
-        except Exception as e:  # noqa: BLE001 - report and go on with the other models
-            rows.append({"model": name, "error": f"{type(e).__name__}: {e}"[:120]})
-        print("  ", rows[-1], flush=True)
+        first = None
+        for arm in args.arms or [None]:
+            kw = dict(zip(("channels_last", "compile_model"), ARMS[arm])) if arm else {}
+            try:
+                row = time_step(name, n_cls, options, profile, args, device, **kw)
+            except Exception as e:  # noqa: BLE001 - report and go on with the other models
+                row = {"model": name, "error": f"{type(e).__name__}: {e}"[:120]}
+            if arm:
+                first = first or row.get("step_s")
+                row = {"arm": arm, **row, "speed": round(first / row["step_s"], 2) if "step_s" in row else None}
+            rows.append(row)
+            print("  ", rows[-1], flush=True)
     import pandas as pd
 
     print("\n## one training step (forward + backward + AdamW)\n")

@@ -67,7 +67,8 @@ from afg.experiments import styled
 from afg.experiments.notebooks import (NotebookSetup, dataset_attr, fold_noise, noise_note, ordering,
                                        predictions, reference_dir)
 from afg.graphs.emotion import EMOTION_GCN_NODES, emotion_adjacency, spearman_matrix
-from afg.metrics.expression import expression_confusion_matrix
+from afg.metrics import majority_rate
+from afg.metrics.expression import expression_confusion_matrix, fig6_structure
 from afg.viz import plot_adjacency, plot_confusion_matrix, plot_cosine_similarity, plot_sweep, save_figure
 
 setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED)
@@ -165,12 +166,20 @@ save_figure(fig, "emotion_gcn_confusion")
 #
 # `model.classifier_vectors()` stacks the 7 expression classifiers and the 2 V/A regressors. With
 # Emotion-GCN they are generated from one graph, so related labels (e.g. Happy and Valence) end up
-# with similar vectors; the independent heads of the multi-task baseline need not.
+# with similar vectors; the independent heads of the multi-task baseline need not. The paper (§IV-D)
+# reads two things off it: Valence nearest to Happy, Arousal nearer to Anger, Disgust, Fear and
+# Surprise. `afg.metrics.fig6_structure` measures both on each matrix and says when a model under
+# 2x chance cannot show them.
 
 # %%
 vecs = {name: models[name].model.classifier_vectors() for name in ["multi_task_ccc", "emotion_gcn"]}
 fig = plot_cosine_similarity(vecs, names + ["Valence", "Arousal"])
 save_figure(fig, "emotion_gcn_cosine")
+# the structure §IV-D reads off Fig. 6, measured per model (or why the matrix cannot show it)
+for name, v in vecs.items():
+    pr = predictions(models[name])
+    print(f"{name}: " + fig6_structure(v, names + ["Valence", "Arousal"], accuracy=pr["metrics"]["accuracy"],
+                                       chance=majority_rate(pr["labels"]["expression"]))["note"])
 
 # %% [markdown]
 # ## Summary

@@ -67,7 +67,8 @@ from afg.experiments.notebook_helpers import label_names, me_graphau_config, mod
 from afg.experiments.notebooks import NotebookSetup, first_images, predictions
 from afg.graphs import cooccurrence_graph
 from afg.graphs.relations import label_relations
-from afg.metrics.expression import expression_confusion_matrix
+from afg.metrics import majority_rate
+from afg.metrics.expression import expression_confusion_matrix, fig6_structure
 from afg.viz import (
     gradcam,
     plot_adjacency,
@@ -239,7 +240,10 @@ sweep.table(["f1_mean"])
 #
 # The confusion matrix of the Emotion-GCN model on the validation identities (rows: true, columns:
 # predicted, row-normalised), and the cosine similarity between the 7 expression classifiers and
-# the 2 valence/arousal regressors that its GCN generates from the label graph.
+# the 2 valence/arousal regressors that its GCN generates from the label graph. Below the figure,
+# `afg.metrics.fig6_structure` checks the structure the paper reads off its Fig. 6 (§IV-D: Valence
+# nearest to Happy, Arousal nearer to the high-arousal expressions) and says why a matrix cannot
+# show it when the model is under 2x chance.
 
 # %%
 pr = predictions(emo)
@@ -249,6 +253,9 @@ fig = plot_confusion_matrix(cm, names7, title=f"Emotion-GCN (accuracy {100 * pr[
 _ = save_figure(fig, "07_confusion_matrix")
 fig = plot_cosine_similarity({"Emotion-GCN": emo_model.classifier_vectors()}, emo_model.node_names)
 _ = save_figure(fig, "07_cosine_similarity")
+# the structure the paper reads off its Fig. 6, measured on this matrix (or why it is not there)
+print(fig6_structure(emo_model.classifier_vectors(), emo_model.node_names, accuracy=pr["metrics"]["accuracy"],
+                     chance=majority_rate(pr["labels"]["expression"]))["note"])
 
 # %% [markdown]
 # ## 9 · AU predictions on photographs and over a video's time (`afg predict --plot`)

@@ -76,3 +76,63 @@ def test_cosine_similarity_matrix():
     assert df.loc["a", "a"] == pytest.approx(1.0)
     z = cosine_similarity_matrix(np.array([[1.0, 0], [0, 0], [-2, 0]]))
     np.testing.assert_allclose(z, [[1, 0, -1], [0, 0, 0], [-1, 0, 1]])
+
+
+# --- fig6_structure: Emotion-GCN §IV-D's reading of Fig. 6 -----------------------------------
+
+_FIG6_NAMES = ["Neutral", "Happy", "Sad", "Surprise", "Fear", "Disgust", "Anger", "Valence", "Arousal"]
+
+
+def _fig6_vectors(valence: list[int], arousal: list[int]) -> np.ndarray:
+    """Orthonormal classifiers e_0..e_6 (in R^9); the regressors are sums of chosen e_i."""
+    v = np.zeros((9, 9))
+    v[:7, :7] = np.eye(7)
+    v[7, valence] = 1.0
+    v[8, arousal] = 1.0
+    return v
+
+
+def test_fig6_structure_holds_on_a_hand_built_matrix():
+    from afg.metrics import fig6_structure
+
+    # Valence = e_Happy + 0.1 e_Sad; Arousal = e_Surprise + e_Fear + e_Disgust + e_Anger
+    v = _fig6_vectors([1], [3, 4, 5, 6])
+    v[7, 2] = 0.1
+    s = fig6_structure(v, _FIG6_NAMES)
+    assert s["valence_nearest"] == "Happy" and s["valence_happy_rank"] == 1
+    assert s["arousal_high"] == pytest.approx(0.5)       # cos(e_i, sum of 4 e's) = 1 / 2
+    assert s["arousal_rest"] == pytest.approx(0.0)
+    assert s["classifier_cos"] == pytest.approx((0.0, 0.0, 0.0))
+    assert s["holds"] and "untrained" not in s["note"]
+
+
+def test_fig6_structure_fails_where_the_regressors_point_elsewhere():
+    from afg.metrics import fig6_structure
+
+    s = fig6_structure(_fig6_vectors([2], [0]), _FIG6_NAMES)  # Valence = e_Sad, Arousal = e_Neutral
+    # cosines to Valence: Sad 1, the rest 0 (ties in index order) -> Neutral, Happy: Happy ranks 3
+    assert s["valence_nearest"] == "Sad" and s["valence_happy_rank"] == 3
+    assert s["arousal_high"] == pytest.approx(0.0)
+    assert s["arousal_rest"] == pytest.approx(1 / 3)      # Neutral, Happy, Sad: 1, 0, 0
+    assert not s["holds"] and s["note"].count("does not hold") == 2
+
+
+def test_fig6_structure_reads_affwild2_names_and_says_when_the_head_is_untrained():
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    from afg.metrics import fig6_structure
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=16)
+    v = base + 0.05 * rng.normal(size=(9, 16))                # nine nearly parallel vectors
+    names = ["Neutral", "Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise", "Valence", "Arousal"]
+    s = fig6_structure(v, names, accuracy=0.20, chance=0.15)
+    ref = cosine_similarity(v[:7])[~np.eye(7, dtype=bool)]
+    assert s["classifier_cos"] == pytest.approx((ref.min(), np.median(ref), ref.max()))
+    sim = cosine_similarity(v)
+    assert s["arousal_high"] == pytest.approx(sim[8, [1, 2, 3, 6]].mean())
+    assert s["valence_nearest"] == names[int(np.argmax(sim[7, :7]))]
+    assert "untrained head" in s["note"] and "nearly parallel" in s["note"]
+    assert "untrained" not in fig6_structure(v, names, accuracy=0.40, chance=0.15)["note"]  # 2.7x chance
+    with pytest.raises(ValueError, match="9 vectors but 8 names"):
+        fig6_structure(v, names[:8])

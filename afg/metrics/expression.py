@@ -19,6 +19,7 @@ __all__ = [
     "cosine_similarity_matrix",
     "expression_confusion_matrix",
     "expression_report",
+    "fig6_structure",
     "macro_f1",
     "mean_class_accuracy",
     "va_ccc",
@@ -179,3 +180,78 @@ def cosine_similarity_matrix(vectors: Any, names: Sequence[str] | None = None) -
 
         return pd.DataFrame(sim, index=list(names), columns=list(names))
     return sim
+
+
+#: Emotion-GCN §IV-D (Fig. 6): "the regressor of arousal [comes] closer to the classifiers of
+#: anger, disgust, fear and surprise"; matched by the start of a lower-cased class name, so that
+#: AffectNet's and Aff-Wild2's spellings (Anger / Happy / Happiness …) both match
+FIG6_HIGH_AROUSAL = ("ang", "disg", "fear", "surp")
+
+
+def _find(names: Sequence[str], prefix: str) -> int | None:
+    hits = [i for i, n in enumerate(names) if str(n).lower().startswith(prefix)]
+    return hits[0] if hits else None
+
+
+def fig6_structure(vectors: Any, names: Sequence[str], accuracy: float | None = None,
+                   chance: float | None = None) -> dict[str, Any]:
+    r"""Does a Fig. 6 matrix show the structure Emotion-GCN's §IV-D describes? Measured, with a note.
+
+    The paper (AffectNet, §IV-D): the valence regressor comes closer to the Happy classifier, the
+    arousal regressor closer to the Anger, Disgust, Fear and Surprise classifiers (high-arousal
+    expressions). With :math:`S` the cosine matrix of :func:`cosine_similarity_matrix` and
+    :math:`E` the expression rows:
+
+    * ``valence_happy_rank``: the rank (1 = nearest) of Happy among the classifiers by
+      :math:`S_{\mathrm{V},e}`; ``valence_nearest`` the nearest classifier's name;
+    * ``arousal_high`` / ``arousal_rest``: mean :math:`S_{\mathrm{A},e}` over the four high-arousal
+      classifiers / over the others; the claim holds when ``arousal_high > arousal_rest``;
+    * ``classifier_cos``: min, median and max of :math:`S_{e,e'}`, :math:`e \ne e'` (classifiers
+      whose pairwise cosines are all near 1 are nearly parallel: they cannot separate classes).
+
+    Args:
+        vectors: ``(C + 2, D)`` classifiers then the valence and arousal regressors
+            (``model.classifier_vectors()``).
+        names: the ``C + 2`` row names (the last two Valence, Arousal).
+        accuracy, chance: the model's held-out accuracy and the majority rate; when the accuracy is
+            under ``ACC_RATIO`` (2×) chance the note says the matrix shows a head that has not
+            learnt the expressions, not the paper's structure.
+
+    Returns the measures above, ``holds`` (both claims hold) and ``note`` (one paragraph).
+    """
+    from .chance import ACC_RATIO
+
+    names = [str(n) for n in names]
+    sim = np.asarray(cosine_similarity_matrix(vectors))
+    if sim.shape[0] != len(names) or len(names) < 4:
+        raise ValueError(f"{sim.shape[0]} vectors but {len(names)} names (need C classifiers + Valence, Arousal)")
+    c = len(names) - 2
+    val, aro = c, c + 1
+    expr = names[:c]
+    off = sim[:c, :c][~np.eye(c, dtype=bool)]
+    out: dict[str, Any] = {"classifier_cos": (float(off.min()), float(np.median(off)), float(off.max()))}
+    happy = _find(expr, "happ")
+    order = np.argsort(-sim[val, :c], kind="stable")
+    out["valence_nearest"] = expr[int(order[0])]
+    out["valence_happy_rank"] = int(np.where(order == happy)[0][0]) + 1 if happy is not None else None
+    high = [i for i in (_find(expr, p) for p in FIG6_HIGH_AROUSAL) if i is not None]
+    rest = [i for i in range(c) if i not in high]
+    out["arousal_high"] = float(sim[aro, high].mean()) if high else float("nan")
+    out["arousal_rest"] = float(sim[aro, rest].mean()) if rest else float("nan")
+    v_holds = out["valence_happy_rank"] == 1
+    a_holds = bool(out["arousal_high"] > out["arousal_rest"])
+    out["holds"] = bool(v_holds and a_holds)
+    lo, med, hi = out["classifier_cos"]
+    note = (f"Paper (§IV-D): Valence nearest to Happy; Arousal nearer to Anger/Disgust/Fear/Surprise "
+            f"than to the other classifiers. Here: Valence's nearest classifier is "
+            f"{out['valence_nearest']} (Happy ranks {out['valence_happy_rank']} of {c}) — "
+            f"{'holds' if v_holds else 'does not hold'}; Arousal {out['arousal_high']:+.2f} to the four "
+            f"against {out['arousal_rest']:+.2f} to the rest — {'holds' if a_holds else 'does not hold'}. "
+            f"Pairwise cosine of the {c} classifiers {lo:+.2f} to {hi:+.2f} (median {med:+.2f}).")
+    if accuracy is not None and chance is not None and accuracy < ACC_RATIO * chance:
+        note += (f" The model's accuracy is {100 * accuracy:.1f} % against chance {100 * chance:.1f} % "
+                 f"(under {ACC_RATIO:g}x): its classifiers have not learnt to separate the expressions"
+                 + (", and they are nearly parallel" if med > 0.9 else "")
+                 + ", so this matrix shows an untrained head, not evidence for or against the paper.")
+    out["note"] = note
+    return out
