@@ -63,6 +63,16 @@ an unchanged AUC: F1 at the 0.5 threshold of an under-trained model is the chaot
 run (probabilities near the threshold), which is why the seed-to-seed F1 std stays above issue
 #26's target while AUC agrees (``benchmarks/synth_stability.py``).
 
+torch.compile, the one candidate not measured before (``benchmarks/train_step.py --arms``: one
+training step of the synthetic default's models, resnet_tiny at 112 px, batch 16; 3 Dec 2026,
+afg ``258c3b9``, the CPU without AVX-512, unloaded; 20-30 timed steps an arm, arms in alternating
+order because the first arm of a process runs 10-25 % slow): ME-GraphAU stage 1, eager 0.288 s a
+step against compiled 0.267-0.280 s (1.03-1.08x) after 40-70 s of compilation per model (1-6 s
+once inductor's on-disk cache is warm); MAFG+CCFG, eager 0.303-0.311 s, compiled 0.293-0.303 s,
+channels_last 0.271-0.313 s. Nothing there approaches 2x either: the backbone's forward and backward take 90 % of a
+ME-GraphAU stage-1 step (0.257 of 0.284 s), its oneDNN convolutions alone two thirds of the
+profiled CPU time, and the graph compiler does not change those kernels.
+
 Verdict: bf16 autocast + channels_last gives 1.72x runs per CPU-hour on an unloaded machine (one
 seed pair; the issue's single-step probe, under load: 1.36x a step) at held-out F1/AUC equal within
 noise — short of the issue's 2x; nothing measured here reaches 2x on this CPU. channels_last alone

@@ -17,7 +17,8 @@ label rates (so the references are, if anything, generous):
   AU present, ``mean_i 2 r_i / (1 + r_i)`` with ``r_i`` AU ``i``'s held-out rate; the criterion is a
   ratio of at least **1.5**. Mean AUC is printed beside it (chance 0.5).
 * Emotion-GCN (7 balanced expressions): accuracy against the majority-class rate (chance); the
-  criterion is at least **2×** chance and every class's recall above chance (Happy first).
+  criterion is at least **2×** chance and every class's recall above chance (Happy first). Below
+  its row, the structure the paper reads off its Fig. 6 (:func:`afg.metrics.fig6_structure`).
 * SVML-RGCN (multi-label emotions): label-ranking average precision (the paper's AP, Eq. 12)
   against the AP of ranking every face's labels by their held-out frequency; "clearly above" is
   read here as at least **+0.10** AP (afg's reading: the issue names no number).
@@ -60,6 +61,12 @@ def measure(paper: str, fold: int, seed: int, root: str | None,
     task = getattr(result.model, "task", "au")
     out = chance_margins(task, p["metrics"], p["labels"])
     out.update(paper=paper, seed=seed, task=task, seconds=secs, cached=result.cached)
+    if task == "expression" and hasattr(result.model, "classifier_vectors"):
+        from afg.metrics import fig6_structure
+
+        m = result.model
+        out["fig6"] = fig6_structure(m.classifier_vectors(), m.node_names, accuracy=out["score"],
+                                     chance=out["chance"])["note"]
     return out
 
 
@@ -87,6 +94,8 @@ def main() -> None:
             print(f"{paper:<12} seed {seed}: {r['score']:.3f} vs chance {r['chance']:.3f} -> margin "
                   f"{r['margin']:.2f} ({r['criterion']}: {'met' if r['met'] else 'NOT met'}); {r['detail']}; {how}",
                   flush=True)
+            if "fig6" in r:
+                print(f"{'':<12} Fig. 6: {r['fig6']}", flush=True)
     print(f"\nfold {args.fold}, seeds {args.seeds}")
     print(f"{'paper':<12} {'score':>6} {'chance':>6} {'margin':>7}  met  criterion")
     for paper in args.papers:

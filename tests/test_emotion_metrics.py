@@ -103,7 +103,7 @@ def test_fig6_structure_holds_on_a_hand_built_matrix():
     assert s["arousal_high"] == pytest.approx(0.5)       # cos(e_i, sum of 4 e's) = 1 / 2
     assert s["arousal_rest"] == pytest.approx(0.0)
     assert s["classifier_cos"] == pytest.approx((0.0, 0.0, 0.0))
-    assert s["holds"] and "untrained" not in s["note"]
+    assert s["holds"] and "not evidence" not in s["note"]
 
 
 def test_fig6_structure_fails_where_the_regressors_point_elsewhere():
@@ -132,7 +132,7 @@ def test_fig6_structure_reads_affwild2_names_and_says_when_the_head_is_untrained
     sim = cosine_similarity(v)
     assert s["arousal_high"] == pytest.approx(sim[8, [1, 2, 3, 6]].mean())
     assert s["valence_nearest"] == names[int(np.argmax(sim[7, :7]))]
-    assert "untrained head" in s["note"] and "nearly parallel" in s["note"]
-    assert "untrained" not in fig6_structure(v, names, accuracy=0.40, chance=0.15)["note"]  # 2.7x chance
+    assert "not evidence" in s["note"] and "nearly parallel" in s["note"]
+    assert "not evidence" not in fig6_structure(v, names, accuracy=0.40, chance=0.15)["note"]  # 2.7x chance
     with pytest.raises(ValueError, match="9 vectors but 8 names"):
         fig6_structure(v, names[:8])

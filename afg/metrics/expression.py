@@ -214,8 +214,8 @@ def fig6_structure(vectors: Any, names: Sequence[str], accuracy: float | None = 
             (``model.classifier_vectors()``).
         names: the ``C + 2`` row names (the last two Valence, Arousal).
         accuracy, chance: the model's held-out accuracy and the majority rate; when the accuracy is
-            under ``ACC_RATIO`` (2×) chance the note says the matrix shows a head that has not
-            learnt the expressions, not the paper's structure.
+            under ``ACC_RATIO`` (2×) chance the note says the matrix is not evidence either way
+            (a head that has not learnt the expressions yet).
 
     Returns the measures above, ``holds`` (both claims hold) and ``note`` (one paragraph).
     """
@@ -250,8 +250,8 @@ def fig6_structure(vectors: Any, names: Sequence[str], accuracy: float | None = 
             f"Pairwise cosine of the {c} classifiers {lo:+.2f} to {hi:+.2f} (median {med:+.2f}).")
     if accuracy is not None and chance is not None and accuracy < ACC_RATIO * chance:
         note += (f" The model's accuracy is {100 * accuracy:.1f} % against chance {100 * chance:.1f} % "
-                 f"(under {ACC_RATIO:g}x): its classifiers have not learnt to separate the expressions"
-                 + (", and they are nearly parallel" if med > 0.9 else "")
-                 + ", so this matrix shows an untrained head, not evidence for or against the paper.")
+                 f"(under {ACC_RATIO:g}x): its classifiers have not learnt the expressions yet"
+                 + (" (they are nearly parallel)" if med > 0.9 else "")
+                 + ", so this matrix is not evidence for or against the paper.")
     out["note"] = note
     return out
