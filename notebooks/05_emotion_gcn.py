@@ -155,8 +155,8 @@ pd.concat({k: sw.table(["accuracy"]) for k, sw in sweeps.items()})
 models = {name: r for name, fold, _, r in abl.results if fold == abl.folds[0]}
 names = list(dataset_attr(train, "expression_names", EMOTION_GCN_NODES[:7]))
 fig, axes = plt.subplots(1, 2, figsize=(7.4, 3.3))
-for ax, name in zip(axes, ["multi_task_ccc", "emotion_gcn"]):
-    pr = predictions(models[name])
+preds = {name: predictions(models[name]) for name in ["multi_task_ccc", "emotion_gcn"]}  # reused by Fig. 6
+for ax, (name, pr) in zip(axes, preds.items()):
     cm = expression_confusion_matrix(pr["labels"]["expression"], pr["preds"]["expression"], num_classes=7)
     plot_confusion_matrix(cm, names, title=f"{name} (acc {100 * pr['metrics']['accuracy']:.1f}%)", ax=ax)
 save_figure(fig, "emotion_gcn_confusion")
@@ -177,7 +177,7 @@ fig = plot_cosine_similarity(vecs, names + ["Valence", "Arousal"])
 save_figure(fig, "emotion_gcn_cosine")
 # the structure §IV-D reads off Fig. 6, measured per model (or why the matrix cannot show it)
 for name, v in vecs.items():
-    pr = predictions(models[name])
+    pr = preds[name]
     print(f"{name}: " + fig6_structure(v, names + ["Valence", "Arousal"], accuracy=pr["metrics"]["accuracy"],
                                        chance=majority_rate(pr["labels"]["expression"]))["note"])
 
