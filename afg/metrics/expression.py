@@ -200,14 +200,15 @@ def fig6_structure(vectors: Any, names: Sequence[str], accuracy: float | None = 
     The paper (AffectNet, §IV-D): the valence regressor comes closer to the Happy classifier, the
     arousal regressor closer to the Anger, Disgust, Fear and Surprise classifiers (high-arousal
     expressions). With :math:`S` the cosine matrix of :func:`cosine_similarity_matrix` and
-    :math:`E` the expression rows:
+    :math:`e, e'` expression rows:
 
     * ``valence_happy_rank``: the rank (1 = nearest) of Happy among the classifiers by
       :math:`S_{\mathrm{V},e}`; ``valence_nearest`` the nearest classifier's name;
     * ``arousal_high`` / ``arousal_rest``: mean :math:`S_{\mathrm{A},e}` over the four high-arousal
       classifiers / over the others; the claim holds when ``arousal_high > arousal_rest``;
-    * ``classifier_cos``: min, median and max of :math:`S_{e,e'}`, :math:`e \ne e'` (classifiers
-      whose pairwise cosines are all near 1 are nearly parallel: they cannot separate classes).
+    * ``classifier_cos``: min, median and max of :math:`S_{e,e'}`, :math:`e \ne e'` (pairwise
+      cosines all near 1: nearly parallel classifiers, whose scores :math:`x^T w_e` differ mostly in
+      scale, so that they tell few classes apart).
 
     Args:
         vectors: ``(C + 2, D)`` classifiers then the valence and arousal regressors
