@@ -29,7 +29,7 @@ from .nn.backbone import (
     check_backbone_name,
     load_backbone_weights,
 )
-from .pretrain import synthetic_weights
+from .pretrain import preset_spec, synthetic_weights
 
 __all__ = ["SMALL_BACKBONES", "SUPPORTED_BACKBONES", "Backbone", "check_backbone_name", "create_backbone",
            "load_backbone_weights"]
@@ -50,13 +50,15 @@ def create_backbone(
         weights: a local checkpoint file (``.pt``/``.pth`` loaded with ``weights_only=True``, or
             ``.safetensors``), loaded offline; takes precedence over ``pretrained``.
             ``"synthetic"``: the synthetic-landmark pretraining of ``name`` at ``img_size``
-            (:func:`afg.pretrain.synthetic_weights`; trained on first use, then cached).
+            (:func:`afg.pretrain.synthetic_weights`; trained on first use, then cached);
+            ``"synthetic-long"``: the same pretext, 4x the steps (:data:`afg.pretrain.PRETRAIN_PRESETS`).
         img_size: input size (112 for CPU experiments); Swin is built for it.
 
     Returns:
         :class:`Backbone`; ``forward(x: (B,3,H,W)) -> (B, D, C)``.
     """
     check_backbone_name(name)  # before any pretraining
-    if weights == "synthetic":
-        weights = synthetic_weights(name, img_size)
+    spec = preset_spec(weights)
+    if spec is not None:
+        weights = synthetic_weights(name, img_size, spec)
     return build_backbone(name, pretrained=pretrained, weights=weights, img_size=img_size)

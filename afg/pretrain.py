@@ -8,7 +8,8 @@ ablation table on synthetic faces ranks noise.
 
 :func:`synthetic_weights` trains a backbone once per ``(name, img_size, PretrainSpec)`` to
 regress the 68 landmarks of synthetic faces (``all`` profile, every nuisance on) and caches the
-backbone's weights; the models load them through ``weights="synthetic"``
+backbone's weights; the models load them through ``weights="synthetic"`` (or another name of
+:data:`PRETRAIN_PRESETS`, e.g. the longer ``"synthetic-long"``)
 (:func:`afg.backbones.create_backbone`; the backbones trained here come from
 :func:`afg.nn.backbone.build_backbone`, below it). The pretext task never sees an AU, expression or
 valence label, and its identities (ids from :data:`PRETRAIN_SUBJECT_OFFSET`) are disjoint from
@@ -35,8 +36,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["PRETRAIN_SUBJECT_OFFSET", "PretrainSpec", "cache_dir", "fit_pooled_head", "pretrain_landmarks",
-           "synthetic_weights", "weights_key"]
+__all__ = [
+    "PRETRAIN_PRESETS",
+    "PRETRAIN_SUBJECT_OFFSET",
+    "PretrainSpec",
+    "cache_dir",
+    "fit_pooled_head",
+    "preset_spec",
+    "pretrain_landmarks",
+    "synthetic_weights",
+    "weights_key",
+]
 
 #: first subject id of the pretraining faces (datasets built by the configs use ids < 10,000)
 PRETRAIN_SUBJECT_OFFSET = 100_000
@@ -55,6 +65,28 @@ class PretrainSpec:
     lr: float = 2e-3
     weight_decay: float = 1e-2
     seed: int = 0
+
+
+#: the named pretraining recipes a config's ``model.weights`` may give instead of a file:
+#:
+#: * ``synthetic``: the default, 60 identities x 40 faces, 8 epochs (about 3 CPU minutes on the
+#:   2-core AVX-512 machine). On its frozen pooled features (BP4D profile, 20 training / 10 held-out
+#:   identities, ``benchmarks/synth_pretrain_probe.py``): landmarks by ridge regression to 1.24 px
+#:   held-out, 7-class expression by logistic regression 25 %, mean AU AUC 0.62.
+#: * ``synthetic-long``: 120 identities x 40 faces, 16 epochs: 4x the steps (19.6 min, once, on a
+#:   2-core AMD EPYC without AVX-512). Same read-outs: 0.68 px, 41 %, 0.73. Opt-in
+#:   (``model.weights: synthetic-long``, the notebooks' ``PRETRAINING``) until the notebooks'
+#:   recorded figures are re-measured on it (docs/synthetic.md).
+PRETRAIN_PRESETS: dict[str, PretrainSpec] = {
+    "synthetic": PretrainSpec(),
+    "synthetic-long": PretrainSpec(n_subjects=120, epochs=16),
+}
+
+
+def preset_spec(weights: object) -> PretrainSpec | None:
+    """The :data:`PRETRAIN_PRESETS` recipe ``weights`` names, or None when it names none (a file,
+    None)."""
+    return PRETRAIN_PRESETS.get(weights) if isinstance(weights, str) else None
 
 
 def cache_dir() -> Path:
@@ -155,7 +187,7 @@ def fit_pooled_head(
 def synthetic_weights(name: str, img_size: int, spec: PretrainSpec = PretrainSpec(),
                       root: str | os.PathLike | None = None, progress: bool = True) -> Path:
     """Path of the cached landmark-pretrained weights of backbone ``name`` at ``img_size``;
-    trains them (a few CPU minutes for ``resnet_tiny`` at 112 px) on first use.
+    trains them on first use (``resnet_tiny`` at 112 px: minutes, :data:`PRETRAIN_PRESETS`).
 
     The file lives in ``<root or cache_dir()>/backbones/`` and is named after the backbone, the
     size and a hash of the recipe, the generator and this module's version; it is written

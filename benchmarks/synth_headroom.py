@@ -151,14 +151,16 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=112)
     ap.add_argument("--occlusion-rate", type=float, default=0.3)
     ap.add_argument("--backbone", default="resnet_tiny")
+    ap.add_argument("--weights", default="synthetic",
+                    help="the frozen backbone: a named pretraining (afg.pretrain.PRETRAIN_PRESETS) or a weights file")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     t_all = time.perf_counter()
     t0 = time.perf_counter()
-    bb = create_backbone(args.backbone, img_size=args.size, weights="synthetic")
+    bb = create_backbone(args.backbone, img_size=args.size, weights=args.weights)
     t_pre = time.perf_counter() - t0
-    print(f"{args.backbone} (synthetic-landmark pretraining, {t_pre:.0f} s incl. cache), {args.size} px, "
+    print(f"{args.backbone} (weights {args.weights}, {t_pre:.0f} s incl. cache), {args.size} px, "
           f"occlusion {args.occlusion_rate}; {args.train_subjects} training / {args.test_subjects} held-out "
           f"identities x {args.images_per_subject} faces; realism {' / '.join(args.realism)}")
     summary = []

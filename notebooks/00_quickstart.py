@@ -50,6 +50,7 @@ DEVICE = "auto"
 EPOCHS = None           # None: 8 per stage on synthetic data, the recipe's on real data (1 in quick mode)
 FOLDS = None            # the quickstart trains fold 1 only
 SEED = 0
+PRETRAINING = "synthetic"  # backbone init (default mode): "synthetic", or "synthetic-long" = 4x its steps (opt-in, ~20 CPU min once)
 
 # %%
 import warnings
@@ -65,7 +66,7 @@ from afg.experiments.notebooks import NotebookSetup, first_images
 from afg.viz import plot_au_f1, plot_knn_graph, save_figure
 
 warnings.filterwarnings("ignore", message=".*initialised from previous stage.*")
-setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED)
+setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED, pretraining=PRETRAINING)
 print(setup.describe())
 
 # %% [markdown]

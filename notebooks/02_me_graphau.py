@@ -52,6 +52,7 @@ DEVICE = "auto"
 EPOCHS = None           # None: 8 per stage on synthetic data, the recipe's 20 + 20 on real data (1 in quick mode)
 FOLDS = None            # None: folds 1-2 of 3 on synthetic data, all 3 on real data (1 in quick mode)
 SEED = 0
+PRETRAINING = "synthetic"  # backbone init (default mode): "synthetic", or "synthetic-long" = 4x its steps (opt-in, ~20 CPU min once)
 
 # %%
 import warnings
@@ -78,7 +79,7 @@ from afg.nn import PerNodeLinear
 from afg.viz import plot_au_f1, plot_knn_graph, save_figure
 
 warnings.filterwarnings("ignore", message=".*initialised from previous stage.*")
-setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED)
+setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED, pretraining=PRETRAINING)
 cfg = me_graphau_config(setup)
 K = cfg.model["neighbor_num"]
 print(setup.describe("me_graphau"), "· backbone:", cfg.model["backbone"], "· K =", K)

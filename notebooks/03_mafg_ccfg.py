@@ -55,6 +55,7 @@ DEVICE = "auto"
 EPOCHS = None           # None: 6 on synthetic data, the recipe's on real data (1 in quick mode)
 FOLDS = None            # None: folds 1-2 of 3 on synthetic data, all 3 on real data (1 in quick mode)
 SEED = 0
+PRETRAINING = "synthetic"  # backbone init (default mode): "synthetic", or "synthetic-long" = 4x its steps (opt-in, ~20 CPU min once)
 SEEDS = None            # None: one run per row and fold (seed SEED); [0, 1]: two, 4 pairs on 2 folds
 K_VALUES = [1, 2, 3, 4, 6]
 
@@ -69,7 +70,7 @@ from afg.experiments.notebooks import (NotebookSetup, ccfg_paper_vs_code, first_
                                        noise_note, ordering)
 from afg.viz import gradcam, plot_gradcam_grid, plot_sweep, save_figure
 
-setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED)
+setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED, pretraining=PRETRAINING)
 if QUICK:
     K_VALUES = [1, 3]
 TABLE = "mafg_ccfg/table5" if setup.dataset == "emotionet" else "mafg_ccfg/table4"

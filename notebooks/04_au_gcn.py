@@ -48,6 +48,7 @@ DEVICE = "auto"
 EPOCHS = None           # None: 8 (auto-encoder stage 4) on synthetic data; the recipe's on real data
 FOLDS = None            # None: folds 1-2 of 3 on synthetic data, all 3 on real data (1 in quick mode)
 SEED = 0
+PRETRAINING = "synthetic"  # backbone init (default mode): "synthetic", or "synthetic-long" = 4x its steps (opt-in, ~20 CPU min once)
 SEEDS = None            # None: one run per row and fold (seed SEED); [0, 1]: two, 4 pairs on 2 folds
 THRESHOLD = 0.8         # h of Eq. 5
 
@@ -67,7 +68,7 @@ from afg.experiments.notebooks import (DISFA_REFERENCE_AUS, NotebookSetup, au_re
 from afg.reference.au_gcn_graphs import TABLE1_DISFA
 from afg.viz import plot_adjacency, plot_rois, save_figure
 
-setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED)
+setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED, pretraining=PRETRAINING)
 print(afg.__version__, setup.describe("au_gcn"))
 
 # %% [markdown]

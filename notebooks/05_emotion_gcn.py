@@ -50,6 +50,7 @@ DEVICE = "auto"
 EPOCHS = None           # None: 6 on synthetic data (1 in quick mode); the recipe's on real data
 FOLDS = None            # None: folds 1-2 of 3 on synthetic data, all 3 on real data (1 in quick mode)
 SEED = 0
+PRETRAINING = "synthetic"  # backbone init (default mode): "synthetic", or "synthetic-long" = 4x its steps (opt-in, ~20 CPU min once)
 SEEDS = None            # None: one run per row and fold (seed SEED); [0, 1]: two, 4 pairs on 2 folds
 TAUS = [0.0, 0.05, 0.1, 0.15]
 PS = [0.3, 0.5, 0.7]
@@ -71,7 +72,7 @@ from afg.metrics import majority_rate
 from afg.metrics.expression import expression_confusion_matrix, fig6_structure
 from afg.viz import plot_adjacency, plot_confusion_matrix, plot_cosine_similarity, plot_sweep, save_figure
 
-setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED)
+setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED, pretraining=PRETRAINING)
 if QUICK:
     TAUS, PS, LAYERS = [0.0, 0.1], [0.5, 0.7], [1, 2]
 print(afg.__version__, setup.describe("emotion_gcn"))

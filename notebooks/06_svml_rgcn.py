@@ -49,6 +49,7 @@ DEVICE = "auto"
 EPOCHS = None           # None: 6 on synthetic data (1 in quick mode); the recipe's on real data
 FOLDS = None            # None: folds 1-2 of 3 on synthetic data, all 3 on real data (1 in quick mode)
 SEED = 0
+PRETRAINING = "synthetic"  # backbone init (default mode): "synthetic", or "synthetic-long" = 4x its steps (opt-in, ~20 CPU min once)
 SEEDS = None            # None: one run per row and fold (seed SEED); [0, 1]: two, 4 pairs on 2 folds
 # Fig. 5 top (t2 = 0.4), Fig. 5 bottom (t1 = 0.15), Fig. 6
 T1_VALUES = [1e-6, 0.05, 0.1, 0.15, 0.2, 0.25]
@@ -69,7 +70,7 @@ from afg.experiments.notebooks import NotebookSetup, dataset_attr, first_images,
 from afg.graphs.relations import cooccurrence_probabilities, label_relations
 from afg.viz import gradcam, plot_adjacency, plot_gradcam_grid, plot_sweep, save_figure
 
-setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED)
+setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED, pretraining=PRETRAINING)
 if QUICK:
     T1_VALUES, T2_VALUES, LAYERS = [0.05, 0.15], [0.4, 0.5], [1, 2]
 elif setup.synthetic:

@@ -51,6 +51,7 @@ DEVICE = "auto"
 EPOCHS = None           # None: 8 per stage (ME-GraphAU, MAFG+CCFG), 3 (Emotion-GCN) (1 in quick mode)
 FOLDS = 1               # the gallery trains fold 1 only
 SEED = 0
+PRETRAINING = "synthetic"  # backbone init (default mode): "synthetic", or "synthetic-long" = 4x its steps (opt-in, ~20 CPU min once)
 
 # %%
 import warnings
@@ -84,7 +85,7 @@ from afg.viz import (
 )
 
 warnings.filterwarnings("ignore", message=".*initialised from previous stage.*")
-setup = NotebookSetup(QUICK, "synthetic", None, DEVICE, EPOCHS, FOLDS, SEED)
+setup = NotebookSetup(QUICK, "synthetic", None, DEVICE, EPOCHS, FOLDS, SEED, pretraining=PRETRAINING)
 print(setup.describe())
 
 # %% [markdown]

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python (afg)
 #     language: python
@@ -36,6 +38,7 @@ DEVICE = "auto"
 EPOCHS = None
 FOLDS = None
 SEED = 0
+PRETRAINING = "synthetic"  # backbone init (default mode): "synthetic", or "synthetic-long" = 4x its steps (opt-in, ~20 CPU min once)
 
 # %%
 import time
@@ -49,7 +52,7 @@ from afg.experiments.gallery import write_gallery
 from afg.experiments.notebooks import NotebookSetup
 from afg.viz import figures_dir, save_figure
 
-setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED)
+setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED, pretraining=PRETRAINING)
 out = figures_dir()
 print(afg.__version__, setup.describe(), "| figures ->", out.resolve())
 

@@ -156,3 +156,25 @@ def test_paper_experiments_share_configs_with_the_notebooks():
     assert list(ends["svml_rgcn/ablation"].variants) == ["baseline", "svml_rgcn"]
     real = paper_experiments(NotebookSetup(dataset="jaffe", data_root="/nonexistent"))
     assert {k.split("/")[0] for k in real} == {"svml_rgcn"}
+
+
+def test_pretraining_parameter_sets_the_default_modes_backbone_init(tmp_path):
+    # default mode: every paper's backbone starts from the named pretraining (hash differs per name)
+    from afg.experiments.runner import config_hash
+
+    assert "weights" not in NotebookSetup(quick=False, pretraining="synthetic-long").config("au_gcn").model  # no CNN
+    for paper in ("me_graphau", "mafg_ccfg", "emotion_gcn", "svml_rgcn"):
+        base = NotebookSetup(quick=False).config(paper)
+        long = NotebookSetup(quick=False, pretraining="synthetic-long").config(paper)
+        assert base.model["weights"] == "synthetic" and long.model["weights"] == "synthetic-long", paper
+        assert config_hash(base) != config_hash(long)
+    own = tmp_path / "bb.pt"
+    own.write_bytes(b"")  # any existing file is accepted here; loading checks it
+    assert NotebookSetup(quick=False, pretraining=str(own)).config("emotion_gcn").model["weights"] == str(own)
+    assert "pretraining=synthetic-long" in NotebookSetup(quick=False, pretraining="synthetic-long").describe()
+    # quick mode trains from scratch whatever the parameter says; real data keeps its recipe's weights
+    assert NotebookSetup(quick=True, threads=0, pretraining="synthetic-long").config("emotion_gcn").model["weights"] is None
+    real = NotebookSetup(dataset="disfa", data_root=str(tmp_path), pretraining="synthetic-long").config("mafg_ccfg")
+    assert real.model.get("weights") != "synthetic-long"
+    with pytest.raises(ValueError, match="PRETRAINING='synthetic-lng': give a named pretraining"):
+        NotebookSetup(quick=False, pretraining="synthetic-lng")

@@ -6,7 +6,13 @@ import json
 import torch
 
 from afg.backbones import create_backbone
-from afg.pretrain import PretrainSpec, pretrain_landmarks, synthetic_weights
+from afg.pretrain import (
+    PRETRAIN_PRESETS,
+    PretrainSpec,
+    preset_spec,
+    pretrain_landmarks,
+    synthetic_weights,
+)
 
 TINY = PretrainSpec(n_subjects=2, images_per_subject=8, epochs=3, batch_size=8, lr=3e-3)
 
@@ -33,7 +39,7 @@ def test_synthetic_weights_are_cached_and_load_through_create_backbone(tmp_path,
     other = synthetic_weights("resnet_tiny", 64, PretrainSpec(**{**TINY.__dict__, "seed": 1}), progress=False)
     assert other != path  # the recipe is part of the key
     bb = create_backbone("resnet_tiny", img_size=64, weights=str(path))
-    sd = torch.load(path)
+    sd = torch.load(path, weights_only=True)
     assert torch.equal(bb.model.conv1.weight, sd["conv1.weight"])
 
 
@@ -47,3 +53,33 @@ def test_run_hash_follows_the_pretraining_recipe(monkeypatch):
     monkeypatch.setattr("afg.pretrain.PRETRAIN_VERSION", 99)
     assert config_hash(cfg) != h  # new pretraining recipe: the run is not reused
     assert config_hash(scratch) == h0  # runs from scratch do not depend on it
+
+
+def test_named_pretraining_recipes_resolve_to_their_own_weights_and_runs(tmp_path, monkeypatch):
+    import pytest
+
+    from afg.config import ConfigError
+    from afg.experiments.checks import check_model
+    from afg.experiments.runner import config_hash
+
+    assert preset_spec("synthetic") == PretrainSpec()
+    long = preset_spec("synthetic-long")
+    assert (long.n_subjects, long.epochs) == (120, 16)  # 4x the default's steps
+    assert preset_spec("/weights/resnet_tiny.pt") is None and preset_spec(None) is None
+    # create_backbone trains and caches each name's own recipe (tiny stand-ins here)
+    monkeypatch.setenv("AFG_CACHE_DIR", str(tmp_path))
+    monkeypatch.setitem(PRETRAIN_PRESETS, "synthetic", TINY)
+    monkeypatch.setitem(PRETRAIN_PRESETS, "synthetic-long", PretrainSpec(**{**TINY.__dict__, "epochs": 4}))
+    a = create_backbone("resnet_tiny", img_size=64, weights="synthetic")
+    b = create_backbone("resnet_tiny", img_size=64, weights="synthetic-long")
+    metas = sorted(json.loads(p.read_text())["spec"]["epochs"] for p in (tmp_path / "backbones").glob("*.json"))
+    assert metas == [3, 4]
+    assert not torch.equal(a.model.conv1.weight, b.model.conv1.weight)
+    # the run cache tells the two apart; the config check accepts both names
+    cfg = {"model": {"name": "baseline", "backbone": "resnet_tiny", "img_size": 64, "weights": "synthetic",
+                     "num_classes": 8}, "data": {"dataset": "synthetic"}, "recipe": {}}
+    longer = {**cfg, "model": {**cfg["model"], "weights": "synthetic-long"}}
+    assert config_hash(cfg) != config_hash(longer)
+    check_model(longer["model"])
+    with pytest.raises(ConfigError, match=r"model\.weights: file not found: synthetic-lng .*synthetic, synthetic-long"):
+        check_model({**cfg["model"], "weights": "synthetic-lng"})

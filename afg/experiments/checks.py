@@ -24,6 +24,7 @@ from ..data.synth import PROFILES
 from ..data.wrappers import base_dataset
 from ..models import list_models
 from ..models.registry import model_factory
+from ..pretrain import PRETRAIN_PRESETS, preset_spec
 from ..train.checkpoint import CheckpointError, load_checkpoint
 from .config import DATASETS, DataSpec, ExperimentConfig
 
@@ -72,7 +73,7 @@ def check_model(model_cfg: dict[str, Any], where: str = "model") -> None:
         except ValueError as exc:
             raise ConfigError(f"{where}.backbone: {_one_line(exc)}") from None
     weights = model_cfg.get("weights")
-    if isinstance(weights, str) and weights != "synthetic":
+    if isinstance(weights, str) and preset_spec(weights) is None:
         check_weights_file(weights, f"{where}.weights")
 
 
@@ -84,7 +85,8 @@ def check_weights_file(path: str | Path, where: str) -> None:
     """The file exists and loads weights-only (no pickled object, not truncated)."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"{where}: file not found: {path}")
+        named = ", ".join(PRETRAIN_PRESETS)
+        raise ConfigError(f"{where}: file not found: {path} (give a weights file or a named pretraining: {named})")
     st = p.stat()
     key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
     if key in _CHECKED_WEIGHTS:

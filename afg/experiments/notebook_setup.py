@@ -138,7 +138,9 @@ class NotebookSetup:
 
     Args mirror the ``parameters`` cell. ``epochs``/``folds`` ``None`` mean: the mode's default
     (quick: 1 epoch, fold 1; default: the overlay's ``epochs`` and ``folds``; real data: the
-    recipe's epochs and 3 folds).
+    recipe's epochs and 3 folds). ``pretraining`` (``PRETRAINING``): the backbone's initialisation
+    in synthetic default mode, a name of :data:`afg.pretrain.PRETRAIN_PRESETS` (``"synthetic"``,
+    the default; ``"synthetic-long"``, 4x its steps) or a weights file.
     """
 
     quick: bool = False
@@ -150,11 +152,18 @@ class NotebookSetup:
     seed: int = 0
     threads: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    pretraining: str = "synthetic"
 
     def __post_init__(self) -> None:
         self.dataset = (self.dataset or "synthetic").lower()
         if not self.synthetic and not self.data_root:
             raise ValueError(f"DATASET={self.dataset!r} needs DATA_ROOT (the release folder)")
+        from ..pretrain import PRETRAIN_PRESETS
+
+        self.pretraining = str(self.pretraining or "synthetic")
+        if self.pretraining not in PRETRAIN_PRESETS and not Path(self.pretraining).is_file():
+            raise ValueError(f"PRETRAINING={self.pretraining!r}: give a named pretraining "
+                             f"({', '.join(PRETRAIN_PRESETS)}) or an existing weights file of the backbone")
         import torch
 
         from ..utils import resolve_device, seed_everything
@@ -191,8 +200,9 @@ class NotebookSetup:
         return list(range(1, self.n_folds(paper) + 1))
 
     def describe(self, paper: str | None = None) -> str:
+        pre = f" pretraining={self.pretraining}" if self.synthetic and not self.quick else ""
         return (f"mode={self.mode} dataset={self.dataset} device={self.resolved_device} "
-                f"folds={self.fold_list(paper)} seed={self.seed}")
+                f"folds={self.fold_list(paper)} seed={self.seed}{pre}")
 
     # ------------------------------------------------------------------ configs
     def config_path(self, paper: str) -> Path:
@@ -206,9 +216,13 @@ class NotebookSetup:
     def config(self, paper: str, overrides: Mapping[str, Any] | None = None) -> ExperimentConfig:
         """The base config of ``paper`` (``me_graphau``, ``mafg_ccfg``, ``au_gcn``, ``emotion_gcn``,
         ``svml_rgcn``): the scaled synthetic recipe or the real dataset's, then ``extra`` and
-        ``overrides``."""
+        ``overrides``. On synthetic faces in default mode the backbone starts from ``pretraining``
+        (:data:`afg.pretrain.PRETRAIN_PRESETS`, e.g. ``"synthetic-long"``, or a weights file);
+        quick mode trains from scratch and real data keeps its recipe's weights."""
         if self.synthetic:
             d = synthetic_config(paper, self.quick, self.seed, self.epochs)
+            if d["model"].get("weights") == "synthetic":  # default mode: the backbone's initialisation
+                d["model"]["weights"] = self.pretraining
         else:
             d = load_experiment(self.config_path(paper)).to_dict()
             d["data"]["root"] = str(self.data_root)

@@ -70,13 +70,14 @@ def _ensure_pretrained(configs: Sequence[ExperimentConfig]) -> None:
     seen = set()
     for cfg in configs:
         m = cfg.model
-        if m.get("weights") != "synthetic":
-            continue
-        key = (m.get("backbone"), int(m.get("img_size", 224)))
-        if key not in seen:
-            from ..pretrain import synthetic_weights
+        from ..pretrain import preset_spec, synthetic_weights
 
-            synthetic_weights(key[0], key[1])
+        spec = preset_spec(m.get("weights"))
+        if spec is None:
+            continue
+        key = (m.get("backbone"), int(m.get("img_size", 224)), spec)
+        if key not in seen:
+            synthetic_weights(key[0], key[1], spec)
             seen.add(key)
 
 

@@ -71,11 +71,12 @@ def _hash_payload(cfg: ExperimentConfig) -> dict[str, Any]:
 
         d["synth_generator"] = getattr(synth, "GENERATOR_VERSION", None)
     model = d.get("model", {})
-    if model.get("weights") == "synthetic":
-        # the pretraining recipe is part of the weights (afg.pretrain): a new recipe, a new run
-        from ..pretrain import weights_key
+    from ..pretrain import preset_spec, weights_key
 
-        d["synthetic_weights"] = weights_key(model.get("backbone", ""), int(model.get("img_size", 224)))
+    spec = preset_spec(model.get("weights"))
+    if spec is not None:
+        # the pretraining recipe is part of the weights (afg.pretrain): a new recipe, a new run
+        d["synthetic_weights"] = weights_key(model.get("backbone", ""), int(model.get("img_size", 224)), spec)
     return d
 
 
