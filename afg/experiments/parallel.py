@@ -67,11 +67,11 @@ def _train_one(config: dict[str, Any], root: str | None, force: bool, filters: l
 
 
 def _ensure_pretrained(configs: Sequence[ExperimentConfig]) -> None:
+    from ..pretrain import preset_spec, synthetic_weights
+
     seen = set()
     for cfg in configs:
         m = cfg.model
-        from ..pretrain import preset_spec, synthetic_weights
-
         spec = preset_spec(m.get("weights"))
         if spec is None:
             continue
