@@ -4,7 +4,8 @@
    ``profile="disfa"``), split by identity: fold 1 of a 3-fold subject-independent protocol.
 2. Two cached runs through :func:`afg.experiments.run` (a rerun trains nothing), both on afg's
    ``resnet_tiny`` at 112 px (7x7 tokens) initialised from its synthetic-landmark pretraining
-   (:mod:`afg.pretrain`: trained once, ~3 CPU minutes, then cached; ``--quick``: from scratch),
+   (:mod:`afg.pretrain`, :data:`~afg.pretrain.DEFAULT_PRETRAINING`: trained once, ~9 CPU minutes
+   on the 2-core AVX-512 machine, then cached; ``--quick``: from scratch),
    with the *same* loss (ME-GraphAU's weighted asymmetric loss L_WA, Eq. 6), optimiser and
    two-stage schedule, so that they differ only in the model:
    the backbone baseline (ME-GraphAU with its graph modules off: mean-pooled tokens → linear,
@@ -54,6 +55,7 @@ from .experiments import RunResult, build_data, build_model, load_experiment, ru
 from .experiments.runner import final_model_config
 from .metrics.chance import every_present_f1s
 from .predict import Predictor, load_model_checkpoint, resolve_checkpoint
+from .pretrain import DEFAULT_PRETRAINING
 from .reference import load_table
 from .train.checkpoint import load_checkpoint
 from .train.evaluate import evaluate
@@ -94,7 +96,7 @@ def demo_configs(quick: bool = False, device: str = "cpu") -> dict[str, dict[str
                 ]}
 
     model = {"name": "me_graphau_stage1", "num_classes": 8, "backbone": "resnet_tiny", "pretrained": False,
-             "img_size": 112, "weights": None if quick else "synthetic", "loss": "wa"}
+             "img_size": 112, "weights": None if quick else DEFAULT_PRETRAINING, "loss": "wa"}
     baseline = {
         "name": "demo-baseline",
         "description": "resnet_tiny backbone + linear head, L_WA, same two-stage budget (fold 1)",

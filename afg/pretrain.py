@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
+    "DEFAULT_PRETRAINING",
     "PRETRAIN_PRESETS",
     "PRETRAIN_SUBJECT_OFFSET",
     "PretrainSpec",
@@ -69,18 +70,22 @@ class PretrainSpec:
 
 #: the named pretraining recipes a config's ``model.weights`` may give instead of a file:
 #:
-#: * ``synthetic``: the default, 60 identities x 40 faces, 8 epochs (about 3 CPU minutes on the
+#: * ``synthetic``: the first default, 60 identities x 40 faces, 8 epochs (about 2 CPU minutes on the
 #:   2-core AVX-512 machine). On its frozen pooled features (BP4D profile, 20 training / 10 held-out
 #:   identities, ``benchmarks/synth_pretrain_probe.py``): landmarks by ridge regression to 1.24 px
 #:   held-out, 7-class expression by logistic regression 25 %, mean AU AUC 0.62.
 #: * ``synthetic-long``: 120 identities x 40 faces, 16 epochs: 4x the steps (19.6 min, once, on a
-#:   2-core AMD EPYC without AVX-512). Same read-outs: 0.68 px, 41 %, 0.73. Opt-in
-#:   (``model.weights: synthetic-long``, the notebooks' ``PRETRAINING``) until the notebooks'
-#:   recorded figures are re-measured on it (docs/synthetic.md).
+#:   2-core AMD EPYC without AVX-512). Same read-outs: 0.68 px, 41 %, 0.73. The default
+#:   (:data:`DEFAULT_PRETRAINING`) since every CNN model learns more on it (docs/synthetic.md).
 PRETRAIN_PRESETS: dict[str, PretrainSpec] = {
     "synthetic": PretrainSpec(),
     "synthetic-long": PretrainSpec(n_subjects=120, epochs=16),
 }
+
+
+#: the pretraining the synthetic default mode (the notebooks' ``PRETRAINING``,
+#: ``configs/synthetic/default.yaml``, ``afg demo``) starts every CNN backbone from
+DEFAULT_PRETRAINING = "synthetic-long"
 
 
 def preset_spec(weights: object) -> PretrainSpec | None:

@@ -99,6 +99,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+#: an arm key that scales the epochs of the run (rounded, at least 1) instead of setting a value
+EPOCH_FRACTION = "epoch_fraction"
+
 #: the arms' recipe overrides (explicit, so that "fp32" stays today's recipe whatever the
 #: synthetic default overlay sets)
 ARMS: dict[str, dict[str, Any]] = {
@@ -107,6 +110,14 @@ ARMS: dict[str, dict[str, Any]] = {
     "channels_last": {"recipe.amp": "none", "recipe.channels_last": True},
     "bf16_cl": {"recipe.amp": "bf16", "recipe.channels_last": True},
     "bf16_cl_eval2": {"recipe.amp": "bf16", "recipe.channels_last": True, "recipe.eval_every": 2},
+    # the budget lever: the longer pretraining (model.weights: synthetic-long, a one-off cost,
+    # cached) and half the epochs of the default mode (EPOCH_FRACTION)
+    "long_half": {"recipe.amp": "none", "recipe.channels_last": False, "model.weights": "synthetic-long",
+                  EPOCH_FRACTION: 0.5},
+    "long_half_cl": {"recipe.amp": "none", "recipe.channels_last": True, "model.weights": "synthetic-long",
+                     EPOCH_FRACTION: 0.5},
+    "long_half_bf16_cl": {"recipe.amp": "bf16", "recipe.channels_last": True, "model.weights": "synthetic-long",
+                          EPOCH_FRACTION: 0.5},
 }
 
 #: what a paper's runs are here: ME-GraphAU's stage 1 alone (Table 3's stage-1 rows)
@@ -202,7 +213,12 @@ def main() -> None:
 
     def config(arm: str, seed: int, **extra: Any) -> Any:
         setup = NotebookSetup(quick=args.quick, seed=seed, epochs=args.epochs, threads=cores)
-        return setup.config(args.paper, {**base, **ARMS[arm], **extra})
+        overrides = {**base, **ARMS[arm], **extra}
+        fraction = overrides.pop(EPOCH_FRACTION, None)
+        if fraction is not None and "recipe.epochs" not in extra:
+            full = setup.config(args.paper, {**base}).recipe.epochs
+            overrides["recipe.epochs"] = max(1, round(full * fraction))
+        return setup.config(args.paper, overrides)
 
     probe = config(args.arms[0], args.seeds[0])
     torch.set_num_threads(cores)

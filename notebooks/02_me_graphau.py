@@ -39,7 +39,7 @@
 #
 # **Modes.** `QUICK=True`: tiny synthetic set at 64 px, one epoch of two steps per stage, fold 1 — a
 # smoke test whose numbers mean nothing. `QUICK=False` (default): 1,200 synthetic DISFA-profile faces
-# of 30 identities at 112 px (800 to train per fold), `resnet_tiny` pretrained on synthetic landmarks (`afg.pretrain`, ~3 CPU minutes once, then cached),
+# of 30 identities at 112 px (800 to train per fold), `resnet_tiny` pretrained on synthetic landmarks (`afg.pretrain`, `PRETRAINING`: ~9 CPU minutes once, then cached),
 # 8 epochs per stage at learning rate $10^{-3}$, two of the three subject-independent folds. `DATASET="bp4d"`/`"disfa"` with `DATA_ROOT`: the paper's recipe
 # (`configs/me_graphau_<dataset>_resnet50.yaml`: 224 px, ImageNet ResNet-50, 20 + 20 epochs,
 # batch 64, stage-2 learning rate $10^{-6}$) on a GPU; Table 3 is reported on BP4D.
@@ -52,7 +52,7 @@ DEVICE = "auto"
 EPOCHS = None           # None: 8 per stage on synthetic data, the recipe's 20 + 20 on real data (1 in quick mode)
 FOLDS = None            # None: folds 1-2 of 3 on synthetic data, all 3 on real data (1 in quick mode)
 SEED = 0
-PRETRAINING = "synthetic"  # backbone init (default mode): "synthetic", or "synthetic-long" = 4x its steps (opt-in, ~20 CPU min once)
+PRETRAINING = "synthetic-long"  # backbone init (default mode); "synthetic": the first default, 1/4 of its steps
 
 # %%
 import warnings

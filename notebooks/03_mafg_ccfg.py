@@ -40,7 +40,7 @@
 #
 # **Modes.** `QUICK=True`: tiny synthetic set, `resnet_tiny` at 64 px, one epoch of two steps, fold 1 —
 # a smoke test whose numbers mean nothing. `QUICK=False` (default): 1,200 synthetic DISFA-profile faces
-# of 30 identities at 112 px (800 to train per fold), `resnet_tiny` pretrained on synthetic landmarks (`afg.pretrain`, ~3 CPU minutes once, then cached),
+# of 30 identities at 112 px (800 to train per fold), `resnet_tiny` pretrained on synthetic landmarks (`afg.pretrain`, `PRETRAINING`: ~9 CPU minutes once, then cached),
 # 6 epochs at learning rate $10^{-3}$ with the paper's random crops (faces rendered at 128 px, random
 # 112 px crops, the centre crop for validation) and horizontal flips (`afg.data.augment`), two of the
 # three subject-independent folds.
@@ -55,7 +55,7 @@ DEVICE = "auto"
 EPOCHS = None           # None: 6 on synthetic data, the recipe's on real data (1 in quick mode)
 FOLDS = None            # None: folds 1-2 of 3 on synthetic data, all 3 on real data (1 in quick mode)
 SEED = 0
-PRETRAINING = "synthetic"  # backbone init (default mode): "synthetic", or "synthetic-long" = 4x its steps (opt-in, ~20 CPU min once)
+PRETRAINING = "synthetic-long"  # backbone init (default mode); "synthetic": the first default, 1/4 of its steps
 SEEDS = None            # None: one run per row and fold (seed SEED); [0, 1]: two, 4 pairs on 2 folds
 K_VALUES = [1, 2, 3, 4, 6]
 

@@ -37,7 +37,7 @@
 # synthetic faces (30 identities) with expression and V/A labels at 112 px, the 7 expressions
 # equally frequent (BP4D-profile AUs, `data.options.balance=expression`: like AffectNet's balanced
 # validation set, so predicting Neutral scores chance, 14.3 %), `resnet_tiny` pretrained on
-# synthetic landmarks (`afg.pretrain`, ~3 CPU minutes once, then cached), Adam lr 1e-3 for 6
+# synthetic landmarks (`afg.pretrain`, `PRETRAINING`: ~9 CPU minutes once, then cached), Adam lr 1e-3 for 6
 # epochs (`configs/synthetic/default.yaml`: the paper's SGD 1e-3 stays at chance in this budget), folds 1–2
 # for Table I, fold 1 for the Table II sweeps. `DATASET="affectnet"`/`"affwild2"` with
 # `DATA_ROOT`: the paper's recipe (`configs/emotion_gcn_<dataset>.yaml`, DenseNet-121).
@@ -50,7 +50,7 @@ DEVICE = "auto"
 EPOCHS = None           # None: 6 on synthetic data (1 in quick mode); the recipe's on real data
 FOLDS = None            # None: folds 1-2 of 3 on synthetic data, all 3 on real data (1 in quick mode)
 SEED = 0
-PRETRAINING = "synthetic"  # backbone init (default mode): "synthetic", or "synthetic-long" = 4x its steps (opt-in, ~20 CPU min once)
+PRETRAINING = "synthetic-long"  # backbone init (default mode); "synthetic": the first default, 1/4 of its steps
 SEEDS = None            # None: one run per row and fold (seed SEED); [0, 1]: two, 4 pairs on 2 folds
 TAUS = [0.0, 0.05, 0.1, 0.15]
 PS = [0.3, 0.5, 0.7]

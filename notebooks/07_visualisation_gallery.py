@@ -51,7 +51,7 @@ DEVICE = "auto"
 EPOCHS = None           # None: 8 per stage (ME-GraphAU, MAFG+CCFG), 3 (Emotion-GCN) (1 in quick mode)
 FOLDS = 1               # the gallery trains fold 1 only
 SEED = 0
-PRETRAINING = "synthetic"  # backbone init (default mode): "synthetic", or "synthetic-long" = 4x its steps (opt-in, ~20 CPU min once)
+PRETRAINING = "synthetic-long"  # backbone init (default mode); "synthetic": the first default, 1/4 of its steps
 
 # %%
 import warnings

@@ -28,7 +28,7 @@ def test_quick_and_default_configs_scale_the_synthetic_recipe():
     assert (d.model["img_size"], d.data.n_subjects, d.recipe.epochs, d.recipe.seed) == (112, 30, 7, 3)
     # the narrow ResNet: from scratch in quick mode, landmark-pretrained (afg.pretrain) by default
     assert (q.model["backbone"], q.model["weights"]) == ("resnet_tiny", None)
-    assert (d.model["backbone"], d.model["weights"], d.model["pretrained"]) == ("resnet_tiny", "synthetic", False)
+    assert (d.model["backbone"], d.model["weights"], d.model["pretrained"]) == ("resnet_tiny", "synthetic-long", False)
     assert d.recipe.max_steps_per_epoch is None and d.model["use_gnn"] is False
     assert NotebookSetup(quick=True, threads=0).fold_list() == [1] and NotebookSetup().fold_list() == [1, 2, 3]
     # ME-GraphAU's default mode: 8 epochs per stage at lr 1e-3 in both stages (paper: 1e-4, 1e-6)
@@ -164,14 +164,15 @@ def test_pretraining_parameter_sets_the_default_modes_backbone_init(tmp_path):
 
     assert "weights" not in NotebookSetup(quick=False, pretraining="synthetic-long").config("au_gcn").model  # no CNN
     for paper in ("me_graphau", "mafg_ccfg", "emotion_gcn", "svml_rgcn"):
-        base = NotebookSetup(quick=False).config(paper)
-        long = NotebookSetup(quick=False, pretraining="synthetic-long").config(paper)
-        assert base.model["weights"] == "synthetic" and long.model["weights"] == "synthetic-long", paper
-        assert config_hash(base) != config_hash(long)
+        short = NotebookSetup(quick=False, pretraining="synthetic").config(paper)
+        long = NotebookSetup(quick=False).config(paper)  # the default: DEFAULT_PRETRAINING
+        assert short.model["weights"] == "synthetic" and long.model["weights"] == "synthetic-long", paper
+        assert config_hash(short) != config_hash(long)
     own = tmp_path / "bb.pt"
     own.write_bytes(b"")  # any existing file is accepted here; loading checks it
     assert NotebookSetup(quick=False, pretraining=str(own)).config("emotion_gcn").model["weights"] == str(own)
-    assert "pretraining=synthetic-long" in NotebookSetup(quick=False, pretraining="synthetic-long").describe()
+    assert "pretraining=synthetic-long" in NotebookSetup(quick=False).describe()
+    assert "pretraining=synthetic " in NotebookSetup(quick=False, pretraining="synthetic").describe() + " "
     # quick mode trains from scratch whatever the parameter says; real data keeps its recipe's weights
     assert NotebookSetup(quick=True, threads=0, pretraining="synthetic-long").config("emotion_gcn").model["weights"] is None
     real = NotebookSetup(dataset="disfa", data_root=str(tmp_path), pretraining="synthetic-long").config("mafg_ccfg")

@@ -31,10 +31,31 @@ def test_overlay_entries_merge_every_paper_then_the_papers_own():
     assert synthetic_overlay("svml_rgcn", quick=False)["folds"] == 2  # folds from the paper's entry
     assert synthetic_overlay("no_such_paper", quick=False)["folds"] == 3  # folds from every_paper
     m = synthetic_overlay("me_graphau", quick=False)
-    assert (m["epochs"], m["folds"], m["lr"], m["set"]["model.weights"]) == (8, 2, 1e-3, "synthetic")
+    assert (m["epochs"], m["folds"], m["lr"], m["set"]["model.weights"]) == (8, 2, 1e-3, "synthetic-long")
     q = synthetic_overlay("emotion_gcn", quick=True)
     assert (q["epochs"], q["set"]["model.class_weights"], q["set"]["model.weights"]) == (1, "none", None)
     assert "model.backbone" not in synthetic_overlay("au_gcn", quick=True)["set"]
+
+
+def test_one_default_pretraining_for_the_overlay_the_notebooks_and_the_demo():
+    # configs/synthetic/default.yaml, every notebook's PRETRAINING default and `afg demo` name the
+    # same preset, afg.pretrain.DEFAULT_PRETRAINING; changing it in one place only fails here
+    import inspect
+    import re
+    from pathlib import Path
+
+    from afg import demo
+    from afg.pretrain import DEFAULT_PRETRAINING, PRETRAIN_PRESETS
+
+    assert DEFAULT_PRETRAINING in PRETRAIN_PRESETS and DEFAULT_PRETRAINING != "synthetic"
+    for paper in ("me_graphau", "mafg_ccfg", "emotion_gcn", "svml_rgcn"):
+        assert synthetic_overlay(paper, quick=False)["set"]["model.weights"] == DEFAULT_PRETRAINING, paper
+    notebooks = sorted((Path(__file__).parents[1] / "notebooks").glob("0*.py"))
+    found = {nb.name: re.search(r'^PRETRAINING = "([^"]+)"', nb.read_text(), re.M) for nb in notebooks}
+    found = {name: m.group(1) for name, m in found.items() if m}
+    assert len(found) == 8 and set(found.values()) == {DEFAULT_PRETRAINING}, found
+    assert NotebookSetup().pretraining == DEFAULT_PRETRAINING
+    assert '"weights": None if quick else DEFAULT_PRETRAINING' in inspect.getsource(demo)
 
 
 def test_overlay_files_reject_misspelt_keys(tmp_path):

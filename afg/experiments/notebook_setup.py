@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from ..config import apply_overrides
+from ..pretrain import DEFAULT_PRETRAINING, preset_spec
 from .ablation import Ablation, Sweep
 from .config import ExperimentConfig, build_data, load_experiment
 
@@ -139,8 +140,9 @@ class NotebookSetup:
     Args mirror the ``parameters`` cell. ``epochs``/``folds`` ``None`` mean: the mode's default
     (quick: 1 epoch, fold 1; default: the overlay's ``epochs`` and ``folds``; real data: the
     recipe's epochs and 3 folds). ``pretraining`` (``PRETRAINING``): the backbone's initialisation
-    in synthetic default mode, a name of :data:`afg.pretrain.PRETRAIN_PRESETS` (``"synthetic"``,
-    the default; ``"synthetic-long"``, 4x its steps) or a weights file.
+    in synthetic default mode, a name of :data:`afg.pretrain.PRETRAIN_PRESETS`
+    (``"synthetic-long"``, the default :data:`afg.pretrain.DEFAULT_PRETRAINING`; ``"synthetic"``,
+    the first default, a quarter of its steps) or a weights file.
     """
 
     quick: bool = False
@@ -152,7 +154,7 @@ class NotebookSetup:
     seed: int = 0
     threads: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    pretraining: str = "synthetic"
+    pretraining: str = DEFAULT_PRETRAINING
 
     def __post_init__(self) -> None:
         self.dataset = (self.dataset or "synthetic").lower()
@@ -160,7 +162,7 @@ class NotebookSetup:
             raise ValueError(f"DATASET={self.dataset!r} needs DATA_ROOT (the release folder)")
         from ..pretrain import PRETRAIN_PRESETS
 
-        self.pretraining = str(self.pretraining or "synthetic")
+        self.pretraining = str(self.pretraining or DEFAULT_PRETRAINING)
         if self.pretraining not in PRETRAIN_PRESETS and not Path(self.pretraining).is_file():
             raise ValueError(f"PRETRAINING={self.pretraining!r}: give a named pretraining "
                              f"({', '.join(PRETRAIN_PRESETS)}) or an existing weights file of the backbone")
@@ -221,7 +223,7 @@ class NotebookSetup:
         quick mode trains from scratch and real data keeps its recipe's weights."""
         if self.synthetic:
             d = synthetic_config(paper, self.quick, self.seed, self.epochs)
-            if d["model"].get("weights") == "synthetic":  # default mode: the backbone's initialisation
+            if preset_spec(d["model"].get("weights")) is not None:  # default mode: the backbone's init
                 d["model"]["weights"] = self.pretraining
         else:
             d = load_experiment(self.config_path(paper)).to_dict()
