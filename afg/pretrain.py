@@ -74,9 +74,10 @@ class PretrainSpec:
 #:   2-core AVX-512 machine). On its frozen pooled features (BP4D profile, 20 training / 10 held-out
 #:   identities, ``benchmarks/synth_pretrain_probe.py``): landmarks by ridge regression to 1.24 px
 #:   held-out, 7-class expression by logistic regression 25 %, mean AU AUC 0.62.
-#: * ``synthetic-long``: 120 identities x 40 faces, 16 epochs: 4x the steps (19.6 min, once, on a
-#:   2-core AMD EPYC without AVX-512). Same read-outs: 0.68 px, 41 %, 0.73. The default
-#:   (:data:`DEFAULT_PRETRAINING`) since every CNN model learns more on it (docs/synthetic.md).
+#: * ``synthetic-long``: 120 identities x 40 faces, 16 epochs: 4x the steps (once: 8.2 min on the
+#:   2-core AVX-512 machine, 19.6 min on a 2-core AMD EPYC without AVX-512). Same read-outs:
+#:   0.68 px, 41 %, 0.73. The default (:data:`DEFAULT_PRETRAINING`) since 3 Dec 2026: every CNN
+#:   model learns more on it (docs/synthetic.md).
 PRETRAIN_PRESETS: dict[str, PretrainSpec] = {
     "synthetic": PretrainSpec(),
     "synthetic-long": PretrainSpec(n_subjects=120, epochs=16),

@@ -29,6 +29,10 @@ Probes are class-balanced logistic regressions (scikit-learn, ``C`` = 1 on stand
 features). A benchmark, not a test: a few CPU minutes (the pretraining of ``resnet_tiny`` runs
 once, ~3 min, and is cached in ``$AFG_CACHE_DIR``).
 
+``--weights`` chooses the frozen backbone; its default is the notebooks' (``synthetic-long`` since
+3 Dec 2026). The tables below were measured on the first default, ``--weights synthetic``;
+docs/synthetic.md has both.
+
 Measured with ``--realism none real`` (defaults otherwise: 48 training / 16 held-out identities x
 30 faces, 112 px, 30 % occluders, ``resnet_tiny`` landmark-pretrained; 2 shared cores, 19 min
 incl. the cached pretraining; one seed), mean over AUs (chance = all-positive F1; ΔF1, ΔAUC =
@@ -76,6 +80,7 @@ from tqdm.auto import tqdm
 
 from afg.backbones import create_backbone
 from afg.data.synth import SynthFaces
+from afg.pretrain import DEFAULT_PRETRAINING
 
 
 def features(bb: torch.nn.Module, ds: SynthFaces, desc: str, batch: int = 64) -> np.ndarray:
@@ -151,8 +156,9 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=112)
     ap.add_argument("--occlusion-rate", type=float, default=0.3)
     ap.add_argument("--backbone", default="resnet_tiny")
-    ap.add_argument("--weights", default="synthetic",
-                    help="the frozen backbone: a named pretraining (afg.pretrain.PRETRAIN_PRESETS) or a weights file")
+    ap.add_argument("--weights", default=DEFAULT_PRETRAINING,
+                    help="the frozen backbone: a named pretraining (afg.pretrain.PRETRAIN_PRESETS; default: the "
+                         "notebooks' default, afg.pretrain.DEFAULT_PRETRAINING) or a weights file")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.manual_seed(args.seed)

@@ -28,7 +28,10 @@ not measured here: the papers' losses are weighted differently and a constant pr
 single loss across them; the held-out criteria above are the stricter test.
 
 Prints one row per paper and seed, then the per-paper mean with a verdict. Measured figures are
-recorded in the README (issue #26's per-paper table) with the afg commit and the machine.
+recorded in the README (issue #26's per-paper table) with the afg commit and the machine. The
+default mode's backbone initialisation is :data:`afg.pretrain.DEFAULT_PRETRAINING`
+(``synthetic-long`` since 3 Dec 2026); figures recorded before that date are the first default's,
+``--set model.weights=synthetic`` reruns them.
 """
 from __future__ import annotations
 

@@ -73,7 +73,9 @@ the base arm from the cache above, the new arm 10 runs in 17.9 min, 108 s a run)
 
 ``synthetic-long`` (:data:`afg.pretrain.PRETRAIN_PRESETS`: the same label-free landmark pretext with
 4x the steps) meets the row target on one row and narrows the other figures two- to threefold;
-FGG's gain is resolved, +30.4 F1 points [+26.9, +34.0] (5 pairs). Opt-in for now (docs/synthetic.md).
+FGG's gain is resolved, +30.4 F1 points [+26.9, +34.0] (5 pairs). The default since 3 Dec 2026
+(:data:`afg.pretrain.DEFAULT_PRETRAINING`): the ``base`` arm above is now
+``--arm short model.weights=synthetic`` (docs/synthetic.md).
 """
 from __future__ import annotations
 

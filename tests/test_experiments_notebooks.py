@@ -62,7 +62,7 @@ def test_per_paper_folds_and_augmentation_of_the_default_mode():
     # Emotion-GCN: balanced BP4D-profile expressions, Adam 1e-3 for 6 epochs on folds 1-2; the
     # real-data recipe keeps the paper's SGD
     g = setup.config("emotion_gcn")
-    assert (g.data.profile, g.data.options, g.recipe.epochs) == ("bp4d", {"balance": "expression"}, 6)
+    assert (g.data.profile, g.data.options, g.recipe.epochs) == ("bp4d", {"balance": "expression"}, 10)
     assert (g.recipe.optimizer.name, g.recipe.optimizer.lr) == ("adam", 1e-3)
     assert setup.fold_list("emotion_gcn") == [1, 2]
     s = setup.config("svml_rgcn")
