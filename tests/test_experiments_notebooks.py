@@ -59,7 +59,7 @@ def test_per_paper_folds_and_augmentation_of_the_default_mode():
     assert (e.data.hflip, e.data.resize) == (False, None)
     q = NotebookSetup(quick=True, threads=0).config("mafg_ccfg")
     assert (q.data.hflip, q.data.resize) == (False, None)
-    # Emotion-GCN: balanced BP4D-profile expressions, Adam 1e-3 for 6 epochs on folds 1-2; the
+    # Emotion-GCN: balanced BP4D-profile expressions, Adam 1e-3 for 10 epochs on folds 1-2; the
     # real-data recipe keeps the paper's SGD
     g = setup.config("emotion_gcn")
     assert (g.data.profile, g.data.options, g.recipe.epochs) == ("bp4d", {"balance": "expression"}, 10)
