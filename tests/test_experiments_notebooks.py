@@ -54,7 +54,7 @@ def test_per_paper_folds_and_augmentation_of_the_default_mode():
     assert "folds=[1, 2]" in setup.describe("me_graphau")
     # MAFG+CCFG trains on random crops of 128 px renders with flips; nobody else augments
     m = setup.config("mafg_ccfg")
-    assert (m.data.hflip, m.data.resize, m.data.size, m.recipe.epochs) == (True, 128, 112, 6)
+    assert (m.data.hflip, m.data.resize, m.data.size, m.recipe.epochs) == (True, 128, 112, 12)
     e = setup.config("me_graphau")
     assert (e.data.hflip, e.data.resize) == (False, None)
     q = NotebookSetup(quick=True, threads=0).config("mafg_ccfg")
