@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from ..config import apply_overrides
-from ..pretrain import DEFAULT_PRETRAINING, preset_spec
+from ..pretrain import DEFAULT_PRETRAINING, PRETRAIN_PRESETS, preset_spec
 from .ablation import Ablation, Sweep
 from .config import ExperimentConfig, build_data, load_experiment
 
@@ -160,8 +160,6 @@ class NotebookSetup:
         self.dataset = (self.dataset or "synthetic").lower()
         if not self.synthetic and not self.data_root:
             raise ValueError(f"DATASET={self.dataset!r} needs DATA_ROOT (the release folder)")
-        from ..pretrain import PRETRAIN_PRESETS
-
         self.pretraining = str(self.pretraining or DEFAULT_PRETRAINING)
         if self.pretraining not in PRETRAIN_PRESETS and not Path(self.pretraining).is_file():
             raise ValueError(f"PRETRAINING={self.pretraining!r}: give a named pretraining "
