@@ -53,6 +53,8 @@ EPOCHS = None           # None: 8 per stage on synthetic data, the recipe's 20 +
 FOLDS = None            # None: folds 1-2 of 3 on synthetic data, all 3 on real data (1 in quick mode)
 SEED = 0
 PRETRAINING = "synthetic-long"  # backbone init (default mode); "synthetic": the first default, 1/4 of its steps
+SEEDS = [0, 1]          # Table 3: each row and fold once per seed, 4 pairs on 2 folds (quick mode: the first);
+                        # None: one run per row and fold, seed SEED (half the time)
 
 # %%
 import warnings
@@ -207,7 +209,7 @@ hist[[c for c in ["stage", "epoch", "lr", "train_loss", "train_wa", "train_edge"
 # The paper's column is ResNet-50 on BP4D.
 
 # %%
-ablation = StageAblation(cfg, variants, folds=setup.fold_list("me_graphau"))
+ablation = StageAblation(cfg, variants, folds=setup.fold_list("me_graphau"), seeds=setup.run_seeds(SEEDS))
 tidy = ablation.run()
 styled(ablation.table(["f1_mean", "auc_mean"], reference=next(iter(variants))),
        caption="Table 3 (ours): mean ± std over folds (%)")
@@ -240,9 +242,8 @@ print(noise_note(tidy, "f1_mean"))
 fold_noise(tidy, "f1_mean")
 
 # %%
-per_au = {name: [res.metrics[f"f1/{a}"] for a in au_names]
-          for name, fold, _, res in ablation.results if fold == ablation.folds[0]
-          and name in ("Backbone (WBCE)", "+AFG+FGG, L_WA", "+AFG+FGG+MEFL, L_WA+L_E")}
+per_au = {name: [res.metrics[f"f1/{a}"] for a in au_names] for name, res in ablation.first_runs().items()
+          if name in ("Backbone (WBCE)", "+AFG+FGG, L_WA", "+AFG+FGG+MEFL, L_WA+L_E")}
 fig = plot_au_f1(per_au, au_names, title=f"Per-AU F1, fold {ablation.folds[0]}")
 _ = save_figure(fig, "02_table3_per_au_f1")
 
@@ -256,7 +257,7 @@ _ = save_figure(fig, "02_table3_per_au_f1")
 # inactive AUs (ground truth) in each model's graph.
 
 # %%
-first = {name: res for name, fold, _, res in ablation.results if fold == ablation.folds[0]}
+first = ablation.first_runs()  # fold 1, the first seed
 titles = [f"{s}: {', '.join(a for a, y in zip(au_names, lab) if y > 0.5) or 'no AU'}"
           for s, lab in zip(batch["subject"], batch["au"].numpy())]
 degrees = {}

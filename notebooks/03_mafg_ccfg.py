@@ -56,7 +56,8 @@ EPOCHS = None           # None: 12 on synthetic data, the recipe's on real data 
 FOLDS = None            # None: folds 1-2 of 3 on synthetic data, all 3 on real data (1 in quick mode)
 SEED = 0
 PRETRAINING = "synthetic-long"  # backbone init (default mode); "synthetic": the first default, 1/4 of its steps
-SEEDS = None            # None: one run per row and fold (seed SEED); [0, 1]: two, 4 pairs on 2 folds
+SEEDS = [0, 1]          # each row and fold once per seed: 4 pairs on 2 folds (quick mode: the first);
+                        # None: one run per row and fold, seed SEED (half the time)
 K_VALUES = [1, 2, 3, 4, 6]
 
 # %%
@@ -137,7 +138,7 @@ sweep.table(["f1_mean"])
 # a few epochs on synthetic faces gives coarse maps (a 7×7 token grid at 112 px, as ResNet-50 at 224).
 
 # %%
-full = next(r for name, fold, _, r in abl.results if name == "Baseline+MAFG+CCFG" and fold == abl.folds[0])
+full = abl.first_runs()["Baseline+MAFG+CCFG"]  # fold 1, the first seed
 model = full.model.eval()
 _, val = setup.data("mafg_ccfg", fold=abl.folds[0])
 batch = first_images(val, 4)

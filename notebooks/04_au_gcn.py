@@ -49,7 +49,8 @@ EPOCHS = None           # None: 8 (auto-encoder stage 4) on synthetic data; the 
 FOLDS = None            # None: folds 1-2 of 3 on synthetic data, all 3 on real data (1 in quick mode)
 SEED = 0
 PRETRAINING = "synthetic-long"  # backbone init (default mode); "synthetic": the first default, 1/4 of its steps
-SEEDS = None            # None: one run per row and fold (seed SEED); [0, 1]: two, 4 pairs on 2 folds
+SEEDS = [0, 1]          # each row and fold once per seed: 4 pairs on 2 folds (quick mode: the first);
+                        # None: one run per row and fold, seed SEED (half the time)
 THRESHOLD = 0.8         # h of Eq. 5
 
 # %%
@@ -134,7 +135,7 @@ styled(abl.table(["f1_mean", "auc_mean"], reference=next(iter(variants))), capti
 # crops of a validation face (top: ROI, bottom: auto-encoder output).
 
 # %%
-full = next(r for name, fold, _, r in abl.results if name == "full" and fold == abl.folds[0])
+full = abl.first_runs()["full"]  # fold 1, the first seed
 ae_model = load_stage_model(full, "autoencoder")
 vb = first_images(val, 1)
 with torch.no_grad():

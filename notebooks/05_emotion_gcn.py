@@ -51,7 +51,8 @@ EPOCHS = None           # None: 10 on synthetic data (1 in quick mode); the reci
 FOLDS = None            # None: folds 1-2 of 3 on synthetic data, all 3 on real data (1 in quick mode)
 SEED = 0
 PRETRAINING = "synthetic-long"  # backbone init (default mode); "synthetic": the first default, 1/4 of its steps
-SEEDS = None            # None: one run per row and fold (seed SEED); [0, 1]: two, 4 pairs on 2 folds
+SEEDS = [0, 1]          # each row and fold once per seed: 4 pairs on 2 folds (quick mode: the first);
+                        # None: one run per row and fold, seed SEED (half the time)
 TAUS = [0.0, 0.05, 0.1, 0.15]
 PS = [0.3, 0.5, 0.7]
 LAYERS = [1, 2, 3]
@@ -153,7 +154,7 @@ pd.concat({k: sw.table(["accuracy"]) for k, sw in sweeps.items()})
 # Validation predictions of fold 1 for the multi-task (CCC) baseline and Emotion-GCN.
 
 # %%
-models = {name: r for name, fold, _, r in abl.results if fold == abl.folds[0]}
+models = abl.first_runs()  # fold 1, the first seed
 names = list(dataset_attr(train, "expression_names", EMOTION_GCN_NODES[:7]))
 fig, axes = plt.subplots(1, 2, figsize=(7.4, 3.3))
 preds = {name: predictions(models[name]) for name in ["multi_task_ccc", "emotion_gcn"]}  # reused by Fig. 6

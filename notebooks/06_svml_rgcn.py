@@ -50,7 +50,8 @@ EPOCHS = None           # None: 6 on synthetic data (1 in quick mode); the recip
 FOLDS = None            # None: folds 1-2 of 3 on synthetic data, all 3 on real data (1 in quick mode)
 SEED = 0
 PRETRAINING = "synthetic-long"  # backbone init (default mode); "synthetic": the first default, 1/4 of its steps
-SEEDS = None            # None: one run per row and fold (seed SEED); [0, 1]: two, 4 pairs on 2 folds
+SEEDS = [0, 1]          # each row and fold once per seed: 4 pairs on 2 folds (quick mode: the first);
+                        # None: one run per row and fold, seed SEED (half the time)
 # Fig. 5 top (t2 = 0.4), Fig. 5 bottom (t1 = 0.15), Fig. 6
 T1_VALUES = [1e-6, 0.05, 0.1, 0.15, 0.2, 0.25]
 T2_VALUES = [0.25, 0.3, 0.35, 0.4, 0.45, 0.5]
@@ -150,7 +151,7 @@ pd.concat({k: sw.table(["average_precision", "micro_f1"], percent=False, digits=
 # faces of fold 1.
 
 # %%
-runs = {name: r for name, fold, _, r in abl.results if fold == abl.folds[0]}
+runs = abl.first_runs()  # fold 1, the first seed
 batch = first_images(val, 3)
 show = names[:3]
 cams = [gradcam(runs[m].model.eval(), batch["image"], runs[m].model.backbone.target_layer, show, names=names)

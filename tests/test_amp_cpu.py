@@ -1,5 +1,7 @@
 """``recipe.amp`` on the CPU: bf16 autocast where the CPU has native bf16 (training and evaluation,
-losses and metrics in float32), float32 with a warning for fp16 and for a CPU without bf16."""
+losses and metrics in float32), float32 with a warning for fp16 and for a CPU without bf16;
+``auto``: bf16 where native, float32 without a warning elsewhere; the precision a run computed in
+enters its cache key, its ``result.json`` and every ablation table's note."""
 from __future__ import annotations
 
 import importlib
@@ -12,7 +14,7 @@ from torch import nn
 
 from afg.models import create_model
 from afg.train import evaluate, fit
-from afg.train.evaluate import autocast_dtype, float_outputs
+from afg.train.evaluate import autocast_dtype, float_outputs, precision_name
 
 #: the module (``afg.train.evaluate`` is also the name of the function afg.train exports)
 evaluate_module = importlib.import_module("afg.train.evaluate")
@@ -65,6 +67,31 @@ def test_autocast_dtype_per_device_and_cpu(monkeypatch):
     monkeypatch.setattr(evaluate_module, "cpu_has_bf16", lambda: False)
     assert autocast_dtype("bf16", "cpu") is None
     assert autocast_dtype("bf16", "cuda") is torch.bfloat16
+
+
+@pytest.mark.parametrize("cpu,cuda,want_cpu,want_cuda", [
+    (True, True, torch.bfloat16, torch.bfloat16),
+    (False, True, None, torch.bfloat16),
+    (True, False, torch.bfloat16, None),   # a GPU before compute capability 8.0: float32, never fp16
+])
+def test_auto_is_bf16_exactly_where_the_device_has_it(monkeypatch, cpu, cuda, want_cpu, want_cuda):
+    monkeypatch.setattr(evaluate_module, "cpu_has_bf16", lambda: cpu)
+    monkeypatch.setattr(evaluate_module, "cuda_has_bf16", lambda: cuda)
+    assert autocast_dtype("auto", "cpu") is want_cpu
+    assert autocast_dtype("auto", "cuda") is want_cuda
+    assert autocast_dtype("auto", "mps") is None
+    assert precision_name("auto", "cpu") == ("bfloat16 autocast" if cpu else "float32")
+    assert precision_name("none", "cuda") == "float32"
+    assert precision_name("fp16", "cuda") == "float16 autocast"
+
+
+def test_amp_must_be_one_of_the_four_modes():
+    from afg.config import ConfigError
+    from afg.train.recipe import Recipe
+
+    assert Recipe(amp="auto").amp == "auto"
+    with pytest.raises(ConfigError, match="amp: 'bf32' is not one of none, bf16, fp16, auto"):
+        Recipe(amp="bf32")
 
 
 def test_float_outputs_casts_half_precision_only():
@@ -135,6 +162,63 @@ def test_au_gcn_probabilities_are_float32_under_bf16():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = model(torch.randn(2, 3, 64, 64))
     assert out["au"].dtype == torch.float32
+
+
+def test_auto_on_a_cpu_without_bf16_trains_float32_without_a_warning(monkeypatch):
+    monkeypatch.setattr(evaluate_module, "cpu_has_bf16", lambda: False)
+    model = _model()
+    seen = _conv_dtypes(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = fit(model, Faces(n=8), None, _recipe("auto", epochs=1))
+    assert seen and set(seen) == {torch.float32}
+    assert np.isfinite(res.history[0]["train_loss"])
+
+
+def _au_config(amp: str) -> dict:
+    return {"model": {"name": "baseline", "backbone": "resnet_tiny", "pretrained": False, "img_size": 32},
+            "data": {"dataset": "synthetic", "n_subjects": 3, "images_per_subject": 4, "size": 32,
+                     "folds": 3, "fold": 1},
+            "recipe": {"epochs": 1, "batch_size": 4, "max_steps_per_epoch": 1, "device": "cpu",
+                       "progress": False, "amp": amp}}
+
+
+def test_the_precision_a_run_computes_in_is_part_of_its_cache_key(monkeypatch):
+    """``auto`` on a CPU with bf16 and on one without must not share a run folder (the numbers
+    differ); float32 recipes keep the keys they had (no ``precision`` entry)."""
+    from afg.experiments import config_hash, run_precision
+    from afg.experiments.config import ExperimentConfig
+    from afg.experiments.runner import _hash_payload
+
+    monkeypatch.setattr(evaluate_module, "cpu_has_bf16", lambda: True)
+    native = config_hash(_au_config("auto"))
+    assert run_precision(ExperimentConfig.from_dict(_au_config("auto"))) == "bfloat16 autocast"
+    monkeypatch.setattr(evaluate_module, "cpu_has_bf16", lambda: False)
+    emulated = config_hash(_au_config("auto"))
+    assert run_precision(ExperimentConfig.from_dict(_au_config("auto"))) == "float32"
+    assert native != emulated
+    assert "precision" not in _hash_payload(ExperimentConfig.from_dict(_au_config("none")))
+    # a bf16 recipe that fell back to float32 is the float32 run's twin in numbers, not in key
+    assert config_hash(_au_config("bf16")) != config_hash(_au_config("none"))
+
+
+def test_result_json_and_the_ablation_note_say_what_the_forward_passes_ran_in(monkeypatch, tmp_path):
+    import json
+
+    from afg.experiments import Ablation, run
+
+    monkeypatch.setattr(evaluate_module, "cpu_has_bf16", lambda: True)
+    res = run(_au_config("auto"), root=tmp_path)
+    assert res.precision == "bfloat16 autocast"
+    assert json.loads((res.run_dir / "result.json").read_text())["precision"] == "bfloat16 autocast"
+    assert run(_au_config("auto"), root=tmp_path).precision == "bfloat16 autocast"  # from the cache
+    abl = Ablation(_au_config("auto"), {"a": {}}, folds=[1], root=tmp_path)
+    assert "forward passes in bfloat16 autocast (losses and metrics in float32)" in abl.note()
+    abl.run()
+    assert "bfloat16 autocast" in abl.table(["f1_mean"]).attrs["note"]
+    monkeypatch.setattr(evaluate_module, "cpu_has_bf16", lambda: False)
+    plain = Ablation(_au_config("auto"), {"a": {}}, folds=[1], root=tmp_path)
+    assert "forward passes" not in plain.note()
 
 
 @pytest.mark.parametrize("amp,has_bf16,message", [

@@ -99,6 +99,7 @@ def test_train_runs_once_then_hits_the_cache(cfg_file, capsys, tmp_path):
     assert main(["train", str(cfg_file), "--fold", "2", "--set", "recipe.seed=1"]) == 0
     out = capsys.readouterr().out
     assert "fold 2/3" in out and "trained in" in out and "f1_mean=" in out and "checkpoint:" in out
+    assert " s (float32): " in out  # what the forward passes ran in
     (run,) = (tmp_path / "runs").glob("baseline-*")
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["data"]["fold"] == 2 and saved["recipe"]["seed"] == 1

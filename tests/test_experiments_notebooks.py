@@ -179,3 +179,34 @@ def test_pretraining_parameter_sets_the_default_modes_backbone_init(tmp_path):
     assert real.model.get("weights") != "synthetic-long"
     with pytest.raises(ValueError, match="PRETRAINING='synthetic-lng': give a named pretraining"):
         NotebookSetup(quick=False, pretraining="synthetic-lng")
+
+
+def test_default_mode_computes_in_bf16_where_the_cpu_has_it_and_says_so(monkeypatch):
+    """Every paper's default mode asks for ``recipe.amp: auto`` + channels_last (bf16 autocast on a
+    CPU with native bf16, float32 elsewhere); quick mode stays float32, the same numbers on every
+    CI machine; ``describe`` names what this machine's runs compute in."""
+    import importlib
+
+    ev = importlib.import_module("afg.train.evaluate")
+    papers = ("me_graphau", "mafg_ccfg", "au_gcn", "emotion_gcn", "svml_rgcn")
+    for paper in papers:
+        d = NotebookSetup(quick=False).config(paper)
+        assert (d.recipe.amp, d.recipe.channels_last) == ("auto", True), paper
+        assert all(st.amp == "auto" for st in d.recipe.resolved_stages()), paper
+        q = NotebookSetup(quick=True, threads=0).config(paper)
+        assert (q.recipe.amp, q.recipe.channels_last) == ("none", False), paper
+    monkeypatch.setattr(ev, "cpu_has_bf16", lambda: True)
+    assert "precision=bfloat16-autocast" in NotebookSetup(quick=False).describe("emotion_gcn")
+    assert NotebookSetup(quick=False).precision() == "bfloat16 autocast"
+    assert "precision=float32" in NotebookSetup(quick=True, threads=0).describe()
+    monkeypatch.setattr(ev, "cpu_has_bf16", lambda: False)
+    assert "precision=float32" in NotebookSetup(quick=False).describe("me_graphau")
+
+
+def test_seeds_run_every_row_per_seed_except_in_quick_mode():
+    assert NotebookSetup(quick=False).run_seeds([0, 1]) == [0, 1]
+    assert NotebookSetup(quick=False).run_seeds(None) is None
+    assert NotebookSetup(quick=True, threads=0).run_seeds([0, 1]) == [0]
+    abl = NotebookSetup(quick=False).ablation("mafg_ccfg", {"a": {}, "b": {}}, seeds=[0, 1])
+    assert abl.seeds == [0, 1] and len(list(abl.configs())) == 2 * 2 * 2   # rows x folds x seeds
+    assert NotebookSetup(quick=True, threads=0).ablation("mafg_ccfg", {"a": {}}, seeds=[0, 1]).seeds == [0]

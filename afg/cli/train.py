@@ -31,7 +31,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"afg train: {cfg.model['name']} on {cfg.data.dataset} fold {cfg.data.fold}/{cfg.data.folds} "
           f"-> {run_dir_for(cfg, args.runs)}", flush=True)
     res = run(cfg, root=args.runs, force=args.force)
-    print(f"{'cached' if res.cached else 'trained'} in {res.seconds:.1f} s: {res.run_dir}")
+    print(f"{'cached' if res.cached else 'trained'} in {res.seconds:.1f} s ({res.precision}): {res.run_dir}")
     for line in metric_summary(res.metrics):
         print(line)
     try:

@@ -43,6 +43,7 @@ __all__ = [
     "register_dataset",
     "run",
     "run_dir_for",
+    "run_precision",
     "runs_root",
     "selection_split",
     "styled",

@@ -174,20 +174,38 @@ class Ablation:
         name = self.base.model["name"]
         return "expression" if name.startswith("emotion") else "multilabel" if name.startswith("svml") else "au"
 
+    def first_runs(self) -> dict[str, RunResult]:
+        """Each variant's run on the first fold and the first seed (after :meth:`run`): the runs
+        the notebooks draw their figures from."""
+        fold, seed = self.folds[0], (self.seeds[0] if self.seeds else None)
+        return {name: r for name, f, s, r in self.results if f == fold and s == seed}
+
     def selection_modes(self) -> list[str]:
         """The ``recipe.selection`` modes of the runs (of the configs before running)."""
         modes = [r.selection for *_, r in self.results] or [c.recipe.selection for *_, c in self.configs()]
         return list(dict.fromkeys(modes))
 
+    def precisions(self) -> list[str]:
+        """What the runs' forward passes computed in (:func:`afg.experiments.run_precision`; of the
+        configs on this machine before running)."""
+        from .runner import run_precision
+
+        found = [r.precision for *_, r in self.results] or [run_precision(c) for *_, c in self.configs()]
+        return list(dict.fromkeys(found))
+
     def note(self) -> str:
-        """What the numbers of :meth:`table` are: runs per cell and how the epoch was selected —
-        ``"selected on the test fold (optimistic)"`` whenever any run used ``selection: test``."""
+        """What the numbers of :meth:`table` are: runs per cell, how the epoch was selected —
+        ``"selected on the test fold (optimistic)"`` whenever any run used ``selection: test`` — and,
+        when any run's forward passes were not float32, what they ran in."""
         seeds = f" × {len(self.seeds)} seed{'s' * (len(self.seeds) != 1)}" if self.seeds else ""
         how = {"val": "epoch selected on a validation split of the training subjects",
                "last": "last epoch", "test": SELECTED_ON_TEST}
         modes = self.selection_modes()
         sel = "; ".join(how[m] for m in (["test"] if "test" in modes else modes))
-        return f"mean ± std over {len(self.folds)} fold{'s' * (len(self.folds) != 1)}{seeds}; {sel}"
+        precisions = self.precisions()
+        prec = (f"; forward passes in {' / '.join(precisions)} (losses and metrics in float32)"
+                if precisions != ["float32"] else "")
+        return f"mean ± std over {len(self.folds)} fold{'s' * (len(self.folds) != 1)}{seeds}; {sel}{prec}"
 
     def compare(self, reference: str | None = None, metric: str | None = None,
                 confidence: float = 0.95) -> pd.DataFrame:

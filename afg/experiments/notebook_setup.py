@@ -199,10 +199,24 @@ class NotebookSetup:
     def fold_list(self, paper: str | None = None) -> list[int]:
         return list(range(1, self.n_folds(paper) + 1))
 
+    def precision(self, paper: str | None = None) -> str:
+        """What this setup's runs of ``paper`` compute their forward passes in on this machine
+        (:func:`afg.experiments.run_precision`: ``"float32"``, ``"bfloat16 autocast"``); without a
+        paper, on synthetic faces, the five papers' (one name when they agree), else ``""``."""
+        from .runner import run_precision
+
+        if paper is not None:
+            return run_precision(self.config(paper))
+        if not self.synthetic:
+            return ""
+        return " / ".join(dict.fromkeys(run_precision(self.config(p)) for p in ("me_graphau", *PAPER_DATASETS)))
+
     def describe(self, paper: str | None = None) -> str:
         pre = f" pretraining={self.pretraining}" if self.synthetic and not self.quick else ""
+        prec = self.precision(paper)
+        prec = f" precision={prec.replace(' ', '-')}" if prec else ""
         return (f"mode={self.mode} dataset={self.dataset} device={self.resolved_device} "
-                f"folds={self.fold_list(paper)} seed={self.seed}{pre}")
+                f"folds={self.fold_list(paper)} seed={self.seed}{pre}{prec}")
 
     # ------------------------------------------------------------------ configs
     def config_path(self, paper: str) -> Path:
@@ -235,9 +249,19 @@ class NotebookSetup:
         return ExperimentConfig.from_dict(d)
 
     # ------------------------------------------------------------------ experiments
+    def run_seeds(self, seeds: Sequence[int] | None) -> list[int] | None:
+        """The notebooks' ``SEEDS`` as an ablation runs them: ``None`` (one run per row and fold,
+        seed ``SEED``) stays ``None``; quick mode keeps the first seed only."""
+        if not seeds:
+            return None
+        return list(seeds)[:1] if self.quick else list(seeds)
+
     def ablation(self, paper: str, variants: Mapping[str, Any], overrides: Mapping[str, Any] | None = None,
                  folds: Sequence[int] | int | None = None, **kw: Any) -> Ablation:
-        """:class:`afg.experiments.Ablation` of ``variants`` over this setup's folds."""
+        """:class:`afg.experiments.Ablation` of ``variants`` over this setup's folds. ``seeds``
+        (the notebooks' ``SEEDS``): every row and fold once per seed; quick mode keeps the first
+        seed only (a smoke test of the cells: its numbers mean nothing)."""
+        kw["seeds"] = self.run_seeds(kw.get("seeds"))
         abl = Ablation(self.config(paper, overrides), dict(variants), folds=None, **kw)
         abl.k = abl.base.data.folds
         abl.folds = _fold_numbers(folds, self.fold_list(paper))

@@ -6,7 +6,10 @@ whose ``result.json`` says ``complete`` is returned without training; an incompl
 from its ``last.pt``; changing any field gives a new directory. Only fields that cannot change
 the result are left out of the hash (:data:`HASH_EXCLUDE`: ``name``, ``description`` and the
 recipe's ``progress``, ``num_workers``, ``pin_memory``, ``persistent_workers``,
-``prefetch_factor``, ``tensorboard``).
+``prefetch_factor``, ``tensorboard``). A recipe with mixed precision (``recipe.amp`` other than
+``none``) also hashes what its forward passes run in on this machine (:func:`run_precision`:
+``auto`` and ``bf16`` fall back to float32 on a CPU without native bfloat16), so a float32 run is
+never reused as a bf16 one, nor the reverse; ``result.json`` records it under ``precision``.
 
 Model selection follows ``recipe.selection`` (part of the hash):
 
@@ -43,7 +46,7 @@ from ..utils import atomic_write_text, seed_everything
 from .config import ExperimentConfig, build_data, build_model, load_experiment, selection_split
 
 __all__ = ["HASH_EXCLUDE", "ResolvedRun", "RunResult", "config_hash", "final_model_config", "is_complete",
-           "resolve_runs", "run", "run_dir_for", "runs_root"]
+           "resolve_runs", "run", "run_dir_for", "run_precision", "runs_root"]
 
 HASH_EXCLUDE = {
     "": ("name", "description"),
@@ -56,8 +59,33 @@ def runs_root(root: str | os.PathLike | None = None) -> Path:
     return Path(root if root is not None else os.environ.get("AFG_RUNS_DIR", "runs"))
 
 
+def _device_type(device: str) -> str:
+    """The device type ``recipe.device`` names on this machine (``auto`` resolved; a named
+    accelerator that is missing here keeps its type: a config resolved for a job elsewhere)."""
+    from ..utils import resolve_device
+
+    try:
+        return resolve_device(device).type
+    except RuntimeError:
+        return str(device).split(":")[0]
+
+
+def run_precision(config: ExperimentConfig | ResolvedRun | dict | str | os.PathLike) -> str:
+    """What the forward passes of ``config``'s run compute in on this machine
+    (:func:`afg.train.evaluate.precision_name`): ``"float32"``, ``"bfloat16 autocast"`` …; stages
+    that differ are joined by ``" → "`` (ME-GraphAU's two stages name one precision when they share it)."""
+    from ..train.evaluate import precision_name
+
+    cfg = _config_of(config)
+    dev = _device_type(cfg.recipe.device)
+    names = [precision_name(st.amp, dev) for st in cfg.recipe.resolved_stages()]
+    return " → ".join(dict.fromkeys(names))
+
+
 def _hash_payload(cfg: ExperimentConfig) -> dict[str, Any]:
     d = cfg.to_dict()
+    if any(st.amp != "none" for st in cfg.recipe.resolved_stages()):
+        d["precision"] = run_precision(cfg)
     for k in HASH_EXCLUDE[""]:
         d.pop(k, None)
     for k in HASH_EXCLUDE["recipe"]:
@@ -178,8 +206,9 @@ def resolve_runs(items: Sequence[tuple[str, ExperimentConfig]], root: str | os.P
 @dataclass
 class RunResult:
     """Outcome of :func:`run`: ``metrics`` (the held-out fold, with the weights that
-    ``recipe.selection`` chose), ``cached`` (no training), ``selection`` (the mode) and
-    ``selection_metrics`` (the selection split at the chosen epoch)."""
+    ``recipe.selection`` chose), ``cached`` (no training), ``selection`` (the mode),
+    ``selection_metrics`` (the selection split at the chosen epoch) and ``precision`` (what the
+    forward passes ran in, :func:`run_precision`)."""
 
     metrics: dict[str, Any]
     run_dir: Path
@@ -190,6 +219,7 @@ class RunResult:
     model: Any = field(default=None, repr=False)
     selection: str = "val"
     selection_metrics: dict[str, Any] = field(default_factory=dict)
+    precision: str = "float32"
 
     def scalars(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.metrics.items()
@@ -229,7 +259,7 @@ def run(
     if DistContext.from_env().is_main:
         atomic_write_text(r.result_file, json.dumps(to_json(out), indent=1))
     return RunResult(out["metrics"], r.run_dir, False, r.config, res.history, time.perf_counter() - t0,
-                     res.model, r.selection, res.metrics)
+                     res.model, r.selection, res.metrics, out["precision"])
 
 
 def _cached_result(r: ResolvedRun, load_model: bool) -> RunResult:
@@ -245,7 +275,8 @@ def _cached_result(r: ResolvedRun, load_model: bool) -> RunResult:
         model.load_state_dict(load_checkpoint(r.final_checkpoint())["model"])
         model.to(_model_device(r.config.recipe.device))  # where a fresh run leaves its model
     return RunResult(done["metrics"], r.run_dir, True, r.config, done.get("history", []), 0.0, model,
-                     done.get("selection", r.selection), done.get("selection_metrics", {}))
+                     done.get("selection", r.selection), done.get("selection_metrics", {}),
+                     done.get("precision", run_precision(r.config)))
 
 
 def _prepare_run_dir(r: ResolvedRun, force: bool) -> None:
@@ -276,7 +307,7 @@ def _train_and_evaluate(r: ResolvedRun) -> tuple[dict[str, Any], Any]:
         metrics = _evaluate_held_out(res.model, held_out, cfg)
     out = {"status": "complete", "selection": mode, "metrics": metrics, "selection_metrics": res.metrics,
            "best_epoch": res.best_epoch, "last_metrics": res.last_metrics, "history": res.history,
-           "stages": res.stages, "run_dir": str(r.run_dir),
+           "stages": res.stages, "run_dir": str(r.run_dir), "precision": run_precision(cfg),
            "sizes": {"train": len(fit_train), "selection": len(select) if select is not None else 0,
                      "held_out": len(held_out) if held_out is not None else 0}}
     return out, res

@@ -15,7 +15,8 @@ not the epoch's training metrics, which weight each batch's mean by its ``n_b`` 
 ``recipe.amp``: the forward pass runs under ``torch.autocast`` where
 :func:`~afg.train.evaluate.autocast_dtype` allows it (bf16 also on a CPU with native bfloat16),
 the criterion on its outputs cast to float32; fp16 scales the loss (``GradScaler``), bf16 needs no
-scaling. Elsewhere a warning says so and the stage trains in float32.
+scaling. Elsewhere a warning says so and the stage trains in float32 (``auto`` falls back
+without a warning: it asks for bf16 only where the device has it).
 """
 from __future__ import annotations
 
@@ -202,7 +203,7 @@ def build_parts(model: nn.Module, data: Dataset, stats: Any, recipe: Recipe, dev
     scheduler = build_scheduler(optimizer, recipe.schedule, recipe.epochs, steps_per_epoch)
     amp_dtype = autocast_dtype(recipe.amp, device.type)
     use_amp = amp_dtype is not None
-    if recipe.amp != "none" and not use_amp and ctx.is_main:
+    if recipe.amp not in ("none", "auto") and not use_amp and ctx.is_main:
         needs = ("CUDA or a CPU with native bfloat16 (AVX512-BF16 or AMX)" if recipe.amp == "bf16"
                  else "CUDA")
         warnings.warn(f"amp={recipe.amp!r} needs {needs}; training in float32 on {device.type}", stacklevel=4)

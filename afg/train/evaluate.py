@@ -13,8 +13,10 @@ the synthetic generator's alternative key names (``aus``, ``valence``/``arousal`
 
 Mixed precision (``recipe.amp``, :func:`autocast_dtype`): the forward pass runs under
 ``torch.autocast`` — bf16 or fp16 on CUDA, bf16 on a CPU with native bfloat16 instructions
-(AVX512-BF16 or AMX) — and its outputs are cast back to float32 (:func:`float_outputs`) before the
+(AVX512-BF16 or AMX); ``auto`` is bf16 wherever the device computes it natively and float32
+elsewhere — and its outputs are cast back to float32 (:func:`float_outputs`) before the
 criterion and the metrics, so losses and metrics are float32 sums whatever the forward ran in.
+:func:`precision_name` names what a run's forward pass ran in (``result.json``'s ``precision``).
 """
 from __future__ import annotations
 
@@ -28,8 +30,11 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from .distributed import DistContext
 
-__all__ = ["autocast_dtype", "collate", "compute_metrics", "cpu_has_bf16", "evaluate", "float_outputs",
-           "model_inputs", "standardize_batch"]
+__all__ = ["AMP_MODES", "autocast_dtype", "collate", "compute_metrics", "cpu_has_bf16", "evaluate",
+           "float_outputs", "model_inputs", "precision_name", "standardize_batch"]
+
+#: ``recipe.amp`` values: float32, bf16 / fp16 autocast, or bf16 where the device has it natively
+AMP_MODES = ("none", "bf16", "fp16", "auto")
 
 
 def cpu_has_bf16() -> bool:
@@ -41,16 +46,36 @@ def cpu_has_bf16() -> bool:
     return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
 
 
+def cuda_has_bf16() -> bool:
+    """Whether CUDA computes bfloat16 natively (compute capability 8.0+). Without a visible GPU
+    (a login node resolving a config a GPU job will run) it answers ``True``, the GPUs of today."""
+    if not torch.cuda.is_available():
+        return True
+    return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+
+
 def autocast_dtype(amp: str, device_type: str) -> torch.dtype | None:
     """The dtype ``torch.autocast`` runs ``recipe.amp`` in on ``device_type``, or ``None`` where
     it cannot (float32): ``bf16``/``fp16`` on CUDA; ``bf16`` on a CPU with :func:`cpu_has_bf16`;
-    nothing else (fp16 on the CPU, bf16 on a CPU without native bf16, other devices)."""
+    nothing else (fp16 on the CPU, bf16 on a CPU without native bf16, other devices).
+    ``auto``: bf16 on a CPU with :func:`cpu_has_bf16` or a GPU with :func:`cuda_has_bf16`,
+    float32 elsewhere (never fp16, whose loss scaling changes the recipe)."""
     if amp == "none":
         return None
+    if amp == "auto":
+        native = (device_type == "cpu" and cpu_has_bf16()) or (device_type == "cuda" and cuda_has_bf16())
+        return torch.bfloat16 if native else None
     dtype = torch.bfloat16 if amp == "bf16" else torch.float16
     if device_type == "cuda" or (device_type == "cpu" and amp == "bf16" and cpu_has_bf16()):
         return dtype
     return None
+
+
+def precision_name(amp: str, device_type: str) -> str:
+    """What a forward pass under ``recipe.amp`` = ``amp`` runs in on ``device_type``:
+    ``"float32"``, ``"bfloat16 autocast"`` or ``"float16 autocast"`` (:func:`autocast_dtype`)."""
+    dtype = autocast_dtype(amp, device_type)
+    return "float32" if dtype is None else f"{str(dtype).removeprefix('torch.')} autocast"
 
 
 def float_outputs(out: dict[str, Any]) -> dict[str, Any]:

@@ -34,9 +34,11 @@ YAML schema (all keys optional)::
       losses: {}               # keyword options for model.build_criterion(stats, **losses)
                                # (loss weights, switches; see each model's docstring)
       stages: []               # see Stage; empty = one stage built from the fields above
-      amp: none                # none | bf16 | fp16 — bf16 on CUDA or on a CPU with bf16 support
-                               #   (AVX512-BF16/AMX); fp16 CUDA only; elsewhere a warning, float32.
-                               #   Losses and metrics are float32 either way
+      amp: none                # none | bf16 | fp16 | auto — bf16 on CUDA or on a CPU with bf16
+                               #   support (AVX512-BF16/AMX); fp16 CUDA only; elsewhere a warning,
+                               #   float32. auto: bf16 where the device has it natively, float32
+                               #   elsewhere (no warning). Losses and metrics are float32 either
+                               #   way; result.json's "precision" says what the forward ran in
       grad_clip: null          # max global grad norm
       grad_accum: 1
       channels_last: false
@@ -214,8 +216,8 @@ class Recipe(Config):
     find_unused_parameters: bool = False
 
     def __post_init__(self) -> None:
-        if self.amp not in ("none", "bf16", "fp16"):
-            raise ConfigError(f"amp: {self.amp!r} is not one of none, bf16, fp16")
+        if self.amp not in ("none", "bf16", "fp16", "auto"):
+            raise ConfigError(f"amp: {self.amp!r} is not one of none, bf16, fp16, auto")
         if self.monitor_mode not in ("max", "min"):
             raise ConfigError(f"monitor_mode: {self.monitor_mode!r} is not max or min")
         if self.num_workers != "auto" and not (isinstance(self.num_workers, int) and self.num_workers >= 0):
