@@ -201,11 +201,12 @@ hist[[c for c in ["stage", "epoch", "lr", "train_loss", "train_wa", "train_edge"
 # %% [markdown]
 # ## 4 · Table 3: the ablation next to the paper's numbers
 #
-# Seven rows, one cached run per row and fold (`afg.experiments.Ablation`). Rows 1–4 are stage-1
-# models (rows 1–2 with weighted BCE instead of $\mathcal{L}_{WA}$). Rows 5–7 are stage-2 models
-# initialised, fold by fold, from the row-3 (`+AFG, L_WA`) or row-4 (`+AFG+FGG, L_WA`) run of the
-# same fold — as in the paper — and differ only in MEFL with or without the FGG-trained AFG and
-# in $\lambda$ ($0$ or $0.05$). Rows 4 and 7 of the first fold are the runs of section 3.
+# Seven rows, one cached run per row, fold and seed (`afg.experiments.Ablation`; `SEEDS`). Rows 1–4
+# are stage-1 models (rows 1–2 with weighted BCE instead of $\mathcal{L}_{WA}$). Rows 5–7 are
+# stage-2 models initialised, fold by fold and seed by seed, from the row-3 (`+AFG, L_WA`) or row-4
+# (`+AFG+FGG, L_WA`) run of the same fold and seed — as in the paper — and differ only in MEFL with
+# or without the FGG-trained AFG and in $\lambda$ ($0$ or $0.05$). Rows 4 and 7 of the first fold
+# and seed are the runs of section 3.
 # The paper's column is ResNet-50 on BP4D.
 
 # %%
@@ -232,10 +233,12 @@ print(order.attrs.get("note", ""))
 order
 
 # %% [markdown]
-# **How large is the fold-to-fold noise?** Each synthetic fold tests ten different identities
-# (400 faces), so a variant's F1 moves from fold to fold by a few points; differences between rows
-# smaller than about twice the median standard deviation printed below are noise. The cell states
-# the measured value for the run at hand (with `FOLDS=1` it cannot be estimated).
+# **How large is the run-to-run noise?** Each synthetic fold tests ten different identities
+# (400 faces) and each seed starts the heads and orders the batches differently, so a variant's F1
+# moves from run to run by a few points; differences between row means smaller than about twice the
+# median standard deviation printed below are noise (the paired intervals above cancel the part
+# the rows share). The cell states the measured value for the run at hand (with one fold and one
+# seed it cannot be estimated).
 
 # %%
 print(noise_note(tidy, "f1_mean"))
@@ -277,32 +280,35 @@ pd.DataFrame(degrees).T.round(2)
 #
 # * Quick mode is a smoke test: F1 of a two-step model is meaningless.
 # * Synthetic default, measured on the 2-core AVX-512 CPU (papermill from an empty run cache, the
-#   pretrained weights cached; 3 Dec 2026, afg `8d14789`): **14.6 min** for the whole notebook (14
-#   training runs — Table 3 on folds 1–2, whose fold-1 rows 4 and 7 are section 3's two stages):
-#   1,200 faces of 30 identities (800 to train per fold), `resnet_tiny` from `PRETRAINING =
-#   "synthetic-long"`, 8 epochs per stage at $10^{-3}$. Mean ± std over the two folds (%), Δ F1
-#   paired with the backbone row (2 pairs, Student-t 95 % CI):
+#   pretrained weights cached; 3 Dec 2026, afg `ad8798e`): **11.8 min** for the whole notebook (28
+#   training runs — Table 3 on folds 1–2 × `SEEDS = [0, 1]`, whose fold-1 seed-0 rows 4 and 7 are
+#   section 3's two stages), forward passes in bf16 autocast (`recipe.amp: auto`, this CPU has
+#   native bf16): 1,200 faces of 30 identities (800 to train per fold), `resnet_tiny` from
+#   `PRETRAINING = "synthetic-long"`, 8 epochs per stage at $10^{-3}$. Mean ± std over the four
+#   runs (%), Δ F1 paired with the backbone row (4 pairs sharing a fold and seed, Student-t 95 % CI):
 #
 #   | row | F1 | AUC | Δ F1 [95 % CI] | paper Δ (ResNet-50, BP4D) | verdict |
 #   |---|---|---|---|---|---|
-#   | Backbone (WBCE) | 1.2 ± 1.7 | 62.4 ± 14.9 | reference | | |
-#   | +AFG (WBCE) | 2.7 ± 2.6 | 66.4 ± 5.2 | +1.5 [−6.6, +9.6] | +1.3 | unresolved |
-#   | +AFG, L_WA | 20.5 ± 0.3 | 75.4 ± 0.5 | +19.3 [+1.5, +37.1] | +3.9 | reproduced |
-#   | +AFG+FGG, L_WA | 46.3 ± 0.1 | 85.2 ± 0.2 | +45.0 [+28.9, +61.2] | +4.6 | reproduced |
-#   | +AFG+MEFL, L_WA | 33.8 ± 0.4 | 78.9 ± 0.2 | +32.5 [+20.7, +44.4] | +4.8 | reproduced |
-#   | +AFG+FGG+MEFL, L_WA | 52.3 ± 1.8 | 85.9 ± 2.1 | +51.1 [+50.6, +51.6] | +5.4 | reproduced |
-#   | +AFG+FGG+MEFL, L_WA+L_E | 48.7 ± 2.7 | 83.8 ± 2.2 | +47.5 [+8.1, +86.9] | +5.6 | reproduced |
+#   | Backbone (WBCE) | 0.7 ± 1.5 | 58.3 ± 10.8 | reference | | |
+#   | +AFG (WBCE) | 3.7 ± 3.4 | 62.0 ± 10.8 | +3.0 [−1.8, +7.7] | +1.3 | unresolved |
+#   | +AFG, L_WA | 18.7 ± 1.9 | 74.8 ± 1.9 | +18.0 [+14.3, +21.6] | +3.9 | reproduced |
+#   | +AFG+FGG, L_WA | 46.2 ± 5.4 | 84.2 ± 2.0 | +45.5 [+35.9, +55.1] | +4.6 | reproduced |
+#   | +AFG+MEFL, L_WA | 35.3 ± 6.1 | 78.5 ± 2.2 | +34.6 [+25.2, +44.0] | +4.8 | reproduced |
+#   | +AFG+FGG+MEFL, L_WA | 49.4 ± 1.4 | 84.1 ± 1.5 | +48.7 [+45.7, +51.6] | +5.4 | reproduced |
+#   | +AFG+FGG+MEFL, L_WA+L_E | 49.1 ± 5.9 | 85.8 ± 1.9 | +48.4 [+40.8, +56.0] | +5.6 | reproduced |
 #
 #   5 reproduced / 0 contradicted / 1 unresolved; Kendall's τ of the F1 ordering against the
-#   paper's 0.81 (AUC ordering 0.71); run-to-run std 1.7 points (median over rows). Two orderings
-#   differ from the paper's: FGG helps more than MEFL here (+45.0 against +32.5; the paper has +4.6
-#   and +4.8), and $\mathcal{L}_E$ (last row) is 3.6 points *below* the row without it (the paper:
-#   +0.2), with fold stds of 1.8 and 2.7 points: the table pairs every row with the backbone, not
-#   these two rows with each other, so it neither confirms nor contradicts $\mathcal{L}_E$. The plain
-#   backbone with weighted BCE still predicts almost no AU above 0.5 (F1 1.2; AUC 62 with a fold
-#   spread of 15 points: it has barely started), which is why every gap to it is far larger than
-#   the paper's. The absolute numbers are not comparable: synthetic DISFA-profile faces, a 1.2
-#   M-parameter backbone and 400 steps per stage.
+#   paper's 0.81 (AUC ordering 0.81); run-to-run std 3.4 points (median over rows). One ordering
+#   differs from the paper's: FGG helps more than MEFL here (+45.5 against +34.6; the paper has
+#   +4.6 and +4.8); $\mathcal{L}_E$ (last row) is 0.3 points below the row without it (the paper:
+#   +0.2): equal within the rows' 1.4 and 5.9-point stds. The plain backbone with weighted BCE
+#   still predicts almost no AU above 0.5 (F1 0.7; AUC 58 with a run spread of 11 points: it has
+#   barely started), which is why every gap to it is far larger than the paper's. The absolute
+#   numbers are not comparable: synthetic DISFA-profile faces, a 1.2 M-parameter backbone and 400
+#   steps per stage.
+#
+#   The same notebook in float32 with one seed (afg `8d14789`, 14.6 min, 14 runs): F1 1.2 / 2.7 /
+#   20.5 / 46.3 / 33.8 / 52.3 / 48.7 % down the rows, 5 / 0 / 1 over 2 pairs, τ 0.81.
 #
 #   On the first default initialisation (`PRETRAINING = "synthetic"`, a quarter of the
 #   pretraining steps; 24 min, afg before 3 Dec 2026) the same table was 0.0 / 5.5 / 13.6 / 20.8 /

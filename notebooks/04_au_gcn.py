@@ -167,36 +167,38 @@ order_f1
 # %% [markdown]
 # ## Summary
 #
-# Measured with the synthetic default (papermill, empty run cache; folds 1–2 of 1,200 faces of 30
-# identities, the §4.1 sample, 4 + 8 epochs, Adam): **21 min** (12 runs) on a 2-core AMD EPYC
-# without AVX-512, which runs afg about 2.1× slower than the AVX-512 machine of the other
-# notebooks' times; `SEEDS=[0, 1]` (24 runs, 4 pairs per row) took 18 min more with seed 0's runs
-# cached. Every row learns now (the earlier default, 192 faces at the paper's SGD rate, predicted
-# no AU at all): held-out F1 40–50 % against the every-AU-present F1 of ≈ 19.5 %, AUC 83–86 %.
-# Mean over folds 1–2 × seeds 0–1 (%), paired Δ F1 against `au_net` [95 % CI, 4 pairs]:
+# Measured with the synthetic default (papermill from an empty run cache; 3 Dec 2026, afg
+# `ad8798e`; folds 1–2 × `SEEDS = [0, 1]` of 1,200 faces of 30 identities, the §4.1 sample, 4 + 8
+# epochs, Adam, forward passes in bf16 autocast): **8.8 min** (24 runs) on the 2-core AVX-512 CPU.
+# Every row learns (the earlier default, 192 faces at the paper's SGD rate, predicted no AU at
+# all): held-out F1 38–52 % against the every-AU-present F1 of ≈ 19.5 %, AUC 83–86 %. Mean over
+# folds 1–2 × seeds 0–1 (%), paired Δ F1 against `au_net` [95 % CI, 4 pairs]:
 #
 # | row | F1 | AUC | Δ F1 vs au_net | paper Δ | verdict | paper rank |
 # |---|---|---|---|---|---|---|
-# | au_net_d | 49.7 | 85.4 | +0.3 [−4.0, +4.6] | +2.4 | unresolved | 5 |
-# | au_net | 49.4 | 85.5 | reference | | | 6 |
-# | wo_f | 44.7 | 85.5 | −4.7 [−12.8, +3.4] | +7.5 | unresolved | 3 |
-# | full | 42.0 | 84.0 | −7.4 [−17.9, +3.2] | +8.8 | unresolved | 1 |
-# | wo_fd | 40.9 | 83.4 | −8.5 [−13.8, −3.2] | +5.1 | **contradicted** | 4 |
-# | wo_d | 40.4 | 83.0 | −9.0 [−15.4, −2.6] | +7.9 | **contradicted** | 2 |
+# | au_net | 51.5 | 86.0 | reference | | | 6 |
+# | au_net_d | 50.9 | 85.4 | −0.6 [−2.7, +1.6] | +2.4 | unresolved | 5 |
+# | wo_f | 44.6 | 84.9 | −6.9 [−10.1, −3.7] | +7.5 | **contradicted** | 3 |
+# | full | 43.8 | 83.9 | −7.7 [−23.0, +7.7] | +8.8 | unresolved | 1 |
+# | wo_fd | 43.3 | 84.3 | −8.2 [−12.4, −3.9] | +5.1 | **contradicted** | 4 |
+# | wo_d | 38.4 | 83.3 | −13.1 [−18.2, −8.1] | +7.9 | **contradicted** | 2 |
 #
-# Verdicts on F1: 0 reproduced, 2 contradicted, 3 unresolved (AUC: 0 / 1 / 4). Kendall's τ
-# against Table 4 is −0.47 for F1 and −0.33 for AUC. Stability (issue #26's targets: a row's std
+# Verdicts on F1: 0 reproduced, 3 contradicted, 2 unresolved (AUC: 0 / 2 / 3). Kendall's τ
+# against Table 4 is −0.60 for F1 and −0.73 for AUC. Stability (issue #26's targets: a row's std
 # across seeds on one fold under 1.5 F1 points, a paired Δ's std under 2): the seed std per row and
-# fold is 0.2–7.1 points (median 1.8; 5 of 12 under 1.5), the paired Δs' std 2.7–6.6 (none under
-# 2), so neither target is met; the `full` and `wo_f` rows on fold 1 move most (6.7, 7.1).
+# fold is 0.2–9.4 points (4 of 12 under 1.5; `full` on fold 1 moves most, 47.9 / 34.6), the paired
+# Δs' std over the 4 pairs 1.4–9.7 (`au_net_d` and `wo_f` at or under 2), so neither target is met
+# for every row.
 #
 # The paper's central claim, that the GCN over the ROI graph beats AU-Net's concatenated
-# features, is **contradicted** on these faces for two rows and points the same way for the
-# other two. The measurement that explains it: the GCN rows fit their training faces less well.
-# Their final training cross-entropy (Eq. 7) is 0.12–0.17 against 0.07–0.09 for the AU-Net rows,
-# and 14 of their 16 runs select their last or second-to-last epoch (the AU-Net rows 3 of 8); the
-# GCN squeezes each ROI's 150 latent values through 30 and then 12 (Eq. 6) before the classifier,
-# where AU-Net's classifier reads all 150.
+# features, is **contradicted** on these faces for three rows and points the same way for the
+# fourth (`full`, whose fold-1 seed-1 run lags). The measurement that explains it: the GCN rows fit
+# their training faces less well. Their final training cross-entropy (Eq. 7) is 0.12–0.16 against
+# 0.07–0.09 for the AU-Net rows, and 13 of their 16 runs select their last or second-to-last epoch
+# (the AU-Net rows 4 of 8); the GCN squeezes each ROI's 150 latent values through 30 and then 12
+# (Eq. 6) before the classifier, where AU-Net's classifier reads all 150. The same notebook in
+# float32 on the CPU without AVX-512 (21 min with one seed, 18 min more for the second) gave
+# 0 / 2 / 3 (the same rows contradicted, `wo_f` then unresolved at −4.7 [−12.8, +3.4]) and τ −0.47.
 # More epochs narrow the gap without closing it: with `EPOCHS=20` (auto-encoders 10), folds 1–2,
 # seed 0, `au_net` reaches F1 53.7 / 51.9 and `wo_fd` 50.4 / 46.7 (Δ −3.3 / −5.2; −8.2 / −4.1 for the
 # same pairs at 8 epochs), and `wo_fd` now stops improving (best epochs 9 and 11) at a training

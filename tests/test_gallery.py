@@ -109,6 +109,7 @@ def test_write_gallery_in_quick_mode(tmp_path, monkeypatch):
     assert "mode **quick**" in caption and f"afg {afg.__version__}" in caption
     assert f"synthetic generator v{synth.GENERATOR_VERSION}" in caption
     assert "backbone init `random`" in caption  # quick mode trains from scratch
+    assert "forward passes in float32" in caption  # quick mode: float32 on every machine
     named = set(re.findall(r"`([a-z_0-9]+-[0-9a-f]{12})`", caption))
     assert {n.split("-")[0] for n in named} == {"me_graphau", "emotion_gcn"}
     assert named <= {p.name for p in runs.iterdir()}

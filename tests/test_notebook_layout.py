@@ -64,7 +64,8 @@ def test_the_paper_notebooks_run_two_seeds_by_default_and_pass_them_to_their_tab
     from pathlib import Path
 
     folder = Path(__file__).parents[1] / "notebooks"
-    for name in ("02_me_graphau", "03_mafg_ccfg", "04_au_gcn", "05_emotion_gcn", "06_svml_rgcn"):
+    for name in ("02_me_graphau", "03_mafg_ccfg", "04_au_gcn", "05_emotion_gcn", "06_svml_rgcn",
+                 "08_paper_figures"):
         text = (folder / f"{name}.py").read_text()
         assert re.search(r"^SEEDS = \[0, 1\] ", text, re.M), name
         assert "seeds=SEEDS)" in text or "seeds=setup.run_seeds(SEEDS))" in text, name

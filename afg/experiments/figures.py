@@ -11,7 +11,7 @@ Figure functions return matplotlib Figures (save them with :func:`afg.viz.save_f
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -76,9 +76,12 @@ def _tables(paper: str, dataset: str) -> list[str]:
     return [f"svml_rgcn/table2_{tab}", f"svml_rgcn/table3_{tab}"]
 
 
-def paper_experiments(setup: NotebookSetup, subset: str | None = None) -> dict[str, Ablation]:
+def paper_experiments(setup: NotebookSetup, subset: str | None = None,
+                      seeds: Sequence[int] | None = None) -> dict[str, Ablation]:
     """``{key: Ablation or Sweep}`` of every paper the setup's dataset belongs to (all four on synthetic
-    data): ``"<paper>/ablation"`` and ``"<paper>/sweep:<param>"``.
+    data): ``"<paper>/ablation"`` and ``"<paper>/sweep:<param>"``. ``seeds``: each ablation's rows
+    once per seed, as notebooks 03-06's ``SEEDS`` run them (:meth:`NotebookSetup.ablation`; the
+    sweeps run once, on fold 1), so that notebook 08 fetches their runs from the cache.
 
     ``subset="ends"`` keeps the first and last row of each ablation and, for sweeps, only the base
     config's value (a quick export that trains a handful of runs). Each object carries ``.paper``,
@@ -98,7 +101,7 @@ def paper_experiments(setup: NotebookSetup, subset: str | None = None) -> dict[s
         if subset == "ends":  # the first row and the full model (last row of the first table)
             first = list(reference.variants(tables[0]))
             variants = {k: variants[k] for k in dict.fromkeys([first[0], first[-1]])}
-        abl = setup.ablation(paper, variants)
+        abl = setup.ablation(paper, variants, seeds=seeds)
         abl.paper, abl.tables, abl.metric = paper, tables, TABLE_METRICS[paper][1]
         out[f"{paper}/ablation"] = abl
         base = setup.config(paper)

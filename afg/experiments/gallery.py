@@ -258,7 +258,7 @@ def write_gallery(setup: NotebookSetup, folder: str | os.PathLike | None = None,
     seed_list = list(seeds) if seeds is not None else [setup.seed]
     head = (f"mode **{setup.mode}** (`QUICK={setup.quick}`), afg {afg.__version__}, synthetic generator "
             f"v{getattr(synth, 'GENERATOR_VERSION', '?')}, device {setup.resolved_device}, backbone init "
-            f"`{me.config.model.get('weights') or 'random'}`")
+            f"`{me.config.model.get('weights') or 'random'}`, forward passes in {me.precision}")
     ver_runs = [r for *_, r in abl.results]
     lines = [
         "# Gallery",
