@@ -212,3 +212,17 @@ def test_the_demo_uses_the_library_not_the_command_line():
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=REPO,
                          timeout=300)
     assert out.stdout.strip() == "[]"
+
+
+def test_first_runs_are_the_first_fold_and_the_first_seed(base_file):
+    """The runs the notebooks draw figures from: fold 1 and seed 5 here, never a later seed's run
+    overwriting it (a dict built over every result would keep the last seed)."""
+    from afg.experiments import Ablation
+
+    abl = Ablation(ExperimentConfig.from_dict(tiny()), {"plain": {}, "drop": {"model.dropout": 0.5}},
+                   folds=[1, 3], seeds=[5, 6])
+    abl.results = [(name, f, s, f"{name}/{f}/{s}") for name, f, s, _ in abl.configs()]
+    assert abl.first_runs() == {"plain": "plain/1/5", "drop": "drop/1/5"}
+    one = Ablation(ExperimentConfig.from_dict(tiny()), {"plain": {}}, folds=[3])
+    one.results = [("plain", 3, None, "run")]
+    assert one.first_runs() == {"plain": "run"}

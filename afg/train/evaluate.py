@@ -30,11 +30,8 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from .distributed import DistContext
 
-__all__ = ["AMP_MODES", "autocast_dtype", "collate", "compute_metrics", "cpu_has_bf16", "evaluate",
+__all__ = ["autocast_dtype", "collate", "compute_metrics", "cpu_has_bf16", "cuda_has_bf16", "evaluate",
            "float_outputs", "model_inputs", "precision_name", "standardize_batch"]
-
-#: ``recipe.amp`` values: float32, bf16 / fp16 autocast, or bf16 where the device has it natively
-AMP_MODES = ("none", "bf16", "fp16", "auto")
 
 
 def cpu_has_bf16() -> bool:

@@ -107,11 +107,15 @@ from typing import Any
 
 from ..config import Config, ConfigError, apply_overrides
 
-__all__ = ["SELECTION_MODES", "OptimizerConfig", "Recipe", "ScheduleConfig", "Stage", "default_monitor",
+__all__ = ["AMP_MODES", "SELECTION_MODES", "OptimizerConfig", "Recipe", "ScheduleConfig", "Stage", "default_monitor",
            "resolve_workers"]
 
 #: values of ``recipe.selection`` (see the module docstring)
 SELECTION_MODES = ("val", "last", "test")
+
+#: values of ``recipe.amp``: float32, bf16 / fp16 autocast, or bf16 where the device computes it
+#: natively (:func:`afg.train.evaluate.autocast_dtype`)
+AMP_MODES = ("none", "bf16", "fp16", "auto")
 
 
 @dataclass
@@ -216,8 +220,8 @@ class Recipe(Config):
     find_unused_parameters: bool = False
 
     def __post_init__(self) -> None:
-        if self.amp not in ("none", "bf16", "fp16", "auto"):
-            raise ConfigError(f"amp: {self.amp!r} is not one of none, bf16, fp16, auto")
+        if self.amp not in AMP_MODES:
+            raise ConfigError(f"amp: {self.amp!r} is not one of {', '.join(AMP_MODES)}")
         if self.monitor_mode not in ("max", "min"):
             raise ConfigError(f"monitor_mode: {self.monitor_mode!r} is not max or min")
         if self.num_workers != "auto" and not (isinstance(self.num_workers, int) and self.num_workers >= 0):
