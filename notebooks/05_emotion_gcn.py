@@ -208,7 +208,7 @@ for name, v in vecs.items():
 # single task is the measurement that stands against the paper's +2.1 — unresolved at 4 pairs, not
 # reproduced. Table II (fold 1, seed 0): τ 25.8–28.2 %, p 28.2–29.0 %, 1 / 2 / 3 GCN layers
 # 20.0 / 28.2 / 29.8 %: one layer worst, two and three within a point and a half, one run each.
-# Fig. 6 (section 5, fold 1, seed 0, that model at 28.5 %): on the multi-task CCC row's regressors
+# Fig. 6 (section 5, fold 1, seed 0, that model at 28.2 % held-out accuracy): on the multi-task CCC row's regressors
 # both of the paper's readings hold; on Emotion-GCN's generated classifiers the arousal reading
 # holds (+0.71 to the four high-arousal classes against +0.58 to the rest) and the valence one does
 # not (nearest: Fear; Happy ranks 3 of 7); pairwise cosine −0.04 to +0.93 (median +0.51). Under 2×

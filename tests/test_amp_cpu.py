@@ -233,3 +233,19 @@ def test_cpu_without_autocast_warns_and_trains_float32(monkeypatch, amp, has_bf1
         res = fit(model, Faces(n=8), None, _recipe(amp, epochs=1))
     assert seen and set(seen) == {torch.float32}
     assert np.isfinite(res.history[0]["train_loss"])
+
+
+@pytest.mark.parametrize("amp", ["none", "auto"])
+def test_figure_predictions_score_the_model_as_the_runs_table_did(monkeypatch, tmp_path, amp):
+    """``afg.experiments.predictions`` (the confusion matrices, Fig. 6) evaluates the held-out fold
+    in the run's own precision and batch size: its metrics equal the run's ``result.json`` ones."""
+    from afg.experiments import run
+    from afg.experiments.results import predictions
+
+    monkeypatch.setattr(evaluate_module, "cpu_has_bf16", lambda: True)
+    res = run(_au_config(amp), root=tmp_path)
+    seen = _conv_dtypes(res.model)
+    pr = predictions(res)
+    assert set(seen) == {torch.bfloat16 if amp == "auto" else torch.float32}
+    for key in ("f1_mean", "auc_mean"):
+        assert pr["metrics"][key] == res.metrics[key], key

@@ -18,15 +18,21 @@ from .runner import RunResult, run
 __all__ = ["dataset_attr", "first_images", "label_names", "load_stage_model", "model_for", "predictions",
            "to_uint8"]
 
-def predictions(result: Any, batch_size: int = 32) -> dict[str, Any]:
-    """Validation predictions of a :class:`RunResult` (``load_model=True`` or freshly trained):
-    ``{"metrics", "preds", "labels", "data"}`` from :func:`afg.train.evaluate`."""
+def predictions(result: Any, batch_size: int | None = None) -> dict[str, Any]:
+    """Held-out predictions of a :class:`RunResult` (``load_model=True`` or freshly trained):
+    ``{"metrics", "preds", "labels", "data"}`` from :func:`afg.train.evaluate`, computed as the
+    run's own held-out evaluation computed them — its last stage's ``amp`` (bf16 autocast where
+    the run used it), memory format and evaluation batch size (``batch_size`` overrides) — so a
+    figure drawn from them (a confusion matrix, Fig. 6) shows the model the run's table scored."""
     from ..train.evaluate import evaluate
 
     if result.model is None:
         raise ValueError("the RunResult carries no model; run it with load_model=True")
     _, val = build_data(result.config.data)
-    m = evaluate(result.model, val, batch_size=batch_size, return_predictions=True)
+    last = result.config.recipe.resolved_stages()[-1]
+    bs = batch_size or last.eval_batch_size or last.batch_size
+    m = evaluate(result.model, val, batch_size=bs, return_predictions=True, amp=last.amp,
+                 channels_last=result.config.recipe.channels_last)
     preds, labels = m.pop("_predictions"), m.pop("_labels")
     return {"metrics": m, "preds": preds, "labels": labels, "data": val}
 
