@@ -203,13 +203,14 @@ class NotebookSetup:
         """What this setup's runs of ``paper`` compute their forward passes in on this machine
         (:func:`afg.experiments.run_precision`: ``"float32"``, ``"bfloat16 autocast"``); without a
         paper, on synthetic faces, the five papers' (one name when they agree), else ``""``."""
+        from ..reference import PAPERS
         from .runner import run_precision
 
         if paper is not None:
             return run_precision(self.config(paper))
         if not self.synthetic:
             return ""
-        return " / ".join(dict.fromkeys(run_precision(self.config(p)) for p in ("me_graphau", *PAPER_DATASETS)))
+        return " / ".join(dict.fromkeys(run_precision(self.config(p)) for p in PAPERS))
 
     def describe(self, paper: str | None = None) -> str:
         pre = f" pretraining={self.pretraining}" if self.synthetic and not self.quick else ""

@@ -13,7 +13,7 @@ from torch.utils.data import Subset
 
 from ..data.transforms import denormalize
 from .config import ExperimentConfig, build_data, load_experiment
-from .runner import RunResult, run
+from .runner import RunResult, held_out_settings, run
 
 __all__ = ["dataset_attr", "first_images", "label_names", "load_stage_model", "model_for", "predictions",
            "to_uint8"]
@@ -29,10 +29,10 @@ def predictions(result: Any, batch_size: int | None = None) -> dict[str, Any]:
     if result.model is None:
         raise ValueError("the RunResult carries no model; run it with load_model=True")
     _, val = build_data(result.config.data)
-    last = result.config.recipe.resolved_stages()[-1]
-    bs = batch_size or last.eval_batch_size or last.batch_size
-    m = evaluate(result.model, val, batch_size=bs, return_predictions=True, amp=last.amp,
-                 channels_last=result.config.recipe.channels_last)
+    settings = held_out_settings(result.config)
+    if batch_size:
+        settings["batch_size"] = batch_size
+    m = evaluate(result.model, val, return_predictions=True, **settings)
     preds, labels = m.pop("_predictions"), m.pop("_labels")
     return {"metrics": m, "preds": preds, "labels": labels, "data": val}
 

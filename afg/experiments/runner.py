@@ -326,12 +326,19 @@ def _evaluate_held_out(model: Any, held_out: Any, cfg: ExperimentConfig) -> dict
     p = next(model.parameters(), None)
     device = p.device if p is not None else torch.device("cpu")
     ctx = DistContext.from_env(device.type)
-    last = cfg.recipe.resolved_stages()[-1]
-    bs = max(1, (last.eval_batch_size or last.batch_size) // ctx.world_size)
-    m = evaluate(model, held_out, batch_size=bs, device=device,
-                 num_workers=resolve_workers(cfg.recipe.num_workers, device.type), amp=last.amp,
-                 channels_last=cfg.recipe.channels_last, dist_ctx=ctx, progress=cfg.recipe.progress)
+    m = evaluate(model, held_out, device=device, num_workers=resolve_workers(cfg.recipe.num_workers, device.type),
+                 dist_ctx=ctx, progress=cfg.recipe.progress, **held_out_settings(cfg, ctx.world_size))
     return to_json(m)
+
+
+def held_out_settings(cfg: ExperimentConfig, world_size: int = 1) -> dict[str, Any]:
+    """How a run's held-out fold is evaluated (:func:`afg.train.evaluate` keywords): its last
+    stage's ``amp`` and evaluation batch size (split over ``world_size`` DDP ranks) and the recipe's
+    memory format. :func:`afg.experiments.predictions` uses the same, so figures score a model as
+    its table did."""
+    last = cfg.recipe.resolved_stages()[-1]
+    return {"batch_size": max(1, (last.eval_batch_size or last.batch_size) // world_size),
+            "amp": last.amp, "channels_last": cfg.recipe.channels_last}
 
 
 def final_model_config(config: ExperimentConfig | ResolvedRun | dict | str | os.PathLike,
