@@ -54,15 +54,20 @@ def test_per_paper_folds_and_augmentation_of_the_default_mode():
     assert "folds=[1, 2]" in setup.describe("me_graphau")
     # MAFG+CCFG trains on random crops of 128 px renders with flips; nobody else augments
     m = setup.config("mafg_ccfg")
-    assert (m.data.hflip, m.data.resize, m.data.size, m.recipe.epochs) == (True, 128, 112, 12)
+    assert (m.data.hflip, m.data.resize, m.data.size, m.recipe.epochs) == (True, 128, 112, 16)
     e = setup.config("me_graphau")
     assert (e.data.hflip, e.data.resize) == (False, None)
     q = NotebookSetup(quick=True, threads=0).config("mafg_ccfg")
     assert (q.data.hflip, q.data.resize) == (False, None)
-    # Emotion-GCN: balanced BP4D-profile expressions, Adam 1e-3 for 10 epochs on folds 1-2; the
-    # real-data recipe keeps the paper's SGD
+    # Emotion-GCN: balanced BP4D-profile expressions drawn from their prototypes, 60 identities
+    # (the other papers keep 30), Adam 1e-3 for 10 epochs on folds 1-2; the real-data recipe keeps
+    # the paper's SGD
     g = setup.config("emotion_gcn")
-    assert (g.data.profile, g.data.options, g.recipe.epochs) == ("bp4d", {"balance": "expression"}, 10)
+    assert (g.data.profile, g.recipe.epochs) == ("bp4d", 10)
+    assert g.data.options == {"balance": "expression", "expression_draw": "prototype"}
+    assert (g.data.n_subjects, g.data.images_per_subject) == (60, 40)
+    assert {setup.config(p).data.n_subjects for p in ("me_graphau", "mafg_ccfg", "au_gcn", "svml_rgcn")} == {30}
+    assert NotebookSetup(quick=True, threads=0).config("emotion_gcn").data.options == {"balance": "expression"}
     assert (g.recipe.optimizer.name, g.recipe.optimizer.lr) == ("adam", 1e-3)
     assert setup.fold_list("emotion_gcn") == [1, 2]
     s = setup.config("svml_rgcn")

@@ -122,3 +122,21 @@ def test_ddp_resume_after_a_kill_equals_the_uninterrupted_run(tmp_path):
     a = load_checkpoint(tmp_path / "ref" / "run" / "last.pt")["model"]
     b = load_checkpoint(tmp_path / "run" / "run" / "last.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow
+def test_two_process_moving_average_matches_one_process(tmp_path):
+    """recipe.ema_decay under DDP: every rank averages the same synchronised weights, so the
+    validated average (and the history it selects on) equals one process's."""
+    rec = {**RECIPE, "ema_decay": 0.8}
+    ref = fit(_model(norm="none", dropout=0.0), TinyData(32, 0), TinyData(13, 1), _recipe(**rec),
+              run_dir=tmp_path / "one")
+    got = _spawn(tmp_path / "two", recipe=rec)
+    for a, b in zip(got["history"], _strip(ref.history)):
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-5), k
+    one = load_checkpoint(tmp_path / "one" / "best.pt")
+    two = load_checkpoint(tmp_path / "two" / "run" / "best.pt")
+    assert two["ema_updates"] == one["ema_updates"] > 0
+    for k, v in one["model"].items():
+        torch.testing.assert_close(two["model"][k], v, rtol=1e-4, atol=1e-5)

@@ -193,10 +193,15 @@ class Ablation:
         found = [r.precision for *_, r in self.results] or [run_precision(c) for *_, c in self.configs()]
         return list(dict.fromkeys(found))
 
+    def ema_decays(self) -> list[float | None]:
+        """The runs' ``recipe.ema_decay`` (``None``: the live weights were scored)."""
+        return list(dict.fromkeys(c.recipe.ema_decay for *_, c in self.configs()))
+
     def note(self) -> str:
         """What the numbers of :meth:`table` are: runs per cell, how the epoch was selected —
-        ``"selected on the test fold (optimistic)"`` whenever any run used ``selection: test`` — and,
-        when any run's forward passes were not float32, what they ran in."""
+        ``"selected on the test fold (optimistic)"`` whenever any run used ``selection: test`` —,
+        whether the weights scored were a moving average (``recipe.ema_decay``) and, when any
+        run's forward passes were not float32, what they ran in."""
         seeds = f" × {len(self.seeds)} seed{'s' * (len(self.seeds) != 1)}" if self.seeds else ""
         how = {"val": "epoch selected on a validation split of the training subjects",
                "last": "last epoch", "test": SELECTED_ON_TEST}
@@ -205,6 +210,10 @@ class Ablation:
         precisions = self.precisions()
         prec = (f"; forward passes in {' / '.join(precisions)} (losses and metrics in float32)"
                 if precisions != ["float32"] else "")
+        decays = [d for d in self.ema_decays() if d is not None]
+        if decays:
+            sel += ("; the weights scored: a moving average (recipe.ema_decay "
+                    + " / ".join(f"{d:g}" for d in decays) + ")")
         return f"mean ± std over {len(self.folds)} fold{'s' * (len(self.folds) != 1)}{seeds}; {sel}{prec}"
 
     def compare(self, reference: str | None = None, metric: str | None = None,

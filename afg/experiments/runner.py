@@ -92,6 +92,8 @@ def _hash_payload(cfg: ExperimentConfig) -> dict[str, Any]:
         d["recipe"].pop(k, None)
     if d["recipe"].get("selection") != "val":
         d["recipe"].pop("selection_fraction", None)  # only the carve-out reads it
+    if d["recipe"].get("ema_decay") is None:
+        d["recipe"].pop("ema_decay", None)  # off: the keys of runs made before the option exist
     d["afg_version"] = __version__
     if d.get("data", {}).get("dataset") == "synthetic":
         # a change of the procedural generator changes the data: never reuse runs made on older faces

@@ -3,6 +3,7 @@ from . import (
     checkpoint,
     cv,
     distributed,
+    ema,
     epoch,
     evaluate,
     logs,
@@ -15,6 +16,7 @@ from . import (
 from .checkpoint import *
 from .cv import *
 from .distributed import *
+from .ema import build_ema
 from .epoch import build_loader, train_one_epoch
 from .evaluate import *
 from .loop import *
@@ -31,6 +33,7 @@ __all__ = [
     "ScheduleConfig",
     "Stage",
     "TrainState",
+    "build_ema",
     "build_loader",
     "build_optimizer",
     "build_scheduler",

@@ -31,11 +31,13 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..utils import atomic_save_json
 from .checkpoint import save_checkpoint
 from .distributed import DistContext
+from .ema import build_ema, ema_state
 from .evaluate import autocast_dtype, collate, float_outputs, model_inputs, to_device
 from .optim import build_optimizer, build_scheduler
 from .recipe import Recipe, resolve_workers
@@ -154,10 +156,21 @@ class StageParts:
     name: str
     stage_dir: Path | None
     train_model: nn.Module | None = None
+    ema: AveragedModel | None = None
 
     def __post_init__(self) -> None:
         if self.train_model is None:
             self.train_model = self.model
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """What validation and model selection score: the weights' moving average
+        (``recipe.ema_decay``, :mod:`afg.train.ema`) or the model being trained."""
+        return self.ema.module if self.ema is not None else self.train_model
+
+    def selected_state(self) -> dict[str, torch.Tensor]:
+        """The state dict that ``best.pt`` keeps (``eval_model``'s, unwrapped)."""
+        return (self.ema.module if self.ema is not None else self.model).state_dict()
 
     @property
     def task(self) -> str:
@@ -167,20 +180,28 @@ class StageParts:
     def last_path(self) -> Path | None:
         return self.stage_dir / "last.pt" if self.stage_dir is not None else None
 
-    def save(self, path: Path | None, state: TrainState) -> None:
+    def save(self, path: Path | None, state: TrainState, selected: bool = False) -> None:
         """Write ``state``'s checkpoint to ``path`` (main rank; nothing when ``path`` is None).
 
         Mid-epoch under DDP the main rank saves the running sums of every rank; a resume
-        restores them there and zeros elsewhere, so the epoch's reduced means are unchanged."""
+        restores them there and zeros elsewhere, so the epoch's reduced means are unchanged.
+        With a moving average the record also holds it (``ema``, ``ema_updates``), and
+        ``selected=True`` (``best.pt``) stores the averaged weights as ``model``: the weights
+        that were validated, and that a run is later loaded from."""
         if path is None:
             return
         sums = dict(state.accum)
         if state.batch_in_epoch and self.ctx.enabled:
             sums = reduce_sums(self.ctx, sums)
         if self.ctx.is_main:
-            save_checkpoint(path, state.to_checkpoint(
+            record = state.to_checkpoint(
                 model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
-                scaler=self.scaler, recipe=self.recipe, stage=self.name, task=self.task, accum=sums))
+                scaler=self.scaler, recipe=self.recipe, stage=self.name, task=self.task, accum=sums)
+            if self.ema is not None:
+                record.update(ema_state(self.ema))
+                if selected:
+                    record["model"] = record["ema"]
+            save_checkpoint(path, record)
 
 
 def build_parts(model: nn.Module, data: Dataset, stats: Any, recipe: Recipe, device: torch.device,
@@ -208,6 +229,7 @@ def build_parts(model: nn.Module, data: Dataset, stats: Any, recipe: Recipe, dev
                  else "CUDA")
         warnings.warn(f"amp={recipe.amp!r} needs {needs}; training in float32 on {device.type}", stacklevel=4)
     return StageParts(
+        ema=build_ema(model, recipe.ema_decay),
         model=model, criterion=criterion, data=loader, optimizer=optimizer, scheduler=scheduler,
         scaler=torch.amp.GradScaler("cuda", enabled=use_amp and recipe.amp == "fp16"),
         use_amp=use_amp, amp_dtype=amp_dtype or torch.float32,
@@ -257,6 +279,8 @@ def _optimizer_step(parts: StageParts) -> None:
     parts.scaler.step(parts.optimizer)
     parts.scaler.update()
     parts.optimizer.zero_grad(set_to_none=True)
+    if parts.ema is not None:
+        parts.ema.update_parameters(parts.model)
     if recipe.schedule.per_iteration:
         parts.scheduler.step()
 

@@ -7,7 +7,9 @@ Run directory (``run_dir``; single-stage runs write directly into it, multi-stag
 ``stage{k}-{name}/`` sub-folders)::
 
     recipe.yaml        the resolved recipe
-    last.pt / best.pt  checkpoints (atomic; plain tensors/types; weights_only loading)
+    last.pt / best.pt  checkpoints (atomic; plain tensors/types; weights_only loading); with
+                       ``recipe.ema_decay`` (:mod:`afg.train.ema`) validation scores the moving
+                       average, best.pt's ``model`` is the average, last.pt's the live weights
     metrics.csv        one row per epoch: epoch, step, lr, train losses, scalar val metrics
     metrics.json       the same rows with non-scalar metrics (confusion matrices)
     result.json        written when the stage/run completes (status, best epoch, metrics)
@@ -33,6 +35,7 @@ checkpoint → log.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +48,7 @@ from torch.utils.data import Dataset
 from ..utils import atomic_save_json, resolve_device, seed_everything, set_deterministic
 from .checkpoint import load_checkpoint
 from .distributed import DistContext
+from .ema import load_ema_state
 from .epoch import NonFiniteLossError, StageParts, build_parts, train_one_epoch
 from .epoch import scalar_terms as scalar_terms  # re-exported: it lived here
 from .evaluate import _unwrap, evaluate
@@ -219,9 +223,13 @@ def _train_stage(model: nn.Module, train_data: Dataset, val_data: Dataset | None
     monitor, mode = _monitor(recipe, parts.task, val_data is not None)
     state = TrainState()
     if resume and parts.last_path is not None and parts.last_path.exists():
+        ck = load_checkpoint(parts.last_path)
         state = TrainState.from_checkpoint(
-            load_checkpoint(parts.last_path), model=parts.model, optimizer=parts.optimizer,
+            ck, model=parts.model, optimizer=parts.optimizer,
             scheduler=parts.scheduler, scaler=parts.scaler, is_main=ctx.is_main)
+        if parts.ema is not None and not load_ema_state(parts.ema, ck) and ctx.is_main:
+            warnings.warn(f"{parts.last_path} holds no moving average (recipe.ema_decay): it restarts "
+                          "from the resumed weights", stacklevel=3)
     parts.train_model = _wrap(parts.model, recipe, ctx, device)
     writer = None
     if recipe.tensorboard and stage_dir is not None and ctx.is_main:
@@ -242,7 +250,7 @@ def _train_stage(model: nn.Module, train_data: Dataset, val_data: Dataset | None
 def _validate(parts: StageParts, data: Dataset, progress: bool) -> dict[str, Any]:
     """The validation metrics (and ``val_loss``) of the model being trained on ``data``."""
     recipe, ctx = parts.recipe, parts.ctx
-    return evaluate(parts.train_model, data,
+    return evaluate(parts.eval_model, data,
                     batch_size=max(1, (recipe.eval_batch_size or recipe.batch_size) // ctx.world_size),
                     device=parts.device, num_workers=parts.data.workers, criterion=parts.criterion,
                     amp=recipe.amp, channels_last=recipe.channels_last, dist_ctx=ctx,
@@ -268,9 +276,9 @@ def _keep_best(state: TrainState, parts: StageParts, value: Any, row: dict[str, 
     """The epoch just trained becomes the best: ``best.pt`` (or a copy of the weights in memory)."""
     state.record_best(value, row)
     if parts.stage_dir is not None:
-        parts.save(parts.stage_dir / "best.pt", state)
+        parts.save(parts.stage_dir / "best.pt", state, selected=True)
     else:
-        state.best_weights = {k: v.detach().clone() for k, v in parts.model.state_dict().items()}
+        state.best_weights = {k: v.detach().clone() for k, v in parts.selected_state().items()}
 
 
 def _log_epoch(state: TrainState, parts: StageParts, row: dict[str, Any], writer: Any,
@@ -298,6 +306,8 @@ def _finish_stage(state: TrainState, parts: StageParts, monitor: str) -> dict[st
             parts.model.load_state_dict(load_checkpoint(best)["model"])
         elif state.best_weights is not None:
             parts.model.load_state_dict(state.best_weights)
+    elif parts.ema is not None:  # nothing was selected: the average, as selection would have kept
+        parts.model.load_state_dict(parts.ema.module.state_dict())
     best_metrics = state.best_metrics or dict(state.last_metrics)
     result = {"status": "complete", "metrics": to_json(best_metrics),
               "last_metrics": to_json(state.last_metrics), "best_epoch": state.best_epoch,

@@ -40,6 +40,8 @@ YAML schema (all keys optional)::
                                #   elsewhere (no warning). Losses and metrics are float32 either
                                #   way; result.json's "precision" says what the forward ran in
       grad_clip: null          # max global grad norm
+      ema_decay: null          # e.g. 0.99: validate, select and keep an exponential moving average
+                               #   of the weights (afg.train.ema; warm-up min(β, (1+t)/(10+t)))
       grad_accum: 1
       channels_last: false
       compile: false           # torch.compile the model
@@ -198,6 +200,7 @@ class Recipe(Config):
     stages: list[Stage] = field(default_factory=list)
     amp: str = "none"
     grad_clip: float | None = None
+    ema_decay: float | None = None
     grad_accum: int = 1
     channels_last: bool = False
     compile: bool = False
@@ -230,6 +233,8 @@ class Recipe(Config):
             raise ConfigError(f"selection: {self.selection!r} is not one of {', '.join(SELECTION_MODES)}")
         if not 0.0 < self.selection_fraction < 1.0:
             raise ConfigError(f"selection_fraction: {self.selection_fraction} is not in (0, 1)")
+        if self.ema_decay is not None and not 0.0 < float(self.ema_decay) < 1.0:
+            raise ConfigError(f"ema_decay: {self.ema_decay} is not in (0, 1) (null turns the average off)")
         if self.batch_size < 1 or self.epochs < 0 or self.grad_accum < 1:
             raise ConfigError("batch_size and grad_accum must be >= 1 and epochs >= 0")
 

@@ -1,0 +1,87 @@
+"""An exponential moving average of a model's weights (``recipe.ema_decay``).
+
+With ``recipe.ema_decay: β`` (``0 < β < 1``) every optimiser step ``t`` (counted from 0 within
+the stage) updates an averaged copy of the model:
+
+.. math::
+
+    \\bar\\theta_0 = \\theta_0, \\qquad
+    \\bar\\theta_t = \\beta_t\\,\\bar\\theta_{t-1} + (1 - \\beta_t)\\,\\theta_t, \\qquad
+    \\beta_t = \\min\\Bigl(\\beta, \\frac{1 + t}{10 + t}\\Bigr)
+
+for every floating-point parameter *and buffer* (batch-norm running statistics are averaged with
+the weights they normalise); integer buffers (``num_batches_tracked``) take the live value. The
+warm-up ``(1 + t) / (10 + t)`` (Tensorflow's ``ExponentialMovingAverage`` with ``num_updates``;
+timm's ``ModelEmaV3`` offers the same) keeps the average from being dominated by the
+initialisation in short runs: after ``t`` steps the weight left on ``θ_0`` is at most
+``∏ β_s``, which the warm-up makes fall like ``9 / (9 + t)`` instead of ``β^t``.
+
+What it changes (:mod:`afg.train.loop`): validation, model selection (``best.pt``) and therefore
+the held-out evaluation and every checkpoint a run is later loaded from score the *averaged*
+weights; ``last.pt`` keeps the live weights (under ``model``, so a run resumes exactly) and the
+average (under ``ema``, with ``ema_updates``). Training itself — losses, gradients, the optimiser
+— is untouched. The averaging is :class:`torch.optim.swa_utils.AveragedModel` with the update
+rule above as its ``multi_avg_fn``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel
+
+__all__ = ["build_ema", "ema_decay_at", "ema_state", "ema_update_fn", "load_ema_state"]
+
+
+def ema_decay_at(decay: float, t: int) -> float:
+    """``β_t = min(β, (1 + t) / (10 + t))``: the decay of update ``t`` (0-based)."""
+    return min(float(decay), (1.0 + t) / (10.0 + t))
+
+
+def ema_update_fn(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], Any], None]:
+    """The ``multi_avg_fn`` of :class:`~torch.optim.swa_utils.AveragedModel` for decay ``β``.
+
+    ``AveragedModel`` copies the model at its first update and afterwards calls this with the
+    number of updates already made (``n_averaged`` ≥ 1, so update ``t`` = ``n_averaged``).
+    """
+    if not 0.0 < decay < 1.0:
+        raise ValueError(f"ema decay {decay} is not in (0, 1)")
+
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n_averaged: Any) -> None:
+        beta = ema_decay_at(decay, int(n_averaged))
+        if torch.is_floating_point(averaged[0]) or torch.is_complex(averaged[0]):
+            torch._foreach_lerp_(averaged, current, 1.0 - beta)
+        else:  # integer buffers (num_batches_tracked): the live count
+            for a, c in zip(averaged, current, strict=True):
+                a.copy_(c)
+
+    return update
+
+
+def build_ema(model: nn.Module, decay: float | None) -> AveragedModel | None:
+    """An averaged copy of ``model`` (on its device, in its memory format), or ``None`` when
+    ``decay`` is ``None``. Call ``.update_parameters(model)`` after every optimiser step."""
+    if decay is None:
+        return None
+    ema = AveragedModel(model, multi_avg_fn=ema_update_fn(decay), use_buffers=True)
+    ema.requires_grad_(False)
+    return ema
+
+
+def ema_state(ema: AveragedModel) -> dict[str, Any]:
+    """The checkpoint entries of ``ema``: ``ema`` (the averaged model's state dict, the keys of
+    the model's own) and ``ema_updates`` (updates made)."""
+    return {"ema": ema.module.state_dict(), "ema_updates": int(ema.n_averaged.item())}
+
+
+def load_ema_state(ema: AveragedModel, ck: dict[str, Any]) -> bool:
+    """Load :func:`ema_state`'s entries of checkpoint ``ck`` into ``ema``; ``False`` (``ema``
+    unchanged, so it restarts from the next step's weights) when ``ck`` has none."""
+    if "ema" not in ck:
+        return False
+    ema.module.load_state_dict(ck["ema"])
+    ema.n_averaged.fill_(int(ck.get("ema_updates", 0)))
+    return True
