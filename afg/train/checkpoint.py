@@ -21,7 +21,9 @@ The rebuilt model and a typed record of what a checkpoint holds (task, label nam
 Layout (``format: afg-checkpoint-v1``): ``model`` (state_dict), ``model_config``, ``task``,
 ``label_names``, ``optimizer``, ``scheduler``, ``scaler``, ``epoch`` (completed epochs),
 ``batch_in_epoch``, ``global_step``, ``rng`` (torch/cuda/numpy/python states), ``recipe``,
-``stage``, ``metrics``, ``history``, ``best``, ``accum`` (running epoch sums), ``afg_version``.
+``stage``, ``metrics``, ``history``, ``best``, ``accum`` (running epoch sums), ``afg_version``;
+with ``recipe.ema_decay`` also ``ema`` (the averaged weights, the model's keys) and
+``ema_updates`` — ``best.pt``'s ``model`` is then the average (:mod:`afg.train.ema`).
 """
 from __future__ import annotations
 
