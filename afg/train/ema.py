@@ -1,7 +1,7 @@
 """An exponential moving average of a model's weights (``recipe.ema_decay``).
 
-With ``recipe.ema_decay: β`` (``0 < β < 1``) every optimiser step ``t`` (counted from 0 within
-the stage) updates an averaged copy of the model:
+With ``recipe.ema_decay: β`` (``0 < β < 1``) the optimiser steps of a stage update an averaged copy
+of the model; ``θ_t`` are the weights after step ``t + 1`` (``t = 0, 1, …``):
 
 .. math::
 
@@ -12,9 +12,11 @@ the stage) updates an averaged copy of the model:
 for every floating-point parameter *and buffer* (batch-norm running statistics are averaged with
 the weights they normalise); integer buffers (``num_batches_tracked``) take the live value. The
 warm-up ``(1 + t) / (10 + t)`` (Tensorflow's ``ExponentialMovingAverage`` with ``num_updates``;
-timm's ``ModelEmaV3`` offers the same) keeps the average from being dominated by the
-initialisation in short runs: after ``t`` steps the weight left on ``θ_0`` is at most
-``∏ β_s``, which the warm-up makes fall like ``9 / (9 + t)`` instead of ``β^t``.
+timm's ``ModelEmaV3`` offers the same) keeps the average from being dominated by the first
+steps in short runs: with ``1 − β_t = 9 / (10 + t)`` it reaches back over roughly the last ninth
+of the steps made (the weight left on ``θ_0`` is ``∏_{s ≤ t} β_s = 10! (t + 1)! / (t + 10)!``,
+under 10⁻⁴ after 10 updates, where a fixed β = 0.99 leaves ``0.99^t``, 0.03 after 350), until
+``(1 + t) / (10 + t)`` passes β (t > 890 for 0.99) and the horizon stays at ``1 / (1 − β)`` steps.
 
 What it changes (:mod:`afg.train.loop`): validation, model selection (``best.pt``) and therefore
 the held-out evaluation and every checkpoint a run is later loaded from score the *averaged*
