@@ -55,6 +55,8 @@ def test_per_paper_folds_and_augmentation_of_the_default_mode():
     # MAFG+CCFG trains on random crops of 128 px renders with flips; nobody else augments
     m = setup.config("mafg_ccfg")
     assert (m.data.hflip, m.data.resize, m.data.size, m.recipe.epochs) == (True, 128, 112, 16)
+    assert m.recipe.schedule.warmup_epochs == 1.0  # one epoch of warm-up, MAFG+CCFG only
+    assert {setup.config(p).recipe.schedule.warmup_epochs for p in ("me_graphau", "emotion_gcn", "svml_rgcn")} == {0.0}
     e = setup.config("me_graphau")
     assert (e.data.hflip, e.data.resize) == (False, None)
     q = NotebookSetup(quick=True, threads=0).config("mafg_ccfg")
