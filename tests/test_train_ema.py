@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_train import TinyData, _model, _recipe, _strip
+from test_train import Kill, TinyData, _model, _recipe, _strip
 from torch import nn
 
 from afg.config import ConfigError
@@ -84,8 +84,6 @@ def test_fit_selects_and_returns_the_average(tmp_path):
 
 
 def test_resume_restores_the_average(tmp_path):
-    from test_train import Kill
-
     train, val = TinyData(30, 0, missing=0.1), TinyData(12, 1)
     rec = _recipe(checkpoint_every_steps=1, ema_decay=0.8)
     ref = fit(_model(), train, val, rec, run_dir=tmp_path / "ref")

@@ -168,9 +168,10 @@ class StageParts:
         (``recipe.ema_decay``, :mod:`afg.train.ema`) or the model being trained."""
         return self.ema.module if self.ema is not None else self.train_model
 
-    def selected_state(self) -> dict[str, torch.Tensor]:
-        """The state dict that ``best.pt`` keeps (``eval_model``'s, unwrapped)."""
-        return (self.ema.module if self.ema is not None else self.model).state_dict()
+    @property
+    def selected_model(self) -> nn.Module:
+        """The weights model selection keeps (``best.pt``): :attr:`eval_model`, unwrapped."""
+        return self.ema.module if self.ema is not None else self.model
 
     @property
     def task(self) -> str:

@@ -278,7 +278,7 @@ def _keep_best(state: TrainState, parts: StageParts, value: Any, row: dict[str, 
     if parts.stage_dir is not None:
         parts.save(parts.stage_dir / "best.pt", state, selected=True)
     else:
-        state.best_weights = {k: v.detach().clone() for k, v in parts.selected_state().items()}
+        state.best_weights = {k: v.detach().clone() for k, v in parts.selected_model.state_dict().items()}
 
 
 def _log_epoch(state: TrainState, parts: StageParts, row: dict[str, Any], writer: Any,
@@ -307,7 +307,7 @@ def _finish_stage(state: TrainState, parts: StageParts, monitor: str) -> dict[st
         elif state.best_weights is not None:
             parts.model.load_state_dict(state.best_weights)
     elif parts.ema is not None:  # nothing was selected: the average, as selection would have kept
-        parts.model.load_state_dict(parts.ema.module.state_dict())
+        parts.model.load_state_dict(parts.selected_model.state_dict())
     best_metrics = state.best_metrics or dict(state.last_metrics)
     result = {"status": "complete", "metrics": to_json(best_metrics),
               "last_metrics": to_json(state.last_metrics), "best_epoch": state.best_epoch,
