@@ -78,9 +78,13 @@ class PretrainSpec:
 #:   2-core AVX-512 machine, 19.6 min on a 2-core AMD EPYC without AVX-512). Same read-outs:
 #:   0.68 px, 41 %, 0.73. The default (:data:`DEFAULT_PRETRAINING`) since 3 Dec 2026: every CNN
 #:   model learns more on it (docs/synthetic.md).
+#: * ``synthetic-xl``: 240 identities x 40 faces, 16 epochs: twice synthetic-long's steps over twice its
+#:   identities. Measured for seed stability only (3 Dec 2026, docs/synthetic.md "Seed stability"); no
+#:   notebook uses it.
 PRETRAIN_PRESETS: dict[str, PretrainSpec] = {
     "synthetic": PretrainSpec(),
     "synthetic-long": PretrainSpec(n_subjects=120, epochs=16),
+    "synthetic-xl": PretrainSpec(n_subjects=240, epochs=16),
 }
 
 

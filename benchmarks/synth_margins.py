@@ -9,7 +9,7 @@ Run::
 Trains (through the run cache, ``--runs``; notebooks 02–06 share these runs) each paper's full
 model as the notebooks' default mode configures it (``configs/<paper>_synthetic.yaml`` merged with
 ``configs/synthetic/default.yaml`` by :class:`~afg.experiments.notebook_setup.NotebookSetup`), on fold ``--fold``
-with each seed of ``--seeds`` (``recipe.seed``: initialisation and batch order; the faces stay),
+with each seed of ``--seeds`` (``recipe.seed``: initialisation, batch order and the selection split's identities; the faces stay),
 evaluates the held-out fold and compares it with the constant predictors that know the held-out
 label rates (so the references are, if anything, generous):
 

@@ -34,6 +34,7 @@ __all__ = [
     "cross_validation",
     "format_delta_ci",
     "format_mean_std",
+    "fresh_identities",
     "item_subjects",
     "load_data_config",
     "load_experiment",

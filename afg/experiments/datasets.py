@@ -20,8 +20,8 @@ from torch.utils.data import Dataset, Subset
 from ..config import Config, ConfigError
 from ..data.wrappers import CachedDataset, base_positions
 
-__all__ = ["DATASETS", "DataSpec", "build_basic_data", "build_data", "item_subjects", "register_dataset",
-           "selection_split"]
+__all__ = ["DATASETS", "DataSpec", "build_basic_data", "build_data", "fresh_identities", "item_subjects",
+           "register_dataset", "selection_split"]
 
 
 @dataclass
@@ -150,6 +150,27 @@ def _build_synthetic(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
     held_out = _synthetic(spec, n_subjects=max(2, spec.n_subjects // 3), seed=spec.seed + 1,
                           subject_offset=spec.n_subjects, size=render)
     return _split(spec, ds, None, held_out, None, crop)
+
+
+def fresh_identities(spec: DataSpec, n_subjects: int, seed_offset: int = 1000) -> Dataset:
+    """``n_subjects`` synthetic identities that no fold of ``spec`` holds, shown as its held-out
+    fold is (rendered at ``resize``/``size``, centre-cropped to ``img_size``, no augmentation).
+
+    The generator of ``spec`` (profile, faces per identity, options) at seed ``spec.seed +
+    seed_offset``, subjects numbered from ``spec.n_subjects`` on (disjoint from every fold's ids): a
+    larger test set from the same population, to tell a model's error from the noise of a 10-identity
+    held-out fold (``benchmarks/synth_stability.py --fresh``). Synthetic data only.
+    """
+    if spec.dataset.lower() != "synthetic":
+        raise ConfigError(f"fresh identities need the synthetic generator; data.dataset is {spec.dataset!r}")
+    if n_subjects < 1 or seed_offset == 0:
+        raise ConfigError(f"fresh identities: n_subjects {n_subjects} must be >= 1 and seed_offset non-zero")
+    render = int(spec.resize or spec.size)
+    crop = _crop_side(spec.img_size or spec.size, render)
+    ds = _synthetic(spec, n_subjects=int(n_subjects), seed=spec.seed + int(seed_offset),
+                    subject_offset=spec.n_subjects, size=render)
+    _, shown = _split(spec, ds, [], ds, None, crop)
+    return shown
 
 
 def _frame_sample(spec: DataSpec, labels: np.ndarray, videos: np.ndarray) -> np.ndarray:

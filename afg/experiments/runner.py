@@ -94,6 +94,8 @@ def _hash_payload(cfg: ExperimentConfig) -> dict[str, Any]:
         d["recipe"].pop("selection_fraction", None)  # only the carve-out reads it
     if d["recipe"].get("ema_decay") is None:
         d["recipe"].pop("ema_decay", None)  # off: the keys of runs made before the option exist
+    if d["recipe"].get("data_seed") is None:
+        d["recipe"].pop("data_seed", None)  # null: recipe.seed, as before the option existed
     d["afg_version"] = __version__
     if d.get("data", {}).get("dataset") == "synthetic":
         # a change of the procedural generator changes the data: never reuse runs made on older faces
@@ -300,7 +302,7 @@ def _train_and_evaluate(r: ResolvedRun) -> tuple[dict[str, Any], Any]:
     train, held_out = build_data(cfg.data)
     model = build_model(cfg.model, train)
     if mode == "val":
-        fit_train, select = selection_split(train, cfg.recipe.selection_fraction, seed=cfg.recipe.seed)
+        fit_train, select = selection_split(train, cfg.recipe.selection_fraction, seed=cfg.recipe.order_seed)
     else:
         fit_train, select = train, (held_out if mode == "test" else None)
     res = fit(model, fit_train, select, cfg.recipe, run_dir=r.run_dir, resume=True)

@@ -110,7 +110,7 @@ def build_loader(data: Dataset, recipe: Recipe, ctx: DistContext, device: torch.
         raise ValueError(f"batch_size {recipe.batch_size} is not divisible by {ctx.world_size} ranks")
     per_rank = recipe.batch_size // ctx.world_size
     sampler = ResumableSampler(data, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True,
-                               seed=recipe.seed, drop_last=False)
+                               seed=recipe.order_seed, drop_last=False)
     gen = torch.Generator()
     workers = resolve_workers(recipe.num_workers, device.type)
     loader = DataLoader(
@@ -323,7 +323,7 @@ def train_one_epoch(state: TrainState, parts: StageParts, progress: bool = False
 
     recipe, data, first = parts.recipe, parts.data, state.batch_in_epoch
     parts.model.train()
-    data.start_epoch(state.epoch, first, recipe.seed)
+    data.start_epoch(state.epoch, first, recipe.order_seed)
     if first == 0:
         state.accum = {}
     with tqdm(total=data.batches, initial=first, desc=f"{parts.name} epoch {state.epoch + 1}/{recipe.epochs}",

@@ -49,7 +49,9 @@ YAML schema (all keys optional)::
       pin_memory: true
       persistent_workers: true
       prefetch_factor: 2
-      seed: 0
+      seed: 0                  # the initialisation (and, unless data_seed is set, the data's draws)
+      data_seed: null          # the batch order and the selection split's identities (null: seed);
+                               #   set it to tell the two sources of a seed's spread apart
       deterministic: false     # bit-exact reruns/resumes on CPU
       device: auto
       monitor: auto            # metric selecting best.pt (au: f1_mean, expression: accuracy,
@@ -61,7 +63,8 @@ YAML schema (all keys optional)::
                                #   last - the final epoch (no selection; held-out evaluated once)
                                #   test - best.pt chosen on the held-out fold itself (the papers'
                                #          protocol; optimistic: the test labels choose the epoch)
-      selection_fraction: 0.125   # val: share of the training subjects (at least one) carved out
+      selection_fraction: 0.125   # val: share of the training subjects (at least one) carved out,
+                                  #   drawn with recipe.seed (a seed changes them with the init)
       eval_every: 1
       checkpoint_every_steps: 0   # 0 = checkpoint at epoch ends only
       max_steps_per_epoch: null   # for quick runs
@@ -209,6 +212,7 @@ class Recipe(Config):
     persistent_workers: bool = True
     prefetch_factor: int = 2
     seed: int = 0
+    data_seed: int | None = None
     deterministic: bool = False
     device: str = "auto"
     monitor: str = "auto"
@@ -235,8 +239,15 @@ class Recipe(Config):
             raise ConfigError(f"selection_fraction: {self.selection_fraction} is not in (0, 1)")
         if self.ema_decay is not None and not 0.0 < float(self.ema_decay) < 1.0:
             raise ConfigError(f"ema_decay: {self.ema_decay} is not in (0, 1) (null turns the average off)")
+        if self.data_seed is not None and not isinstance(self.data_seed, int):
+            raise ConfigError(f"data_seed: {self.data_seed!r} is not an integer (null: recipe.seed)")
         if self.batch_size < 1 or self.epochs < 0 or self.grad_accum < 1:
             raise ConfigError("batch_size and grad_accum must be >= 1 and epochs >= 0")
+
+    @property
+    def order_seed(self) -> int:
+        """The seed of the batch order and the selection split: ``data_seed``, else ``seed``."""
+        return self.seed if self.data_seed is None else int(self.data_seed)
 
     def resolved_stages(self) -> list[Recipe]:
         """One flat :class:`Recipe` per stage (stage overrides applied; ``stages`` emptied).
