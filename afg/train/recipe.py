@@ -64,7 +64,7 @@ YAML schema (all keys optional)::
                                #   test - best.pt chosen on the held-out fold itself (the papers'
                                #          protocol; optimistic: the test labels choose the epoch)
       selection_fraction: 0.125   # val: share of the training subjects (at least one) carved out,
-                                  #   drawn with recipe.seed (a seed changes them with the init)
+                                  #   drawn with recipe.data_seed (null: recipe.seed)
       eval_every: 1
       checkpoint_every_steps: 0   # 0 = checkpoint at epoch ends only
       max_steps_per_epoch: null   # for quick runs
