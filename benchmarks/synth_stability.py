@@ -205,14 +205,11 @@ def fresh_tidy(results: list[tuple[str, int, int | None, Any]], n_subjects: int)
     models loaded) re-scored on ``n_subjects`` fresh identities
     (:func:`afg.experiments.fresh_identities`), evaluated as the held-out fold was."""
     from afg.experiments import fresh_identities
-    from afg.experiments.runner import held_out_settings
-    from afg.train.evaluate import evaluate
+    from afg.experiments.runner import _evaluate_held_out
 
     rows = []
     for name, fold, seed, res in results:
-        data = fresh_identities(res.config.data, n_subjects)
-        device = next(res.model.parameters()).device
-        m = evaluate(res.model, data, device=device, **held_out_settings(res.config))
+        m = _evaluate_held_out(res.model, fresh_identities(res.config.data, n_subjects), res.config)
         rows += [{"variant": name, "fold": fold, "seed": seed, "metric": k, "value": float(m[k])}
                  for k in ("f1_mean", "auc_mean")]
     return pd.DataFrame(rows)

@@ -110,18 +110,20 @@ def _split(spec: DataSpec, train: Dataset, train_idx: Any, val: Dataset | None, 
            crop: int | None) -> tuple[Dataset, Dataset | None]:
     """``(train, val)`` subsets; with augmentation (``hflip``/``rotation``/``color_jitter``) or a
     crop, :class:`afg.data.augment.AugmentedSubset` (random in training, centre crop in validation)."""
+    tr = _view(spec, train, train_idx, True, crop)
+    va = None if val is None else _view(spec, val, val_idx, False, crop)
+    return tr, va
+
+
+def _view(spec: DataSpec, ds: Dataset, idx: Any, is_train: bool, crop: int | None) -> Dataset:
+    """Items ``idx`` of ``ds`` (all when None) as training (random) or validation (centre crop) show them."""
     from ..data.augment import AugmentedSubset, FaceAugment
 
-    def sub(ds: Dataset, idx: Any, is_train: bool) -> Dataset:
-        aug = FaceAugment.from_spec(spec, train=is_train, crop=crop)
-        if aug.is_identity and idx is None:
-            return ds
-        idx = list(range(len(ds))) if idx is None else [int(i) for i in idx]
-        return Subset(ds, idx) if aug.is_identity else AugmentedSubset(ds, idx, aug)
-
-    tr = sub(train, train_idx, True)
-    va = None if val is None else sub(val, val_idx, False)
-    return tr, va
+    aug = FaceAugment.from_spec(spec, train=is_train, crop=crop)
+    if aug.is_identity and idx is None:
+        return ds
+    idx = list(range(len(ds))) if idx is None else [int(i) for i in idx]
+    return Subset(ds, idx) if aug.is_identity else AugmentedSubset(ds, idx, aug)
 
 
 def _crop_side(out: int | None, loaded: int | None) -> int | None:
@@ -169,8 +171,7 @@ def fresh_identities(spec: DataSpec, n_subjects: int, seed_offset: int = 1000) -
     crop = _crop_side(spec.img_size or spec.size, render)
     ds = _synthetic(spec, n_subjects=int(n_subjects), seed=spec.seed + int(seed_offset),
                     subject_offset=spec.n_subjects, size=render)
-    _, shown = _split(spec, ds, [], ds, None, crop)
-    return shown
+    return _view(spec, ds, None, False, crop)
 
 
 def _frame_sample(spec: DataSpec, labels: np.ndarray, videos: np.ndarray) -> np.ndarray:

@@ -54,6 +54,10 @@ HASH_EXCLUDE = {
                "tensorboard"),
 }
 
+#: recipe options added after runs were cached: left out of the run key while null (off), so the
+#: runs made before each option existed keep their keys
+NULL_OMITTED_RECIPE_KEYS = ("ema_decay", "data_seed")
+
 
 def runs_root(root: str | os.PathLike | None = None) -> Path:
     return Path(root if root is not None else os.environ.get("AFG_RUNS_DIR", "runs"))
@@ -92,10 +96,9 @@ def _hash_payload(cfg: ExperimentConfig) -> dict[str, Any]:
         d["recipe"].pop(k, None)
     if d["recipe"].get("selection") != "val":
         d["recipe"].pop("selection_fraction", None)  # only the carve-out reads it
-    if d["recipe"].get("ema_decay") is None:
-        d["recipe"].pop("ema_decay", None)  # off: the keys of runs made before the option exist
-    if d["recipe"].get("data_seed") is None:
-        d["recipe"].pop("data_seed", None)  # null: recipe.seed, as before the option existed
+    for k in NULL_OMITTED_RECIPE_KEYS:
+        if d["recipe"].get(k) is None:
+            d["recipe"].pop(k, None)
     d["afg_version"] = __version__
     if d.get("data", {}).get("dataset") == "synthetic":
         # a change of the procedural generator changes the data: never reuse runs made on older faces
