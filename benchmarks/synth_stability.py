@@ -150,6 +150,30 @@ interact (the base arm's worst run, seed 6, 7.7 F1, pairs an initialisation and 
 give 20.9 and 24.6 alone). Four times the epochs (``--epochs 32 --arm e32``) met every target on
 seeds 0-4 (1.5 / 0.9, paired 1.0) and none on ten; FGG's gain shrinks to +7.0 there. No uniform
 lever measured meets the targets on ten seeds.
+
+Four more arms and the spread per AU (4 Dec 2026, same machine; afg ``4d67154`` + ``--by-label``)::
+
+    python benchmarks/synth_stability.py --seeds 0 1 2 3 4 5 6 7 8 9 --arm lr2 recipe.optimizer.lr=2e-3
+    python benchmarks/synth_stability.py --seeds 0 1 2 3 4 5 6 7 8 9 --epochs 32 --arm e32 --arm e32ema recipe.ema_decay=0.99
+    python benchmarks/synth_stability.py --seeds 0 1 2 3 4 5 6 7 8 9 --epochs 32 --arm e32last recipe.selection=last
+    python benchmarks/synth_stability.py --seeds 0 1 2 3 4 5 6 7 8 9 --epochs 64 --arm e64
+    python benchmarks/synth_stability.py --seeds 0 1 2 3 4 5 6 7 8 9 --by-label --arm base
+
+    arm (10 seeds)                        row std F1   paired-Δ std   paired Δ [95 % CI]      row std AUC  ΔAUC std
+    lr2 (lr 2e-3; FGG seed 4 AUC 56.2)    7.7 / 12.4   10.9           +8.1 [+0.2, +15.9]      6.4 / 7.9    6.1
+    e32ema (32 epochs + ema 0.99, 61 s)   2.7 / 1.7    2.6            +8.2 [+6.3, +10.0]      1.5 / 1.0    1.7
+    e32last (32 epochs, selection=last)   3.5 / 1.7    3.6            +5.5 [+3.0, +8.1]       1.8 / 1.0    2.0
+    e64 (64 epochs, 124 s a run)          4.6 / 1.7    4.3            +5.3 [+2.2, +8.3]       1.7 / 0.9    1.6
+
+A faster learning rate destabilises both rows; the moving average at 32 epochs (where it really
+averages: 1,440 steps) and the final epoch instead of the selected one do not calm the runs, and
+64 epochs spreads the plain row more (the selection keeps epochs 15-60; seed 5's epoch 15 scores
+42.6 against 50-60).
+``--by-label`` (:func:`afg.experiments.spread_by_label`) splits each row's seed variance into one
+share per AU: at 8 epochs the plain row's spread is the four AUs it predicts at all (AU06, AU12,
+AU25, AU26: shares 0.20-0.29, the other four at F1 0.7-2.6 on every seed) and the FGG row's mostly
+AU12 (0.43); at 32 epochs the shares are 0.08-0.22 over six AUs and nearly all positive: the
+seeds train better or worse models as wholes, not one rare AU across the 0.5 threshold.
 """
 from __future__ import annotations
 
@@ -230,6 +254,18 @@ def print_arm(s: dict[str, Any], rows: list[str], learned_auc: float, where: str
         for r in rows) + f"; paired ΔAUC std {s['auc_diff_std']:.1f}")
 
 
+def print_by_label(tidy: pd.DataFrame, rows: list[str]) -> None:
+    """Per AU: each row's F1 mean and std across seeds and its share of the row-mean variance
+    (:func:`afg.experiments.spread_by_label`), and the same for the paired difference."""
+    from afg.experiments import spread_by_label
+
+    parts = [(r, spread_by_label(tidy, r)) for r in rows]
+    parts.append((f"Δ {rows[1]} − {rows[0]}", spread_by_label(tidy, rows[1], reference=rows[0])))
+    table = pd.concat({name: p[["mean", "std", "share"]] for name, p in parts}, axis=1).T
+    print("per AU (F1 points; share: of the variance of the mean over the AUs, sums to 1):")
+    print(table.round(2).to_string())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", nargs=2, default=["+AFG, L_WA", "+AFG+FGG, L_WA"])
@@ -247,6 +283,8 @@ def main() -> None:
     ap.add_argument("--fresh", type=int, default=0, metavar="N",
                     help="also score every run on N fresh identities of the same generator "
                          "(afg.experiments.fresh_identities): the seed spread without the held-out fold's noise")
+    ap.add_argument("--by-label", action="store_true",
+                    help="also print, per AU, each row's F1 spread and its share of the row-mean variance")
     args = ap.parse_args()
 
     from afg.experiments.me_graphau_table3 import StageAblation, me_graphau_config, table3_variants
@@ -283,6 +321,8 @@ def main() -> None:
         print(f"\n== arm {name} {overrides or '(today)'}: fold {args.fold}, {args.vary} {args.seeds}, "
               f"{trained} runs trained in {secs / 60:.1f} min ({secs / max(trained, 1):.0f} s/run)")
         print_arm(s, args.rows, args.learned_auc, f"held-out fold {args.fold}")
+        if args.by_label:
+            print_by_label(tidy, args.rows)
         fresh = None
         if args.fresh:
             t1 = time.perf_counter()

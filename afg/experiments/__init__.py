@@ -47,6 +47,7 @@ __all__ = [
     "run_precision",
     "runs_root",
     "selection_split",
+    "spread_by_label",
     "styled",
     "to_latex",
     "to_markdown",

@@ -22,7 +22,8 @@ excludes 0), **unresolved** (our interval includes 0, or fewer than 2 pairs), **
 paper has no number for one of the two rows).
 
 Run-to-run noise and rankings: :func:`fold_noise` (per variant: mean, std over runs with
-ddof = 1, min–max range), :func:`noise_note` (the sentence printed under a table) and
+ddof = 1, min–max range), :func:`noise_note` (the sentence printed under a table),
+:func:`spread_by_label` (which labels make a row's mean move from run to run) and
 :func:`ordering` (our ranking of a table's rows next to the paper's, with Kendall's τ between the
 two and, where the per-run values are known, each row's paired Δ and verdict).
 """
@@ -34,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["VERDICTS", "fold_noise", "format_delta_ci", "noise_note", "ordering", "paired_comparison",
-           "paper_verdicts", "verdict", "verdict_note"]
+           "paper_verdicts", "spread_by_label", "verdict", "verdict_note"]
 
 #: the verdict labels, in the order counts are printed
 VERDICTS = ("reproduced", "contradicted", "unresolved", "no claim")
@@ -200,6 +201,71 @@ def verdict_note(verdicts: pd.DataFrame) -> str:
     return (f"{a.get('table', '')}: {parts} (of {len(verdicts)} rows vs {a.get('reference')!r}; "
             f"{conf} % CIs over {pairs} paired runs); Kendall's τ of the row means vs the paper "
             f"(secondary): {tau:.2f}")
+
+
+def spread_by_label(tidy: pd.DataFrame, variant: str, reference: str | None = None,
+                    prefix: str = "f1/", scale: float = 100.0) -> pd.DataFrame:
+    """Which labels make a variant's mean score move from run to run.
+
+    With ``f_{k,a}`` the score of label ``a`` (metric ``prefix + a``) in run ``k`` (or, with a
+    ``reference``, the paired difference ``f_{k,a} − r_{k,a}`` over the (fold, seed) pairs both
+    have) and ``m_k = (1/L) Σ_a f_{k,a}`` the run's mean over the ``L`` labels, the variance of the
+    mean splits exactly into one share per label::
+
+        Var(m) = (1/L²) Σ_a Σ_b C_ab,   share_a = Σ_b C_ab / Σ_a Σ_b C_ab   (Σ_a share_a = 1)
+
+    where ``C`` is the sample covariance of the labels' scores across runs (ddof = 1). A share is a
+    label's own variance plus its covariance with the others: negative when the label moves
+    against the rest, and shares spread evenly over the labels when the runs differ as a whole
+    rather than by one rare label crossing the 0.5 threshold.
+
+    Args:
+        tidy: the tidy ablation frame (:meth:`Ablation.run`) with per-label metrics
+            (``f1/AU01`` …).
+        variant: the variant whose runs are decomposed.
+        reference: decompose the paired difference ``variant − reference`` instead.
+        prefix: the per-label metric prefix (``"f1/"``, ``"auc/"``).
+        scale: unit of ``mean`` and ``std`` (100: points).
+
+    Returns:
+        DataFrame indexed by label (in the frame's order) with ``mean`` and ``std`` (across runs,
+        ddof = 1, in ``scale`` units) and ``share``; ``attrs``: ``n`` (runs or pairs),
+        ``mean_std`` (the std of the runs' label mean, ``scale`` units) and ``variant`` /
+        ``reference``.
+    """
+    df = tidy[tidy["metric"].astype(str).str.startswith(prefix)]
+    if variant not in set(df["variant"]) or (reference is not None and reference not in set(df["variant"])):
+        raise KeyError(f"no {prefix}* metrics for {variant!r}" + (f" and {reference!r}" if reference else "")
+                       + f"; variants: {list(dict.fromkeys(tidy['variant']))}")
+    df = df.assign(_key=_pair_key(df))
+    dup = df.duplicated(["variant", "metric", "_key"])
+    if dup.any():
+        row = df[dup].iloc[0]
+        raise ValueError(f"variant {row['variant']!r} has two {row['metric']!r} values for (fold, seed) "
+                         f"{row['_key']}; one run per variant, fold and seed is expected")
+    labels = list(dict.fromkeys(m[len(prefix):] for m in df["metric"]))
+
+    def wide(v: str) -> pd.DataFrame:
+        w = df[df["variant"] == v].pivot(index="_key", columns="metric", values="value")
+        return w[[prefix + a for a in labels]]
+
+    runs = wide(variant)
+    if reference is not None:
+        ref = wide(reference)
+        keys = runs.index.intersection(ref.index)
+        runs = runs.loc[keys] - ref.loc[keys]
+    runs = runs.dropna()
+    x = runs.to_numpy(float) * scale  # (n runs, L labels)
+    n = len(x)
+    if n < 2:
+        raise ValueError(f"{n} run(s) of {variant!r}: the spread needs at least 2")
+    cov = np.atleast_2d(np.cov(x, rowvar=False, ddof=1))
+    total = cov.sum()
+    share = cov.sum(axis=1) / total if total > 0 else np.full(len(labels), np.nan)
+    out = pd.DataFrame({"mean": x.mean(axis=0), "std": x.std(axis=0, ddof=1), "share": share},
+                       index=pd.Index(labels, name="label"))
+    out.attrs.update(n=n, mean_std=float(x.mean(axis=1).std(ddof=1)), variant=variant, reference=reference)
+    return out
 
 
 def fold_noise(tidy: pd.DataFrame, metric: str, scale: float = 100.0) -> pd.DataFrame:
