@@ -49,6 +49,18 @@ def _pair_key(df: pd.DataFrame) -> pd.Series:
     return pd.Series(list(zip(*parts)), index=df.index)
 
 
+def _keyed_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with each row's (fold, seed) pair key in ``_key``; refuses a variant with two values
+    of one metric for one key (pairing needs one run per variant, fold and seed)."""
+    df = df.assign(_key=_pair_key(df))
+    dup = df.duplicated(["variant", "metric", "_key"])
+    if dup.any():
+        row = df[dup].iloc[0]
+        raise ValueError(f"variant {row['variant']!r} has two {row['metric']!r} values for (fold, seed) "
+                         f"{row['_key']}; one run per variant, fold and seed is expected")
+    return df
+
+
 def paired_comparison(tidy: pd.DataFrame, reference: str, metric: str,
                       confidence: float = 0.95) -> pd.DataFrame:
     """Paired differences variant − ``reference`` of ``metric`` over the (fold, seed) pairs both have.
@@ -78,12 +90,7 @@ def paired_comparison(tidy: pd.DataFrame, reference: str, metric: str,
     if reference not in set(df["variant"]):
         raise KeyError(f"reference variant {reference!r} has no {metric!r} values; variants: "
                        f"{list(dict.fromkeys(tidy['variant']))}")
-    df = df.assign(_key=_pair_key(df))
-    dup = df.duplicated(["variant", "_key"])
-    if dup.any():
-        row = df[dup].iloc[0]
-        raise ValueError(f"variant {row['variant']!r} has two {metric!r} values for (fold, seed) "
-                         f"{row['_key']}; one run per variant, fold and seed is expected")
+    df = _keyed_runs(df)
     wide = df.pivot(index="_key", columns="variant", values="value")
     ref = wide[reference]
     rows = {}
@@ -237,12 +244,7 @@ def spread_by_label(tidy: pd.DataFrame, variant: str, reference: str | None = No
     if variant not in set(df["variant"]) or (reference is not None and reference not in set(df["variant"])):
         raise KeyError(f"no {prefix}* metrics for {variant!r}" + (f" and {reference!r}" if reference else "")
                        + f"; variants: {list(dict.fromkeys(tidy['variant']))}")
-    df = df.assign(_key=_pair_key(df))
-    dup = df.duplicated(["variant", "metric", "_key"])
-    if dup.any():
-        row = df[dup].iloc[0]
-        raise ValueError(f"variant {row['variant']!r} has two {row['metric']!r} values for (fold, seed) "
-                         f"{row['_key']}; one run per variant, fold and seed is expected")
+    df = _keyed_runs(df)
     labels = list(dict.fromkeys(m[len(prefix):] for m in df["metric"]))
 
     def wide(v: str) -> pd.DataFrame:
