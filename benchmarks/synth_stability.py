@@ -181,7 +181,6 @@ import argparse
 import time
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -204,16 +203,17 @@ def parse_arm(tokens: list[str]) -> tuple[str, dict[str, Any]]:
 
 def summarise(tidy: pd.DataFrame, rows: list[str], metric: str = "f1_mean",
               learned_auc: float = 0.6) -> dict[str, Any]:
-    """Per-row seed statistics and the paired difference ``rows[1] − rows[0]`` (in points)."""
-    from scipy import stats
+    """Per-row seed statistics and the paired difference ``rows[1] − rows[0]`` (in points; its
+    95 % interval from :func:`afg.experiments.paired_comparison`, as every ablation table's)."""
+    from afg.experiments import paired_comparison
 
     f1 = tidy[tidy["metric"] == metric].pivot(index="seed", columns="variant", values="value") * 100
     auc = tidy[tidy["metric"] == "auc_mean"].pivot(index="seed", columns="variant", values="value")
     out: dict[str, Any] = {"f1": f1[rows], "row_std": f1[rows].std(ddof=1)}
     d = (f1[rows[1]] - f1[rows[0]]).dropna()
-    half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
+    pc = paired_comparison(tidy[tidy["variant"].isin(rows)], rows[0], metric).loc[rows[1]]
     out.update(diff=d, diff_mean=float(d.mean()), diff_std=float(d.std(ddof=1)) if len(d) > 1 else float("nan"),
-               diff_ci=(float(d.mean() - half), float(d.mean() + half)),
+               diff_ci=(100 * float(pc["ci_low"]), 100 * float(pc["ci_high"])),
                not_learned=[(r, int(s)) for r in rows for s, v in auc[r].items() if v < learned_auc])
     # the same spread in AUC points (threshold-free: tells a run that ranks faces differently from
     # one whose probabilities merely sit on the other side of 0.5)
