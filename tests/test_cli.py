@@ -68,7 +68,7 @@ def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 def test_help_documents_every_option(capsys):
     parser = build_parser()
     subs = _subparsers(parser)
-    assert set(subs) == {"train", "cv", "ablate", "eval", "prepare", "predict", "export", "demo"}
+    assert set(subs) == {"train", "cv", "ablate", "eval", "check", "prepare", "predict", "export", "demo"}
     for name, sub in subs.items():
         with pytest.raises(SystemExit) as exc:
             main([name, "--help"])

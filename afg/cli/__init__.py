@@ -6,6 +6,7 @@ Commands::
     afg cv      CONFIG.yaml [--set ...] [--folds K]                          every fold, mean ± std
     afg ablate  ABLATION.yaml                                                variants × folds table
     afg eval    CHECKPOINT [--data CONFIG.yaml] [--split val|train]          metrics of a checkpoint
+    afg check   DATASET --root RAW                                           read a copy of a release
     afg prepare DATASET --root RAW --out OUT                                 detect + align a release
     afg predict CHECKPOINT INPUTS... [-o out.csv]                            faces → AU/expression table
     afg export  CHECKPOINT OUT.safetensors                                   weights for model hubs
@@ -24,7 +25,7 @@ Runs go to ``--runs`` (default ``$AFG_RUNS_DIR`` or ``./runs``) through the run 
 
 Layout: :mod:`.parser` (options and help of every command; no torch), :mod:`.app` (:func:`main`),
 one module per command group — :mod:`.train` (train, cv, ablate), :mod:`.evaluate`,
-:mod:`.prepare`, :mod:`.predict`, :mod:`.export`, :mod:`.demo` — imported when its command runs,
+:mod:`.check`, :mod:`.prepare`, :mod:`.predict`, :mod:`.export`, :mod:`.demo` — imported when its command runs,
 :mod:`.configs` (the configs a command reads), :mod:`.common` and :mod:`.errors`.
 """
 from __future__ import annotations

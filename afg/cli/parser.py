@@ -17,7 +17,7 @@ __all__ = ["COMMANDS", "build_parser"]
 
 #: command -> module of afg.cli holding ``cmd_<command>``
 COMMANDS = {"train": "train", "cv": "train", "ablate": "train", "eval": "evaluate", "prepare": "prepare",
-            "predict": "predict", "export": "export", "demo": "demo"}
+            "check": "check", "predict": "predict", "export": "export", "demo": "demo"}
 #: options that take every following word (``nargs="+"``)
 _GREEDY = ("--set", "--option", "--metrics")
 _FMT = argparse.RawDescriptionHelpFormatter
@@ -67,7 +67,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
                      epilog="Run `afg COMMAND --help` for the options of a command.")
     parser.add_argument("--version", action="version", version=f"afg {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=partial(_Parser, argv=argv))
-    for add in (_train, _cv, _ablate, _eval, _prepare, _predict, _export, _demo):
+    for add in (_train, _cv, _ablate, _eval, _check, _prepare, _predict, _export, _demo):
         add(sub)
     return parser
 
@@ -185,6 +185,20 @@ def _prepare(sub: argparse._SubParsersAction) -> None:
     _with(p, _device, _progress)
 
 
+def _check(sub: argparse._SubParsersAction) -> None:
+    p = _command(sub, "check", "read a copy of a dataset release: counts, missing images, label anomalies")
+    p.add_argument("dataset", metavar="DATASET",
+                   help="bp4d, disfa, emotionet, affectnet, affwild2, rafdb, rafcompound, rafml, jaffe")
+    p.add_argument("--root", required=True, metavar="RAW", help="the release folder as distributed")
+    p.add_argument("--option", nargs="+", action="extend", metavar="KEY=VALUE", default=[],
+                   help="adapter options, as for prepare (e.g. num_classes=7)")
+    p.add_argument("--configs", metavar="DIR", default=None,
+                   help="configs whose data.dataset is DATASET are planned on the copy (default: "
+                        "the repository's configs/)")
+    p.add_argument("--show-missing", type=int, default=10, metavar="N",
+                   help="missing images listed (default 10)")
+
+
 def _predict(sub: argparse._SubParsersAction) -> None:
     p = _command(sub, "predict", "AU / expression predictions for images, folders and videos")
     _checkpoint(p, "ME-GraphAU or OpenGraphAU (41 AUs)")
@@ -244,6 +258,12 @@ DOCS = {
               "    Full: {}",
     "eval": "Evaluate a checkpoint on the held-out (or training) part of a data config's fold.\n"
             "The checkpoint must predict the data's labels (same number and names).",
+    "check": "Read a copy of an official release the way training will, before any GPU time: labelled\n"
+             "rows per official split / protocol fold against the published counts, images listed but\n"
+             "missing, label anomalies (a label with no value or no positive, a class absent from a\n"
+             "split, rows in no fold), and the faces each paper config in configs/ trains and tests on.\n"
+             "Exit 0: complete; 1: readable, with missing images or anomalies; 2: the layout cannot be\n"
+             "read (one line naming the file). Counts and sources: docs/datasets.md.",
     "prepare": "Detect (MTCNN) and align every face of an official release once, resumably; writes\n"
                "OUT/faces/, OUT/manifest.csv, OUT/failures.csv and OUT/prepare.json.",
     "predict": "Detect and align every face (MTCNN, batched) in images, folders (recursive) and videos\n"

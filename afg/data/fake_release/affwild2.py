@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ._faces import face, save
+from ._labels import vary_within
 
 __all__ = ["make_fake_affwild2_release"]
 
@@ -47,7 +48,8 @@ def make_fake_affwild2_release(root: str | os.PathLike, size: int = 112, with_fa
 
     Expressions as listed there; valence/arousal around each class's circumplex position
     (``afg.data.synth.labels.CIRCUMPLEX``); AUs from the synthetic model's 18-AU profile
-    (EmotioNet + BP4D statistics). With ``with_failures`` (else those rows are valid): frame 2 of
+    (EmotioNet + BP4D statistics), made present and absent in every video
+    (:func:`._labels.vary_within`). With ``with_failures`` (else those rows are valid): frame 2 of
     ``1-30-1280x720`` has expression ``-1`` and AUs ``-1``; in ``118-30-640x480`` frame 1 has V/A
     ``-5,-5`` and frame 3 no face image.
     """
@@ -61,6 +63,10 @@ def make_fake_affwild2_release(root: str | os.PathLike, size: int = 112, with_fa
     k = 0
     for v, (video, split, tasks, cls) in enumerate(VIDEOS):
         aus = sample_labels("all", n, rng)["occurrence"]  # (n, 18) over ALL_AUS
+        cols = [ALL_AUS.index(a) for a in au_cols]
+        gone = np.zeros((n, len(cols)), bool)
+        gone[[t for t in range(n) if cls[t] < 0]] = with_failures
+        aus[:, cols] = vary_within(aus[:, cols], [range(n)], gone)
         va = np.zeros((n, 2))
         for t, c in enumerate(cls):
             centre = np.zeros(2) if c not in _EMOTION else CIRCUMPLEX[EMOTION_NAMES.index(_EMOTION[c])]

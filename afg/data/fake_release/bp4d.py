@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ._faces import face, save
+from ._labels import vary_within
 
 __all__ = ["make_fake_bp4d_release"]
 
@@ -33,7 +34,8 @@ def make_fake_bp4d_release(root: str | os.PathLike, frames_per_task: int = 3,
     frames each. The default subjects lie in the three parts (F001 part 1, M011 part 2, F007 part 3).
 
     The 12 protocol AUs are drawn from the synthetic BP4D label model (:mod:`afg.data.synth.labels`:
-    ME-GraphAU's rates, AU-GCN's graph); the other columns are 0, 1 or 9 (not coded). With
+    ME-GraphAU's rates, AU-GCN's graph), then each is made present and absent in every session
+    (:func:`._labels.vary_within`); the other columns are 0, 1 or 9 (not coded). With
     ``with_failures``: one protocol AU of one frame is 9 (not coded), and the first session has one
     more frame on disk than coded (the uncoded part of the sequence).
     """
@@ -44,6 +46,10 @@ def make_fake_bp4d_release(root: str | os.PathLike, frames_per_task: int = 3,
     rng = np.random.default_rng(seed)
     n = frames_per_task
     labels = sample_au_labels("bp4d", n * len(sessions), seed=seed)  # (n*S, 12) in BP4D_AUS order
+    uncoded = np.zeros(labels.shape, bool)
+    if with_failures:
+        uncoded[1, BP4D_AUS.index(24)] = True  # AU24 of frame 2 of the first session: 9
+    labels = vary_within(labels, [range(s * n, (s + 1) * n) for s in range(len(sessions))], uncoded)
     occ = root / "AUCoding" / "AU_OCC"
     occ.mkdir(parents=True, exist_ok=True)
     for s, (subj, task) in enumerate(sessions):
@@ -54,9 +60,7 @@ def make_fake_bp4d_release(root: str | os.PathLike, frames_per_task: int = 3,
             vals = []
             for au in OCC_COLUMNS[1:]:
                 if au in BP4D_AUS:
-                    v = int(y[BP4D_AUS.index(au)])
-                    if with_failures and s == 0 and t == 1 and au == 24:
-                        v = 9
+                    v = 9 if uncoded[s * n + t, BP4D_AUS.index(au)] else int(y[BP4D_AUS.index(au)])
                 else:
                     v = int(rng.choice([0, 1, 9], p=[0.7, 0.1, 0.2]))
                 vals.append(v)

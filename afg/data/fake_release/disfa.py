@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ._faces import cat, face, photos, save
+from ._labels import vary_within
 
 __all__ = ["make_fake_disfa_release"]
 
@@ -29,7 +30,8 @@ def make_fake_disfa_release(root: str | os.PathLike, frames_per_subject: int = 3
     """A tiny release in DISFA's official layout, for demonstrations and tests.
 
     The 8 protocol AUs are drawn from the synthetic DISFA label model (fitted to the real DISFA
-    labels, :mod:`afg.data.synth.labels`), present ones at intensity 2–5, the 4 other coded AUs
+    labels, :mod:`afg.data.synth.labels`), then each is made present and absent in every subject's
+    frames (:func:`._labels.vary_within`); present ones at intensity 2–5, the 4 other coded AUs
     at 0–1. Frames are the real photographs (mirrored and shifted) and, every third frame, a
     synthetic face showing the frame's AUs. With ``with_failures``, the last frame of the first
     subject is a cat photograph (no face) and one labelled frame of the second subject has no
@@ -43,6 +45,10 @@ def make_fake_disfa_release(root: str | os.PathLike, frames_per_subject: int = 3
     rng = np.random.default_rng(seed)
     n = frames_per_subject
     labels = sample_au_labels("disfa", n * len(subjects), seed=seed)  # (n*S, 8) in DISFA_AUS order
+    gone = np.zeros(labels.shape, bool)  # frames without a face image: the cat, the missing frame
+    if with_failures:
+        gone[[s * n + n - 1 for s in range(min(2, len(subjects)))]] = True
+    labels = vary_within(labels, [range(s * n, (s + 1) * n) for s in range(len(subjects))], gone)
     for s, subj in enumerate(subjects):
         lab_dir = root / "ActionUnit_Labels" / subj
         img_dir = root / "Images_LeftCamera" / subj

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets.records import kfold_indices
 from ._faces import face, save
+from ._labels import vary_within
 
 __all__ = ["make_fake_emotionet_release"]
 
@@ -26,7 +28,8 @@ CSV_NAME = "EmotioNet_manually_annotated.csv"
 def make_fake_emotionet_release(root: str | os.PathLike, n_images: int = 9, size: int = 128,
                                 with_failures: bool = True, seed: int = 0) -> Path:
     """A tiny manually annotated EmotioNet: ``n_images`` rows, AUs drawn from the synthetic EmotioNet
-    label model (fitted to the 24,598 real labels, :mod:`afg.data.synth.labels`), an extra
+    label model (fitted to the 24,598 real labels, :mod:`afg.data.synth.labels`) and then made
+    present and absent in each protocol fold (:func:`._labels.vary_within`), an extra
     ``'AU 10'`` column the protocol ignores. With ``with_failures``: AU43 is ``999`` on one row,
     one URL carries stray quotes, an empty row follows the third, and the last image is missing
     (a dead link)."""
@@ -37,6 +40,12 @@ def make_fake_emotionet_release(root: str | os.PathLike, n_images: int = 9, size
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     labels = sample_au_labels("emotionet", n_images, seed=seed)  # (n, 12) in EMOTIONET_AUS order
+    gone = np.zeros(labels.shape, bool)
+    if with_failures:
+        gone[2, EMOTIONET_AUS.index(43)] = True  # 999
+        gone[n_images - 1] = True  # dead link
+    folds = kfold_indices(n_images, 3, 42)  # the adapter's folds over the annotation rows
+    labels = vary_within(labels, [np.flatnonzero(folds == k) for k in (1, 2, 3)], gone)
     header = ["URL", *[f"'AU {a}'" for a in EMOTIONET_AUS], "'AU 10'"]
     lines = [",".join(header)]
     for i in range(n_images):
@@ -45,7 +54,7 @@ def make_fake_emotionet_release(root: str | os.PathLike, n_images: int = 9, size
         if with_failures and i == 1:
             url = f"'{url}'"
         vals = [str(int(v)) for v in labels[i]]
-        if with_failures and i == 2:
+        if gone[i, EMOTIONET_AUS.index(43)] and i != n_images - 1:
             vals[EMOTIONET_AUS.index(43)] = "999"
         lines.append(",".join([url, *vals, str(int(rng.integers(0, 2)))]))
         if with_failures and i == 2:

@@ -26,12 +26,13 @@ _ADJ_OF = {"HA": "HAP", "SA": "SAD", "SU": "SUR", "AN": "ANG", "DI": "DIS", "FE"
 
 
 def make_fake_jaffe_release(root: str | os.PathLike, posers: Sequence[str] = ("KA", "KL"), size: int = 128,
-                            with_failures: bool = True, seed: int = 0) -> Path:
+                            with_failures: bool = False, seed: int = 0) -> Path:
     """A tiny JAFFE: each poser shows the 7 expressions once (the release: 3–4 repeats each, 256 px).
 
     Ratings: the posed expression's adjective is rated 3.5–4.8 and the others 1.3–2.6 (Neutral:
     all low), so thresholding at 3 gives back the posed class (the real ratings also blend).
-    With ``with_failures``, the last picture has no row in the rating table.
+    With ``with_failures`` (off by default: the real table rates every picture), the last picture
+    has no row in the rating table.
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
