@@ -53,7 +53,7 @@ class Protocol:
 
     def as_dict(self, fold: int = 1) -> dict[str, object]:
         return {"kind": self.kind, "k": self.k, "fold": fold if self.k > 1 else None,
-                "official": self.official, "text": self.fold_text(fold)}
+                "official": self.official, "text": self.fold_text(fold), "scheme": self.text}
 
 
 def records_labels(records: pd.DataFrame, au_names: Sequence[str], expression_names: Sequence[str],
