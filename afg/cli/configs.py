@@ -29,7 +29,7 @@ def load_config(path: str, overrides: Sequence[str] | None = None, fold: int | N
         require_model_name(path, overrides or [])
         if overrides:
             cfg = apply_to_stages(cfg.override(list(overrides)), list(overrides))
-        if fold is not None and not cfg.data.folds:
+        if fold is not None and cfg.data.folds == 0:
             raise UsageError(f"--fold {fold}: {path} uses the official split (data.folds: 0)")
         check_device(device)
         ov = {**({"data.fold": fold} if fold is not None else {}),

@@ -13,6 +13,7 @@ from ..experiments import (
     run_dir_for,
     verdict_note,
 )
+from ..experiments.datasets import protocol_fold_count
 from ..experiments.executors import ExecutorSpec, resolve_executor
 from ..predict import CheckpointError, resolve_checkpoint
 from ..reference import compare
@@ -28,7 +29,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.set, args.fold, args.device)
     if args.no_progress:
         cfg = cfg.override({"recipe.progress": False})
-    print(f"afg train: {cfg.model['name']} on {cfg.data.dataset} fold {cfg.data.fold}/{cfg.data.folds} "
+    of = f"/{cfg.data.folds}" if cfg.data.folds is not None else " of its protocol"
+    print(f"afg train: {cfg.model['name']} on {cfg.data.dataset} fold {cfg.data.fold}{of} "
           f"-> {run_dir_for(cfg, args.runs)}", flush=True)
     res = run(cfg, root=args.runs, force=args.force)
     print(f"{'cached' if res.cached else 'trained'} in {res.seconds:.1f} s ({res.precision}): {res.run_dir}")
@@ -46,7 +48,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.set, None, args.device)
     if args.no_progress:
         cfg = cfg.override({"recipe.progress": False})
-    k = args.folds or cfg.data.folds
+    k = args.folds or protocol_fold_count(cfg.data)
     if not k or k < 2:
         raise UsageError(f"{args.config}: cross-validation needs data.folds >= 2 (or --folds K)")
     print(f"afg cv: {cfg.model['name']} on {cfg.data.dataset}, {k} folds", flush=True)

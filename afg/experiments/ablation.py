@@ -193,6 +193,13 @@ class Ablation:
         found = [r.precision for *_, r in self.results] or [run_precision(c) for *_, c in self.configs()]
         return list(dict.fromkeys(found))
 
+    def protocols(self) -> list[dict[str, Any]]:
+        """The runs' protocols (``RunResult.protocol``: which faces trained, which were scored),
+        one per distinct scheme, after :meth:`run`."""
+        found = {str(p.get("scheme") or p.get("text")): p for *_, r in self.results
+                 for p in [getattr(r, "protocol", None) or {}] if p}
+        return list(found.values())
+
     def ema_decays(self) -> list[float | None]:
         """The runs' ``recipe.ema_decay`` (``None``: the live weights were scored)."""
         return list(dict.fromkeys(c.recipe.ema_decay for *_, c in self.configs()))
@@ -214,7 +221,19 @@ class Ablation:
         if decays:
             sel += ("; the weights scored: a moving average (recipe.ema_decay "
                     + " / ".join(f"{d:g}" for d in decays) + ")")
-        return f"mean ± std over {len(self.folds)} fold{'s' * (len(self.folds) != 1)}{seeds}; {sel}{prec}"
+        return (f"mean ± std over {len(self.folds)} fold{'s' * (len(self.folds) != 1)}{seeds}; "
+                f"{sel}{prec}{self._protocol_note()}")
+
+    def _protocol_note(self) -> str:
+        """``"; scored on …"`` for release data (synthetic tables say nothing new); cross-validation
+        on data with an official split says OFF-PROTOCOL first."""
+        protos = [p for p in self.protocols() if p.get("kind") not in ("held-out", None)
+                  and self.base.data.dataset.lower() != "synthetic"]
+        if not protos:
+            return ""
+        off = any(p.get("official") is False for p in protos)
+        schemes = " / ".join(dict.fromkeys(str(p.get("scheme") or p.get("text")) for p in protos))
+        return f"; {'OFF-PROTOCOL: ' if off else ''}scored on {schemes}"
 
     def compare(self, reference: str | None = None, metric: str | None = None,
                 confidence: float = 0.95) -> pd.DataFrame:

@@ -102,6 +102,17 @@ def load_experiment(config: ExperimentConfig | dict | str | os.PathLike) -> Expe
     return ExperimentConfig.from_yaml(config)
 
 
+def _check_classes(model: Any, num_classes: int, base: Any) -> None:
+    """An expression model's ``num_classes`` must be the data's class count: a target the model
+    has no output for (AffectNet's Contempt, code 7, under a 7-class model) is a config error,
+    not an index error half-way into training."""
+    names = getattr(base, "expression_names", None) if base is not None else None
+    if getattr(model, "task", None) == "expression" and names and len(names) != int(num_classes):
+        raise ConfigError(f"model.num_classes is {num_classes} but the data has {len(names)} expression "
+                          f"classes {list(names)}; pick the classes in data.options (e.g. AffectNet "
+                          f"num_classes: 7, Aff-Wild2 num_classes: 7) or change model.num_classes")
+
+
 _base = base_dataset  # the old private name (afg.cli and afg.demo import it); use afg.data.wrappers.base_dataset
 
 
@@ -120,6 +131,7 @@ def build_model(model_cfg: dict[str, Any], train_data: Dataset | None = None):
             raise ConfigError("model.num_classes is required (the data does not say)")
         cfg["num_classes"] = int(n)
     model = create_model(name, **cfg)
+    _check_classes(model, cfg["num_classes"], base)
     if base is not None and getattr(model, "label_names", None) is None:
         attr = {"au": "au_names", "expression": "expression_names",
                 "multilabel": "emotion_names"}.get(getattr(model, "task", "au"))

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from .ablation import Ablation
+from .datasets import protocol_fold_count
 
 __all__ = ["cross_validation"]
 
@@ -15,7 +16,7 @@ def cross_validation(config: Any, folds: int | None = None, root: str | os.PathL
                      metrics: list[str] | None = None, **run_kwargs: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run ``config`` on folds 1..k (cached); returns (per-fold tidy frame, mean ± std table)."""
     abl = Ablation(config, {"cv": {}}, folds=folds, root=root, metrics=metrics)
-    if folds is None:
-        abl.folds = list(range(1, abl.base.data.folds + 1))
+    if folds is None:  # the protocol's folds (data.folds, else the release's own)
+        abl.folds = list(range(1, protocol_fold_count(abl.base.data) + 1))
     tidy = abl.run(**run_kwargs)
     return tidy, abl.table(metrics)

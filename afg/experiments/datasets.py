@@ -20,8 +20,8 @@ from torch.utils.data import Dataset, Subset
 from ..config import Config, ConfigError
 from ..data.wrappers import CachedDataset, base_positions
 
-__all__ = ["DATASETS", "DataSpec", "build_basic_data", "build_data", "fresh_identities", "item_subjects",
-           "register_dataset", "selection_split"]
+__all__ = ["DATASETS", "DataSpec", "build_basic_data", "build_data", "data_protocol", "fresh_identities",
+           "item_subjects", "protocol_fold_count", "register_dataset", "release_protocol", "selection_split"]
 
 
 @dataclass
@@ -37,7 +37,7 @@ class DataSpec(Config):
     size: int = 112
     occlusion_rate: float = 0.0
     seed: int = 0
-    folds: int = 3
+    folds: int | None = None  # None: the dataset's protocol (synthetic and registered builders: 3)
     fold: int = 1
     img_size: int | None = None
     resize: int | None = None
@@ -55,6 +55,11 @@ class DataSpec(Config):
     decode_on: str = "cpu"
 
     def __post_init__(self) -> None:
+        if self.folds is None and self.dataset.lower() in DATASETS:
+            self.folds = 3  # the synthetic faces' (and any registered builder's) 3 folds, as always
+        if self.folds is not None and (self.folds < 0 or self.folds == 1):
+            raise ConfigError(f"data.folds: {self.folds} must be 0 (the official split), k >= 2, or "
+                              "unset (the dataset's protocol)")
         if self.folds and not 1 <= self.fold <= self.folds:
             raise ConfigError(f"data.fold: {self.fold} is not in 1..{self.folds} (folds are 1-based)")
         if self.augment_on not in ("cpu", "device"):
@@ -183,16 +188,41 @@ def _frame_sample(spec: DataSpec, labels: np.ndarray, videos: np.ndarray) -> np.
     return FrameSampling.from_spec(spec.frame_sampling).indices(labels, videos)
 
 
+def release_protocol(spec: DataSpec, adapter: Any = None) -> tuple[np.ndarray, np.ndarray, Any]:
+    """``(train_idx, test_idx, Protocol)`` of a release ``data`` spec: the pair of the adapter's
+    :meth:`~afg.data.datasets.ReleaseAdapter.protocol` that ``data.fold`` names.
+
+    ``data.folds`` unset is the dataset's own protocol — its folds (BP4D, DISFA, EmotioNet, JAFFE,
+    fold lists) or its official split (AffectNet, Aff-Wild2, RAF-DB, RAF-Compound, RAF-ML: train
+    on the training set, score the official validation / test set); ``0`` asks for the official
+    split; ``k`` ≥ 2 on data with an official split is off-protocol cross-validation (warned, and
+    the protocol's ``official`` is False in every export)."""
+    from ..data.datasets import get_adapter
+
+    if adapter is None:
+        if not spec.root:
+            raise ConfigError(f"data.root is required for dataset {spec.dataset!r}")
+        adapter = get_adapter(spec.dataset, spec.root, **spec.options)
+    try:
+        pairs, proto = adapter.protocol(spec.folds)
+    except ValueError as e:
+        raise ConfigError(f"data.folds: {e}") from None
+    if not 1 <= spec.fold <= len(pairs):
+        raise ConfigError(f"data.fold: {spec.fold} is not in 1..{len(pairs)} ({proto.text})")
+    tr, te = pairs[spec.fold - 1]
+    return tr, te, proto
+
+
 def _build_release(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
-    """Real datasets: the release adapter's folds over faces prepared by ``afg prepare``."""
+    """Real datasets: the release adapter's protocol (:func:`release_protocol`) over faces
+    prepared by ``afg prepare``; both datasets carry ``protocol`` (its :meth:`Protocol.as_dict`)."""
     from ..data.datasets import get_adapter
 
     if not spec.root:
         raise ConfigError(f"data.root is required for dataset {spec.dataset!r}")
     adapter = get_adapter(spec.dataset, spec.root, **spec.options)
     prepared = spec.prepared or str(Path(spec.root) / "prepared")
-    folds = adapter.folds(spec.folds or None)
-    tr, te = folds[(spec.fold - 1) if spec.folds else 0]
+    tr, te, proto = release_protocol(spec, adapter)
     if spec.frame_sampling:
         from ..data.sampling import video_ids
 
@@ -212,7 +242,40 @@ def _build_release(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
         val = adapter.dataset(prepared, indices=te, **kw)
     else:
         train, val = adapter.dataset(prepared, indices=tr, **kw), adapter.dataset(prepared, indices=te, **kw)
-    return _split(spec, train, None, val, None, crop)
+    train, val = _split(spec, train, None, val, None, crop)
+    for ds in (train, val):
+        ds.protocol = proto.as_dict(spec.fold)
+    return train, val
+
+
+def protocol_fold_count(spec: DataSpec) -> int:
+    """How many (train, test) pairs ``spec``'s protocol has: ``data.folds`` where it is given
+    (``0`` = one official split), else the release's own (its folds, or 1 for an official split;
+    the adapter is read)."""
+    if spec.folds is not None:
+        return max(1, int(spec.folds))
+    from ..data.datasets import get_adapter
+
+    if not spec.root:
+        raise ConfigError(f"data.root is required for dataset {spec.dataset!r}")
+    return len(get_adapter(spec.dataset, spec.root, **spec.options).folds(None))
+
+
+def data_protocol(data: Dataset | None, spec: DataSpec) -> dict[str, Any]:
+    """What a run's held-out faces are (``result.json``'s ``protocol``): the release protocol a
+    builder attached to ``data``, else the synthetic folds / held-out identities of ``spec`` (a
+    release run from before protocols were recorded: ``kind`` ``"unrecorded"``)."""
+    found = getattr(data, "protocol", None)
+    if isinstance(found, dict):
+        return dict(found)
+    if spec.dataset.lower() not in DATASETS:
+        return {"kind": "unrecorded", "k": spec.folds, "fold": spec.fold, "official": None,
+                "text": f"{spec.dataset}: not recorded (a run made before afg recorded protocols)"}
+    if spec.folds and spec.folds >= 2:
+        return {"kind": "subject-cv", "k": spec.folds, "fold": spec.fold, "official": True,
+                "text": f"fold {spec.fold} of {spec.folds} subject-disjoint folds of {spec.dataset}"}
+    return {"kind": "held-out", "k": 1, "fold": None, "official": True,
+            "text": f"held-out identities of {spec.dataset}"}
 
 
 def build_basic_data(spec: DataSpec) -> Dataset:

@@ -139,7 +139,7 @@ class NotebookSetup:
 
     Args mirror the ``parameters`` cell. ``epochs``/``folds`` ``None`` mean: the mode's default
     (quick: 1 epoch, fold 1; default: the overlay's ``epochs`` and ``folds``; real data: the
-    recipe's epochs and 3 folds). ``pretraining`` (``PRETRAINING``): the backbone's initialisation
+    recipe's epochs and the protocol's folds). ``pretraining`` (``PRETRAINING``): the backbone's initialisation
     in synthetic default mode, a name of :data:`afg.pretrain.PRETRAIN_PRESETS`
     (``"synthetic-long"``, the default :data:`afg.pretrain.DEFAULT_PRETRAINING`; ``"synthetic"``,
     the first default, a quarter of its steps) or a weights file.
@@ -194,6 +194,10 @@ class NotebookSetup:
             return int(self.folds)
         if self.quick:
             return 1
+        if not self.synthetic and paper:  # a release: its protocol's folds (1 for an official split)
+            from .datasets import protocol_fold_count
+
+            return protocol_fold_count(self.config(paper).data)
         return int(synthetic_overlay(paper, False).get("folds", 3)) if self.synthetic and paper else 3
 
     def fold_list(self, paper: str | None = None) -> list[int]:
@@ -216,8 +220,13 @@ class NotebookSetup:
         pre = f" pretraining={self.pretraining}" if self.synthetic and not self.quick else ""
         prec = self.precision(paper)
         prec = f" precision={prec.replace(' ', '-')}" if prec else ""
+        proto = ""
+        if not self.synthetic and paper:  # which faces train and which are scored
+            from .datasets import release_protocol
+
+            proto = f" protocol=[{release_protocol(self.config(paper).data)[2].text}]"
         return (f"mode={self.mode} dataset={self.dataset} device={self.resolved_device} "
-                f"folds={self.fold_list(paper)} seed={self.seed}{pre}{prec}")
+                f"folds={self.fold_list(paper)} seed={self.seed}{pre}{prec}{proto}")
 
     # ------------------------------------------------------------------ configs
     def config_path(self, paper: str) -> Path:
@@ -280,6 +289,6 @@ class NotebookSetup:
     def data(self, paper: str, overrides: Mapping[str, Any] | None = None, fold: int = 1):
         """``(train, val)`` datasets of ``paper``'s config (fold ``fold``)."""
         cfg = self.config(paper, overrides)
-        if cfg.data.folds:
+        if cfg.data.folds != 0:  # k folds, or the release's protocol (one pair for an official split)
             cfg = cfg.override({"data.fold": fold})
         return build_data(cfg.data)

@@ -44,6 +44,7 @@ from typing import Any
 from .. import __version__
 from ..utils import atomic_write_text, seed_everything
 from .config import ExperimentConfig, build_data, build_model, load_experiment, selection_split
+from .datasets import data_protocol
 
 __all__ = ["HASH_EXCLUDE", "ResolvedRun", "RunResult", "config_hash", "final_model_config", "is_complete",
            "resolve_runs", "run", "run_dir_for", "run_precision", "runs_root"]
@@ -227,6 +228,9 @@ class RunResult:
     selection: str = "val"
     selection_metrics: dict[str, Any] = field(default_factory=dict)
     precision: str = "float32"
+    #: which faces trained and which were scored (:func:`afg.experiments.datasets.data_protocol`;
+    #: ``official`` False: cross-validation asked for on data with an official split)
+    protocol: dict[str, Any] = field(default_factory=dict)
 
     def scalars(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.metrics.items()
@@ -266,7 +270,7 @@ def run(
     if DistContext.from_env().is_main:
         atomic_write_text(r.result_file, json.dumps(to_json(out), indent=1))
     return RunResult(out["metrics"], r.run_dir, False, r.config, res.history, time.perf_counter() - t0,
-                     res.model, r.selection, res.metrics, out["precision"])
+                     res.model, r.selection, res.metrics, out["precision"], out["protocol"])
 
 
 def _cached_result(r: ResolvedRun, load_model: bool) -> RunResult:
@@ -283,7 +287,8 @@ def _cached_result(r: ResolvedRun, load_model: bool) -> RunResult:
         model.to(_model_device(r.config.recipe.device))  # where a fresh run leaves its model
     return RunResult(done["metrics"], r.run_dir, True, r.config, done.get("history", []), 0.0, model,
                      done.get("selection", r.selection), done.get("selection_metrics", {}),
-                     done.get("precision", run_precision(r.config)))
+                     done.get("precision", run_precision(r.config)),
+                     done.get("protocol") or data_protocol(None, r.config.data))
 
 
 def _prepare_run_dir(r: ResolvedRun, force: bool) -> None:
@@ -315,6 +320,7 @@ def _train_and_evaluate(r: ResolvedRun) -> tuple[dict[str, Any], Any]:
     out = {"status": "complete", "selection": mode, "metrics": metrics, "selection_metrics": res.metrics,
            "best_epoch": res.best_epoch, "last_metrics": res.last_metrics, "history": res.history,
            "stages": res.stages, "run_dir": str(r.run_dir), "precision": run_precision(cfg),
+           "protocol": data_protocol(held_out, cfg.data),
            "sizes": {"train": len(fit_train), "selection": len(select) if select is not None else 0,
                      "held_out": len(held_out) if held_out is not None else 0}}
     return out, res

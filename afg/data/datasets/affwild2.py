@@ -6,12 +6,22 @@ each with ``Train_Set`` and ``Validation_Set`` holding ``<video>.txt``: one head
 ``valence,arousal`` or AU names) then one row per frame. Invalid values: EXPR −1, VA −5, AU −1
 (→ NaN). Row j labels ``cropped_aligned/<video>/{j+1:05d}.jpg``; frames without an image are
 reported in ``missing``. ``_left``/``_right`` videos show two people: each is its own subject.
-Records hold one row per (video, frame) over the requested tasks, NaN where a task has no label.
+Records hold one row per (video, frame) over the requested tasks, NaN where a task has no label;
+``joint=True`` keeps only the frames labelled in *every* requested task (Emotion-GCN's subset:
+an expression and both valence and arousal).
+
+Partitions: the challenges split videos per task, and a video can sit in ``Train_Set`` of one task
+and ``Validation_Set`` of another. Its frames then have no single official partition; the policy
+(``partition_conflict``): ``"exclude"`` (default) leaves the video out of both the training and the
+scored faces (``split`` = ``"conflict"``) — training on it would leak one task's validation video,
+scoring it would test on another's training video; a task name (``"EXPR"``) uses that task's
+partition; ``"error"`` refuses. Either way one warning names every such video and its partitions.
 """
 from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,18 +48,31 @@ class AffWild2(ReleaseAdapter):
     Args:
         root: folder holding the annotation task folders (anywhere up to 3 levels down) and
             ``cropped_aligned``.
-        tasks: subset of ``("EXPR", "VA", "AU")``.
+        tasks: subset of ``("EXPR", "VA", "AU")``; a named task's folder must exist. Default:
+            those of the three whose annotation folder exists (at least one).
         images: image folder relative to ``root`` (default ``cropped_aligned``).
+        joint: keep only the frames labelled in every task (expression, valence and arousal, AUs).
+        num_classes: 7 leaves out the ABAW3+ class ``Other`` (its frames lose their expression
+            label; with ``joint`` they are dropped), 8 keeps it; default: the files' classes.
+        partition_conflict: ``exclude`` | ``error`` | a task name (module docstring).
     """
 
     name = "affwild2"
 
-    def __init__(self, root, tasks: Sequence[str] = ("EXPR", "VA", "AU"), images: str | None = None,
+    def __init__(self, root, tasks: Sequence[str] | None = None, images: str | None = None,
+                 joint: bool = False, num_classes: int | None = None, partition_conflict: str = "exclude",
                  **kw):
-        self.task_names = tuple(t.upper() for t in tasks)
+        self._tasks_given = tasks is not None
+        self.task_names = tuple(t.upper() for t in (tasks if tasks is not None else _TASK_DIRS))
         bad = [t for t in self.task_names if t not in _TASK_DIRS]
         if bad:
             raise ValueError(f"unknown Aff-Wild2 tasks {bad}")
+        if num_classes not in (None, 7, 8):
+            raise ValueError("Aff-Wild2 num_classes must be 7 (Other left out) or 8")
+        policy = partition_conflict.upper() if partition_conflict.upper() in _TASK_DIRS else partition_conflict.lower()
+        if policy not in ("exclude", "error", *_TASK_DIRS):
+            raise ValueError(f"partition_conflict {partition_conflict!r}: exclude, error or a task name")
+        self.joint, self.num_classes, self.partition_conflict = bool(joint), num_classes, policy
         self._images = images
         self.au_names, self.expression_names = [], []
         self.has_va = "VA" in self.task_names
@@ -74,10 +97,15 @@ class AffWild2(ReleaseAdapter):
             or self.root / "cropped_aligned")
         per_video: dict[str, dict[str, tuple[np.ndarray, str]]] = {}
         found_any = False
+        dirs = {t: self._task_dir(t) for t in self.task_names}
+        missing = [t for t, d in dirs.items() if d is None]
+        if (self._tasks_given and missing) or len(missing) == len(dirs):
+            task = missing[0]
+            raise FileNotFoundError(f"Aff-Wild2: no {' or '.join(_TASK_DIRS[task])} folder under {self.root}")
+        self.task_names = tuple(t for t in self.task_names if dirs[t] is not None)
+        self.has_va = "VA" in self.task_names
         for task in self.task_names:
-            tdir = self._task_dir(task)
-            if tdir is None:
-                raise FileNotFoundError(f"Aff-Wild2: no {' or '.join(_TASK_DIRS[task])} folder under {self.root}")
+            tdir = dirs[task]
             found_any = True
             for sdir in sorted(p for p in tdir.iterdir() if p.is_dir()):
                 split = _SPLITS.get(sdir.name.lower())
@@ -111,9 +139,44 @@ class AffWild2(ReleaseAdapter):
                 df[f"split_{task}"] = split
                 if split is not None:
                     splits.append(split)
-            df["split"] = splits[0] if splits and len(set(splits)) == 1 else (splits[0] if splits else None)
+            df["split"] = self._partition(video, tasks)
             frames.append(df)
-        return pd.concat(frames, ignore_index=True)
+        rec = pd.concat(frames, ignore_index=True)
+        self._warn_conflicts(per_video)
+        if self.num_classes == 7 and len(self.expression_names) == 8:
+            rec.loc[rec["expression"] == 7, "expression"] = np.nan  # "Other" is not one of the 7
+            self.expression_names = self.expression_names[:7]
+        if self.joint:  # frames labelled in every task: an expression, V and A, at least one AU
+            keep = np.ones(len(rec), dtype=bool)
+            for task in self.task_names:
+                present = rec[self._columns(task)].notna()
+                keep &= (present.any(axis=1) if task == "AU" else present.all(axis=1)).to_numpy()
+            rec = rec[keep]
+        return rec.reset_index(drop=True)
+
+    def _partition(self, video: str, tasks: dict[str, tuple[np.ndarray, str]]) -> str | None:
+        """The partition of ``video``'s frames under ``partition_conflict`` (module docstring)."""
+        found = {t: split for t, (_, split) in tasks.items() if t in self.task_names}
+        if len(set(found.values())) <= 1:
+            return next(iter(found.values()), None)
+        if self.partition_conflict == "error":
+            raise ReleaseFormatError(self.root, None, f"video {video} is in different partitions per task "
+                                     f"{found}; partition_conflict: exclude or a task name decides")
+        if self.partition_conflict in found:
+            return found[self.partition_conflict]
+        return "conflict"
+
+    def _warn_conflicts(self, per_video: dict[str, dict[str, tuple[np.ndarray, str]]]) -> None:
+        clash = {v: {t: sp for t, (_, sp) in tasks.items() if t in self.task_names}
+                 for v, tasks in per_video.items()}
+        clash = {v: d for v, d in clash.items() if len(set(d.values())) > 1}
+        if not clash:
+            return
+        what = ("left out of training and scoring" if self.partition_conflict == "exclude"
+                else f"given the {self.partition_conflict} partition")
+        listed = "; ".join(f"{v}: " + ", ".join(f"{t} {sp}" for t, sp in d.items()) for v, d in sorted(clash.items()))
+        warnings.warn(f"Aff-Wild2: {len(clash)} video(s) sit in different partitions per task, {what} "
+                      f"(partition_conflict): {listed}", stacklevel=3)
 
     def _columns(self, task: str) -> list[str]:
         if task == "EXPR":

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .face_dataset import FaceDataset
-from .records import records_labels, subject_folds
+from .records import Protocol, protocol_folds, records_labels
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -212,25 +212,14 @@ class ReleaseAdapter:
 
     # -- protocol ----------------------------------------------------------------------------
     def folds(self, k: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``[(train_idx, test_idx), ...]`` positional indices into ``records``.
+        """``[(train_idx, test_idx), ...]`` positional indices into ``records``: the protocol of
+        :func:`~afg.data.datasets.records.protocol_folds` (``k`` None: the release's folds or its
+        official split; ``k`` ≥ 2 on data with an official split: off-protocol CV, warned)."""
+        return self.protocol(k)[0]
 
-        With a ``fold`` column: fold j tests the rows of fold j and trains on the others (``k``
-        must be None or the protocol's number of folds). Without: the official split (``train``
-        vs ``test``/``validation``) as a single pair; ``k`` given → subject-disjoint K folds.
-        """
-        r = self.records
-        if "fold" in r.columns and r["fold"].notna().any():
-            ids = sorted(int(f) for f in r["fold"].dropna().unique())
-            if k is not None and k != len(ids):
-                raise ValueError(f"{self.name} protocol defines {len(ids)} folds, asked for {k}")
-            fold = r["fold"].to_numpy()
-            return [(np.flatnonzero(fold != j), np.flatnonzero(fold == j)) for j in ids]
-        if k is None and "split" in r.columns:
-            split = r["split"].astype(str).to_numpy()
-            train = np.flatnonzero(split == "train")
-            test = np.flatnonzero(np.isin(split, ["test", "validation", "val"]))
-            return [(train, test)]
-        return subject_folds(r["subject"].astype(str).to_numpy(), k or 3)
+    def protocol(self, k: int | None = None) -> tuple[list[tuple[np.ndarray, np.ndarray]], Protocol]:
+        """``(folds, Protocol)``: :meth:`folds` and what they are (see ``protocol_folds``)."""
+        return protocol_folds(self.records, k, self.name)
 
     def split_indices(self, split: str) -> np.ndarray:
         """Positional indices of the rows of ``split`` (``train``/``validation``/``test``)."""

@@ -26,7 +26,7 @@ from torch.utils.data import Dataset
 
 from ..manifest import read_manifest, relative_source
 from ..transforms import to_tensor
-from .records import records_labels, subject_folds
+from .records import protocol_folds, records_labels
 
 __all__ = ["FaceDataset"]
 
@@ -116,18 +116,10 @@ class FaceDataset(Dataset):
         return {k: v.copy() for k, v in self._labels.items()}
 
     def folds(self, k: int | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``(train_idx, test_idx)`` pairs over this dataset: the protocol's folds (``fold``
-        column) or the official split, else subject-disjoint ``k`` folds."""
-        t = self.table
-        if "fold" in t.columns and t["fold"].notna().any():
-            ids = sorted(int(f) for f in t["fold"].dropna().unique())
-            f = t["fold"].to_numpy()
-            return [(np.flatnonzero(f != j), np.flatnonzero(f == j)) for j in ids]
-        if k is None and "split" in t.columns:
-            s = t["split"].astype(str).to_numpy()
-            return [(np.flatnonzero(s == "train"),
-                     np.flatnonzero(np.isin(s, ["test", "validation", "val"])))]
-        return subject_folds(self.subjects, k or 3)
+        """``(train_idx, test_idx)`` pairs over this dataset, by the rule of
+        :func:`~afg.data.datasets.records.protocol_folds`: the protocol's folds (``fold``
+        column) or the official split, else subject-disjoint ``k`` (default 3) folds."""
+        return protocol_folds(self.table, k, str(self.meta.get("dataset") or self.root.name))[0]
 
     def _load(self, i: int) -> np.ndarray:
         if self._cache_limit != 0 and i in self._cache:
