@@ -241,14 +241,27 @@ def _render_block(spec: str, results: _Results) -> str:
 
 
 # ---------------------------------------------------------------------------------------- pages
+_CODE = re.compile(r"^```.*?^```|`[^`\n]+`", re.S | re.M)
+
+
+def _in_code(text: str) -> Callable[[int], bool]:
+    """Whether a position of ``text`` lies in a fenced code block or an inline code span (markers
+    there are examples, not numbers: left as they are)."""
+    spans = [m.span() for m in _CODE.finditer(text)]
+    return lambda pos: any(a <= pos < b for a, b in spans)
+
+
 def render_text(text: str, folder: str | Path | None = None) -> str:
     """``text`` with every marker's content replaced by what the results files in ``folder``
-    (default :func:`afg.measured.results_dir`) say."""
+    (default :func:`afg.measured.results_dir`) say; markers inside code are left alone."""
     results = folder if isinstance(folder, _Results) else _Results(results_dir(folder))
-    text = _BLOCK.sub(lambda m: f"<!-- results-block:{m['spec']} -->\n{_render_block(m['spec'], results)}\n"
-                                "<!-- /results-block -->", text)
-    return _VALUE.sub(lambda m: f"<!-- results:{m['spec']} -->{_render_value(m['spec'], results)}"
-                                "<!-- /results -->", text)
+    in_code = _in_code(text)
+    text = _BLOCK.sub(lambda m: m[0] if in_code(m.start()) else
+                      f"<!-- results-block:{m['spec']} -->\n{_render_block(m['spec'], results)}\n"
+                      "<!-- /results-block -->", text)
+    in_code = _in_code(text)
+    return _VALUE.sub(lambda m: m[0] if in_code(m.start()) else
+                      f"<!-- results:{m['spec']} -->{_render_value(m['spec'], results)}<!-- /results -->", text)
 
 
 def page_paths(root: str | Path | None = None) -> list[Path]:
@@ -264,8 +277,11 @@ def page_paths(root: str | Path | None = None) -> list[Path]:
 def _mismatches(path: Path, text: str, results: _Results) -> list[str]:
     """One line per marker of ``text`` whose content differs from its rendering."""
     out = []
+    in_code = _in_code(text)
     for pattern, render, kind in ((_BLOCK, _render_block, "results-block"), (_VALUE, _render_value, "results")):
         for m in pattern.finditer(text):
+            if in_code(m.start()):
+                continue
             line = text.count("\n", 0, m.start()) + 1
             try:
                 want = render(m["spec"], results)
@@ -290,9 +306,9 @@ def check_pages(paths: Iterable[str | Path] | None = None, folder: str | Path | 
 
 
 #: what a measured number looks like in prose: a value with a unit of time, a percentage (not a
-#: confidence level, "95 % CI") or a ratio
+#: confidence level, "95 % CI") or a ratio (not a size, "7×7", "2 × 2 seeds")
 _MEASURED = re.compile(r"(?<![\w.])[−+-]?\d+(?:[.,]\d+)?\s?"
-                       r"(?:%(?!\s?(?:CI|confidence|interval))|×|min\b|minutes\b|s\b|seconds\b|h\b|hours\b)")
+                       r"(?:%(?!\s?(?:CI|confidence|interval))|×(?!\s?\d)|min\b|minutes\b|s\b|seconds\b|h\b|hours\b)")
 
 
 def unmarked_numbers(text: str) -> list[str]:

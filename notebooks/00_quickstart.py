@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 00 · Quickstart: install check, synthetic faces, a small ME-GraphAU, a prediction, a K-NN graph
 #
-# This notebook is the five-minute tour of **afg**:
+# This notebook is a quick tour of **afg**:
 #
 # 1. check the installation (versions, the device `DEVICE="auto"` resolves to);
 # 2. look at the embedded **synthetic faces** — procedural 68-landmark faces whose AU labels follow

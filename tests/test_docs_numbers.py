@@ -42,6 +42,17 @@ def test_the_readme_is_one_screen_deep_and_quotes_no_measurement_by_hand():
     assert not re.search(r"`[0-9a-f]{7,40}`", text), "commit hashes belong in results files, not the README"
 
 
+#: pages that quote no measured number outside markers: the README and the guides; not the dated
+#: record (synthetic.md) nor the pages other commands own (cluster, paper vs code, datasets)
+UNMARKED_FREE = ["README.md", *(f"docs/{p}.md" for p in (
+    "index", "install", "notebooks", "results", "cli", "data", "protocol", "inference", "architecture", "api"))]
+
+
+@pytest.mark.parametrize("page", UNMARKED_FREE)
+def test_guides_quote_no_measurement_by_hand(page):
+    assert docs.unmarked_numbers((REPO / page).read_text()) == []
+
+
 def test_values_render_from_the_results_file(tmp_path):
     write_results("bench", {"f1": {"a": 58.91, "b": None}, "rows": [{"x": 1}], "name": "z"},
                   command="python bench.py", precision="bf16", folder=tmp_path)
@@ -57,6 +68,8 @@ def test_values_render_from_the_results_file(tmp_path):
         "<!-- results:bench:@precision -->bf16<!-- /results -->, "
         f"<!-- results:other:k -->{docs.NOT_MEASURED}<!-- /results -->")
     assert docs.mark("bench", "f1.a", 58.91, ".1f") == "<!-- results:bench:f1.a:.1f -->58.9<!-- /results -->"
+    example = "`<!-- results:bench:f1.a -->1<!-- /results -->`\n```\n<!-- results:x:y -->2<!-- /results -->\n```\n"
+    assert docs.render_text(example, tmp_path) == example  # markers in code are examples
     with pytest.raises(KeyError, match=r"no 'f1\.c'"):
         docs.render_text("<!-- results:bench:f1.c -->?<!-- /results -->", tmp_path)
 
@@ -94,7 +107,7 @@ def test_the_per_paper_table_takes_a_new_results_file_without_editing_the_page(t
 def test_unmarked_numbers_finds_measurements_outside_markers_and_code():
     text = ("takes 11.8 min and 4.28× chance\n"
             "`3.1 min` in code, <!-- results:demo:minutes:.1f -->3.1<!-- /results --> min marked\n"
-            "```\n12 %\n```\n112 px, 3 folds, F1 49 %, a 95 % CI\n")
+            "```\n12 %\n```\n112 px, 3 folds, F1 49 %, a 95 % CI, 7×7 tokens, 2 × 2 seeds\n")
     assert docs.unmarked_numbers(text) == ["line 1: '11.8 min'", "line 1: '4.28×'", "line 6: '49 %'"]
 
 
