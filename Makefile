@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: demo demo-quick test test-fast lab bench lint clean venv
+.PHONY: demo demo-quick test test-fast lab bench lint clean venv docs docs-numbers
 
 venv: $(STAMP)
 
@@ -43,8 +43,19 @@ lab: $(STAMP)
 bench: $(STAMP)
 	for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
+# the measured numbers of README.md and docs/ from docs/results/*.json (afg.docs; --check: compare only)
+docs-numbers: $(STAMP)
+	$(PY) -m afg.docs
+
+# the documentation site into site/ (MkDocs + Material, mkdocstrings, the notebooks as pages;
+# strict: broken links and references fail). Needs the `docs` extra: pip install -e '.[docs]'
+docs: $(STAMP)
+	$(PY) -m afg.docs --check
+	$(PY) -c "import mkdocs, material, mkdocstrings, mkdocs_jupyter" 2>/dev/null || $(PY) -m pip install -q -e '.[docs]'
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check afg tests benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache site .cache

@@ -140,7 +140,28 @@ def main(quick: bool = False, runs: str | os.PathLike | None = None,
     _hr("done")
     print("wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()) + f"; total {total:.0f} s "
           f"({total / 60:.1f} min); process CPU time {cpu:.0f} s on {torch.get_num_threads()} threads")
+    _record(quick, table, results, timings, total)
     return 0
+
+
+def _record(quick: bool, table: pd.DataFrame, results: dict[str, RunResult], timings: dict[str, float],
+            total: float) -> None:
+    """The demo's summary as ``docs/results/demo.json`` (``--quick``: ``demo_quick.json``), the
+    file the README's and ``docs/`` pages render their demo numbers from (:func:`afg.docs.record`)."""
+    from .docs import record
+
+    rows = {"baseline": _BASELINE, "me_graphau_stage1": _STAGE1, "me_graphau": _FULL,
+            "every_au_present": _CHANCE, "paper_disfa": _PAPER}
+    auc = {k: results[k].metrics.get("auc_mean") for k in ("baseline", "me_graphau")}
+    data = {"mode": "quick" if quick else "full",
+            "minutes": round(total / 60, 2),
+            "seconds": {k: round(v, 1) for k, v in timings.items()},
+            "trained": {k: not r.cached for k, r in results.items()},  # False: the run came from the cache
+            "f1_mean": {k: round(float(table.loc[row, "mean"]), 2) for k, row in rows.items()},
+            "auc_mean": {k: None if v is None else round(100 * float(v), 2) for k, v in auc.items()},
+            "threads": torch.get_num_threads()}
+    record("demo_quick" if quick else "demo", data, command="python -m afg demo" + (" --quick" if quick else ""),
+           precision=results["me_graphau"].precision)
 
 
 def _hr(title: str) -> None:

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 00 · Quickstart: install check, synthetic faces, a small ME-GraphAU, a prediction, a K-NN graph
 #
-# This notebook is the five-minute tour of **afg**:
+# This notebook is a quick tour of **afg**:
 #
 # 1. check the installation (versions, the device `DEVICE="auto"` resolves to);
 # 2. look at the embedded **synthetic faces** — procedural 68-landmark faces whose AU labels follow
@@ -173,3 +173,13 @@ print("node features:", tuple(out["nodes"].shape), "· edges per node:", k)
 # * `01_data_preparation` — label statistics, MTCNN alignment, preparing an official release, folds.
 # * `02_me_graphau` — ANFL/MEFL step by step, two-stage training, the Table 3 ablation.
 # * `03`–`06` — the other four papers; `07` — every figure type; `08` — all paper figures and tables.
+
+# %% [markdown]
+# ## Recorded
+#
+# In default mode `setup.finish` writes this notebook's wall time and runs trained to
+# `docs/results/notebook_00.json`, the results file the README and `docs/` render their numbers from
+# (quick mode only prints them).
+
+# %%
+_ = setup.finish("00_quickstart")

@@ -333,3 +333,13 @@ _ = save_figure(fig, "01_cooccurrence_graph_disfa")
 #   (resumable, with a manifest and a failure list) and the training configs read
 #   `<root>/prepared`.
 # * Next: `02_me_graphau` trains on these faces.
+
+# %% [markdown]
+# ## Recorded
+#
+# In default mode `setup.finish` writes this notebook's wall time and runs trained to
+# `docs/results/notebook_01.json`, the results file the README and `docs/` render their numbers from
+# (quick mode only prints them).
+
+# %%
+_ = setup.finish("01_data_preparation")

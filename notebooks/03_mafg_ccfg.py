@@ -345,3 +345,13 @@ print(f"mode: {setup.mode}; folds: {abl.folds}")
 print("ours (best first): ", " > ".join(order.index))
 print("paper (best first):", " > ".join(order.sort_values("paper", ascending=False).index))
 print(noise_note(tidy, "f1_mean"))
+
+# %% [markdown]
+# ## Recorded
+#
+# In default mode `setup.finish` writes this notebook's wall time, runs trained and verdict counts to
+# `docs/results/notebook_03.json`, the results file the README and `docs/` render their numbers from
+# (quick mode only prints them).
+
+# %%
+_ = setup.finish("03_mafg_ccfg", {TABLE: order}, seeds=SEEDS)

@@ -213,3 +213,13 @@ print(f"mode: {setup.mode}; folds: {abl.folds}; graph source: {source}")
 print("F1 ours (best first): ", " > ".join(order_f1.index))
 print("F1 paper (best first):", " > ".join(order_f1.sort_values("paper", ascending=False).index))
 print(noise_note(tidy, "f1_mean"))
+
+# %% [markdown]
+# ## Recorded
+#
+# In default mode `setup.finish` writes this notebook's wall time, runs trained and verdict counts to
+# `docs/results/notebook_04.json`, the results file the README and `docs/` render their numbers from
+# (quick mode only prints them).
+
+# %%
+_ = setup.finish("04_au_gcn", {"au_gcn/table4": order_f1}, seeds=SEEDS)

@@ -251,3 +251,13 @@ print(f"mode: {setup.mode}; folds: {abl.folds}")
 print("accuracy ours (best first): ", " > ".join(order.index))
 print("accuracy paper (best first):", " > ".join(order.sort_values("paper", ascending=False).index))
 print(noise_note(tidy, "accuracy"))
+
+# %% [markdown]
+# ## Recorded
+#
+# In default mode `setup.finish` writes this notebook's wall time, runs trained and verdict counts to
+# `docs/results/notebook_05.json`, the results file the README and `docs/` render their numbers from
+# (quick mode only prints them).
+
+# %%
+_ = setup.finish("05_emotion_gcn", {"emotion_gcn/table1": order}, seeds=SEEDS)

@@ -203,3 +203,13 @@ for t, o in orders.items():
     print(f"{t} AP ours (best first): ", " > ".join(o.index))
     print(f"{t} AP paper (best first):", " > ".join(o.dropna().sort_values("paper", ascending=False).index))
 print(noise_note(tidy, "average_precision", scale=1.0, unit=""))
+
+# %% [markdown]
+# ## Recorded
+#
+# In default mode `setup.finish` writes this notebook's wall time, runs trained and verdict counts to
+# `docs/results/notebook_06.json`, the results file the README and `docs/` render their numbers from
+# (quick mode only prints them).
+
+# %%
+_ = setup.finish("06_svml_rgcn", {f"svml_rgcn/{t}_{TAB}": o for t, o in orders.items()}, seeds=SEEDS)

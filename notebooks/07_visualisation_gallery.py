@@ -341,3 +341,13 @@ shown = [c for c in ("AU01", "AU02", "AU06", "AU12") if c in predictor.label_nam
 fig = plot_au_timeline(session, aus=shown, names=names)
 _ = save_figure(fig, "07_au_timeline")
 session[["frame", "time_s", *shown]].iloc[::5].round(2)
+
+# %% [markdown]
+# ## Recorded
+#
+# In default mode `setup.finish` writes this notebook's wall time and runs trained to
+# `docs/results/notebook_07.json`, the results file the README and `docs/` render their numbers from
+# (quick mode only prints them).
+
+# %%
+_ = setup.finish("07_visualisation_gallery")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +19,9 @@ import torch
 
 matplotlib.use("Agg")
 torch.set_num_threads(1)
+# results files (afg.measured) that commands under test write go to a temporary folder, never into
+# the checkout's docs/results (tests that read those pass the folder explicitly)
+os.environ.setdefault("AFG_RESULTS_DIR", tempfile.mkdtemp(prefix="afg-results-"))
 
 #: environment variables that afg code sets (set_deterministic, notebooks' setup)
 _ENV_KEYS = ("CUBLAS_WORKSPACE_CONFIG", "AFG_CACHE_DIR", "AFG_RUNS_DIR", "AFG_FIGURES_DIR", "AFG_JOBS",

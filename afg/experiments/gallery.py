@@ -35,6 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ..docs import mark
 from ..utils import atomic_write_bytes, atomic_write_text
 from .notebook_setup import CONFIGS_DIR, NotebookSetup
 
@@ -138,9 +139,10 @@ def _image_run(abl, variant: str, fold: int, seed: int):
     raise KeyError(f"{variant!r} fold {fold} seed {seed} was not run")
 
 
-def _verdict_table(abl) -> tuple[Any, str]:
+def _verdict_table(abl) -> tuple[Any, str, Any]:
     """Table 3 in the paper's row order: our F1, paired Δ [95 % CI] vs the backbone row, the
-    paper's F1 and Δ (ResNet-50), the verdict; and the note under it."""
+    paper's F1 and Δ (ResNet-50), the verdict; the note under it; the verdicts
+    (:func:`~afg.experiments.analysis.paper_verdicts`)."""
     import pandas as pd
 
     from .. import reference
@@ -157,7 +159,7 @@ def _verdict_table(abl) -> tuple[Any, str]:
     out["Δ paper"] = ["" if v == _REFERENCE_ROW else f"{ver.loc[v, 'Δ paper']:+.1f}" for v in out.index]
     out["verdict"] = ["reference" if v == _REFERENCE_ROW else ver.loc[v, "verdict"] for v in out.index]
     out.index.name = "Table 3 row"
-    return out, f"{verdict_note(ver)}. {ours.attrs['note']}."
+    return out, f"{verdict_note(ver)}. {ours.attrs['note']}.", ver
 
 
 def _epochs(n: int) -> str:
@@ -166,6 +168,31 @@ def _epochs(n: int) -> str:
 
 def _describe_runs(results) -> str:
     return ", ".join(f"`{r.run_dir.name}`" for r in results)
+
+
+def _record(setup: NotebookSetup, abl, ver, note: str, emo, emo_model,
+            seeds: Sequence[int] | None) -> dict[str, Any]:
+    """The numbers the caption file quotes, as ``docs/results/gallery.json`` (default mode only:
+    :func:`afg.docs.record`); returns them (the caption renders them through :func:`afg.docs.mark`)."""
+    from ..docs import record
+    from ..metrics.expression import fig6_structure
+
+    fig6 = fig6_structure(emo_model.classifier_vectors(), emo_model.node_names)
+    lo, med, hi = fig6["classifier_cos"]
+    data = {"table3": {**{k: int(v) for k, v in ver.attrs["counts"].items()}, "pairs": int(ver.attrs["n_pairs"]),
+                       "kendall_tau": round(float(ver.attrs["kendall_tau"]), 2), "runs": len(abl.results),
+                       "note": note},
+            "emotion_gcn": {"accuracy": round(100 * float(emo.metrics["accuracy"]), 1),
+                            "cos_min": round(lo, 2), "cos_median": round(med, 2), "cos_max": round(hi, 2),
+                            "valence_nearest": fig6["valence_nearest"],
+                            "valence_happy_rank": fig6["valence_happy_rank"],
+                            "arousal_high": round(fig6["arousal_high"], 2), "arousal_rest": round(fig6["arousal_rest"], 2)},
+            "runs": {"me_graphau": [r.run_dir.name for *_, r in abl.results], "emotion_gcn": emo.run_dir.name},
+            "seeds": list(seeds) if seeds is not None else [setup.seed]}
+    if setup.synthetic and not setup.quick:
+        record("gallery", data, command="jupyter execute notebooks/08_paper_figures.ipynb (QUICK=False): "
+               "afg.experiments.gallery.write_gallery", precision=emo.precision)
+    return data
 
 
 def write_gallery(setup: NotebookSetup, folder: str | os.PathLike | None = None, *, fold: int = 1,
@@ -248,7 +275,8 @@ def write_gallery(setup: NotebookSetup, folder: str | os.PathLike | None = None,
                                  emo_model.node_names, ax_size=3.6)
     files["classifier_cosine.png"] = write_png(fig, out / "classifier_cosine.png", dpi, max_bytes)
 
-    table, note = _verdict_table(abl)
+    table, note, ver = _verdict_table(abl)
+    results = _record(setup, abl, ver, note, emo, emo_model, seeds)
     fig = plot_table(table, title="ME-GraphAU Table 3 on synthetic faces: paired Δ F1 vs the backbone row",
                      note=note)
     files["verdict_table.png"] = write_png(fig, out / "verdict_table.png", dpi, max_bytes)
@@ -264,7 +292,8 @@ def write_gallery(setup: NotebookSetup, folder: str | os.PathLike | None = None,
         "# Gallery",
         "",
         "Written by `afg.experiments.gallery.write_gallery` (notebook 08, section *Gallery for the "
-        "README*) from the run cache; do not edit by hand — rerun notebook 08 with `QUICK=False`.",
+        "README*) from the run cache; do not edit by hand — rerun notebook 08 with `QUICK=False`. "
+        "Its numbers render from `docs/results/gallery.json`, which the same call writes (`python -m afg.docs`).",
         "",
         f"Runs: {head}. Pictures: fold {fold}, seed {setup.seed}, the first face of each of "
         f"{len(set(batch['subject']))} of the fold's held-out identities ({len(val)} faces, "
@@ -281,13 +310,17 @@ def write_gallery(setup: NotebookSetup, folder: str | os.PathLike | None = None,
         f"the same ME-GraphAU model, on the same faces. Run {_describe_runs([me])}.",
         f"* `classifier_cosine.png` — cosine similarity of the 7 expression classifiers and the 2 "
         f"valence/arousal regressors that Emotion-GCN's GCN generates from the label graph (its Fig. 6); "
-        f"`emotion_gcn` row of Table I, fold {fold}, {_epochs(emo.config.recipe.epochs)}. Run "
-        f"{_describe_runs([emo])}.",
+        f"`emotion_gcn` row of Table I, fold {fold}, {_epochs(emo.config.recipe.epochs)}, held-out accuracy "
+        f"{mark('gallery', 'emotion_gcn.accuracy', results['emotion_gcn']['accuracy'], '.1f')} %; pairwise "
+        f"cosine of the classifiers {mark('gallery', 'emotion_gcn.cos_min', results['emotion_gcn']['cos_min'], '+.2f')} "
+        f"to {mark('gallery', 'emotion_gcn.cos_max', results['emotion_gcn']['cos_max'], '+.2f')}; the valence "
+        f"regressor's nearest classifier: {mark('gallery', 'emotion_gcn.valence_nearest', results['emotion_gcn']['valence_nearest'])}. "
+        f"Run {_describe_runs([emo])}.",
         f"* `verdict_table.png` — ME-GraphAU Table 3 (notebook 02's configs) over folds {abl.folds} × "
         f"seeds {seed_list} ({len(ver_runs)} runs): mean ± std F1, each row's paired Δ F1 [95 % CI] "
         "against *Backbone (WBCE)*, the paper's ResNet-50 column (BP4D) and its Δ, and the verdict "
         "(reproduced: same sign and our interval excludes 0; contradicted: opposite sign, interval "
-        "excludes 0; unresolved: interval includes 0). " + note,
+        "excludes 0; unresolved: interval includes 0). " + mark("gallery", "table3.note", note),
         "",
     ]
     files["README.md"] = atomic_write_text(out / "README.md", "\n".join(lines))

@@ -125,6 +125,11 @@ def _set_epochs(d: dict[str, Any], epochs: int) -> dict[str, Any]:
     return d
 
 
+def _run_folders(root: Path) -> set[str]:
+    """The run folders under the run cache ``root`` (a run's folder holds its ``config.yaml``)."""
+    return {p.parent.name for p in Path(root).glob("*/config.yaml")} if Path(root).is_dir() else set()
+
+
 def _fold_numbers(folds: Sequence[int] | int | None, default: list[int]) -> list[int]:
     if folds is None:
         return list(default)
@@ -177,6 +182,12 @@ class NotebookSetup:
         from ..viz import use_style
 
         use_style()
+        import time
+
+        from .runner import runs_root
+
+        self._started = time.perf_counter()
+        self._runs_before = _run_folders(runs_root())
 
     # ------------------------------------------------------------------ modes
     @property
@@ -285,6 +296,46 @@ class NotebookSetup:
         sw.k = sw.base.data.folds
         sw.folds = _fold_numbers(folds, self.fold_list(paper))
         return sw
+
+    def finish(self, notebook: str, tables: Mapping[str, Any] | None = None,
+               seeds: Sequence[int] | None = None) -> dict[str, Any]:
+        """The notebook's closing summary: wall time since this setup was made, runs trained (new
+        run folders) and taken from the cache, and per paper table the verdict counts of its
+        :func:`~afg.experiments.analysis.ordering` (``tables``: ``{"me_graphau/table3": order}``).
+        In the synthetic default mode (``QUICK=False``) it is written to
+        ``docs/results/notebook_<NN>.json`` (:func:`afg.docs.record`), whose ``summary`` is the
+        paper's row in the README's per-paper table; quick mode and real data only print it."""
+        import time
+
+        from ..docs import PAPER_ROWS, record
+        from .runner import runs_root
+
+        new = len(_run_folders(runs_root()) - self._runs_before)
+        data: dict[str, Any] = {"notebook": notebook, "mode": self.mode,
+                                "minutes": round((time.perf_counter() - self._started) / 60, 2),
+                                "runs_trained": new, "seeds": self.run_seeds(seeds),
+                                "tables": {}}
+        for name, order in (tables or {}).items():
+            a = order.attrs
+            data["tables"][name] = {**{k: int(v) for k, v in a.get("counts", {}).items()},
+                                    "pairs": int(a.get("n_pairs", 0)),
+                                    "kendall_tau": None if a.get("kendall_tau") != a.get("kendall_tau")
+                                    else round(float(a["kendall_tau"]), 2)}
+        paper = next((p["paper"] for p in PAPER_ROWS if p["notebook"] == notebook), None)
+        if paper is not None and data["tables"]:
+            verdicts = "; ".join(
+                f"{t.split('/')[-1]}: {v.get('reproduced', 0)} / "
+                f"{v.get('contradicted', 0)} / {v.get('unresolved', 0)} ({v['pairs']} pairs)"
+                for t, v in data["tables"].items())
+            data["summary"] = {"paper": paper, "synthetic verdicts (reproduced / contradicted / unresolved)": verdicts,
+                               "notebook time (min)": f"{data['minutes']:.1f}"}
+        print(f"{notebook}: {data['minutes']:.1f} min, {new} run(s) trained; "
+              + ("; ".join(f"{t}: {v}" for t, v in data["tables"].items()) or "no verdict table"), flush=True)
+        if self.synthetic and not self.quick:
+            record(f"notebook_{notebook.split('_')[0]}", data,
+                   command=f"jupyter execute notebooks/{notebook}.ipynb (QUICK=False)",
+                   precision=self.precision() or None)
+        return data
 
     def data(self, paper: str, overrides: Mapping[str, Any] | None = None, fold: int = 1):
         """``(train, val)`` datasets of ``paper``'s config (fold ``fold``)."""

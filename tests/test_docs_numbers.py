@@ -1,0 +1,137 @@
+"""Numbers that cannot go stale (afg.docs): every marked number of README.md and docs/ equals what
+its results file (docs/results/<name>.json, written by the command that measured it) says, the
+README quotes no measured number outside markers, and the writers fill the files the pages read."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from afg import docs
+from afg.measured import write_results
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "docs" / "results"
+
+
+def test_every_page_agrees_with_its_results_files():
+    """The check `make docs-numbers` leaves clean; a failure names file:line, the marker and both
+    values (rerun `python -m afg.docs` after the measuring command wrote its file)."""
+    bad = docs.check_pages(docs.page_paths(REPO), RESULTS)
+    assert not bad, "\n".join(bad)
+
+
+def test_every_committed_results_file_is_complete():
+    for path in sorted(RESULTS.glob("*.json")):
+        record = json.loads(path.read_text())
+        assert record["name"] == path.stem
+        assert {"command", "date", "commit", "machine", "precision", "data"} <= set(record), path
+
+
+def test_the_readme_is_one_screen_deep_and_quotes_no_measurement_by_hand():
+    text = (REPO / "README.md").read_text()
+    lines = text.splitlines()
+    assert len(lines) <= 200
+    first_command = next(i for i, line in enumerate(lines, 1) if line.startswith("make "))
+    assert first_command <= 40, f"first command on line {first_command}"
+    assert docs.unmarked_numbers(text) == []
+    assert not re.search(r"(?<![\w/])#\d{2,}\b", text), "issue numbers belong in the history, not the README"
+    assert not re.search(r"`[0-9a-f]{7,40}`", text), "commit hashes belong in results files, not the README"
+
+
+#: pages that quote no measured number outside markers: the README and the guides; not the dated
+#: record (synthetic.md) nor the pages other commands own (cluster, paper vs code, datasets)
+UNMARKED_FREE = ["README.md", *(f"docs/{p}.md" for p in (
+    "index", "install", "notebooks", "results", "cli", "data", "protocol", "inference", "architecture", "api"))]
+
+
+@pytest.mark.parametrize("page", UNMARKED_FREE)
+def test_guides_quote_no_measurement_by_hand(page):
+    assert docs.unmarked_numbers((REPO / page).read_text()) == []
+
+
+def test_values_render_from_the_results_file(tmp_path):
+    write_results("bench", {"f1": {"a": 58.91, "b": None}, "rows": [{"x": 1}], "name": "z"},
+                  command="python bench.py", precision="bf16", folder=tmp_path)
+    page = ("F1 <!-- results:bench:f1.a:.1f -->?<!-- /results --> and "
+            "<!-- results:bench:rows.0.x -->?<!-- /results -->, "
+            "<!-- results:bench:f1.b -->?<!-- /results -->, "
+            "<!-- results:bench:@precision -->?<!-- /results -->, "
+            "<!-- results:other:k -->?<!-- /results -->")
+    assert docs.render_text(page, tmp_path) == (
+        "F1 <!-- results:bench:f1.a:.1f -->58.9<!-- /results --> and "
+        "<!-- results:bench:rows.0.x -->1<!-- /results -->, "
+        "<!-- results:bench:f1.b -->—<!-- /results -->, "
+        "<!-- results:bench:@precision -->bf16<!-- /results -->, "
+        f"<!-- results:other:k -->{docs.NOT_MEASURED}<!-- /results -->")
+    assert docs.mark("bench", "f1.a", 58.91, ".1f") == "<!-- results:bench:f1.a:.1f -->58.9<!-- /results -->"
+    example = "`<!-- results:bench:f1.a -->1<!-- /results -->`\n```\n<!-- results:x:y -->2<!-- /results -->\n```\n"
+    assert docs.render_text(example, tmp_path) == example  # markers in code are examples
+    with pytest.raises(KeyError, match=r"no 'f1\.c'"):
+        docs.render_text("<!-- results:bench:f1.c -->?<!-- /results -->", tmp_path)
+
+
+def test_a_planted_stale_number_fails_the_check(tmp_path):
+    """A page that says 58.9 where its results file now says 61.2 is caught, with file and line."""
+    write_results("demo", {"f1_mean": {"me_graphau": 61.2}}, command="python -m afg demo", folder=tmp_path)
+    page = tmp_path / "page.md"
+    page.write_text("# t\n\nME-GraphAU F1 <!-- results:demo:f1_mean.me_graphau:.1f -->58.9<!-- /results -->.\n")
+    bad = docs.check_pages([page], tmp_path)
+    assert bad == [f"{page}:3: results:demo:f1_mean.me_graphau:.1f: page says '58.9', results file says '61.2'"]
+    assert docs.main(["--results", str(tmp_path), str(page)]) == 0  # render in place...
+    assert docs.check_pages([page], tmp_path) == []  # ...and the page agrees again
+    assert "61.2" in page.read_text()
+
+
+def test_the_per_paper_table_takes_a_new_results_file_without_editing_the_page(tmp_path):
+    page = "<!-- results-block:papers -->\nold\n<!-- /results-block -->\n"
+    empty = docs.render_text(page, tmp_path)
+    assert empty.count("\n| ") == 2 + len(docs.PAPER_ROWS) - 1  # header, rule, one row per paper
+    write_results("replication_x", {"summary": [{"paper": "AU-GCN", "replicated": "2 / 3"}]},
+                  command="afg ablate x --replicate 2,3", folder=tmp_path)
+    table = docs.render_text(page, tmp_path)
+    header = table.splitlines()[1]
+    assert header.endswith("| replicated |")
+    au_gcn = next(line for line in table.splitlines() if line.startswith("| AU-GCN"))
+    assert au_gcn.endswith("| 2 / 3 |")
+    me = next(line for line in table.splitlines() if line.startswith("| ME-GraphAU"))
+    assert me.endswith("|  |")  # no file for it: an empty cell
+    write_results("bad", {"summary": {"paper": "Nope", "x": 1}}, command="c", folder=tmp_path)
+    with pytest.raises(ValueError, match="unknown paper 'Nope'"):
+        docs.render_text(page, tmp_path)
+
+
+def test_unmarked_numbers_finds_measurements_outside_markers_and_code():
+    text = ("takes 11.8 min and 4.28× chance\n"
+            "`3.1 min` in code, <!-- results:demo:minutes:.1f -->3.1<!-- /results --> min marked\n"
+            "```\n12 %\n```\n112 px, 3 folds, F1 49 %, a 95 % CI, 7×7 tokens, 2 × 2 seeds\n")
+    assert docs.unmarked_numbers(text) == ["line 1: '11.8 min'", "line 1: '4.28×'", "line 6: '49 %'"]
+
+
+def test_notebook_finish_writes_time_and_verdict_counts(tmp_path, monkeypatch):
+    """The closing cell of a notebook: in the synthetic default mode a results file with the wall
+    time, new run folders and each table's verdict counts, and a summary for the per-paper table."""
+    from afg.experiments.notebook_setup import NotebookSetup
+
+    monkeypatch.setenv("AFG_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("AFG_RUNS_DIR", str(tmp_path / "runs"))
+    order = pd.DataFrame({"ours": [1.0]})
+    order.attrs.update(counts={"reproduced": 5, "contradicted": 0, "unresolved": 1, "no claim": 0},
+                       kendall_tau=0.8095, n_pairs=4)
+    setup = NotebookSetup(quick=False)
+    (tmp_path / "runs" / "me_graphau-abc").mkdir(parents=True)
+    (tmp_path / "runs" / "me_graphau-abc" / "config.yaml").write_text("x: 1\n")
+    data = setup.finish("02_me_graphau", {"me_graphau/table3": order}, seeds=[0, 1])
+    record = json.loads((tmp_path / "results" / "notebook_02.json").read_text())
+    assert record["data"] == json.loads(json.dumps(data))
+    assert data["runs_trained"] == 1 and data["seeds"] == [0, 1]
+    assert data["tables"]["me_graphau/table3"] == {"reproduced": 5, "contradicted": 0, "unresolved": 1,
+                                                   "no claim": 0, "pairs": 4, "kendall_tau": 0.81}
+    assert data["summary"]["paper"] == "ME-GraphAU"
+    assert "table3: 5 / 0 / 1 (4 pairs)" in data["summary"].values()
+    assert record["command"].startswith("jupyter execute notebooks/02_me_graphau.ipynb")
+    NotebookSetup(quick=True).finish("02_me_graphau", {"me_graphau/table3": order})
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["notebook_02.json"]  # quick: printed only
