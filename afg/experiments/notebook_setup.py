@@ -142,7 +142,9 @@ class NotebookSetup:
     recipe's epochs and 3 folds). ``pretraining`` (``PRETRAINING``): the backbone's initialisation
     in synthetic default mode, a name of :data:`afg.pretrain.PRETRAIN_PRESETS`
     (``"synthetic-long"``, the default :data:`afg.pretrain.DEFAULT_PRETRAINING`; ``"synthetic"``,
-    the first default, a quarter of its steps) or a weights file.
+    the first default, a quarter of its steps) or a weights file. ``progress``: the runs' epoch bars
+    (``recipe.progress``, not part of the run key): widgets in JupyterLab, one line per epoch where
+    bars do not render (:mod:`afg.progress`).
     """
 
     quick: bool = False
@@ -155,6 +157,7 @@ class NotebookSetup:
     threads: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     pretraining: str = DEFAULT_PRETRAINING
+    progress: bool = True
 
     def __post_init__(self) -> None:
         self.dataset = (self.dataset or "synthetic").lower()
@@ -244,7 +247,7 @@ class NotebookSetup:
             if self.epochs is not None:
                 d = _set_epochs(d, int(self.epochs))
         d = apply_overrides(d, {"recipe.seed": self.seed, "recipe.device": self.device,
-                                "recipe.progress": False, **dict(self.extra)})
+                                "recipe.progress": self.progress, **dict(self.extra)})
         if overrides:
             d = apply_overrides(d, dict(overrides))
         return ExperimentConfig.from_dict(d)
