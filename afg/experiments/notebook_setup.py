@@ -28,9 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..config import apply_overrides
+from ..config import apply_overrides, parse_yaml
 from ..pretrain import DEFAULT_PRETRAINING, PRETRAIN_PRESETS, preset_spec
 from .ablation import Ablation, Sweep
 from .config import ExperimentConfig, build_data, load_experiment
@@ -70,7 +68,7 @@ def read_overlay(path: str | os.PathLike) -> dict[str, Any]:
     and ``papers``, entries with :data:`OVERLAY_KEYS` only (a misspelt key would otherwise be
     ignored silently)."""
     path = Path(path)
-    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    spec = parse_yaml(path.read_text(encoding="utf-8"), path) or {}
     bad = sorted(set(spec) - {"every_paper", "papers"})
     if bad:
         raise ValueError(f"{path}: unknown key {bad[0]!r}; valid keys: every_paper, papers")
