@@ -12,12 +12,13 @@ venv: $(STAMP)
 
 # (Re-)install when pyproject.toml changes. facenet-pytorch pins torch<2.3/numpy<2, which
 # cannot co-exist with the stack, so it is installed without its (already satisfied) deps.
-$(STAMP): pyproject.toml
+# The notebooks' "Python (afg)" kernel comes with the package (pyproject.toml's data-files, into
+# $(VENV)/share/jupyter/kernels/afg): nothing is registered user-wide.
+$(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	$(PY) -m pip install -q --no-deps facenet-pytorch==2.6.0
-	$(PY) -m ipykernel install --user --name afg --display-name "Python (afg)" >/dev/null
 	touch $(STAMP)
 
 demo: $(STAMP)

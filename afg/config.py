@@ -16,13 +16,32 @@ from typing import Any, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
-__all__ = ["Config", "ConfigError", "apply_overrides", "from_dict", "to_dict"]
+__all__ = ["Config", "ConfigError", "apply_overrides", "from_dict", "parse_yaml", "to_dict"]
 
 T = TypeVar("T", bound="Config")
 
 
 class ConfigError(ValueError):
     """A configuration value or key is invalid; the message names the key."""
+
+
+def parse_yaml(text: str, source: str | Path = "<string>") -> Any:
+    """``yaml.safe_load(text)``; invalid YAML raises one :class:`ConfigError` line naming
+    ``source`` (the file), the line and the column:
+    ``cfg.yaml, line 4, column 7: not valid YAML: expected ',' or ']', but got ':' (while parsing
+    a flow sequence started at line 3, column 8)``."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(source)
+        started = ""
+        if exc.problem and exc.context and exc.context_mark is not None:
+            m = exc.context_mark
+            started = f" ({exc.context} started at line {m.line + 1}, column {m.column + 1})"
+        raise ConfigError(f"{where}: not valid YAML: {exc.problem or exc.context}{started}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {' '.join(str(exc).split())}") from None
 
 
 def to_dict(obj: Any) -> Any:
@@ -187,12 +206,12 @@ class Config:
         """Load from a YAML file path or a YAML string (``yaml.safe_load`` only)."""
         p = Path(source) if not isinstance(source, str) or "\n" not in source else None
         if p is not None and p.exists():
-            text = p.read_text()
+            text, name = p.read_text(), str(p)
         elif isinstance(source, str) and ("\n" in source or ":" in source):
-            text = source
+            text, name = source, "<config text>"
         else:
             raise ConfigError(f"config file not found: {source}")
-        data = yaml.safe_load(text) or {}
+        data = parse_yaml(text, name) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: top level must be a mapping")
         return cls.from_dict(data)

@@ -53,7 +53,12 @@ from .data.frames import (
     read_video_frames,
 )
 from .train.checkpoint import CheckpointError
-from .train.checkpoint_info import CheckpointInfo, load_model_checkpoint, resolve_checkpoint
+from .train.checkpoint_info import (
+    CheckpointInfo,
+    load_model_checkpoint,
+    resolve_checkpoint,
+    run_data_config,
+)
 
 __all__ = [
     "FACE_COLUMNS",
@@ -118,6 +123,11 @@ class Predictor:
         self.detect, self.batch_size, self.face_threshold = detect, int(batch_size), float(face_threshold)
         self.fps, self.max_frames, self.margin, self.min_face_size = fps, max_frames, margin, min_face_size
         self._aligner = None
+        #: the dataset the checkpoint's run trained on (``data.dataset`` of its run folder), if known
+        self.trained_on: str | None = (run_data_config(self.info.path) or {}).get("dataset")
+        #: ``(input, frame, face) -> (img_size, img_size, 3)`` uint8: the pixels the model saw, kept
+        #: by ``predict(..., keep_crops=True)`` for image inputs (``afg predict --plot``)
+        self.crops: dict[tuple[str, int, int], np.ndarray] = {}
         self.label_names: list[str] = self.info.columns
         #: column -> readable name for plot labels (FACS names of AU columns)
         self.label_descriptions: dict[str, str] = self.info.column_descriptions()
@@ -145,6 +155,22 @@ class Predictor:
     def _has_va(self) -> bool:
         cfg = self.info.model_config
         return bool(cfg.get("va")) or cfg.get("name") == "emotion_gcn"
+
+    @property
+    def synthetic_only(self) -> bool:
+        """The checkpoint's run trained on synthetic faces only (``data.dataset: synthetic``)."""
+        return self.trained_on == "synthetic"
+
+    def model_view(self, crop: np.ndarray) -> np.ndarray:
+        """The ``(img_size, img_size, 3)`` uint8 pixels the model sees of an aligned crop: resized to
+        ``resize`` (else ``img_size``), then its centre ``img_size`` crop (as :meth:`predict_crops`)."""
+        from PIL import Image
+
+        side = self.resize or self.img_size
+        if crop.shape[0] != side or crop.shape[1] != side:
+            crop = np.asarray(Image.fromarray(crop).resize((side, side), Image.Resampling.BILINEAR))
+        top = (side - self.img_size) // 2
+        return np.array(crop[top:top + self.img_size, top:top + self.img_size])
 
     @torch.no_grad()
     def predict_crops(self, crops: Sequence[np.ndarray]) -> list[dict[str, float]]:
@@ -192,19 +218,22 @@ class Predictor:
         raise ValueError(f"unknown task {self.task!r}")
 
     # -- main entry ------------------------------------------------------------------------
-    def predict(self, inputs: Any, detect: bool | None = None, progress: bool = False) -> pd.DataFrame:
+    def predict(self, inputs: Any, detect: bool | None = None, progress: bool = False,
+                keep_crops: bool = False) -> pd.DataFrame:
         """One row per detected face (or per input/frame without one); see the module doc.
 
         ``inputs``: a path (image, video or folder), a PIL image, an ``(H, W[, C])`` array, a
-        ``(T, H, W, C)`` array of frames, or a list mixing them.
+        ``(T, H, W, C)`` array of frames, or a list mixing them. ``keep_crops``: keep what the
+        model saw of each face of an image (not of video frames) in :attr:`crops`.
         """
-        from tqdm.auto import tqdm
+        from .progress import bar
 
         detect = self.detect if detect is None else detect
         records: list[dict[str, Any]] = []
-        with tqdm(desc="predict", unit="frame", disable=not progress, leave=False) as pbar:
+        self.crops = {}
+        with bar(desc="predict", enabled=progress, unit="frame", leave=False) as pbar:
             for chunk in batched(iter_frames(inputs, self.fps, self.max_frames), self.batch_size):
-                records.extend(self._rows(chunk, detect))
+                records.extend(self._rows(chunk, detect, keep_crops))
                 pbar.update(len(chunk))
         return self._table(records)
 
@@ -230,13 +259,17 @@ class Predictor:
             faces.append(recs)
         return faces, crops
 
-    def _rows(self, chunk: list[Frame], detect: bool) -> list[dict[str, Any]]:
+    def _rows(self, chunk: list[Frame], detect: bool, keep_crops: bool = False) -> list[dict[str, Any]]:
         """The table rows of a batch of frames: one per face, else one status row per frame
         (``unreadable``, ``no_face``, or ``error`` for every frame of a batch that failed)."""
         good = [j for j, fr in enumerate(chunk) if isinstance(fr.image, np.ndarray)]
         try:
             faces, crops = self._faces([chunk[j].image for j in good], detect)
             owners = [rec for recs in faces for rec in recs]
+            if keep_crops:
+                keys = [(chunk[j].input, int(chunk[j].index), rec["face"]) for j, recs in zip(good, faces)
+                        for rec in recs if not np.isfinite(chunk[j].time_s)]  # images, not video frames
+                self.crops.update(zip(keys, map(self.model_view, crops)))
             for rec, pred in zip(owners, self.predict_crops(crops)):
                 rec.update(pred, status="ok", reason="")
             per_frame, error = dict(zip(good, faces)), None
@@ -268,7 +301,7 @@ class Predictor:
         df[num] = df[num].astype(float)
         df.attrs.update(task=self.task, label_names=list(self.label_names),
                         label_descriptions=dict(self.label_descriptions),
-                        checkpoint=self.info.path)
+                        checkpoint=self.info.path, trained_on=self.trained_on)
         return df
 
     def __repr__(self) -> str:

@@ -36,6 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .progress import bar as progress_bar
+from .progress import line
+
 __all__ = [
     "DEFAULT_PRETRAINING",
     "PRETRAIN_PRESETS",
@@ -121,14 +124,13 @@ def pretrain_landmarks(name: str, img_size: int, spec: PretrainSpec = PretrainSp
 
     Deterministic for a given spec and thread count; the caller's random state is left untouched.
     """
-    from tqdm.auto import tqdm
-
     from .data.synth import SynthFaces
     from .nn.backbone import build_backbone
 
     ds = SynthFaces("all", n_subjects=spec.n_subjects, images_per_subject=spec.images_per_subject,
                     size=img_size, seed=spec.seed, subject_offset=PRETRAIN_SUBJECT_OFFSET)
-    items = [ds[i] for i in tqdm(range(len(ds)), desc="render pretraining faces", disable=not progress, leave=False)]
+    items = [ds[i] for i in progress_bar(desc="render pretraining faces", enabled=progress, iterable=range(len(ds)),
+                                         leave=False)]
     x = torch.stack([it["image"] for it in items])  # (n, 3, S, S)
     y = torch.stack([torch.as_tensor(it["landmarks"], dtype=torch.float32) for it in items])
     y = (4.0 * (y / img_size - 0.5)).flatten(1)  # (n, 136), about [-2, 2]
@@ -168,16 +170,14 @@ def fit_pooled_head(
 
     Shapes: ``x`` (n, 3, S, S), ``y`` (n, K); tokens (B, D, C) -> pooled (B, C) -> (B, K).
     """
-    from tqdm.auto import tqdm
-
     head = nn.Linear(backbone.num_features, y.shape[1])
     params = list(backbone.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     sched = schedule(opt, epochs * ((len(x) + batch_size - 1) // batch_size))
     backbone.train()
     losses: list[float] = []
-    bar = tqdm(range(epochs), desc=desc, disable=not progress)
-    for _ in bar:
+    bar = progress_bar(desc=desc, enabled=progress, iterable=range(epochs))
+    for epoch in bar:
         perm = torch.randperm(len(x), generator=generator)
         tot = 0.0
         for i in range(0, len(x), batch_size):
@@ -191,6 +191,7 @@ def fit_pooled_head(
             tot += loss.item() * len(idx)
         losses.append(tot / len(x))
         bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        line(f"{desc}: epoch {epoch + 1}/{epochs}, loss {losses[-1]:.4f}", progress)
     return head, losses
 
 

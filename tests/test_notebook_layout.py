@@ -49,7 +49,7 @@ def test_one_default_pretraining_for_the_overlay_the_notebooks_and_the_demo():
     assert DEFAULT_PRETRAINING in PRETRAIN_PRESETS and DEFAULT_PRETRAINING != "synthetic"
     for paper in ("me_graphau", "mafg_ccfg", "emotion_gcn", "svml_rgcn"):
         assert synthetic_overlay(paper, quick=False)["set"]["model.weights"] == DEFAULT_PRETRAINING, paper
-    notebooks = sorted((Path(__file__).parents[1] / "notebooks").glob("0*.py"))
+    notebooks = sorted((Path(__file__).parents[1] / "notebooks" / "py").glob("0*.py"))
     found = {nb.name: re.search(r'^PRETRAINING = "([^"]+)"', nb.read_text(), re.M) for nb in notebooks}
     found = {name: m.group(1) for name, m in found.items() if m}
     assert len(found) == 8 and set(found.values()) == {DEFAULT_PRETRAINING}, found
@@ -63,7 +63,7 @@ def test_the_paper_notebooks_run_two_seeds_by_default_and_pass_them_to_their_tab
     import re
     from pathlib import Path
 
-    folder = Path(__file__).parents[1] / "notebooks"
+    folder = Path(__file__).parents[1] / "notebooks" / "py"
     for name in ("02_me_graphau", "03_mafg_ccfg", "04_au_gcn", "05_emotion_gcn", "06_svml_rgcn",
                  "08_paper_figures"):
         text = (folder / f"{name}.py").read_text()

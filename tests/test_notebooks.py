@@ -1,4 +1,4 @@
-"""Every numbered notebook: paired with its jupytext ``py:percent`` file, committed without outputs,
+"""Every numbered notebook: paired with its jupytext ``py:percent`` file (``notebooks/py/``), committed without outputs,
 a tagged ``parameters`` cell with the required knobs, and executed top to bottom in quick mode
 (papermill) with figures, runs and caches in temporary folders; each must write its figures (PDF
 and PNG, see :data:`FIGURES`) and show its tables' rows (:data:`TABLE_ROWS`; notebook 08 also its
@@ -77,8 +77,8 @@ def test_notebook_clean_paired_and_parameterised(nb_path):
     src = "".join(first["source"])
     for name in REQUIRED:
         assert f"{name} =" in src, f"parameters cell lacks {name}"
-    py = nb_path.with_suffix(".py")
-    assert py.exists(), f"{py.name} (jupytext py:percent pair) missing"
+    py = nb_path.parent / "py" / f"{nb_path.stem}.py"
+    assert py.exists(), f"notebooks/py/{py.name} (jupytext py:percent pair) missing"
     a = [(c.cell_type, c.source.strip()) for c in jupytext.read(nb_path).cells]
     b = [(c.cell_type, c.source.strip()) for c in jupytext.read(py).cells]
     assert a == b, f"{nb_path.name} and {py.name} are out of sync (run: jupytext --sync {py})"

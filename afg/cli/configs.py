@@ -38,7 +38,7 @@ def load_config(path: str, overrides: Sequence[str] | None = None, fold: int | N
     except UsageError:
         raise
     except ConfigError as exc:
-        raise UsageError(f"{path}: {one_line(exc)}") from None
+        raise UsageError(_naming(path, exc)) from None
     except Exception as exc:  # noqa: BLE001 - yaml errors and the like: any unreadable file is one line
         raise UsageError(f"{path}: cannot read the config ({one_line(exc)})") from None
     check_experiment(cfg)
@@ -52,4 +52,10 @@ def load_ablation(path: str | os.PathLike, runs: str | None = None) -> tuple[Abl
         spec = AblationSpec.load(p)
         return spec.build(folder=p.parent, root=runs), spec
     except ConfigError as exc:
-        raise UsageError(f"{p}: {one_line(exc)}") from None
+        raise UsageError(_naming(p, exc)) from None
+
+
+def _naming(path: str | os.PathLike, exc: ConfigError) -> str:
+    """The error's line, starting with ``path`` (once: YAML syntax errors name it already)."""
+    text = one_line(exc)
+    return text if text.startswith(str(path)) else f"{path}: {text}"

@@ -81,9 +81,13 @@ def _runs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", metavar="DIR", default=None, help="runs folder (default: $AFG_RUNS_DIR or ./runs)")
 
 
-def _device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", metavar="D", default=None,
-                   help="auto, cpu, cuda, cuda:1, mps (default: the config's recipe.device / auto)")
+def _device(p: argparse.ArgumentParser, default: str = "the config's recipe.device / auto") -> None:
+    p.add_argument("--device", metavar="D", default=None, help=f"auto, cpu, cuda, cuda:1, mps (default: {default})")
+
+
+def _device_auto(p: argparse.ArgumentParser) -> None:
+    """``--device`` of the commands that take no config (prepare, predict)."""
+    _device(p, "auto: CUDA, else MPS, else the CPU")
 
 
 def _progress(p: argparse.ArgumentParser) -> None:
@@ -182,7 +186,7 @@ def _prepare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-resume", action="store_true", help="redo everything instead of resuming")
     p.add_argument("--option", nargs="+", action="extend", metavar="KEY=VALUE", default=[],
                    help="adapter options (e.g. check_images=false)")
-    _with(p, _device, _progress)
+    _with(p, _device_auto, _progress)
 
 
 def _check(sub: argparse._SubParsersAction) -> None:
@@ -217,7 +221,7 @@ def _predict(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", metavar="DIR", default=None,
                    help="write figures (PDF+PNG) into DIR: each image's faces with their AU "
                         "probabilities, each video's AUs over time")
-    _with(p, _device, _progress)
+    _with(p, _device_auto, _progress)
 
 
 def _export(sub: argparse._SubParsersAction) -> None:

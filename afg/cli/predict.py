@@ -17,6 +17,10 @@ from .errors import UsageError
 
 __all__ = ["cmd_predict"]
 
+#: file types of model weights (what an INPUT should not be)
+CHECKPOINT_EXTENSIONS = (".pt", ".pth", ".ckpt", ".bin", ".safetensors")
+_SWAPPED = "did you swap CHECKPOINT and INPUTS? (usage: afg predict CHECKPOINT INPUT [INPUT ...])"
+
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Predict every face of ``args.inputs``; the CSV goes to ``-o`` (else stdout, and the
@@ -30,7 +34,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.plot and pred.task != "au":
         raise UsageError(f"--plot draws AU probabilities; {args.checkpoint} predicts {pred.task!r} labels")
-    df = pred.predict(args.inputs, progress=not args.no_progress)
+    df = pred.predict(args.inputs, progress=not args.no_progress, keep_crops=bool(args.plot))
     if args.output:
         Path(args.output).parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(args.output, index=False)
@@ -42,7 +46,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.output:
         print(f"written: {args.output}", file=out)
     if args.plot:
-        paths = save_prediction_figures(df, args.plot, progress=not args.no_progress)
+        paths = save_prediction_figures(df, args.plot, progress=not args.no_progress, crops=pred.crops)
         print(f"figures: {len(paths)} files written to {args.plot}", file=out)
     return 0
 
@@ -50,21 +54,36 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def _check_inputs(args: argparse.Namespace) -> None:
     """Inputs exist and are images, videos or folders; ``-o``, ``--fps``, ``--plot`` make sense."""
     check_device(args.device)
+    media = IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
+    ck = Path(args.checkpoint)
+    if ck.is_file() and ck.suffix.lower() in media:
+        kind = "an image" if ck.suffix.lower() in IMAGE_EXTENSIONS else "a video"
+        raise UsageError(f"{ck}: not a PyTorch checkpoint but {kind} file; {_SWAPPED}")
     missing = [x for x in args.inputs if not Path(x).exists()]
     if missing:
         raise UsageError(f"input not found: {missing[0]}" + (f" (and {len(missing) - 1} more)"
                                                             if len(missing) > 1 else ""))
     for x in args.inputs:
         p = Path(x)
-        if p.is_file() and p.suffix.lower() not in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS:
-            raise UsageError(f"{x}: not an image or video file (extensions: "
-                             f"{' '.join(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)})")
+        if p.is_file() and p.suffix.lower() not in media:
+            hint = f"; {_SWAPPED}" if _looks_like_checkpoint(x) else ""
+            raise UsageError(f"{x}: not an image or video file (extensions: {' '.join(media)}){hint}")
+        if p.is_dir() and not any(f.is_file() and f.suffix.lower() in media for f in p.rglob("*")):
+            hint = f"; {_SWAPPED}" if _looks_like_checkpoint(x) else ""
+            raise UsageError(f"{x}: no image or video file in this folder (extensions: {' '.join(media)}){hint}")
     if args.output and Path(args.output).is_dir():
         raise UsageError(f"-o {args.output}: is a folder, expected a CSV file name")
     if args.fps is not None and args.fps <= 0:
         raise UsageError(f"--fps {args.fps}: must be > 0")
     if args.plot and Path(args.plot).is_file():
         raise UsageError(f"--plot {args.plot}: is a file, expected a folder for the figures")
+
+
+def _looks_like_checkpoint(path: str) -> bool:
+    """A file of model weights (by extension) or a run folder (holding best.pt / last.pt)."""
+    p = Path(path)
+    return p.suffix.lower() in CHECKPOINT_EXTENSIONS or (p.is_dir() and any(
+        (d / n).is_file() for d in (p, *p.glob("stage*-*")) for n in ("best.pt", "last.pt")))
 
 
 def _summary(pred: Predictor, df: pd.DataFrame, args: argparse.Namespace, out: TextIO) -> None:

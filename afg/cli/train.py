@@ -84,7 +84,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
             print(f"  {name} | fold {fold}{'' if seed is None else f' | seed {seed}'} | "
                   f"{'cached' if (rd / 'result.json').is_file() else 'to run'} | {rd}")
         return 0
-    abl.run(executor=executor_from_args(args, spec.executor))
+    abl.run(executor=executor_from_args(args, spec.executor), progress=not args.no_progress)
     if abl.tidy is None or not len(abl.tidy):
         print("afg ablate: no run has finished yet; run the same command again to collect them")
         return 0

@@ -28,10 +28,11 @@ import numpy as np
 import pandas as pd
 
 from ..config import apply_overrides
+from ..progress import RunsProgress
 from .config import ExperimentConfig, load_experiment
 from .executors import resolve_executor, submit_runs
 from .parallel import resolve_jobs, train_parallel
-from .runner import RunResult, run
+from .runner import ResolvedRun, RunResult, run
 from .tidy import runs_by_metric, tidy_from_runs
 
 __all__ = ["SELECTED_ON_TEST", "Ablation", "Sweep", "format_mean_std", "pivot_mean_std", "runs_by_metric",
@@ -115,7 +116,8 @@ class Ablation:
                     d_s = d_f if s is None else apply_overrides(d_f, {"recipe.seed": s})
                     yield name, f, s, ExperimentConfig.from_dict(d_s)
 
-    def run(self, jobs: int | None = None, executor: Any = None, **run_kwargs: Any) -> pd.DataFrame:
+    def run(self, jobs: int | None = None, executor: Any = None, progress: bool = True,
+            **run_kwargs: Any) -> pd.DataFrame:
         """Run (or fetch) every variant × fold; returns and stores the tidy frame.
 
         Args:
@@ -130,6 +132,9 @@ class Ablation:
                 :class:`~afg.experiments.executors.ExecutorSpec`/mapping (partition, GPUs, time
                 limit …). With ``wait=False`` in the spec the missing runs are submitted and only
                 the finished ones are returned (``self.submission.status()``); call again later.
+            progress: a bar over the runs (run k of N, the cached ones counted at the start, ETA
+                from the runs trained here), or one line per trained run where bars do not render
+                (:mod:`afg.progress`); each run's own epoch bars follow its ``recipe.progress``.
             run_kwargs: passed to :func:`afg.experiments.run` (``load_model``, ``force``, ``device`` …).
         """
         items = list(self.configs())
@@ -151,17 +156,28 @@ class Ablation:
             run_kwargs = {k: v for k, v in run_kwargs.items() if k != "force"}
         rows = []
         self.results = []
-        for name, fold, seed, cfg in items:
-            res = run(cfg, root=self.root, **run_kwargs)
-            self.results.append((name, fold, seed, res))
-            for metric, value in res.scalars().items():
-                rows.append({"variant": name, "fold": fold, "seed": seed, "metric": metric,
-                             "value": value, "cached": res.cached})
+        with self._progress(items, run_kwargs, progress) as bar:
+            for name, fold, seed, cfg in items:
+                res = run(cfg, root=self.root, **run_kwargs)
+                bar.done(f"{name}, fold {fold}" + (f", seed {seed}" if seed is not None else ""), res.cached)
+                self.results.append((name, fold, seed, res))
+                for metric, value in res.scalars().items():
+                    rows.append({"variant": name, "fold": fold, "seed": seed, "metric": metric,
+                                 "value": value, "cached": res.cached})
         tidy = pd.DataFrame(rows, columns=["variant", "fold", "seed", "metric", "value", "cached"])
         if self.seeds is None:
             tidy = tidy.drop(columns=["seed"])
         self.tidy = tidy
         return tidy
+
+    def _progress(self, items: list[tuple[str, int, int | None, ExperimentConfig]], run_kwargs: dict[str, Any],
+                  enabled: bool) -> RunsProgress:
+        """:class:`~afg.progress.RunsProgress` over ``items``, counting those already complete."""
+        cached = 0 if run_kwargs.get("force") else sum(
+            ResolvedRun.resolve(cfg, self.root, run_kwargs.get("overrides"), run_kwargs.get("device")).is_complete()
+            for *_, cfg in items)
+        return RunsProgress(len(items), cached, f"{type(self).__name__.lower()} {self.base.name or self.base.model['name']}",
+                            enabled)
 
     def _task(self) -> str:
         """The task, from the metrics the runs reported (or the model name before running)."""

@@ -28,9 +28,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ..config import apply_overrides
+from ..config import apply_overrides, parse_yaml
 from ..pretrain import DEFAULT_PRETRAINING, PRETRAIN_PRESETS, preset_spec
 from .ablation import Ablation, Sweep
 from .config import ExperimentConfig, build_data, load_experiment
@@ -70,7 +68,7 @@ def read_overlay(path: str | os.PathLike) -> dict[str, Any]:
     and ``papers``, entries with :data:`OVERLAY_KEYS` only (a misspelt key would otherwise be
     ignored silently)."""
     path = Path(path)
-    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    spec = parse_yaml(path.read_text(encoding="utf-8"), path) or {}
     bad = sorted(set(spec) - {"every_paper", "papers"})
     if bad:
         raise ValueError(f"{path}: unknown key {bad[0]!r}; valid keys: every_paper, papers")
@@ -147,7 +145,9 @@ class NotebookSetup:
     recipe's epochs and the protocol's folds). ``pretraining`` (``PRETRAINING``): the backbone's initialisation
     in synthetic default mode, a name of :data:`afg.pretrain.PRETRAIN_PRESETS`
     (``"synthetic-long"``, the default :data:`afg.pretrain.DEFAULT_PRETRAINING`; ``"synthetic"``,
-    the first default, a quarter of its steps) or a weights file.
+    the first default, a quarter of its steps) or a weights file. ``progress``: the runs' epoch bars
+    (``recipe.progress``, not part of the run key): widgets in JupyterLab, one line per epoch where
+    bars do not render (:mod:`afg.progress`).
     """
 
     quick: bool = False
@@ -160,6 +160,7 @@ class NotebookSetup:
     threads: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     pretraining: str = DEFAULT_PRETRAINING
+    progress: bool = True
 
     def __post_init__(self) -> None:
         self.dataset = (self.dataset or "synthetic").lower()
@@ -264,7 +265,7 @@ class NotebookSetup:
             if self.epochs is not None:
                 d = _set_epochs(d, int(self.epochs))
         d = apply_overrides(d, {"recipe.seed": self.seed, "recipe.device": self.device,
-                                "recipe.progress": False, **dict(self.extra)})
+                                "recipe.progress": self.progress, **dict(self.extra)})
         if overrides:
             d = apply_overrides(d, dict(overrides))
         return ExperimentConfig.from_dict(d)

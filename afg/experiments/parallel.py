@@ -110,9 +110,9 @@ def train_parallel(items: Sequence[tuple[str, ExperimentConfig]], jobs: int,
     threads = int(threads or max(1, (os.cpu_count() or 1) // jobs))
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from ..progress import bar as progress_bar
 
-        bar = tqdm(total=len(todo), desc=f"runs ({jobs} at a time)", leave=False)
+        bar = progress_bar(len(todo), f"runs ({jobs} at a time)", leave=False)
     try:
         return _run_pool(todo, _dependencies(todo), jobs, threads, str(root_path), force, bar)
     finally:

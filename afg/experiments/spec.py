@@ -31,7 +31,7 @@ from typing import Any, Self
 
 import yaml
 
-from ..config import Config, ConfigError, apply_overrides, from_dict
+from ..config import Config, ConfigError, apply_overrides, from_dict, parse_yaml
 from ..reference import table_info
 from ..reference import variants as reference_variants
 from ..train.recipe import Recipe, Stage
@@ -57,12 +57,9 @@ _STAGE_FIELDS = tuple(f.name for f in fields(Stage) if f.name in {g.name for g i
 
 
 def _read_mapping(path: str | os.PathLike, prefix: str = "", hint: str = "") -> dict[str, Any]:
-    """A YAML file whose top level is a mapping (``{}`` when empty); one ``ConfigError`` line
-    (starting with ``prefix``) for invalid YAML or another top level."""
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{prefix}not valid YAML ({_message(exc)})") from None
+    """A YAML file whose top level is a mapping (``{}`` when empty); one ``ConfigError`` line for
+    invalid YAML (naming the file, line and column) or another top level (starting with ``prefix``)."""
+    data = parse_yaml(Path(path).read_text(), path) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix}top level must be a mapping{hint}")
     return data

@@ -144,9 +144,9 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     raise CheckpointError(f"{p}: checkpoint not found")
 
 
-def run_data_resize(checkpoint: str | os.PathLike | None) -> int | None:
-    """``data.resize`` of the run that wrote ``checkpoint`` (its ``config.yaml`` sits in the run
-    folder, one level up for a stage sub-folder), or ``None``."""
+def run_data_config(checkpoint: str | os.PathLike | None) -> dict[str, Any] | None:
+    """The ``data`` section of the run that wrote ``checkpoint`` (its ``config.yaml`` sits in the
+    run folder, one level up for a stage sub-folder), or ``None``."""
     if checkpoint is None:
         return None
     import yaml
@@ -159,9 +159,14 @@ def run_data_resize(checkpoint: str | os.PathLike | None) -> int | None:
                 data = (yaml.safe_load(f.read_text()) or {}).get("data") or {}
             except (OSError, yaml.YAMLError, AttributeError):
                 return None
-            r = data.get("resize") if isinstance(data, dict) else None
-            return int(r) if r else None
+            return data if isinstance(data, dict) else None
     return None
+
+
+def run_data_resize(checkpoint: str | os.PathLike | None) -> int | None:
+    """``data.resize`` of the run that wrote ``checkpoint`` (:func:`run_data_config`), or ``None``."""
+    r = (run_data_config(checkpoint) or {}).get("resize")
+    return int(r) if r else None
 
 
 def load_model_checkpoint(path: str | os.PathLike,

@@ -319,15 +319,15 @@ def train_one_epoch(state: TrainState, parts: StageParts, progress: bool = False
     1-based, ``step``, ``lr``, ``train_<term>`` means reduced over the ranks) and the seconds
     spent waiting for data.
     """
-    from tqdm.auto import tqdm
+    from ..progress import bar as progress_bar
 
     recipe, data, first = parts.recipe, parts.data, state.batch_in_epoch
     parts.model.train()
     data.start_epoch(state.epoch, first, recipe.order_seed)
     if first == 0:
         state.accum = {}
-    with tqdm(total=data.batches, initial=first, desc=f"{parts.name} epoch {state.epoch + 1}/{recipe.epochs}",
-              disable=not progress, leave=False) as bar:
+    with progress_bar(data.batches, f"{parts.name} epoch {state.epoch + 1}/{recipe.epochs}", progress,
+                      initial=first, leave=False) as bar:
         data_time, t_data = 0.0, time.perf_counter()
         parts.optimizer.zero_grad(set_to_none=True)
         for i, batch in enumerate(data.loader, start=first):

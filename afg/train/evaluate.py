@@ -188,14 +188,14 @@ def _predict(model: nn.Module, loader: DataLoader, task: str, device: torch.devi
              progress: bool) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]], float, int]:
     """Per-batch predictions and labels of ``task`` over ``loader``, the summed criterion loss
     (Σ_b loss_b · |b|) and the sample count."""
-    from tqdm.auto import tqdm
+    from ..progress import bar as progress_bar
 
     core = _unwrap(model)
     preds: dict[str, list[np.ndarray]] = {k: [] for k in _PRED_KEYS[task]}
     labels: dict[str, list[np.ndarray]] = {k: [] for k in _LABEL_KEYS[task]}
     loss_sum, count = 0.0, 0
     dtype = autocast_dtype(amp, device.type)
-    for batch in tqdm(loader, desc="eval", leave=False, disable=not progress):
+    for batch in progress_bar(desc="eval", enabled=progress, iterable=loader, leave=False):
         batch = to_device(batch, device, channels_last)
         images, extra = model_inputs(core, batch)
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..utils import atomic_save_json, atomic_write_text
 
-__all__ = ["is_scalar", "open_tensorboard", "read_result", "write_logs"]
+__all__ = ["epoch_line", "is_scalar", "open_tensorboard", "read_result", "write_logs"]
 
 
 def is_scalar(v: Any) -> bool:
@@ -39,6 +39,15 @@ def write_logs(stage_dir: Path, history: list[dict[str, Any]]) -> None:
     for row in history:
         w.writerow({k: row.get(k, "") for k in cols})
     atomic_write_text(stage_dir / "metrics.csv", buf.getvalue())
+
+
+def epoch_line(stage: str, row: dict[str, Any], epochs: int, monitor: str | None = None) -> str:
+    """The one line a finished epoch prints where progress bars do not render (a log file, a pipe;
+    :mod:`afg.progress`): ``"main epoch 3/16: train_loss 0.4123, f1_mean 0.5120, 12.4 s"``."""
+    parts = [f"{k} {row[k]:.4f}" for k in dict.fromkeys(("train_loss", monitor)) if k and is_scalar(row.get(k))]
+    if is_scalar(row.get("time_s")):
+        parts.append(f"{row['time_s']:.1f} s")
+    return f"{stage} epoch {row.get('epoch', '?')}/{epochs}: " + ", ".join(parts)
 
 
 def read_result(path: Path) -> dict[str, Any] | None:

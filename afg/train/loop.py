@@ -45,6 +45,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from ..progress import line
 from ..utils import atomic_save_json, resolve_device, seed_everything, set_deterministic
 from .checkpoint import load_checkpoint
 from .distributed import DistContext
@@ -52,7 +53,7 @@ from .ema import load_ema_state
 from .epoch import NonFiniteLossError, StageParts, build_parts, train_one_epoch
 from .epoch import scalar_terms as scalar_terms  # re-exported: it lived here
 from .evaluate import _unwrap, evaluate
-from .logs import is_scalar, open_tensorboard, read_result, write_logs
+from .logs import epoch_line, is_scalar, open_tensorboard, read_result, write_logs
 from .recipe import Recipe, default_monitor
 from .stage_model import freeze_modules, stage_model
 from .state import TrainState, to_json
@@ -242,6 +243,7 @@ def _train_stage(model: nn.Module, train_data: Dataset, val_data: Dataset | None
             _keep_best(state, parts, value, row)
         parts.save(parts.last_path, state)
         _log_epoch(state, parts, row, writer, callbacks)
+        line(epoch_line(parts.name, row, recipe.epochs, monitor), recipe.progress and ctx.is_main)
     if writer is not None:
         writer.close()
     return _finish_stage(state, parts, monitor)

@@ -5,9 +5,11 @@ pixels, one probability column per AU, ``time_s`` for videos). Labels are the co
 FACS names (``AU12 Lip corner puller``; :mod:`afg.data.au_names`, or the table's
 ``attrs["label_descriptions"]``, which for OpenGraphAU follow the node each column is scored from).
 
-* :func:`plot_au_overlay` — the face with its detected box and a labelled horizontal bar chart of
-  the AU probabilities, bars at or above the decision threshold highlighted (what OpenGraphAU's demo
-  writes onto the image with OpenCV text, as a figure for :func:`afg.viz.save_figure`);
+* :func:`plot_au_overlay` — the face with its detected box, the aligned crop the model saw, and a
+  labelled horizontal bar chart of the AU probabilities, bars at or above the decision threshold
+  highlighted (what OpenGraphAU's demo writes onto the image with OpenCV text, as a figure for
+  :func:`afg.viz.save_figure`), under a footer naming the checkpoint and, for a model trained on
+  synthetic faces only, saying so (:data:`SYNTHETIC_CAVEAT`);
 * :func:`plot_au_timeline` — probabilities against time, one line per selected AU (by default the
   ``top`` AUs with the highest peak), one panel per video, as used to read expressions over a
   session.
@@ -25,9 +27,13 @@ from matplotlib.patches import Rectangle
 
 from ..data.au_names import au_name, parse_au
 
-__all__ = ["au_columns", "plot_au_overlay", "plot_au_timeline", "save_prediction_figures"]
+__all__ = ["SYNTHETIC_CAVEAT", "au_columns", "plot_au_overlay", "plot_au_timeline", "save_prediction_figures"]
 
 _ON, _OFF = "#c0392b", "#9aa5b1"  # bars at / below the threshold
+
+#: the footer of an overlay drawn with a model that never saw a real face
+SYNTHETIC_CAVEAT = ("trained on synthetic faces only: on a photograph these probabilities are a "
+                    "demonstration, not AU estimates")
 
 
 def au_columns(columns: Sequence[str]) -> list[str]:
@@ -56,8 +62,10 @@ def _names_of(obj: Any, names: Mapping[str, str] | None) -> Mapping[str, str] | 
 
 def plot_au_overlay(image: Any, row: Mapping[str, Any] | pd.Series, aus: Sequence[str] | None = None,
                     threshold: float = 0.5, names: Mapping[str, str] | None = None,
-                    context: float | None = 0.6, title: str | None = None) -> Figure:
-    """The face of one prediction row with its box, beside a bar chart of its AU probabilities.
+                    context: float | None = 0.6, title: str | None = None, crop: np.ndarray | None = None,
+                    model: str | None = None, caveat: str | None = None) -> Figure:
+    """The face of one prediction row with its box (and the crop the model saw), beside a bar chart
+    of its AU probabilities.
 
     Args:
         image: the source image the row was predicted on (path, PIL image or ``(H, W, 3)`` array).
@@ -70,8 +78,13 @@ def plot_au_overlay(image: Any, row: Mapping[str, Any] | pd.Series, aus: Sequenc
         context: the image is cropped to the box enlarged by this fraction of its size on every
             side (``None``: the whole image).
         title: figure title (default: the row's ``input`` file name and frame).
+        crop: the aligned face the model was fed, ``(S, S, 3)`` uint8
+            (:attr:`afg.Predictor.crops`), drawn between the photograph and the bars.
+        model: the checkpoint, named in the footer (its last two path parts).
+        caveat: a second footer line (e.g. :data:`SYNTHETIC_CAVEAT`).
 
-    ``fig.aus`` lists the drawn columns, ``fig.probabilities`` their values.
+    ``fig.aus`` lists the drawn columns, ``fig.probabilities`` their values, ``fig.footer`` the
+    footer's lines.
     """
     from ..data.faces import load_input
 
@@ -88,13 +101,20 @@ def plot_au_overlay(image: Any, row: Mapping[str, Any] | pd.Series, aus: Sequenc
 
     n = len(cols)
     fig_h = max(3.0, 0.17 * n + 0.9)
-    fig, (ax_im, ax_bar) = plt.subplots(1, 2, figsize=(7.16, fig_h),
-                                        gridspec_kw={"width_ratios": [1.3, 1.0]})
+    ratios = [1.3, 0.8, 1.0] if crop is not None else [1.3, 1.0]
+    fig, axes = plt.subplots(1, len(ratios), figsize=(7.16 + 1.8 * (crop is not None), fig_h),
+                             gridspec_kw={"width_ratios": ratios})
+    ax_im, ax_bar = axes[0], axes[-1]
     ax_im.imshow(img)
     if has_box:
         _draw_face_box(ax_im, [float(b) for b in box], get("FaceScore"), context, (h, w))
     ax_im.set_axis_off()
     ax_im.set_anchor("N")
+    if crop is not None:
+        axes[1].imshow(crop)
+        axes[1].set_title(f"what the model saw ({crop.shape[1]}×{crop.shape[0]} px, aligned)", fontsize=7)
+        axes[1].set_axis_off()
+        axes[1].set_anchor("N")
     on = _draw_au_bars(ax_bar, probs, [_label(c, names) for c in cols], threshold)
     if title is None:
         src, frame = get("input"), get("frame")
@@ -104,9 +124,22 @@ def plot_au_overlay(image: Any, row: Mapping[str, Any] | pd.Series, aus: Sequenc
             title += f", frame {int(frame)}"
         title += f"  ({int(on.sum())} of {n} AUs ≥ {threshold:g})"
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.aus, fig.probabilities = cols, probs
+    footer = [f"model: {_short_path(model)}"] if model else []
+    footer += [caveat] if caveat else []
+    lh = 0.16 / fig_h  # one 7 pt footer line, as a fraction of the height
+    for k, text in enumerate(footer):
+        fig.text(0.01, 0.01 + lh * (len(footer) - 1 - k), text, fontsize=7, ha="left", va="bottom",
+                 color="#c0392b" if text == caveat else "0.25", style="italic" if text == caveat else "normal")
+    fig.tight_layout(rect=(0, 0.01 + lh * len(footer), 1, 1))
+    fig.aus, fig.probabilities, fig.footer = cols, probs, footer
     return fig
+
+
+def _short_path(path: str) -> str:
+    """The run folder and the file of a checkpoint path (``me_graphau-1a2b3c/best.pt``,
+    ``me_graphau-1a2b3c/stage2-stage2/best.pt``), without the folders above the run."""
+    parts = str(path).replace("\\", "/").rstrip("/").split("/")
+    return "/".join(parts[-3 if len(parts) > 2 and parts[-2].startswith("stage") else -2:])
 
 
 def _draw_face_box(ax, box: Sequence[float], score: Any, context: float | None, hw: tuple[int, int]) -> None:
@@ -199,17 +232,19 @@ def plot_au_timeline(df: pd.DataFrame, aus: Sequence[str] | None = None, top: in
 
 def save_prediction_figures(df: pd.DataFrame, folder: Any, threshold: float = 0.5,
                             formats: Sequence[str] = ("pdf", "png"), dpi: int = 200,
-                            progress: bool = False) -> list:
+                            progress: bool = False,
+                            crops: Mapping[tuple[str, int, int], np.ndarray] | None = None) -> list:
     """``afg predict --plot DIR``: for every face found in an image file, its
-    :func:`plot_au_overlay` (``<image stem>_au_overlay[_face<k>]``); for every video file, its
-    :func:`plot_au_timeline` (``<video stem>_au_timeline``); written with
+    :func:`plot_au_overlay` (``<image stem>_au_overlay[_face<k>]``) with the crop the model saw
+    (``crops``: :attr:`afg.Predictor.crops`), the checkpoint (``df.attrs["checkpoint"]``) and, when
+    it trained on synthetic faces only (``df.attrs["trained_on"]``), :data:`SYNTHETIC_CAVEAT`; for
+    every video file, its :func:`plot_au_timeline` (``<video stem>_au_timeline``); written with
     :func:`afg.viz.save_figure` into ``folder``. In-memory inputs (no file) are skipped.
     Returns the written paths."""
     from pathlib import Path
 
-    from tqdm.auto import tqdm
-
     from ..predict import VIDEO_EXTENSIONS
+    from ..progress import bar
     from .export import save_figure
 
     names = _names_of(df, None)
@@ -222,7 +257,9 @@ def save_prediction_figures(df: pd.DataFrame, folder: Any, threshold: float = 0.
         return stem if used[stem] == 1 else f"{stem}-{used[stem]}"
 
     inputs = [s for s in dict.fromkeys(ok["input"]) if Path(str(s)).is_file()]
-    for src in tqdm(inputs, desc="figures", unit="input", disable=not progress, leave=False):
+    model = df.attrs.get("checkpoint")
+    caveat = SYNTHETIC_CAVEAT if df.attrs.get("trained_on") == "synthetic" else None
+    for src in bar(desc="figures", enabled=progress, iterable=inputs, unit="input", leave=False):
         part = ok[ok["input"] == src]
         stem = Path(str(src)).stem
         if Path(str(src)).suffix.lower() in VIDEO_EXTENSIONS:
@@ -233,7 +270,9 @@ def save_prediction_figures(df: pd.DataFrame, folder: Any, threshold: float = 0.
             continue
         for _, row in part.iterrows():
             k = int(row["face"]) if "face" in row and pd.notna(row["face"]) else 0
-            fig = plot_au_overlay(str(src), row, names=names, threshold=threshold)
+            crop = (crops or {}).get((str(src), int(row["frame"]), k))
+            fig = plot_au_overlay(str(src), row, names=names, threshold=threshold, crop=crop, model=model,
+                                  caveat=caveat)
             name = f"{stem}_au_overlay" + (f"_face{k}" if k else "")
             written += save_figure(fig, unique(name), formats=formats, dpi=dpi, folder=folder)
             plt.close(fig)
