@@ -47,7 +47,7 @@ def _paired(tidy, v, ref="A", metric="f1_mean"):
 def test_paired_comparison_equals_scipy_ttest_rel_and_t_interval(confidence):
     tidy = _tidy()
     out = paired_comparison(tidy, "A", "f1_mean", confidence=confidence)
-    assert list(out.index) == ["B", "C"] and list(out.columns) == ["delta", "ci_low", "ci_high", "p_value", "n"]
+    assert list(out.index) == ["B", "C"] and list(out.columns) == ["delta", "ci_low", "ci_high", "p_value", "n", "sd"]
     for v in ("B", "C"):
         a, b = _paired(tidy, v)
         assert len(a) == 5  # the unmatched (fold 2, seed 1) run is left out
@@ -55,6 +55,7 @@ def test_paired_comparison_equals_scipy_ttest_rel_and_t_interval(confidence):
         ci = stats.t.interval(confidence, len(d) - 1, loc=d.mean(), scale=stats.sem(d))
         assert out.loc[v, "n"] == 5
         assert out.loc[v, "delta"] == pytest.approx(d.mean(), abs=1e-12)
+        assert out.loc[v, "sd"] == pytest.approx(np.std(d, ddof=1), abs=1e-12)
         assert out.loc[v, "p_value"] == pytest.approx(stats.ttest_rel(a, b).pvalue, rel=1e-10)
         assert (out.loc[v, "ci_low"], out.loc[v, "ci_high"]) == pytest.approx(ci, abs=1e-12)
     assert out.loc["B", "ci_low"] > 0 > out.loc["C", "ci_high"]
@@ -199,3 +200,84 @@ def test_export_tables_skip_verdicts_when_the_reference_row_lacks_the_tables_met
     abl.paper, abl.tables, abl.metric = "emotion_gcn", ["emotion_gcn/table3"], "accuracy"
     index = export_tables({"emotion_gcn/ablation": abl}, tmp_path)
     assert list(index["table"]) == ["emotion_gcn_ablation", "emotion_gcn_table3_vs_paper"]
+
+
+# ---------------------------------------------------------------- power: pairs needed (#45)
+def _power_scipy(n, d):
+    """Two-sided paired t-test power from scipy.stats.nct, written out independently."""
+    c = stats.t.ppf(0.975, n - 1)
+    nc = d * np.sqrt(n)
+    return stats.nct.sf(c, n - 1, nc) + stats.nct.cdf(-c, n - 1, nc)
+
+
+@pytest.mark.parametrize(("d", "expected"), [(0.5, 34), (0.8, 15), (0.2, 199), (1.0, 10), (0.3, 90)])
+def test_pairs_needed_matches_power_tables_and_is_minimal_under_scipy_nct(d, expected):
+    """G*Power / Cohen's tables for a two-sided paired t-test at α = 0.05, 80 % power (d = δ/σ);
+    the answer n is the first whose exact power (both tails, SciPy's noncentral t) reaches 0.8."""
+    from afg.experiments import pairs_needed
+
+    n = pairs_needed(d * 2.5, 2.5)
+    assert n == expected
+    assert _power_scipy(n, d) >= 0.8 > _power_scipy(n - 1, d)
+    assert pairs_needed(-d * 2.5, 2.5) == n  # the sign does not matter
+
+
+def test_pairs_needed_counts_both_tails_and_differs_from_the_normal_approximation():
+    from afg.experiments import pairs_needed
+    from afg.experiments.analysis import paired_power
+
+    # with a large effect the lower tail is negligible but the t quantile is not: the normal
+    # approximation ((1.96 + 0.84) / 1.5)² = 3.5 -> 4 pairs, the exact answer is 6
+    assert pairs_needed(1.5, 1.0) == 6
+    assert paired_power(6, 1.5, 1.0) == pytest.approx(_power_scipy(6, 1.5))
+    # the wrong-direction tail is included: at δ tiny the power is α (both tails), not α/2
+    assert paired_power(50, 1e-9, 1.0) == pytest.approx(0.05, abs=1e-6)
+    # other power / alpha: 90 % power, α = 0.01, d = 0.5 (exact power 0.9007 at 63, 0.8949 at 62)
+    n = pairs_needed(0.5, 1.0, power=0.9, alpha=0.01)
+    assert n == 63 and paired_power(n, 0.5, 1.0, 0.01) >= 0.9 > paired_power(n - 1, 0.5, 1.0, 0.01)
+
+
+def test_pairs_needed_edge_cases():
+    from afg.experiments import pairs_needed
+
+    assert pairs_needed(1.0, 0.0) == 2  # noiseless: the first interval decides
+    assert pairs_needed(100.0, 1.0) == 2  # enormous effect: the fewest pairs a t-test has
+    for args, match in [((0.0, 1.0), "never detected"), ((float("nan"), 1.0), "finite"),
+                        ((1.0, float("nan")), "finite"), ((1.0, -1.0), "sd must be"),
+                        ((1e-6, 1.0), "more than"), ((1.0, 1.0, 0.01), "without data")]:
+        with pytest.raises(ValueError, match=match):
+            pairs_needed(*args)
+
+
+def test_verdict_tables_carry_sd_pairs_needed_magnitude_and_the_cost_note():
+    """paper_verdicts on hand-made runs: the paired sd, pairs needed for the paper's Δ and for
+    ours (pairs_needed on those numbers), whether the paper's Δ lies inside our interval, and the
+    cost of resolving the unresolved row at the recorded run times."""
+    from afg.experiments import pairs_needed
+    from afg.experiments.analysis import magnitude, resolution_cost, resolution_note
+
+    names = ["Backbone (WBCE)", "+AFG (WBCE)", "+AFG, L_WA", "+AFG+FGG, L_WA"]
+    offsets = {names[0]: [0, 0, 0, 0], names[1]: [0.012, 0.014, 0.013, 0.013],
+               names[2]: [-0.02, -0.03, -0.025, -0.02], names[3]: [0.04, -0.03, 0.05, -0.02]}
+    rows = [{"variant": v, "fold": f, "seed": s, "metric": "f1_mean", "value": 0.4 + 0.05 * f + off[k]}
+            for v, off in offsets.items() for k, (f, s) in enumerate([(1, 0), (1, 1), (2, 0), (2, 1)])]
+    out = paper_verdicts(pd.DataFrame(rows), "me_graphau/table3", names[0], column="ResNet-50")
+    d = 100 * np.array(offsets[names[3]])
+    assert out.loc[names[3], "sd"] == pytest.approx(d.std(ddof=1))
+    assert out.loc[names[3], "pairs needed (Δ paper)"] == pairs_needed(63.7 - 59.1, d.std(ddof=1))
+    assert out.loc[names[3], "pairs needed (Δ ours)"] == pairs_needed(d.mean(), d.std(ddof=1))
+    # +AFG (WBCE): Δ ours 1.3 [1.2, 1.4], paper 60.4 − 59.1 = 1.3 → inside; +AFG, L_WA: the paper
+    # (+3.9) lies above our negative interval; +AFG+FGG, L_WA: +1.0 [−5.7, +7.7] holds +4.6
+    assert list(out["magnitude"]) == ["consistent", "paper above CI", "consistent"]
+    assert magnitude(1.0, 2.0, 0.5) == "paper below CI" and magnitude(np.nan, np.nan, 1.0) == "–"
+    assert "magnitude consistent) in 2 of 3 rows" in verdict_note(out)
+    assert "not expected to match" in verdict_note(out)
+    cost = resolution_cost(out, {names[0]: 60.0, names[3]: 120.0})
+    assert list(cost.index) == [names[3]]
+    extra = out.loc[names[3], "pairs needed (Δ paper)"] - 4
+    # one run of the row and one of the reference per new pair
+    assert cost.attrs["totals"]["Δ paper"] == {"runs": int(2 * extra), "minutes": pytest.approx(extra * 3.0),
+                                               "unreachable": 0, "unknown": 0}
+    note = resolution_note(out, {names[0]: 60.0, names[3]: 120.0})
+    assert f"4 → {int(extra) + 4}" in note and f"{int(2 * extra)} runs" in note
+    assert resolution_note(out[out["verdict"] != "unresolved"], 1.0).startswith("No unresolved row")

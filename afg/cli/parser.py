@@ -156,6 +156,9 @@ def _ablate(sub: argparse._SubParsersAction) -> None:
     p = _command(sub, "ablate", "run an ablation file (variants x folds) and print the table")
     p.add_argument("ablation", metavar="ABLATION.yaml", help="ablation file (configs/ablations/*.yaml)")
     p.add_argument("--dry-run", action="store_true", help="validate and list the runs (cached or not), train nothing")
+    p.add_argument("--replicate", nargs="+", type=int, metavar="SEED", default=None,
+                   help="then rerun the table on these fresh seeds and print, per row, the verdict "
+                   "before and after and whether it replicated")
     _with(p, _device, _runs, _table, _progress, _executor)
 
 

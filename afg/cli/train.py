@@ -9,6 +9,8 @@ from ..experiments import (
     Ablation,
     cross_validation,
     paper_verdicts,
+    recorded_seconds,
+    resolution_note,
     run,
     run_dir_for,
     verdict_note,
@@ -84,7 +86,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
             print(f"  {name} | fold {fold}{'' if seed is None else f' | seed {seed}'} | "
                   f"{'cached' if (rd / 'result.json').is_file() else 'to run'} | {rd}")
         return 0
-    abl.run(executor=executor_from_args(args, spec.executor), progress=not args.no_progress)
+    executor = executor_from_args(args, spec.executor)
+    abl.run(executor=executor, progress=not args.no_progress)
     if abl.tidy is None or not len(abl.tidy):
         print("afg ablate: no run has finished yet; run the same command again to collect them")
         return 0
@@ -93,7 +96,27 @@ def cmd_ablate(args: argparse.Namespace) -> int:
                 args.format, args.output)
     if spec.reference:
         _print_paper_comparison(abl, spec.reference, first, (args.metrics or abl.metrics or [None])[0])
+    if args.replicate:
+        _print_replication(abl, args, spec.reference, first, executor)
     return 0
+
+
+def _print_replication(abl: Ablation, args: argparse.Namespace, reference: str | None, first: str,
+                       executor: ExecutorSpec) -> None:
+    """``--replicate SEEDS``: the table again on fresh seeds, each row's verdict before / after."""
+    if len(abl.variants) < 2:
+        raise UsageError("--replicate needs at least two variants (rows are compared with the first)")
+    try:
+        rep = abl.replicate(args.replicate, table=reference, reference=first,
+                            metric=(args.metrics or abl.metrics or [None])[0],
+                            executor=executor)
+    except ValueError as exc:
+        raise UsageError(one_line(exc)) from None
+    a = rep.attrs
+    print(f"\nreplication on seeds {a['seeds_after']} (the table: seeds {a['seeds_before']}), "
+          f"{a['metric']} vs {first!r}:")
+    print(rep.to_string())
+    print(f"replicated: {a['counts']['yes']} of {a['counts']['yes'] + a['counts']['no']} rows")
 
 
 def _print_paper_comparison(abl: Ablation, reference: str, first: str, metric: str | None) -> None:
@@ -106,6 +129,7 @@ def _print_paper_comparison(abl: Ablation, reference: str, first: str, metric: s
         print(f"\neach row's Δ vs {first!r} against the paper's Δ:")
         print(ver.round(2).to_string())
         print(verdict_note(ver))
+        print(resolution_note(ver, recorded_seconds(abl)))
     except (KeyError, ValueError) as exc:
         print(f"(no comparison with {reference}: {one_line(exc)})")
 

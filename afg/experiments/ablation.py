@@ -20,6 +20,7 @@ Variant names should match the rows of the paper's table in :mod:`afg.reference`
 """
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -274,6 +275,9 @@ class Ablation:
         out = pivot_mean_std(self.tidy, metrics or self.metrics, order=list(self.variants))
         out.attrs["note"] = self.note()
         out.attrs["runs"] = runs_by_metric(self.tidy, list(dict.fromkeys(c[0] for c in out.columns)))
+        from .analysis import recorded_seconds
+
+        out.attrs["seconds"] = recorded_seconds(self.results)  # per variant: what a run costs here
         return out
 
     def table(self, metrics: Sequence[str] | None = None, percent: bool = True, digits: int = 1,
@@ -316,6 +320,36 @@ class Ablation:
                      f"seed, Student-t {conf} CI")
         out.attrs["note"] = note
         return out
+
+
+    # ------------------------------------------------------------------ replication (#45)
+    def replicate(self, seeds: Sequence[int], table: str | None = None, reference: str | None = None,
+                  metric: str | None = None, column: str | None = None, confidence: float = 0.95,
+                  **run_kwargs: Any) -> pd.DataFrame:
+        """Rerun this table on fresh ``seeds`` (same variants and folds) and report per row the
+        verdict before and after and whether it replicated
+        (:func:`afg.experiments.analysis.replication_table`; a paper ``table`` gives the paper
+        verdicts, else the direction of each row's paired Δ against ``reference``, default the
+        first variant). Runs :meth:`run` first if it has not run; the fresh runs are kept in
+        ``self.replication`` (an :class:`Ablation` of the same class)."""
+        from .analysis import replication_table
+
+        seeds = [int(s) for s in seeds]
+        used = set(self.seeds) if self.seeds else {self.base.recipe.seed}
+        if not seeds or used & set(seeds):
+            raise ValueError(f"replicate needs seeds this table has not used (it used {sorted(used)}), "
+                             f"got {seeds}")
+        if self.tidy is None:
+            self.run(**run_kwargs)
+        fresh = copy.copy(self)
+        fresh.seeds, fresh.results, fresh.tidy = seeds, [], None
+        fresh.run(**run_kwargs)
+        self.replication = fresh
+        before = self.tidy if "seed" in self.tidy.columns else self.tidy.assign(seed=self.base.recipe.seed)
+        metric = metric or (self.metrics or DEFAULT_METRICS[self._task()])[0]
+        scale = 100.0 if metric.startswith(PERCENT_PREFIXES) else 1.0
+        return replication_table(before, fresh.tidy, reference or next(iter(self.variants)), metric,
+                                 table=table, column=column, confidence=confidence, scale=scale)
 
 
 class Sweep(Ablation):
