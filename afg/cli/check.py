@@ -65,15 +65,9 @@ def config_plan(dataset: str, root: Path, configs: Path, options: dict | None = 
 
 def _train_test(spec, adapter):
     """``(train_idx, test_idx, description)`` of the rows a config's ``data`` section trains and
-    scores on (as ``afg.experiments.datasets`` builds them)."""
-    folds = adapter.folds(spec.folds or None)
-    k = spec.fold if spec.folds else 1
-    tr, te = folds[k - 1]
-    has_folds = "fold" in adapter.records.columns and adapter.records["fold"].notna().any()
-    if has_folds:
-        where = f"protocol fold {k}/{len(folds)}"
-    elif spec.folds:
-        where = f"k-fold CV fold {k}/{spec.folds} (NOT the official split)"
-    else:
-        where = "official split"
-    return tr, te, where
+    scores on: :func:`afg.experiments.datasets.release_protocol`, the rule training uses."""
+    from ..experiments.datasets import release_protocol
+
+    tr, te, proto = release_protocol(spec, adapter)
+    where = proto.fold_text(spec.fold)
+    return tr, te, where if proto.official else f"{where} (OFF-PROTOCOL: not the official split)"
