@@ -139,6 +139,8 @@ class Case:
     split: str  # what the table says: official split / protocol fold
     xfail: str | None = None
     slow: bool = True
+    extra: tuple = ()  # further overrides (none changes the protocol)
+    name: str = ""
 
 
 CASES = [
@@ -148,6 +150,8 @@ CASES = [
     Case("me_graphau_disfa_resnet50", "disfa", _disfa, AUS_DISFA, "subject fold 1/3 (ME-GraphAU parts)"),
     Case("me_graphau_disfa_swin_base", "disfa", _disfa, AUS_DISFA, "subject fold 1/3 (ME-GraphAU parts)"),
     Case("au_gcn_disfa", "disfa", _disfa, AUS_DISFA, "subject fold 1/3 (ME-GraphAU parts)", AU_GCN_LANDMARKS),
+    Case("au_gcn_disfa", "disfa", _disfa, AUS_DISFA, "subject fold 1/3 (ME-GraphAU parts)",
+         extra=("model.landmarks=template",), name="au_gcn_disfa[template landmarks]"),
     Case("mafg_ccfg_disfa", "disfa", _disfa, AUS_DISFA, "subject fold 1/3 (ME-GraphAU parts)"),
     Case("mafg_ccfg_emotionet", "emotionet", _emotionet, AUS_EMOTIONET, "random fold 1/3 (KFold, seed 42)"),
     Case("emotion_gcn_affectnet", "affectnet", _affectnet, AFFECTNET_7, "official: training / validation"),
@@ -205,7 +209,7 @@ def run_case(case: Case, miniature, tmp_path, capsys) -> dict:
     from afg.predict import load_model_checkpoint, resolve_checkpoint
 
     root = miniature(case.dataset)
-    sets = [f"data.root={root}", *TINY]
+    sets = [f"data.root={root}", *TINY, *case.extra]
     if case.config.startswith("svml"):
         sets += [f"data.basic.root={miniature('rafdb')}", f"model.feature_cache={tmp_path / 'fc'}"]
     runs = tmp_path / "runs"
@@ -253,7 +257,7 @@ def run_case(case: Case, miniature, tmp_path, capsys) -> dict:
     monitor = cfg.recipe.monitor if hasattr(cfg.recipe, "monitor") else None
     if monitor in evaluated and result.get("selection") != "val":
         assert evaluated[monitor] == pytest.approx(metrics[monitor], abs=1e-6)
-    return {"config": case.config, "split": case.split, "train": len(got_train), "test": len(got_test),
+    return {"config": case.name or case.config, "split": case.split, "train": len(got_train), "test": len(got_test),
             "classes": len(case.classes), "finite": len(metrics)}
 
 
@@ -261,7 +265,7 @@ def _param(case: Case):
     marks = [pytest.mark.slow] if case.slow else []
     if case.xfail:
         marks.append(pytest.mark.xfail(strict=True, reason=case.xfail))
-    return pytest.param(case, id=case.config, marks=marks)
+    return pytest.param(case, id=case.name or case.config, marks=marks)
 
 
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])

@@ -57,7 +57,7 @@ def config_plan(dataset: str, root: Path, configs: Path, options: dict | None = 
         except Exception as exc:  # noqa: BLE001 - the config cannot run on this copy: say why
             lines.append(f"{path.name}: cannot run: {one_line(exc)}")
             continue
-        names = adapter.au_names or adapter.expression_names or adapter.emotion_names
+        names = _label_names(cfg.model, adapter)
         lines.append(f"{path.name}: {where}: train {len(tr)} / test {len(te)}, "
                      f"{len(names)} labels ({', '.join(names)})")
     return lines
@@ -71,3 +71,13 @@ def _train_test(spec, adapter):
     tr, te, proto = release_protocol(spec, adapter)
     where = proto.fold_text(spec.fold)
     return tr, te, where if proto.official else f"{where} (OFF-PROTOCOL: not the official split)"
+
+
+def _label_names(model: dict, adapter) -> list[str]:
+    """The labels the config's model predicts: AUs, expression classes or multi-label emotions."""
+    name = str(model.get("name", ""))
+    task = model.get("task") or ("multilabel" if name.startswith("svml") else
+                                 "expression" if name.startswith("emotion") else "au")
+    by_task = {"au": adapter.au_names, "expression": adapter.expression_names,
+               "multilabel": adapter.emotion_names}
+    return list(by_task.get(task) or adapter.au_names or adapter.expression_names or adapter.emotion_names)
