@@ -46,7 +46,7 @@ def test_planted_failures_are_each_reported_with_exit_1(tmp_path, capsys):
     # the published counts of the authors' lists sit next to the copy's
     assert "43605" in out and "43604" in out
     # the ME-GraphAU configs train on parts 1 + 2 and test part 3 (SN003) in fold 1
-    assert "me_graphau_disfa_resnet50.yaml: protocol fold 1/3: train 5 / test 3, 8 labels" in out
+    assert "me_graphau_disfa_resnet50.yaml: fold 1 of the 3 folds disfa's protocol defines: train 5 / test 3, 8 labels" in out
 
     root = make_fake_release("affwild2", tmp_path / "AW2")
     rc, out, _ = _check(capsys, "affwild2", "--root", str(root))
@@ -117,3 +117,17 @@ def test_unknown_dataset_and_missing_root(tmp_path, capsys):
     assert rc == 2 and "unknown dataset 'ckplus'" in err
     rc, _, err = _check(capsys, "disfa", "--root", str(tmp_path / "nowhere"))
     assert rc == 2 and "release folder not found" in err
+
+
+def test_the_plan_names_the_official_split_and_flags_cross_validation_on_it(tmp_path, capsys):
+    root = make_fake_release("rafml", tmp_path / "RAF-ML")
+    rc, out, _ = _check(capsys, "rafml", "--root", str(root))
+    assert rc == 0
+    assert "svml_rgcn_rafml.yaml: the official split of rafml" in out and "train 6 / test 6, 6 labels" in out
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "cv.yaml").write_text("model: {name: baseline, task: multilabel, num_classes: 6}\n"
+                                     "data: {dataset: rafml, root: x, folds: 3, fold: 2}\n")
+    rc, out, _ = _check(capsys, "rafml", "--root", str(root), "--configs", str(configs))
+    (line,) = [ln for ln in out.splitlines() if "cv.yaml" in ln]
+    assert "OFF-PROTOCOL" in line and "fold 2" in line

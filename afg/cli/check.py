@@ -57,7 +57,7 @@ def config_plan(dataset: str, root: Path, configs: Path, options: dict | None = 
         except Exception as exc:  # noqa: BLE001 - the config cannot run on this copy: say why
             lines.append(f"{path.name}: cannot run: {one_line(exc)}")
             continue
-        names = adapter.au_names or adapter.expression_names or adapter.emotion_names
+        names = _label_names(cfg.model, adapter)
         lines.append(f"{path.name}: {where}: train {len(tr)} / test {len(te)}, "
                      f"{len(names)} labels ({', '.join(names)})")
     return lines
@@ -65,15 +65,19 @@ def config_plan(dataset: str, root: Path, configs: Path, options: dict | None = 
 
 def _train_test(spec, adapter):
     """``(train_idx, test_idx, description)`` of the rows a config's ``data`` section trains and
-    scores on (as ``afg.experiments.datasets`` builds them)."""
-    folds = adapter.folds(spec.folds or None)
-    k = spec.fold if spec.folds else 1
-    tr, te = folds[k - 1]
-    has_folds = "fold" in adapter.records.columns and adapter.records["fold"].notna().any()
-    if has_folds:
-        where = f"protocol fold {k}/{len(folds)}"
-    elif spec.folds:
-        where = f"k-fold CV fold {k}/{spec.folds} (NOT the official split)"
-    else:
-        where = "official split"
-    return tr, te, where
+    scores on: :func:`afg.experiments.datasets.release_protocol`, the rule training uses."""
+    from ..experiments.datasets import release_protocol
+
+    tr, te, proto = release_protocol(spec, adapter)
+    where = proto.fold_text(spec.fold)
+    return tr, te, where if proto.official else f"{where} (OFF-PROTOCOL: not the official split)"
+
+
+def _label_names(model: dict, adapter) -> list[str]:
+    """The labels the config's model predicts: AUs, expression classes or multi-label emotions."""
+    name = str(model.get("name", ""))
+    task = model.get("task") or ("multilabel" if name.startswith("svml") else
+                                 "expression" if name.startswith("emotion") else "au")
+    by_task = {"au": adapter.au_names, "expression": adapter.expression_names,
+               "multilabel": adapter.emotion_names}
+    return list(by_task.get(task) or adapter.au_names or adapter.expression_names or adapter.emotion_names)
