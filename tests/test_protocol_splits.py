@@ -210,3 +210,49 @@ def test_protocol_is_in_result_records():
     old = data_protocol(None, DataSpec(dataset="affectnet"))
     assert old["kind"] == "unrecorded" and old["official"] is None
     assert isinstance(pd.DataFrame([rec]), pd.DataFrame) and np.isfinite(rec["k"])
+
+
+# ---------------------------------------------------------------- through the run cache
+def _tiny_affectnet_config(root: Path, **data) -> dict:
+    return {"model": {"name": "baseline", "task": "expression", "num_classes": 7, "backbone": "resnet_tiny",
+                      "pretrained": False, "img_size": 32},
+            "data": {"dataset": "affectnet", "root": str(root), "img_size": 32, "options": {"num_classes": 7},
+                     **data},
+            "recipe": {"epochs": 1, "batch_size": 4, "device": "cpu", "progress": False,
+                       "selection": "last", "num_workers": 0}}
+
+
+@pytest.fixture(scope="module")
+def prepared_affectnet(tmp_path_factory) -> Path:
+    from afg.data.prepare import prepare_dataset
+
+    root = make_affectnet(tmp_path_factory.mktemp("affectnet"))
+    prepare_dataset(quiet(get_adapter, "affectnet", root, num_classes=7), root / "prepared", size=32,
+                    progress=False, verbose=False)
+    return root
+
+
+def test_a_run_scores_the_validation_faces_and_records_the_protocol(prepared_affectnet, tmp_path):
+    import json
+
+    from afg.experiments import build_data, run
+
+    cfg = ExperimentConfig.from_dict(_tiny_affectnet_config(prepared_affectnet))
+    _, held_out = quiet(build_data, cfg.data)
+    assert sorted(Path(p).name for p in held_out.table["image"]) == ["val0.png", "val1.png", "val2.png"]
+    res = quiet(run, cfg, root=tmp_path)
+    record = json.loads((res.run_dir / "result.json").read_text())
+    assert record["protocol"]["kind"] == "official" and record["protocol"]["official"] is True
+    assert record["sizes"]["held_out"] == 3 and res.protocol == record["protocol"]
+    assert np.isfinite(res.metrics["accuracy"])
+
+
+def test_cross_validation_on_affectnet_says_off_protocol_in_the_table(prepared_affectnet, tmp_path):
+    from afg.experiments import Ablation
+
+    cfg = _tiny_affectnet_config(prepared_affectnet)
+    abl = Ablation(cfg, {"base": {}}, folds=2, root=tmp_path)
+    with pytest.warns(UserWarning, match="NOT the official split"):
+        abl.run()
+    assert "OFF-PROTOCOL: scored on 2-fold subject-disjoint cross-validation" in abl.note()
+    assert all(r.protocol["official"] is False for *_, r in abl.results)
