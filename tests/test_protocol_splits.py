@@ -256,3 +256,22 @@ def test_cross_validation_on_affectnet_says_off_protocol_in_the_table(prepared_a
         abl.run()
     assert "OFF-PROTOCOL: scored on 2-fold subject-disjoint cross-validation" in abl.note()
     assert all(r.protocol["official"] is False for *_, r in abl.results)
+
+
+def test_rafml_without_its_partition_file_is_not_called_official(tmp_path):
+    root, order = make_rafml(tmp_path, partition=False)
+    with pytest.warns(UserWarning, match="no partition file"):
+        adapter = get_adapter("rafml", root, emotion_order=order, aligned=False)
+    _, _, proto = release_protocol(DataSpec(dataset="rafml", root=str(root)), adapter)
+    assert proto.official is False and "NOT the official split" in proto.text
+
+
+def test_rafml_images_missing_from_the_partition_file_are_never_trained_on(tmp_path):
+    root, order = make_rafml(tmp_path, partition=True)
+    part = root / "EmoLabel" / "partition_label.txt"
+    part.write_text("".join(part.read_text().splitlines(keepends=True)[1:]))  # drop 0001.jpg
+    with pytest.warns(UserWarning, match="1 labelled images are not in"):
+        adapter = get_adapter("rafml", root, emotion_order=order, aligned=False)
+    tr, te, proto = release_protocol(DataSpec(dataset="rafml", root=str(root)), adapter)
+    names = [Path(p).name for p in adapter.records["image"]]
+    assert "0001.jpg" not in {names[i] for i in np.concatenate([tr, te])} and proto.official
