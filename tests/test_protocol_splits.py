@@ -275,3 +275,19 @@ def test_rafml_images_missing_from_the_partition_file_are_never_trained_on(tmp_p
     tr, te, proto = release_protocol(DataSpec(dataset="rafml", root=str(root)), adapter)
     names = [Path(p).name for p in adapter.records["image"]]
     assert "0001.jpg" not in {names[i] for i in np.concatenate([tr, te])} and proto.official
+
+
+def test_several_evaluation_splits_are_an_ambiguity_data_split_resolves():
+    from afg.data.datasets.records import protocol_folds
+
+    table = pd.DataFrame({"subject": list("abcdef"),
+                          "split": ["train", "train", "validation", "validation", "test", "test"]})
+    with pytest.warns(UserWarning, match="several evaluation splits"):
+        (tr, te), = protocol_folds(table, None, "toy")[0]
+    assert tr.tolist() == [0, 1] and te.tolist() == [4, 5]
+    (tr, te), = protocol_folds(table, None, "toy", scored="validation")[0]
+    assert te.tolist() == [2, 3]
+    with pytest.raises(ValueError, match=r"data\.split 'val' is not one"):
+        protocol_folds(table, None, "toy", scored="val")
+    with pytest.raises(ValueError, match="no official split"):
+        protocol_folds(table.drop(columns="split"), None, "toy", scored="test")
