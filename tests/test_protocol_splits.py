@@ -110,7 +110,7 @@ def test_asked_for_cross_validation_is_warned_and_recorded_as_off_protocol(tmp_p
     assert data_protocol(Held(), spec)["official"] is False
 
 
-def test_official_split_has_one_fold_and_fold_data_refuse_an_official_split(tmp_path):
+def test_official_split_has_one_fold_and_fold_data_have_no_official_split(tmp_path):
     root = make_affectnet(tmp_path)
     adapter = quiet(get_adapter, "affectnet", root, num_classes=7)
     with pytest.raises(ConfigError, match=r"data.fold: 2 is not in 1..1"):
@@ -122,8 +122,11 @@ def test_official_split_has_one_fold_and_fold_data_refuse_an_official_split(tmp_
     tr, te, proto = release_protocol(DataSpec(dataset="disfa", root=str(disfa_root), fold=2), disfa)
     assert proto.kind == "folds" and proto.k == 3
     assert set(disfa.records["fold"].iloc[te]) == {2} and 2 not in set(disfa.records["fold"].iloc[tr])
+    with pytest.warns(UserWarning, match="no official train/test split"):
+        _, te0, proto0 = release_protocol(DataSpec(dataset="disfa", root=str(disfa_root), folds=0, fold=2), disfa)
+    assert proto0.kind == "folds" and np.array_equal(te0, te)
     with pytest.raises(ConfigError, match="no official train/test split"):
-        release_protocol(DataSpec(dataset="disfa", root=str(disfa_root), folds=0), disfa)
+        release_protocol(DataSpec(dataset="disfa", root=str(disfa_root), split="test"), disfa)
 
 
 def test_a_seven_class_model_refuses_eight_class_data(tmp_path):

@@ -16,7 +16,8 @@ a ``split`` column    the official split: train on  ``k``-fold subject-disjoint 
 neither               3 subject-disjoint folds      ``k`` subject-disjoint folds
 ====================  ============================  ============================================
 
-``k = 0`` asks for the official split explicitly (an error where the table has none).
+``k = 0`` asks for the official split explicitly: an error where the table has neither a split
+nor folds; on a table with folds, a warning and its folds.
 """
 from __future__ import annotations
 
@@ -112,10 +113,13 @@ def protocol_folds(table: pd.DataFrame, k: int | None = None, name: str = "data"
     if "fold" in table.columns and table["fold"].notna().any():
         fold = pd.to_numeric(table["fold"], errors="coerce").to_numpy(dtype=float)
         ids = sorted(int(f) for f in np.unique(fold[~np.isnan(fold)]))
-        if k == 0 or scored is not None:
+        if scored is not None:
             raise ValueError(f"{name} has no official train/test split: its protocol is {len(ids)} "
                              f"folds (leave data.folds unset or give {len(ids)}, and no data.split)")
-        if k is not None and k != len(ids):
+        if k == 0:
+            warnings.warn(f"{name} has no official train/test split: data.folds 0 means its protocol's "
+                          f"{len(ids)} folds (data.fold picks one); leave data.folds unset", stacklevel=3)
+        if k not in (None, 0) and k != len(ids):
             raise ValueError(f"{name} protocol defines {len(ids)} folds, asked for {k}")
         has = ~np.isnan(fold)
         pairs = [(np.flatnonzero(has & (fold != j)), np.flatnonzero(fold == j)) for j in ids]
