@@ -294,3 +294,19 @@ def test_several_evaluation_splits_are_an_ambiguity_data_split_resolves():
         protocol_folds(table, None, "toy", scored="val")
     with pytest.raises(ValueError, match="no official split"):
         protocol_folds(table.drop(columns="split"), None, "toy", scored="test")
+
+
+def test_fold_counts_and_cli_fold_follow_the_protocol(prepared_affectnet, tmp_path):
+    from afg.cli.configs import load_config
+    from afg.cli.errors import UsageError
+    from afg.experiments.datasets import protocol_fold_count
+
+    spec = DataSpec(dataset="affectnet", root=str(prepared_affectnet), options={"num_classes": 7})
+    assert quiet(protocol_fold_count, spec) == 1  # the official split: one (train, test) pair
+    assert protocol_fold_count(DataSpec(dataset="affectnet", folds=5)) == 5
+    assert protocol_fold_count(DataSpec()) == 3
+    root = f"data.root={prepared_affectnet}"
+    cfg = load_config(str(CONFIGS / "emotion_gcn_affectnet.yaml"), [root], 1)  # unset folds: --fold allowed
+    assert cfg.data.folds is None and cfg.data.fold == 1
+    with pytest.raises(UsageError, match="official split"):
+        load_config(str(CONFIGS / "emotion_gcn_affectnet.yaml"), [root, "data.folds=0"], 2)
