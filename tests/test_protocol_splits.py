@@ -310,3 +310,15 @@ def test_fold_counts_and_cli_fold_follow_the_protocol(prepared_affectnet, tmp_pa
     assert cfg.data.folds is None and cfg.data.fold == 1
     with pytest.raises(UsageError, match="official split"):
         load_config(str(CONFIGS / "emotion_gcn_affectnet.yaml"), [root, "data.folds=0"], 2)
+
+
+def test_notebook_setup_on_a_release_runs_its_protocol_and_describes_it(prepared_affectnet):
+    from afg.experiments.notebook_setup import NotebookSetup
+
+    setup = NotebookSetup(dataset="affectnet", data_root=str(prepared_affectnet), device="cpu")
+    assert quiet(setup.fold_list, "emotion_gcn") == [1]  # the official split: one pair
+    text = quiet(setup.describe, "emotion_gcn")
+    assert "protocol=[the official split of affectnet" in text and "score on 'validation'" in text
+    asked = NotebookSetup(dataset="affectnet", data_root=str(prepared_affectnet), device="cpu", folds=2)
+    abl = asked.ablation("emotion_gcn", {"base": {}})
+    assert abl.folds == [1, 2] and {c.data.folds for *_, c in abl.configs()} == {2}  # CV, as asked
