@@ -62,6 +62,6 @@ def test_svml_warns_that_an_imagenet_phi_is_not_the_papers(monkeypatch):
 
 def test_deviations_are_documented():
     doc = (ROOT / "docs" / "paper_vs_code.md").read_text()
-    for needle in ("last_activation", "mfb_dropout: 0.0", "112 px", "ImageNet", "single_task_va",
+    for needle in ("last_activation", "mfb_dropout: 0.0", "64×64 faces", "ImageNet", "single_task_va",
                    "num_classes: 7", "partition_conflict"):
         assert needle in doc, needle
