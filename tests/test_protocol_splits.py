@@ -110,7 +110,7 @@ def test_asked_for_cross_validation_is_warned_and_recorded_as_off_protocol(tmp_p
     assert data_protocol(Held(), spec)["official"] is False
 
 
-def test_official_split_has_one_fold_and_fold_data_refuse_an_official_split(tmp_path):
+def test_official_split_has_one_fold_and_fold_data_have_no_official_split(tmp_path):
     root = make_affectnet(tmp_path)
     adapter = quiet(get_adapter, "affectnet", root, num_classes=7)
     with pytest.raises(ConfigError, match=r"data.fold: 2 is not in 1..1"):
@@ -122,8 +122,11 @@ def test_official_split_has_one_fold_and_fold_data_refuse_an_official_split(tmp_
     tr, te, proto = release_protocol(DataSpec(dataset="disfa", root=str(disfa_root), fold=2), disfa)
     assert proto.kind == "folds" and proto.k == 3
     assert set(disfa.records["fold"].iloc[te]) == {2} and 2 not in set(disfa.records["fold"].iloc[tr])
+    with pytest.warns(UserWarning, match="no official train/test split"):
+        _, te0, proto0 = release_protocol(DataSpec(dataset="disfa", root=str(disfa_root), folds=0, fold=2), disfa)
+    assert proto0.kind == "folds" and np.array_equal(te0, te)
     with pytest.raises(ConfigError, match="no official train/test split"):
-        release_protocol(DataSpec(dataset="disfa", root=str(disfa_root), folds=0), disfa)
+        release_protocol(DataSpec(dataset="disfa", root=str(disfa_root), split="test"), disfa)
 
 
 def test_a_seven_class_model_refuses_eight_class_data(tmp_path):
@@ -210,3 +213,112 @@ def test_protocol_is_in_result_records():
     old = data_protocol(None, DataSpec(dataset="affectnet"))
     assert old["kind"] == "unrecorded" and old["official"] is None
     assert isinstance(pd.DataFrame([rec]), pd.DataFrame) and np.isfinite(rec["k"])
+
+
+# ---------------------------------------------------------------- through the run cache
+def _tiny_affectnet_config(root: Path, **data) -> dict:
+    return {"model": {"name": "baseline", "task": "expression", "num_classes": 7, "backbone": "resnet_tiny",
+                      "pretrained": False, "img_size": 32},
+            "data": {"dataset": "affectnet", "root": str(root), "img_size": 32, "options": {"num_classes": 7},
+                     **data},
+            "recipe": {"epochs": 1, "batch_size": 4, "device": "cpu", "progress": False,
+                       "selection": "last", "num_workers": 0}}
+
+
+@pytest.fixture(scope="module")
+def prepared_affectnet(tmp_path_factory) -> Path:
+    from afg.data.prepare import prepare_dataset
+
+    root = make_affectnet(tmp_path_factory.mktemp("affectnet"))
+    prepare_dataset(quiet(get_adapter, "affectnet", root, num_classes=7), root / "prepared", size=32,
+                    progress=False, verbose=False)
+    return root
+
+
+def test_a_run_scores_the_validation_faces_and_records_the_protocol(prepared_affectnet, tmp_path):
+    import json
+
+    from afg.experiments import build_data, run
+
+    cfg = ExperimentConfig.from_dict(_tiny_affectnet_config(prepared_affectnet))
+    _, held_out = quiet(build_data, cfg.data)
+    assert sorted(Path(p).name for p in held_out.table["image"]) == ["val0.png", "val1.png", "val2.png"]
+    res = quiet(run, cfg, root=tmp_path)
+    record = json.loads((res.run_dir / "result.json").read_text())
+    assert record["protocol"]["kind"] == "official" and record["protocol"]["official"] is True
+    assert record["sizes"]["held_out"] == 3 and res.protocol == record["protocol"]
+    assert np.isfinite(res.metrics["accuracy"])
+
+
+def test_cross_validation_on_affectnet_says_off_protocol_in_the_table(prepared_affectnet, tmp_path):
+    from afg.experiments import Ablation
+
+    cfg = _tiny_affectnet_config(prepared_affectnet)
+    abl = Ablation(cfg, {"base": {}}, folds=2, root=tmp_path)
+    with pytest.warns(UserWarning, match="NOT the official split"):
+        abl.run()
+    assert "OFF-PROTOCOL: scored on 2-fold subject-disjoint cross-validation" in abl.note()
+    assert all(r.protocol["official"] is False for *_, r in abl.results)
+
+
+def test_rafml_without_its_partition_file_is_not_called_official(tmp_path):
+    root, order = make_rafml(tmp_path, partition=False)
+    with pytest.warns(UserWarning, match="no partition file"):
+        adapter = get_adapter("rafml", root, emotion_order=order, aligned=False)
+    _, _, proto = release_protocol(DataSpec(dataset="rafml", root=str(root)), adapter)
+    assert proto.official is False and "NOT the official split" in proto.text
+
+
+def test_rafml_images_missing_from_the_partition_file_are_never_trained_on(tmp_path):
+    root, order = make_rafml(tmp_path, partition=True)
+    part = root / "EmoLabel" / "partition_label.txt"
+    part.write_text("".join(part.read_text().splitlines(keepends=True)[1:]))  # drop 0001.jpg
+    with pytest.warns(UserWarning, match="1 labelled images are not in"):
+        adapter = get_adapter("rafml", root, emotion_order=order, aligned=False)
+    tr, te, proto = release_protocol(DataSpec(dataset="rafml", root=str(root)), adapter)
+    names = [Path(p).name for p in adapter.records["image"]]
+    assert "0001.jpg" not in {names[i] for i in np.concatenate([tr, te])} and proto.official
+
+
+def test_several_evaluation_splits_are_an_ambiguity_data_split_resolves():
+    from afg.data.datasets.records import protocol_folds
+
+    table = pd.DataFrame({"subject": list("abcdef"),
+                          "split": ["train", "train", "validation", "validation", "test", "test"]})
+    with pytest.warns(UserWarning, match="several evaluation splits"):
+        (tr, te), = protocol_folds(table, None, "toy")[0]
+    assert tr.tolist() == [0, 1] and te.tolist() == [4, 5]
+    (tr, te), = protocol_folds(table, None, "toy", scored="validation")[0]
+    assert te.tolist() == [2, 3]
+    with pytest.raises(ValueError, match=r"data\.split 'val' is not one"):
+        protocol_folds(table, None, "toy", scored="val")
+    with pytest.raises(ValueError, match="no official split"):
+        protocol_folds(table.drop(columns="split"), None, "toy", scored="test")
+
+
+def test_fold_counts_and_cli_fold_follow_the_protocol(prepared_affectnet, tmp_path):
+    from afg.cli.configs import load_config
+    from afg.cli.errors import UsageError
+    from afg.experiments.datasets import protocol_fold_count
+
+    spec = DataSpec(dataset="affectnet", root=str(prepared_affectnet), options={"num_classes": 7})
+    assert quiet(protocol_fold_count, spec) == 1  # the official split: one (train, test) pair
+    assert protocol_fold_count(DataSpec(dataset="affectnet", folds=5)) == 5
+    assert protocol_fold_count(DataSpec()) == 3
+    root = f"data.root={prepared_affectnet}"
+    cfg = load_config(str(CONFIGS / "emotion_gcn_affectnet.yaml"), [root], 1)  # unset folds: --fold allowed
+    assert cfg.data.folds is None and cfg.data.fold == 1
+    with pytest.raises(UsageError, match="official split"):
+        load_config(str(CONFIGS / "emotion_gcn_affectnet.yaml"), [root, "data.folds=0"], 2)
+
+
+def test_notebook_setup_on_a_release_runs_its_protocol_and_describes_it(prepared_affectnet):
+    from afg.experiments.notebook_setup import NotebookSetup
+
+    setup = NotebookSetup(dataset="affectnet", data_root=str(prepared_affectnet), device="cpu")
+    assert quiet(setup.fold_list, "emotion_gcn") == [1]  # the official split: one pair
+    text = quiet(setup.describe, "emotion_gcn")
+    assert "protocol=[the official split of affectnet" in text and "score on 'validation'" in text
+    asked = NotebookSetup(dataset="affectnet", data_root=str(prepared_affectnet), device="cpu", folds=2)
+    abl = asked.ablation("emotion_gcn", {"base": {}})
+    assert abl.folds == [1, 2] and {c.data.folds for *_, c in abl.configs()} == {2}  # CV, as asked

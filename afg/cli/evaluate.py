@@ -9,6 +9,7 @@ from pathlib import Path
 from .. import train as afg_train
 from ..experiments import build_data
 from ..experiments.checks import check_checkpoint_fits, check_checkpoint_model, check_data
+from ..experiments.datasets import data_protocol
 from ..experiments.spec import load_data_config
 from ..predict import CheckpointError, load_model_checkpoint, resolve_checkpoint
 from ..utils import atomic_save_json, resolve_device
@@ -43,8 +44,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"{data_path}: the data has no {args.split} split")
     check_checkpoint_fits(info, data, ckpt)
     dev = resolve_device(args.device or "auto")
+    protocol = data_protocol(val_data, cfg.data)
     print(f"afg eval: {info['model_config'].get('name')} ({info['kind']} checkpoint) on {cfg.data.dataset} "
           f"fold {cfg.data.fold} {args.split}: {len(data)} samples", flush=True)
+    print(f"protocol: {'OFF-PROTOCOL: ' if protocol.get('official') is False else ''}{protocol['text']}")
     metrics = afg_train.evaluate(model.to(dev), data, batch_size=args.batch_size, device=dev, task=info["task"],
                              progress=not args.no_progress)
     for line in metric_summary(metrics):
@@ -52,7 +55,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
         atomic_save_json(args.json, {"checkpoint": str(ckpt), "data": str(data_path), "split": args.split,
-                                     "metrics": scalars})
+                                     "protocol": protocol, "metrics": scalars})
         print(f"written: {args.json}")
     return 0
 

@@ -196,7 +196,8 @@ def release_protocol(spec: DataSpec, adapter: Any = None) -> tuple[np.ndarray, n
     fold lists) or its official split (AffectNet, Aff-Wild2, RAF-DB, RAF-Compound, RAF-ML: train
     on the training set, score the official validation / test set); ``0`` asks for the official
     split; ``k`` ≥ 2 on data with an official split is off-protocol cross-validation (warned, and
-    the protocol's ``official`` is False in every export)."""
+    the protocol's ``official`` is False in every export). ``data.split`` names the scored split
+    where a release has several."""
     from ..data.datasets import get_adapter
 
     if adapter is None:
@@ -204,7 +205,7 @@ def release_protocol(spec: DataSpec, adapter: Any = None) -> tuple[np.ndarray, n
             raise ConfigError(f"data.root is required for dataset {spec.dataset!r}")
         adapter = get_adapter(spec.dataset, spec.root, **spec.options)
     try:
-        pairs, proto = adapter.protocol(spec.folds)
+        pairs, proto = adapter.protocol(spec.folds, spec.split)
     except ValueError as e:
         raise ConfigError(f"data.folds: {e}") from None
     if not 1 <= spec.fold <= len(pairs):

@@ -285,7 +285,7 @@ class NotebookSetup:
         seed only (a smoke test of the cells: its numbers mean nothing)."""
         kw["seeds"] = self.run_seeds(kw.get("seeds"))
         abl = Ablation(self.config(paper, overrides), dict(variants), folds=None, **kw)
-        abl.k = abl.base.data.folds
+        abl.k = self._k(abl.base.data.folds)
         abl.folds = _fold_numbers(folds, self.fold_list(paper))
         return abl
 
@@ -294,7 +294,7 @@ class NotebookSetup:
               **kw: Any) -> Sweep:
         """:class:`afg.experiments.Sweep` of ``param`` over ``values`` (this setup's folds)."""
         sw = Sweep(self.config(paper, overrides), param, values, folds=None, **kw)
-        sw.k = sw.base.data.folds
+        sw.k = self._k(sw.base.data.folds)
         sw.folds = _fold_numbers(folds, self.fold_list(paper))
         return sw
 
@@ -337,6 +337,11 @@ class NotebookSetup:
                    command=f"jupyter execute notebooks/{notebook}.ipynb (QUICK=False)",
                    precision=self.precision() or None)
         return data
+
+    def _k(self, config_folds: int | None) -> int | None:
+        """``data.folds`` of the runs: the config's, except on a release when ``FOLDS`` is given —
+        then k-fold CV was asked for (off-protocol on data with an official split, and said so)."""
+        return int(self.folds) if self.folds is not None and not self.synthetic else config_folds
 
     def data(self, paper: str, overrides: Mapping[str, Any] | None = None, fold: int = 1):
         """``(train, val)`` datasets of ``paper``'s config (fold ``fold``)."""

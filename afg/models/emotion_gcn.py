@@ -77,6 +77,11 @@ class EmotionGCN(AffectModel):
             links every pair (Table II's τ = 0 column); identical to the default for ``tau > 0``
             (see :func:`afg.graphs.emotion_adjacency`).
         gcn_layers: L ∈ {1, 2, 3}; hidden width ``hidden_dim`` (512), LeakyReLU(0.2) between.
+        last_activation: also apply Eq. 2's ``h`` (LeakyReLU) to the last GCN layer, whose output
+            is the classifiers and regressors ``W`` — Eq. 2 read literally (the real-data configs
+            set it); ``False`` (the default, which every cached run was trained with) is the
+            authors' code and ML-GCN's: no activation after the last layer
+            (docs/paper_vs_code.md).
         class_weights: ``"inverse"`` (Eq. 8-9: N_min/N_c from the training counts, the paper on
             AffectNet and Aff-Wild2) or ``"none"`` (the authors' Aff-Wild2 code).
         ce_reduction: ``"weighted_mean"`` (Σ w·ℓ / Σ w, PyTorch's and the authors') or
@@ -108,6 +113,7 @@ class EmotionGCN(AffectModel):
         literal_eq5: bool = False,
         gcn_layers: int = 2,
         hidden_dim: int = 512,
+        last_activation: bool = False,
         class_weights: str = "inverse",
         ce_reduction: str = "weighted_mean",
         lambda_va: float = 1.0,
@@ -150,6 +156,7 @@ class EmotionGCN(AffectModel):
         widths = [z.shape[1]] + [hidden_dim] * (gcn_layers - 1) + [dim]  # d -> 512 -> D for L = 2
         self.gcn = nn.ModuleList(GraphConvolution(a, b) for a, b in itertools.pairwise(widths))
         self.act = nn.LeakyReLU(0.2)
+        self.last_activation = bool(last_activation)
         self.register_buffer("adjacency", torch.eye(n))  # Â of Eq. 2, replaced by prepare()
         self.graph_source = "identity (prepare() not called yet)"
         self.register_load_state_dict_post_hook(EmotionGCN._name_loaded_graph)
@@ -212,11 +219,12 @@ class EmotionGCN(AffectModel):
 
     # ----- forward --------------------------------------------------------------------------
     def generated_vectors(self) -> torch.Tensor:
-        """Eq. 2 stacked L times: ``W = Â·h(…h(Â Z W¹)…)·W^L`` → ``(C+2, D)``."""
+        """Eq. 2 stacked L times: ``W = Â·h(…h(Â Z W¹)…)·W^L`` → ``(C+2, D)`` (with
+        ``last_activation``: ``W = h(Â·h(…)·W^L)``, Eq. 2 at every layer)."""
         h = self.node_embeddings
         for i, layer in enumerate(self.gcn):
             h = layer(h, self.adjacency)
-            if i < len(self.gcn) - 1:
+            if i < len(self.gcn) - 1 or self.last_activation:
                 h = self.act(h)
         return h
 

@@ -238,7 +238,8 @@ class SVMLRGCN(AffectModel):
     Args (beyond the registry's): ``variant`` (one of :data:`VARIANTS`); ``t1``, ``t2`` relation
     thresholds (Eq. 4; ``t2`` is also SVML-GCN's ``t``), ``p`` (Eq. 14); ``num_layers`` (2);
     ``hidden_dim`` (every graph layer's width; default ``D``, the paper's 2048); ``num_bases``
-    (R-GCN basis decomposition); ``mfb_k``, ``mfb_o``, ``mfb_dropout`` (Eq. 6); ``mfb_normalize``
+    (R-GCN basis decomposition); ``mfb_k``, ``mfb_o`` (Eq. 6), ``mfb_dropout`` (0: Eq. 6 has none;
+    MFB's own 0.1, Yu et al., as an option; the synthetic config keeps 0.1); ``mfb_normalize``
     (False: Eq. 6's sum pooling only, the paper; True: Yu et al.'s signed square root + L2
     normalisation after it); ``word_vectors`` (a GloVe file the user brings, the paper's;
     ``None`` = prior-free offline vectors; ``"offline:affect"`` = offline vectors with a hand-set
@@ -256,7 +257,7 @@ class SVMLRGCN(AffectModel):
                  weights: str | None = None, img_size: int = 224, variant: str = "svml_rgcn",
                  t1: float = 0.15, t2: float = 0.4, p: float = 0.2, num_layers: int = 2,
                  hidden_dim: int | None = None, num_bases: int | None = None, mfb_k: int = 4,
-                 mfb_o: int = 1024, mfb_dropout: float = 0.1, mfb_normalize: bool = False,
+                 mfb_o: int = 1024, mfb_dropout: float = 0.0, mfb_normalize: bool = False,
                  word_vectors: str | None = None, word_dim: int = 300,
                  label_names: list[str] | None = None, feature_cache: str | None = None,
                  missing_class: str = "error", loss_reduction: str = "sum") -> None:
@@ -270,6 +271,10 @@ class SVMLRGCN(AffectModel):
         self.missing_class, self.loss_reduction = missing_class, loss_reduction
         MultiLabelBCELoss(loss_reduction)  # validate now, not at the first training step
         self.feature_cache_file: Path | None = None  # the keyed file prepare() used
+        if backbone == "resnet50" and pretrained and weights is None:
+            warnings.warn("SVML-RGCN: phi (the feature extractor and Eq. 5's class means) is an ImageNet "
+                          "ResNet-50, not the paper's ResNet-50 trained on RAF-Basic (Sec. 4.2): train "
+                          "configs/resnet50_raf_basic.yaml and pass model.weights=<its best.pt>", stacklevel=2)
         self.backbone = create_backbone(backbone, pretrained=pretrained, weights=weights, img_size=img_size)
         d = self.backbone.num_features  # D
         self.label_names = list(label_names or (DEFAULT_EMOTION_NAMES if num_classes == 6

@@ -217,9 +217,16 @@ class ReleaseAdapter:
         official split; ``k`` ≥ 2 on data with an official split: off-protocol CV, warned)."""
         return self.protocol(k)[0]
 
-    def protocol(self, k: int | None = None) -> tuple[list[tuple[np.ndarray, np.ndarray]], Protocol]:
-        """``(folds, Protocol)``: :meth:`folds` and what they are (see ``protocol_folds``)."""
-        return protocol_folds(self.records, k, self.name)
+    def protocol(self, k: int | None = None, scored: str | None = None
+                 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], Protocol]:
+        """``(folds, Protocol)``: :meth:`folds` and what they are (see ``protocol_folds``). An
+        adapter whose ``split`` column is not the release's own (``split_note``, e.g. RAF-ML
+        without its partition file) gives an ``official`` False protocol that says so."""
+        pairs, proto = protocol_folds(self.records, k, self.name, scored)
+        note = getattr(self, "split_note", None)
+        if note and proto.kind == "official":
+            proto = Protocol(proto.kind, proto.k, False, f"{proto.text} — NOT the official split: {note}")
+        return pairs, proto
 
     def split_indices(self, split: str) -> np.ndarray:
         """Positional indices of the rows of ``split`` (``train``/``validation``/``test``)."""

@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -201,10 +202,18 @@ class RAFML(ReleaseAdapter):
                     table[bits[0]] = _split_of(bits[0])
                 else:
                     raise ReleaseFormatError(part, lineno, f"expected 'name 0|1', got {text[:60]!r}")
-            return [table.get(n, "train") for n in names]
+            unlisted = [n for n in names if n not in table]
+            if unlisted:  # never silently trained on: in no split, so neither trained nor scored
+                warnings.warn(f"RAF-ML: {len(unlisted)} labelled images are not in {part} (e.g. "
+                              f"{unlisted[0]}); they are left out of training and scoring", stacklevel=4)
+            return [table.get(n) for n in names]
         prefixed = [_split_of(n) for n in names]
         if all(prefixed):
             return prefixed  # type: ignore[return-value]
+        self.split_note = (f"no partition file ({self._part}) under {self.root}: a seeded "
+                           f"{1 - self.test_fraction:.0%}/{self.test_fraction:.0%} split (seed {self.seed}) "
+                           "stands in for the release's partition")
+        warnings.warn(f"RAF-ML: {self.split_note}; scores are not comparable with the paper's", stacklevel=4)
         rng = np.random.default_rng(self.seed)
         test = set(rng.permutation(len(names))[: round(self.test_fraction * len(names))].tolist())
         return ["test" if i in test else "train" for i in range(len(names))]

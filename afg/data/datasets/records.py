@@ -16,7 +16,8 @@ a ``split`` column    the official split: train on  ``k``-fold subject-disjoint 
 neither               3 subject-disjoint folds      ``k`` subject-disjoint folds
 ====================  ============================  ============================================
 
-``k = 0`` asks for the official split explicitly (an error where the table has none).
+``k = 0`` asks for the official split explicitly: an error where the table has neither a split
+nor folds; on a table with folds, a warning and its folds.
 """
 from __future__ import annotations
 
@@ -100,19 +101,25 @@ def kfold_indices(n: int, k: int, seed: int = 42) -> np.ndarray:
 EVALUATION_SPLITS = ("test", "validation", "val")
 
 
-def protocol_folds(table: pd.DataFrame, k: int | None = None, name: str = "data") -> tuple[Folds, Protocol]:
+def protocol_folds(table: pd.DataFrame, k: int | None = None, name: str = "data",
+                   scored: str | None = None) -> tuple[Folds, Protocol]:
     """``([(train_idx, test_idx), ...], Protocol)`` for ``table`` (positional indices) and
     ``k`` = ``data.folds`` by the rule of this module's docstring. Rows outside every fold / split
-    (a ``fold`` or ``split`` the protocol does not name) are in no pair."""
+    (a ``fold`` or ``split`` the protocol does not name) are in no pair. ``scored`` (``data.split``)
+    names the evaluation split where a table has several (else ``test``, with a warning that the
+    others are unused)."""
     if (k is not None and k < 0) or k == 1:
         raise ValueError(f"{name}: data.folds {k} is not 0 (the official split), k >= 2 or unset")
     if "fold" in table.columns and table["fold"].notna().any():
         fold = pd.to_numeric(table["fold"], errors="coerce").to_numpy(dtype=float)
         ids = sorted(int(f) for f in np.unique(fold[~np.isnan(fold)]))
-        if k == 0:
+        if scored is not None:
             raise ValueError(f"{name} has no official train/test split: its protocol is {len(ids)} "
-                             f"folds (leave data.folds unset or give {len(ids)})")
-        if k is not None and k != len(ids):
+                             f"folds (leave data.folds unset or give {len(ids)}, and no data.split)")
+        if k == 0:
+            warnings.warn(f"{name} has no official train/test split: data.folds 0 means its protocol's "
+                          f"{len(ids)} folds (data.fold picks one); leave data.folds unset", stacklevel=3)
+        if k not in (None, 0) and k != len(ids):
             raise ValueError(f"{name} protocol defines {len(ids)} folds, asked for {k}")
         has = ~np.isnan(fold)
         pairs = [(np.flatnonzero(has & (fold != j)), np.flatnonzero(fold == j)) for j in ids]
@@ -123,7 +130,12 @@ def protocol_folds(table: pd.DataFrame, k: int | None = None, name: str = "data"
         if not present or not (split == "train").any():
             raise ValueError(f"{name}: the official split needs 'train' rows and one of "
                              f"{list(EVALUATION_SPLITS)}; found {sorted(set(split.tolist()))}")
-        held = present[0]
+        if scored is not None and scored not in present:
+            raise ValueError(f"{name}: data.split {scored!r} is not one of its evaluation splits {present}")
+        held = scored or present[0]
+        if scored is None and len(present) > 1:
+            warnings.warn(f"{name} has several evaluation splits {present}: scoring '{held}', the others "
+                          "are unused (data.split picks one)", stacklevel=3)
         train, test = np.flatnonzero(split == "train"), np.flatnonzero(split == held)
         if k in (None, 0):
             text = (f"the official split of {name}: train on 'train' ({len(train)} faces), "
@@ -137,8 +149,9 @@ def protocol_folds(table: pd.DataFrame, k: int | None = None, name: str = "data"
                 f"and scores '{held}')")
         warnings.warn(f"{name}: {text}; leave data.folds unset for the official split", stacklevel=3)
         return pairs, Protocol("subject-cv", k, False, text)
-    if k == 0:
-        raise ValueError(f"{name} has no official split (no 'split' column); give data.folds k >= 2")
+    if k == 0 or scored is not None:
+        raise ValueError(f"{name} has no official split (no 'split' column); give data.folds k >= 2 "
+                         "and no data.split")
     kk = 3 if k is None else k
     pairs = subject_folds(table["subject"].astype(str).to_numpy(), kk)
     why = "the data defines no split" if k is None else f"data.folds = {k}"
