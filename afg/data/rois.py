@@ -57,6 +57,7 @@ __all__ = [
     "DATASET_AUS",
     "MIRROR_68",
     "TEMPLATE_MARGIN",
+    "FaceLandmarks68",
     "RoiDef",
     "RoiSet",
     "au_centres",
@@ -315,6 +316,55 @@ def template_from_five_points(points5: Any, size: int | tuple[int, int] = 224) -
     r = u @ d @ vt
     c = np.trace(np.diag(sig) @ d) / (a**2).sum(1).mean()
     return (c * (tpl - mu_s) @ r.T + mu_d).astype(np.float32)
+
+
+class FaceLandmarks68:
+    """68 landmarks per face of a prepared dataset, in crop pixels, computed on demand.
+
+    Row ``i`` is the release's own 68 points where it ships them (``shipped[i]`` finite: AffectNet),
+    else the 68-point template placed through the face's five stored points (eye centres, nose
+    tip, mouth corners: MTCNN's, written by ``afg prepare``) by the least-squares similarity of
+    :func:`template_from_five_points`. The fit uses the face's own points, so it follows the crop
+    margin it was prepared with and any later resize / crop / flip of the landmarks, where
+    ``model.landmarks: template`` assumes the default margin. A row without five points is NaN
+    (AU-GCN then falls back to the canonical template).
+
+    Args:
+        points5: ``(N, 5, 2)`` five points per face (NaN where unknown).
+        size: the side of the prepared crops the points refer to.
+        shipped: optional ``(N, 68, 2)`` release landmarks (NaN rows where absent).
+    """
+
+    def __init__(self, points5: np.ndarray, size: int, shipped: np.ndarray | None = None) -> None:
+        self.points5 = np.asarray(points5, dtype=np.float64).reshape(-1, 5, 2)
+        self.size = int(size)
+        self.shipped = None if shipped is None else np.asarray(shipped, dtype=np.float32).reshape(-1, 68, 2)
+        if self.shipped is not None and len(self.shipped) != len(self.points5):
+            raise ValueError(f"{len(self.shipped)} shipped landmark rows for {len(self.points5)} faces")
+
+    def __len__(self) -> int:
+        return len(self.points5)
+
+    def is_shipped(self) -> np.ndarray:
+        """``(N,)`` bool: the row comes from the release's 68 points."""
+        if self.shipped is None:
+            return np.zeros(len(self), dtype=bool)
+        return np.isfinite(self.shipped).all((1, 2))
+
+    @property
+    def source(self) -> str:
+        """``"release"`` (every face has shipped points), ``"five-point fit"`` or ``"mixed"``."""
+        n = int(self.is_shipped().sum())
+        return "release" if n == len(self) else "five-point fit" if n == 0 else "mixed"
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        i = int(i)
+        if self.shipped is not None and np.isfinite(self.shipped[i]).all():
+            return self.shipped[i]
+        p = self.points5[i]
+        if not np.isfinite(p).all():
+            return np.full((68, 2), np.nan, dtype=np.float32)
+        return template_from_five_points(p, self.size)  # (68, 2) float32
 
 
 # --------------------------------------------------------------------------- centres
