@@ -102,3 +102,28 @@ def test_one_error_and_frame():
     assert df.loc["toy", "coverage"] == pytest.approx(7 / 3)
     with pytest.raises(ValueError):
         multilabel_report(Y, S[:, :3])
+
+
+def test_rows_with_a_missing_label_are_left_out_and_counted():
+    """A face without ratings (NaN labels) is not scored, neither as 0 nor as a crash."""
+    y = np.vstack([Y, [np.nan] * 4, [1, np.nan, 0, 0]]).astype(float)  # an unrated face, a partial one
+    s = np.vstack([S, [0.9, 0.1, 0.8, 0.2], [0.2, 0.9, 0.9, 0.9]])
+    rep = multilabel_report(y, s)
+    assert rep == pytest.approx(multilabel_report(Y, S))  # exactly the three complete rows
+    filled = multilabel_report(np.nan_to_num(y), s)  # "scored as 0" would move the numbers
+    assert filled["hamming_loss"] != pytest.approx(rep["hamming_loss"])
+    assert one_error(y, s) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="2 rows with missing"):
+        multilabel_report(y, s, incomplete="raise")
+    with pytest.raises(ValueError, match="scores must not contain NaN"):
+        multilabel_report(Y, np.where(S > 0.9, np.nan, S))
+    assert all(np.isnan(v) for v in multilabel_report(y[3:], s[3:]).values())  # nothing complete
+    # the evaluation report says how many faces it left out
+    from afg.metrics.multilabel import incomplete_rows
+    from afg.train.evaluate import compute_metrics
+
+    assert incomplete_rows(y).tolist() == [False] * 3 + [True, True]
+    logits = np.log(s / (1 - s))
+    out = compute_metrics("multilabel", {"emotions": logits}, {"emotions": y})
+    assert out["incomplete_rows"] == 2
+    assert out["hamming_loss"] == pytest.approx(rep["hamming_loss"])

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,7 @@ __all__ = [
     "DATASET_AUS",
     "MIRROR_68",
     "TEMPLATE_MARGIN",
+    "FaceLandmarks68",
     "RoiDef",
     "RoiSet",
     "au_centres",
@@ -298,23 +300,86 @@ def canonical_landmarks(
     return t if batch is None else t.unsqueeze(0).expand(batch, 68, 2).clone()
 
 
+@lru_cache(maxsize=16)
+def _centred_template(h: int, w: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """For an ``h x w`` crop: the canonical template ``(68,)`` and its five points ``(5,)`` as
+    complex numbers ``x + iy`` centred on the five points' mean, and ``Σ |z_k|²`` over the five
+    (read-only, cached: :class:`FaceLandmarks68` fits one face per item)."""
+    tpl = canonical_landmarks((h, w)).double().numpy()
+    five = np.stack([tpl[36:42].mean(0), tpl[42:48].mean(0), tpl[30], tpl[48], tpl[54]])
+    mu = five.mean(0)
+    zt, zs = (tpl - mu) @ np.array([1.0, 1.0j]), (five - mu) @ np.array([1.0, 1.0j])
+    zt.flags.writeable = zs.flags.writeable = False
+    return zt, zs, float((zs.real**2 + zs.imag**2).sum())
+
+
 def template_from_five_points(points5: Any, size: int | tuple[int, int] = 224) -> np.ndarray:
     """Fit the template to 5 landmarks (eyes, nose, mouth corners) by a similarity transform.
 
     For datasets whose preparation kept MTCNN's five points (``afg.data.faces.align``) but no
     68-point landmarks. ``points5`` ``(5, 2)`` pixel coords in the crop; returns ``(68, 2)``.
+
+    The least-squares similarity without reflection (Umeyama 1991) in the plane, written with
+    complex numbers: with the template's five points ``z_k`` and the targets ``w_k``, both
+    centred, ``a = Σ conj(z_k) w_k / Σ |z_k|²`` (scale × rotation) minimises ``Σ |a z_k − w_k|²``;
+    every template point ``z`` goes to ``a z + mean(w)``.
     """
+    h, w = (size, size) if isinstance(size, int) else size
+    zt, zs, norm = _centred_template(int(h), int(w))
     dst = np.asarray(points5, dtype=np.float64).reshape(5, 2)
-    tpl = canonical_landmarks(size).double().numpy()
-    src = np.stack([tpl[36:42].mean(0), tpl[42:48].mean(0), tpl[30], tpl[48], tpl[54]])
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    a, b = src - mu_s, dst - mu_d
-    # least-squares similarity x -> c R x + t (Umeyama 1991), no reflection
-    u, sig, vt = np.linalg.svd(b.T @ a / 5)
-    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
-    r = u @ d @ vt
-    c = np.trace(np.diag(sig) @ d) / (a**2).sum(1).mean()
-    return (c * (tpl - mu_s) @ r.T + mu_d).astype(np.float32)
+    mu = dst.mean(0)
+    zd = (dst[:, 0] - mu[0]) + 1j * (dst[:, 1] - mu[1])  # (5,)
+    out = (np.conj(zs) @ zd / norm) * zt  # (68,) complex
+    return np.stack([out.real + mu[0], out.imag + mu[1]], -1).astype(np.float32)
+
+
+class FaceLandmarks68:
+    """68 landmarks per face of a prepared dataset, in crop pixels, computed on demand.
+
+    Row ``i`` is the release's own 68 points where it ships them (``shipped[i]`` finite: AffectNet),
+    else the 68-point template placed through the face's five stored points (eye centres, nose
+    tip, mouth corners: MTCNN's, written by ``afg prepare``) by the least-squares similarity of
+    :func:`template_from_five_points`. The fit uses the face's own points, so it follows the crop
+    margin it was prepared with and any later resize / crop / flip of the landmarks, where
+    ``model.landmarks: template`` assumes the default margin. A row without five points is NaN
+    (AU-GCN then falls back to the canonical template).
+
+    Args:
+        points5: ``(N, 5, 2)`` five points per face (NaN where unknown).
+        size: the side of the prepared crops the points refer to.
+        shipped: optional ``(N, 68, 2)`` release landmarks (NaN rows where absent).
+    """
+
+    def __init__(self, points5: np.ndarray, size: int, shipped: np.ndarray | None = None) -> None:
+        self.points5 = np.asarray(points5, dtype=np.float64).reshape(-1, 5, 2)
+        self.size = int(size)
+        self.shipped = None if shipped is None else np.asarray(shipped, dtype=np.float32).reshape(-1, 68, 2)
+        if self.shipped is not None and len(self.shipped) != len(self.points5):
+            raise ValueError(f"{len(self.shipped)} shipped landmark rows for {len(self.points5)} faces")
+
+    def __len__(self) -> int:
+        return len(self.points5)
+
+    def is_shipped(self) -> np.ndarray:
+        """``(N,)`` bool: the row comes from the release's 68 points."""
+        if self.shipped is None:
+            return np.zeros(len(self), dtype=bool)
+        return np.isfinite(self.shipped).all((1, 2))
+
+    @property
+    def source(self) -> str:
+        """``"release"`` (every face has shipped points), ``"five-point fit"`` or ``"mixed"``."""
+        n = int(self.is_shipped().sum())
+        return "release" if n == len(self) else "five-point fit" if n == 0 else "mixed"
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        i = int(i)
+        if self.shipped is not None and np.isfinite(self.shipped[i]).all():
+            return self.shipped[i]
+        p = self.points5[i]
+        if not np.isfinite(p).all():
+            return np.full((68, 2), np.nan, dtype=np.float32)
+        return template_from_five_points(p, self.size)  # (68, 2) float32
 
 
 # --------------------------------------------------------------------------- centres

@@ -10,6 +10,10 @@ scikit-learn supplies every metric it has; the conventions the papers use on top
   top-scored label (first one on ties) is not a true label;
 * the four ranking metrics (coverage, one-error, ranking loss, average precision) are averaged
   over samples with at least one true label (they are undefined otherwise);
+* a row whose label vector is incomplete (a NaN entry: a face without its ratings) is left out
+  of all nine metrics (``incomplete="skip"``, the default; the ranking metrics need the whole
+  vector, and one row set keeps the nine numbers about the same faces); :func:`incomplete_rows`
+  counts them for the report, ``incomplete="raise"`` refuses them. NaN scores always raise;
 * a label column that is constant in the evaluation set has no ROC curve: by default it is
   left out of macro-AUC with a warning (``undefined_auc="nan"`` reports NaN instead); when no
   column is defined, macro-AUC is NaN. Micro-AUC is NaN when all labels are equal.
@@ -33,6 +37,7 @@ from sklearn.metrics import (
 __all__ = [
     "LOWER_IS_BETTER",
     "MULTILABEL_METRICS",
+    "incomplete_rows",
     "multilabel_report",
     "multilabel_report_frame",
     "one_error",
@@ -54,28 +59,46 @@ MULTILABEL_METRICS: tuple[str, ...] = (
 LOWER_IS_BETTER: frozenset[str] = frozenset({"hamming_loss", "coverage", "one_error", "ranking_loss"})
 
 
-def _arrays(y_true: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
-    def to_np(a: Any) -> np.ndarray:
-        if hasattr(a, "detach"):
-            a = a.detach().cpu().numpy()
-        return np.asarray(a, dtype=np.float64)
+def _to_np(a: Any) -> np.ndarray:
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a, dtype=np.float64)
 
-    y, s = to_np(y_true), to_np(scores)
+
+def incomplete_rows(y_true: Any) -> np.ndarray:
+    """``(n,)`` bool: rows of ``(n, C)`` labels with a missing (NaN) entry."""
+    y = _to_np(y_true)
+    return np.isnan(y).reshape(len(y), -1).any(1)
+
+
+def _arrays(y_true: Any, scores: Any, incomplete: str = "raise") -> tuple[np.ndarray, np.ndarray]:
+    """``(y, s)`` as int64 0/1 and float64 ``(n, C)``; ``incomplete="skip"`` drops the rows whose
+    labels have a NaN (``"raise"``: a ValueError). NaN scores always raise."""
+    if incomplete not in ("skip", "raise"):
+        raise ValueError(f"incomplete must be 'skip' or 'raise', got {incomplete!r}")
+    y, s = _to_np(y_true), _to_np(scores)
     if y.ndim != 2 or y.shape != s.shape:
         raise ValueError(f"y_true and scores must both be (n, C); got {y.shape} and {s.shape}")
-    if np.isnan(y).any() or np.isnan(s).any():
-        raise ValueError("y_true and scores must not contain NaN")
+    if np.isnan(s).any():
+        raise ValueError("scores must not contain NaN")
+    bad = incomplete_rows(y)
+    if bad.any():
+        if incomplete == "raise":
+            raise ValueError(f"y_true has {int(bad.sum())} rows with missing (NaN) labels; "
+                             f"incomplete='skip' leaves them out")
+        y, s = y[~bad], s[~bad]
     if not np.isin(y, (0.0, 1.0)).all():
         raise ValueError("y_true must be 0/1")
     return y.astype(np.int64), s
 
 
-def one_error(y_true: Any, scores: Any) -> float:
+def one_error(y_true: Any, scores: Any, incomplete: str = "skip") -> float:
     """SVML-RGCN Eq. 10: fraction of samples whose top-ranked label is not relevant.
 
-    Samples without any true label are skipped; ties go to the first label.
+    Samples without any true label are skipped (and those with a NaN label, unless
+    ``incomplete="raise"``); ties go to the first label.
     """
-    y, s = _arrays(y_true, scores)
+    y, s = _arrays(y_true, scores, incomplete)
     keep = y.sum(1) > 0
     if not keep.any():
         return float("nan")
@@ -84,7 +107,7 @@ def one_error(y_true: Any, scores: Any) -> float:
 
 
 def multilabel_report(
-    y_true: Any, scores: Any, threshold: float = 0.5, undefined_auc: str = "skip"
+    y_true: Any, scores: Any, threshold: float = 0.5, undefined_auc: str = "skip", incomplete: str = "skip"
 ) -> dict[str, float]:
     """The nine metrics of SVML-RGCN Sec. 4.1.
 
@@ -94,13 +117,17 @@ def multilabel_report(
             only use their order, the F1s and Hamming loss use ``scores > threshold``.
         threshold: decision threshold (0.5 in the paper).
         undefined_auc: ``"skip"`` (average macro-AUC over non-constant columns, warn) or ``"nan"``.
+        incomplete: ``"skip"`` (rows with a NaN label are left out; :func:`incomplete_rows`
+            counts them) or ``"raise"``.
 
     Returns:
         dict with exactly the keys of :data:`MULTILABEL_METRICS` (floats; NaN where undefined).
     """
     if undefined_auc not in ("skip", "nan"):
         raise ValueError(f"undefined_auc must be 'skip' or 'nan', got {undefined_auc!r}")
-    y, s = _arrays(y_true, scores)
+    y, s = _arrays(y_true, scores, incomplete)
+    if not len(y):  # every row incomplete: nothing to score
+        return {k: float("nan") for k in MULTILABEL_METRICS}
     pred = (s > threshold).astype(np.int64)
     out: dict[str, float] = {"hamming_loss": float(hamming_loss(y, pred))}  # Eq. 8
 

@@ -5,7 +5,9 @@
 * ``"expression"``: :func:`afg.metrics.expression.expression_report` — accuracy, mean class
   accuracy, macro F1, dataset-level CCC for valence/arousal; the confusion matrix is returned
   under ``confusion_matrix`` (a list of lists; not a scalar, so it goes to JSON only).
-* ``"multilabel"``: :func:`afg.metrics.multilabel.multilabel_report` — the nine metrics.
+* ``"multilabel"``: :func:`afg.metrics.multilabel.multilabel_report` — the nine metrics over the
+  faces whose label vector is complete; ``incomplete_rows`` counts the faces left out (a NaN
+  label, e.g. a picture without ratings that reached the evaluation set).
 
 Batches are dicts (``afg`` conventions, see DESIGN.md); :func:`standardize_batch` also accepts
 the synthetic generator's alternative key names (``aus``, ``valence``/``arousal``,
@@ -172,10 +174,14 @@ def compute_metrics(task: str, preds: dict[str, np.ndarray], labels: dict[str, n
                 y, logits, num_classes=logits.shape[-1]).tolist()
         return out
     if task == "multilabel":
-        from ..metrics.multilabel import multilabel_report
+        from ..metrics.multilabel import incomplete_rows, multilabel_report
 
         scores = 1.0 / (1.0 + np.exp(-preds["emotions"]))
-        return {k: float(v) for k, v in multilabel_report(labels["emotions"], scores).items()}
+        # faces with an incomplete label vector are not scored; how many is part of the report
+        skipped = int(incomplete_rows(labels["emotions"]).sum())
+        out = {k: float(v) for k, v in multilabel_report(labels["emotions"], scores).items()}
+        out["incomplete_rows"] = skipped
+        return out
     raise ValueError(f"unknown task {task!r}")
 
 

@@ -7,6 +7,11 @@ table computed with fear excluded — parsing stops at its "Fear Excluded" title
 expression from the file name (``expression``) and multi-label ``emotions`` = rating ≥
 ``threshold`` (default 3, the SVML-RGCN protocol); raw means in ``rating_*`` columns.
 Protocol: 5-fold cross-validation (``KFold(shuffle=True, random_state=seed)``).
+
+A picture without a row in the rating table keeps its record (and its fold: the folds are drawn
+over every picture, as the authors' ``KFold``) with NaN ``emotions``; with ``require_ratings``
+(default) ``FaceDataset`` drops it with a warning (``required_labels``), so it is neither trained
+on nor scored — its posed expression alone is not the rating annotation the protocol scores.
 """
 from __future__ import annotations
 
@@ -39,6 +44,8 @@ class JAFFE(ReleaseAdapter):
             lines contain ``HAP`` … ``PIC``).
         threshold: rating at or above which an emotion is present (default 3).
         n_folds, seed: the cross-validation protocol.
+        require_ratings: faces without ratings are unlabelled (dropped by ``FaceDataset``);
+            ``False`` keeps them for the posed ``expression`` alone.
     """
 
     name = "jaffe"
@@ -46,8 +53,10 @@ class JAFFE(ReleaseAdapter):
     emotion_names = JAFFE_EMOTIONS
 
     def __init__(self, root, ratings: str | None = None, threshold: float = 3.0, n_folds: int = 5,
-                 seed: int = 42, **kw):
+                 seed: int = 42, require_ratings: bool = True, **kw):
         self._ratings, self.threshold, self.n_folds, self.seed = ratings, threshold, n_folds, seed
+        #: label kinds a face must have to be kept (``FaceDataset``)
+        self.required_labels: tuple[str, ...] = ("emotions",) if require_ratings else ()
         super().__init__(root, **kw)
 
     def _rating_file(self) -> Path | None:
