@@ -200,7 +200,7 @@ def test_jpegs_decoded_by_the_trainer_equal_the_loaders_faces(tmp_path):
     raw = make_disfa(tmp_path / "raw")
     prep = tmp_path / "prepared"
     prepare_dataset(DISFA(raw), prep, size=32, aligner=StubAligner(size=32), progress=False)
-    common = {"dataset": "disfa", "root": str(raw), "prepared": str(prep), "folds": 0, "cache": False,
+    common = {"dataset": "disfa", "root": str(raw), "prepared": str(prep), "folds": 2, "fold": 1, "cache": False,
               "augment_on": "device"}
     cpu_tr, _ = build_data(DataSpec(**common))
     enc_tr, enc_va = build_data(DataSpec(**common, decode_on="device"))

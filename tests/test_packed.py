@@ -109,7 +109,7 @@ def test_data_packed_gives_the_release_path_the_same_items(tmp_path):
     raw = make_disfa(tmp_path / "raw")
     prep = tmp_path / "prepared"
     prepare_dataset(DISFA(raw), prep, size=32, aligner=StubAligner(size=32), progress=False)
-    common = {"dataset": "disfa", "root": str(raw), "prepared": str(prep), "folds": 0, "resize": 28,
+    common = {"dataset": "disfa", "root": str(raw), "prepared": str(prep), "folds": 2, "fold": 1, "resize": 28,
               "img_size": 24, "cache": False}
     jpeg_tr, jpeg_va = build_data(DataSpec(**common))
     pack_tr, pack_va = build_data(DataSpec(**common, packed=True))

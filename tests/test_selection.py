@@ -220,7 +220,7 @@ def test_selection_split_of_device_decoded_training_faces_reads_decoded_images(t
 
     raw = make_disfa(tmp_path / "raw")
     prepare_dataset(DISFA(raw), tmp_path / "prep", size=32, aligner=StubAligner(size=32), progress=False)
-    common = {"dataset": "disfa", "root": str(raw), "prepared": str(tmp_path / "prep"), "folds": 0,
+    common = {"dataset": "disfa", "root": str(raw), "prepared": str(tmp_path / "prep"), "folds": 2, "fold": 1,
               "cache": False, "augment_on": "device"}
     plain, _ = build_data(DataSpec(**common))
     enc, _ = build_data(DataSpec(**common, decode_on="device"))

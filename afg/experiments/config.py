@@ -20,8 +20,9 @@ Schema::
       n_subjects: 12         #   occlusion_rate, seed
       images_per_subject: 20
       size: 112
-      folds: 3               # k-fold protocol; 0 = the official train/test split (or, for
-      fold: 1                #   synthetic, held-out identities); fold is 1-based
+      folds: null            # null: the dataset's protocol (its official split or the authors'
+      fold: 1                #   folds; synthetic: 3); k: k-fold CV (off-protocol where an official
+                             #   split exists, and said so); 0: the official split; fold is 1-based
       img_size / resize / hflip / rotation / color_jitter / threshold / split: ...
       basic: {}              # basic-expression faces for SVML-RGCN's class means (Eq. 5), e.g.
                              #   {dataset: rafdb, root: data/RAF-DB/basic, split: train};
