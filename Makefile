@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export MPLBACKEND := Agg
 
-.PHONY: demo demo-quick test test-fast lab bench lint clean venv
+.PHONY: demo demo-quick test test-fast lab bench lint clean venv slurm-up slurm-down slurm-test
 
 venv: $(STAMP)
 
@@ -42,6 +42,22 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+# a one-node SLURM cluster on this machine (root; installs Debian's slurm-wlm and munge when
+# missing; docs/cluster.md), and the tests marked slurm run against it: up, test, down (even
+# when a test fails); a missing cluster fails them here (they are skipped by `make test`)
+SLURM_DIR ?= /tmp/afg-slurm
+slurm-up:
+	AFG_SLURM_DIR=$(SLURM_DIR) tools/slurm/up.sh
+
+slurm-down:
+	AFG_SLURM_DIR=$(SLURM_DIR) tools/slurm/down.sh
+
+slurm-test: $(STAMP)
+	AFG_SLURM_DIR=$(SLURM_DIR) tools/slurm/up.sh; up=$$?; \
+	if [ $$up -eq 0 ]; then SLURM_CONF=$(SLURM_DIR)/slurm.conf AFG_REQUIRE_SLURM=1 \
+		$(PY) -m pytest -q -n 0 -s -p no:cacheprovider -m slurm tests/slurm; rc=$$?; else rc=$$up; fi; \
+	AFG_SLURM_DIR=$(SLURM_DIR) tools/slurm/down.sh; exit $$rc
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check afg tests benchmarks

@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..runlock import exclusive
+from ..train.checkpoint import recover_run_dir
 from ..utils import atomic_write_text, seed_everything
 from .config import ExperimentConfig, build_data, build_model, load_experiment, selection_split
 
@@ -255,7 +257,17 @@ def run(
     r = ResolvedRun.resolve(config, root, overrides, device)  # the one read of the config
     if not force and r.is_complete():
         return _cached_result(r, load_model)
+    # one process trains a run folder; the others wait for it and read the result (afg.runlock)
+    with exclusive(r.run_dir, done=None if force else r.is_complete) as build:
+        if not build:
+            return _cached_result(r, load_model)
+        return _train_locked(r, force)
+
+
+def _train_locked(r: ResolvedRun, force: bool) -> RunResult:
+    """Train ``r`` (resuming what a killed process left) while holding its run folder's lock."""
     _prepare_run_dir(r, force)
+    recover_run_dir(r.run_dir)
     t0 = time.perf_counter()
     # the initial weights depend on the config's seed only, never on what ran before in the process
     seed_everything(r.config.recipe.seed)
