@@ -24,11 +24,11 @@ from afg.utils import WriteError
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _cfg(epochs: int = 2, steps: int = 2, every: int = 0) -> ExperimentConfig:
+def _cfg(epochs: int = 2, steps: int = 2, every: int = 0, images: int = 4) -> ExperimentConfig:
     return ExperimentConfig.from_dict({
         "model": {"name": "baseline", "num_classes": 8, "backbone": "resnet_tiny", "pretrained": False,
                   "img_size": 48},
-        "data": {"dataset": "synthetic", "profile": "disfa", "n_subjects": 4, "images_per_subject": 4,
+        "data": {"dataset": "synthetic", "profile": "disfa", "n_subjects": 4, "images_per_subject": images,
                  "size": 48, "folds": 2, "fold": 1},
         "recipe": {"epochs": epochs, "batch_size": 4, "max_steps_per_epoch": steps, "device": "cpu",
                    "progress": False, "deterministic": True, "schedule": {"name": "constant"},
@@ -67,18 +67,17 @@ _KILLED = """
 import json, os, signal, sys, threading
 from afg.experiments import ExperimentConfig, run
 cfg, root, how, n = ExperimentConfig.from_dict(json.loads(sys.argv[1])), sys.argv[2], sys.argv[3], float(sys.argv[4])
-if how == "write":  # SIGKILL inside the n-th checkpoint write: its temporary file is written, not yet renamed
-    replace, seen = os.replace, [0]
-    def killing_replace(src, dst, *a, **k):
-        if str(dst).endswith(".pt"):
-            seen[0] += 1
-            if seen[0] == n:
-                print("killed in the write of", dst, flush=True)
-                os.kill(os.getpid(), signal.SIGKILL)
-        return replace(src, dst, *a, **k)
-    os.replace = killing_replace
-else:  # SIGKILL n seconds into the run
-    threading.Timer(n, lambda: os.kill(os.getpid(), signal.SIGKILL)).start()
+replace, seen = os.replace, [0]
+def killing_replace(src, dst, *a, **k):
+    if str(dst).endswith(".pt"):
+        seen[0] += 1
+        if how == "write" and seen[0] == n:  # inside the n-th checkpoint write: written, not yet renamed
+            print("killed in the write of", os.path.basename(dst), flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+        if how == "time" and seen[0] == 1:  # n seconds after the first checkpoint of this process
+            threading.Timer(n, lambda: os.kill(os.getpid(), signal.SIGKILL)).start()
+    return replace(src, dst, *a, **k)
+os.replace = killing_replace
 run(cfg, root=root)
 print("finished before the kill", flush=True)
 """
@@ -93,15 +92,16 @@ def _killed_run(cfg: ExperimentConfig, root: Path, how: str, n: float) -> str:
 
 @pytest.mark.slow
 def test_sigkill_anywhere_then_the_rerun_resumes_and_completes(tmp_path):
-    cfg = _cfg(epochs=3, steps=3, every=1)  # a checkpoint after every step: 3 x (3 last.pt + <=1 best.pt)
+    cfg = _cfg(epochs=3, steps=4, every=1, images=16)  # a checkpoint after every step: 12 last.pt, <=3 best.pt
     ref = run(cfg, root=tmp_path / "ref").metrics
     rng = random.Random(47)
-    faults = [("write", rng.randint(1, 6)), ("write", rng.randint(7, 12)), ("time", round(rng.uniform(4, 12), 1))]
+    faults = [("write", rng.randint(1, 4)), ("write", rng.randint(1, 4)), ("time", round(rng.uniform(0.1, 1.0), 2))]
     rd = run_dir_for(cfg, tmp_path / "runs")
     for how, n in faults:
         what = _killed_run(cfg, tmp_path / "runs", how, n)
-        print(f"\nSIGKILL at {how} {n}: {what}; left: {_left(rd)}")
-        assert not is_complete(rd) or "finished" in what
+        step = load_checkpoint(rd / "last.pt")["global_step"] if (rd / "last.pt").exists() else None
+        print(f"\nSIGKILL at {how} {n}: {what}; last.pt at step {step}; left: {_left(rd)}")
+        assert what.startswith("rc -9") and "finished" not in what and not is_complete(rd)
     res = run(cfg, root=tmp_path / "runs")
     print(f"rerun: cached={res.cached}, {json.loads((rd / 'result.json').read_text())['status']}")
     _assert_complete_entry(rd)

@@ -267,7 +267,8 @@ def run(
 def _train_locked(r: ResolvedRun, force: bool) -> RunResult:
     """Train ``r`` (resuming what a killed process left) while holding its run folder's lock."""
     _prepare_run_dir(r, force)
-    recover_run_dir(r.run_dir)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun: rank 0 repairs, as it writes
+        recover_run_dir(r.run_dir)
     t0 = time.perf_counter()
     # the initial weights depend on the config's seed only, never on what ran before in the process
     seed_everything(r.config.recipe.seed)
