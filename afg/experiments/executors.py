@@ -360,11 +360,22 @@ def _failure_message(rd: Path, label: str) -> str:
                 detail = f": {_last_line(exc)}" if exc else ""
             except Exception as e:  # noqa: BLE001 - submitit raises when a job left no result at all
                 detail = f": {type(e).__name__}: {_last_line(e)}"
-        else:
-            detail = f": SLURM state {slurm_state(str(job.job_id))}"
+        else:  # killed from outside (memory, time, scancel): SLURM's state and its last error line
+            detail = f": SLURM state {slurm_state(str(job.job_id))}" + _log_error(Path(job.paths.stderr))
         log = f" (log: {job.paths.stderr})"
     return (f"run {label!r} ({rd.name}): its job{jid} ended without completing the run{detail}{log}; "
             "run the same call again to resubmit it (it resumes from last.pt)")
+
+
+def _log_error(log: Path) -> str:
+    """``", <last line of the job's log that reports an error>"`` (``""`` when there is none)."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    errors = [ln.strip() for ln in lines if "error" in ln.lower() and "Bypassing" not in ln]
+    why = [ln for ln in errors if any(w in ln.lower() for w in ("memory", "oom", "time limit", "due to"))]
+    return f", {(why or errors)[-1]}" if errors else ""
 
 
 def _last_line(exc: BaseException) -> str:
