@@ -379,9 +379,13 @@ def _log_error(log: Path) -> str:
 
 
 def _last_line(exc: BaseException) -> str:
-    """The last non-empty line of an exception's text (the error of a remote traceback)."""
+    """The error line of an exception's text: the last ``SomeError: …`` line of a job's traceback
+    (submitit's text goes on with the paths of the logs), else its last non-empty line."""
+    import re
+
     lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else type(exc).__name__
+    errors = [ln for ln in lines if re.match(r"[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b", ln)]
+    return (errors or lines or [type(exc).__name__])[-1]
 
 
 def _ready_runs(sub: RunSubmission) -> tuple[list[tuple[str, ExperimentConfig, Path]], list[str]]:

@@ -7,6 +7,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import subprocess
 import threading
 import time
@@ -232,7 +233,7 @@ def test_a_job_with_a_bad_config_is_one_line_with_its_id_and_log(cluster, tmp_pa
         submit_runs([("broken", ExperimentConfig.from_dict(cfg))], _spec(), root=tmp_path)
     msg = str(err.value)
     print(f"\n{msg}")
-    assert "\n" not in msg and "no_such_model" in msg and ".err" in msg
+    assert "\n" not in msg and re.search(r"the run: \S*Error: .*no_such_model", msg) and ".err" in msg
     job_id = json.loads((run_dir_for(ExperimentConfig.from_dict(cfg), tmp_path) / "job.json").read_text())["job_id"]
     assert f"job {job_id} " in msg
 
