@@ -28,6 +28,12 @@ itself, for ``last`` the last epoch's training losses) and ``best_epoch``. A run
 once the runner wrote that file (:func:`is_complete`); a run whose training finished but whose
 held-out evaluation did not is finished on the next call without training again.
 
+Several processes asking for one config at once train it once: the first takes the run folder's
+lock (:mod:`afg.runlock`, ``<root>/.<model>-<hash>.lock``), the others print one line naming the
+folder and the holder, wait, and return the finished run as a cache hit; a lock left by a killed
+process is taken over, and what it left (a temporary file, a damaged ``last.pt``) is repaired
+first (:func:`afg.train.checkpoint.recover_run_dir`).
+
 ``root`` defaults to ``$AFG_RUNS_DIR`` or ``./runs``.
 """
 from __future__ import annotations
