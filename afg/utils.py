@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 __all__ = [
+    "WriteError",
     "atomic_save_json",
     "atomic_torch_save",
     "atomic_write_bytes",
@@ -80,23 +81,36 @@ def set_deterministic(enabled: bool = True) -> None:
         torch.backends.cudnn.benchmark = not enabled
 
 
+class WriteError(OSError):
+    """A file could not be written (full disk, quota, I/O error); ``str``: one line
+    ``[Errno 28] No space left on device: '<path>'``. The previous file, if any, is unchanged."""
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to a temporary file beside ``path``, fsync it, then rename over ``path``.
 
-    A reader never sees a half-written file; a crash leaves the old file (or none).
+    A reader never sees a half-written file; a crash leaves the old file (or none) and at most a
+    ``.<name>.*.tmp`` file (removed by :func:`afg.train.checkpoint.recover_run_dir`). A failed
+    write (``ENOSPC`` …) removes its temporary file and raises :class:`WriteError` naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise WriteError(exc.errno, exc.strerror or str(exc), str(path)) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            # a full disk (ENOSPC), a quota (EDQUOT), an I/O error: one line naming the file
+            raise WriteError(exc.errno, exc.strerror or str(exc), str(path)) from None
         raise
     return path
 

@@ -10,14 +10,14 @@ from ..config import ConfigError
 from ..data.datasets import MissingImagesError, ReleaseFormatError
 from ..experiments import to_latex, to_markdown
 from ..train.checkpoint import CheckpointError
-from ..utils import resolve_device
+from ..utils import WriteError, resolve_device
 from .errors import UsageError, one_line
 
 __all__ = ["USER_ERRORS", "check_device", "metric_summary", "print_table"]
 
 #: besides UsageError, the errors printed as one line with exit code 2: a config, and what can
-#: surface mid-run (a stage's checkpoint, a release read lazily)
-USER_ERRORS = (ConfigError, CheckpointError, MissingImagesError, ReleaseFormatError)
+#: surface mid-run (a stage's checkpoint, a release read lazily, a full disk)
+USER_ERRORS = (ConfigError, CheckpointError, MissingImagesError, ReleaseFormatError, WriteError)
 
 #: summary metrics printed first, when a run has them
 _MEANS = ("f1_mean", "auc_mean", "acc_mean", "accuracy", "mean_class_accuracy", "macro_f1",

@@ -45,7 +45,8 @@ from ..config import Config, ConfigError
 from ..utils import atomic_save_json
 from .config import ExperimentConfig
 
-__all__ = ["EXECUTORS", "ExecutorSpec", "RunSubmission", "TrainJob", "resolve_executor", "submit_runs"]
+__all__ = ["EXECUTORS", "ExecutorSpec", "RunSubmission", "TrainJob", "resolve_executor", "slurm_state",
+           "submit_runs"]
 
 #: executor names
 EXECUTORS = ("local", "slurm", "submitit-local")
@@ -76,6 +77,8 @@ class ExecutorSpec(Config):
         setup: shell lines run before each job (``module load cuda``, ``source .venv/bin/activate``).
         folder: job logs and submission files (default ``<runs root>/.submitit``).
         max_requeue: how often a job may be requeued after a time-out.
+        signal_s: seconds before the time limit that SLURM signals a job (``USR2``; it then
+            requeues itself and stops; the requeued job resumes from ``last.pt``).
         wait: block until every submitted run has finished (``False``: submit and return).
         poll_s: seconds between two looks at the jobs while waiting.
     """
@@ -92,6 +95,7 @@ class ExecutorSpec(Config):
     setup: list[str] = field(default_factory=list)
     folder: str | None = None
     max_requeue: int = 3
+    signal_s: int = 90
     wait: bool = True
     poll_s: float = 10.0
 
@@ -186,7 +190,8 @@ def _make_executor(spec: ExecutorSpec, folder: Path):
                                   "tasks_per_node": 1, "nodes": 1,
                                   "slurm_array_parallelism": spec.array_parallelism,
                                   "slurm_additional_parameters": dict(spec.sbatch),
-                                  "slurm_setup": list(spec.setup), "name": "afg"}
+                                  "slurm_signal_delay_s": spec.signal_s,
+                                  "slurm_setup": _environment_lines() + list(spec.setup), "name": "afg"}
         if spec.partition:
             params["slurm_partition"] = spec.partition
         if spec.cpus_per_job:
@@ -203,14 +208,52 @@ def _make_executor(spec: ExecutorSpec, folder: Path):
     return ex
 
 
+def _environment_lines() -> list[str]:
+    """Shell lines giving a job this process's ``PYTHONPATH`` and runs folder, also where a site
+    starts jobs with a clean environment (``SBATCH_EXPORT=NONE``); the job's Python is this
+    process's (submitit runs ``sys.executable``)."""
+    import shlex
+
+    return [f"export {k}={shlex.quote(os.environ[k])}" for k in ("PYTHONPATH", "AFG_RUNS_DIR",
+                                                                 "AFG_REFERENCE_DIR", "AFG_CACHE_DIR")
+            if os.environ.get(k)]
+
+
 #: jobs submitted from this process, by run folder (a notebook kernel re-executing a cell)
 _JOBS: dict[Path, Any] = {}
+
+
+def slurm_state(job_id: str) -> str:
+    """The SLURM state of ``job_id`` (``RUNNING``, ``COMPLETED``, ``OUT_OF_MEMORY`` …): from
+    ``sacct``, or from ``scontrol show job`` on a cluster without an accounting database (then a
+    job is known until ``MinJobAge`` after its end); ``UNKNOWN`` when neither knows it."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", str(job_id)],
+                             capture_output=True, text=True, timeout=30)
+        rows = [ln.split("|") for ln in out.stdout.splitlines() if "|" in ln]
+        state = next((st for jid, st in rows if jid == str(job_id)), None)
+        if out.returncode == 0 and state:
+            return state.split()[0].upper()
+        out = subprocess.run(["scontrol", "show", "job", "-o", str(job_id)], capture_output=True, text=True,
+                             timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "UNKNOWN"
+    for field_ in out.stdout.split():
+        if field_.startswith("JobState="):
+            return field_.split("=", 1)[1].upper()
+    return "UNKNOWN"
 
 
 def _job_active(rd: Path) -> bool:
     """True while the job last submitted for ``rd`` is queued or running."""
     job = _JOBS.get(rd.resolve())
     if job is not None:
+        if job.paths.result_pickle.exists():
+            return False
+        if type(job).__name__ == "SlurmJob":  # not job.done(): that needs sacct
+            return _slurm_active(str(job.job_id), time.time())
         return not job.done()
     f = rd / "job.json"
     if not f.is_file():
@@ -228,13 +271,15 @@ def _job_active(rd: Path) -> bool:
             return False
         return True
     if rec.get("executor") == "slurm":
-        import submitit
-
-        state = submitit.SlurmJob(rec["folder"], str(rec["job_id"])).state.upper().split()[0]
-        if state == "UNKNOWN":  # not yet (or no longer) known to sacct: trust a recent submission
-            return time.time() - float(rec.get("submitted", 0)) < 600
-        return state in _ACTIVE_STATES
+        return _slurm_active(str(rec["job_id"]), float(rec.get("submitted", 0)))
     return False
+
+
+def _slurm_active(job_id: str, submitted: float) -> bool:
+    state = slurm_state(job_id)
+    if state == "UNKNOWN":  # not yet (or no longer) known to SLURM: trust a recent submission
+        return time.time() - submitted < 60
+    return state in _ACTIVE_STATES
 
 
 @dataclass
@@ -303,17 +348,44 @@ class RunSubmission:
 
 
 def _failure_message(rd: Path, label: str) -> str:
+    """One line: the run, the job id, how it ended (the exception's last line, or SLURM's state
+    for a job killed from outside: ``OUT_OF_MEMORY``, ``TIMEOUT``, ``CANCELLED`` …) and its log."""
     job = _JOBS.get(rd.resolve())
-    detail, log = "", ""
+    detail, log, jid = "", "", ""
     if job is not None:
-        try:
-            exc = job.exception()
-            detail = f": {str(exc).strip().splitlines()[-1]}" if exc else ""
-        except Exception as e:  # noqa: BLE001 - submitit raises when a job left no result at all
-            detail = f": {type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else ''}"
+        jid = f" {job.job_id}"
+        if job.paths.result_pickle.exists() or type(job).__name__ != "SlurmJob":
+            try:
+                exc = job.exception()
+                detail = f": {_last_line(exc)}" if exc else ""
+            except Exception as e:  # noqa: BLE001 - submitit raises when a job left no result at all
+                detail = f": {type(e).__name__}: {_last_line(e)}"
+        else:  # killed from outside (memory, time, scancel): SLURM's state and its last error line
+            detail = f": SLURM state {slurm_state(str(job.job_id))}" + _log_error(Path(job.paths.stderr))
         log = f" (log: {job.paths.stderr})"
-    return (f"run {label!r} ({rd.name}): its job ended without completing the run{detail}{log}; "
+    return (f"run {label!r} ({rd.name}): its job{jid} ended without completing the run{detail}{log}; "
             "run the same call again to resubmit it (it resumes from last.pt)")
+
+
+def _log_error(log: Path) -> str:
+    """``", <last line of the job's log that reports an error>"`` (``""`` when there is none)."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    errors = [ln.strip() for ln in lines if "error" in ln.lower() and "Bypassing" not in ln]
+    why = [ln for ln in errors if any(w in ln.lower() for w in ("memory", "oom", "time limit", "due to"))]
+    return f", {(why or errors)[-1]}" if errors else ""
+
+
+def _last_line(exc: BaseException) -> str:
+    """The error line of an exception's text: the last ``SomeError: …`` line of a job's traceback
+    (submitit's text goes on with the paths of the logs), else its last non-empty line."""
+    import re
+
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    errors = [ln for ln in lines if re.match(r"[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b", ln)]
+    return (errors or lines or [type(exc).__name__])[-1]
 
 
 def _ready_runs(sub: RunSubmission) -> tuple[list[tuple[str, ExperimentConfig, Path]], list[str]]:

@@ -28,6 +28,12 @@ itself, for ``last`` the last epoch's training losses) and ``best_epoch``. A run
 once the runner wrote that file (:func:`is_complete`); a run whose training finished but whose
 held-out evaluation did not is finished on the next call without training again.
 
+Several processes asking for one config at once train it once: the first takes the run folder's
+lock (:mod:`afg.runlock`, ``<root>/.<model>-<hash>.lock``), the others print one line naming the
+folder and the holder, wait, and return the finished run as a cache hit; a lock left by a killed
+process is taken over, and what it left (a temporary file, a damaged ``last.pt``) is repaired
+first (:func:`afg.train.checkpoint.recover_run_dir`).
+
 ``root`` defaults to ``$AFG_RUNS_DIR`` or ``./runs``.
 """
 from __future__ import annotations
@@ -42,6 +48,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..runlock import exclusive
+from ..train.checkpoint import recover_run_dir
 from ..utils import atomic_write_text, seed_everything
 from .config import ExperimentConfig, build_data, build_model, load_experiment, selection_split
 from .datasets import data_protocol
@@ -259,7 +267,18 @@ def run(
     r = ResolvedRun.resolve(config, root, overrides, device)  # the one read of the config
     if not force and r.is_complete():
         return _cached_result(r, load_model)
+    # one process trains a run folder; the others wait for it and read the result (afg.runlock)
+    with exclusive(r.run_dir, done=None if force else r.is_complete) as build:
+        if not build:
+            return _cached_result(r, load_model)
+        return _train_locked(r, force)
+
+
+def _train_locked(r: ResolvedRun, force: bool) -> RunResult:
+    """Train ``r`` (resuming what a killed process left) while holding its run folder's lock."""
     _prepare_run_dir(r, force)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun: rank 0 repairs, as it writes
+        recover_run_dir(r.run_dir)
     t0 = time.perf_counter()
     # the initial weights depend on the config's seed only, never on what ran before in the process
     seed_everything(r.config.recipe.seed)

@@ -43,7 +43,7 @@ import torch
 
 from ..utils import atomic_torch_save
 
-__all__ = ["CheckpointError", "load_checkpoint", "read_safetensors_header", "rng_state",
+__all__ = ["CheckpointError", "load_checkpoint", "read_safetensors_header", "recover_run_dir", "rng_state",
            "save_checkpoint", "set_rng_state", "to_plain"]
 
 FORMAT = "afg-checkpoint-v1"
@@ -221,3 +221,71 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> Any:
         raise CheckpointError(f"{path}: truncated or corrupt ({size} bytes)") from None
     except Exception:  # noqa: BLE001 - every other decoding failure: a damaged file
         raise CheckpointError(f"{path}: truncated or corrupt ({size} bytes)") from None
+
+
+def recover_run_dir(run_dir: str | os.PathLike) -> list[str]:
+    """Make what a killed or failed process left in ``run_dir`` resumable; returns what was done.
+
+    Called by the one process that holds the run's lock (:mod:`afg.runlock`) before it resumes:
+
+    * temporary files of atomic writes that never reached their rename (``.last.pt.*.tmp``, a
+      kill or a full disk in the middle of a write) are removed;
+    * an unreadable ``last.pt`` is moved aside to ``last.pt.corrupt``; the stage resumes from its
+      ``best.pt`` when that holds the whole training state of a plain (not averaged) model —
+      the same record ``last.pt`` had at that epoch — and restarts otherwise;
+    * an unreadable ``best.pt`` is moved aside with the stage's ``last.pt`` and ``result.json``:
+      the stage restarts (its best weights cannot be recovered).
+
+    Each repair is one warning naming the file.
+    """
+    rd = Path(run_dir)
+    done: list[str] = []
+    if not rd.is_dir():
+        return done
+    for d in [rd, *sorted(p for p in rd.glob("stage*-*") if p.is_dir())]:
+        for tmp in d.glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+            done.append(f"removed {tmp.name}")
+        done += _recover_stage(d)
+    for line in done:
+        if not line.startswith("removed ."):
+            warnings.warn(line, stacklevel=2)
+    return done
+
+
+def _readable(path: Path) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` if it loads (``None`` when it is damaged)."""
+    try:
+        ck = load_checkpoint(path)
+    except CheckpointError:
+        return None
+    return ck if isinstance(ck, dict) else None
+
+
+def _set_aside(path: Path) -> Path:
+    aside = path.with_name(path.name + ".corrupt")
+    os.replace(path, aside)
+    return aside
+
+
+def _recover_stage(d: Path) -> list[str]:
+    """The repairs of one stage folder ``d`` (see :func:`recover_run_dir`)."""
+    last, best, out = d / "last.pt", d / "best.pt", []
+    best_ck = _readable(best) if best.is_file() else None
+    if best.is_file() and best_ck is None:
+        _set_aside(best)
+        for f in (last, d / "result.json"):
+            if f.is_file():
+                _set_aside(f)
+        return [f"{best}: truncated or corrupt, moved to best.pt.corrupt; the stage restarts"]
+    if not last.is_file() or _readable(last) is not None:
+        return out
+    _set_aside(last)
+    if best_ck is not None and "optimizer" in best_ck and "ema" not in best_ck:
+        save_checkpoint(last, best_ck)
+        out.append(f"{last}: truncated or corrupt, moved to last.pt.corrupt; resuming from best.pt "
+                   f"(epoch {int(best_ck.get('epoch', 0))})")
+    else:
+        (d / "result.json").unlink(missing_ok=True)
+        out.append(f"{last}: truncated or corrupt, moved to last.pt.corrupt; the stage restarts")
+    return out
