@@ -45,7 +45,6 @@ lab: $(STAMP)
 bench: $(STAMP)
 	for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
-<<<<<<< HEAD
 # the measured numbers of README.md and docs/ from docs/results/*.json (afg.docs; --check: compare only)
 docs-numbers: $(STAMP)
 	$(PY) -m afg.docs
@@ -56,7 +55,7 @@ docs: $(STAMP)
 	$(PY) -m afg.docs --check
 	$(PY) -c "import mkdocs, material, mkdocstrings, mkdocs_jupyter" 2>/dev/null || $(PY) -m pip install -q -e '.[docs]'
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
-=======
+
 # a one-node SLURM cluster on this machine (root; installs Debian's slurm-wlm and munge when
 # missing; docs/cluster.md), and the tests marked slurm run against it: up, test, down (even
 # when a test fails); a missing cluster fails them here (they are skipped by `make test`)
@@ -72,7 +71,6 @@ slurm-test: $(STAMP)
 	if [ $$up -eq 0 ]; then SLURM_CONF=$(SLURM_DIR)/slurm.conf AFG_REQUIRE_SLURM=1 \
 		$(PY) -m pytest -q -n 0 -s -p no:cacheprovider -m slurm tests/slurm; rc=$$?; else rc=$$up; fi; \
 	AFG_SLURM_DIR=$(SLURM_DIR) tools/slurm/down.sh; exit $$rc
->>>>>>> i47-cluster
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check afg tests benchmarks
