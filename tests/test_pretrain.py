@@ -1,6 +1,7 @@
 """afg.pretrain: landmark pretraining on synthetic faces, its cache, and loading the weights."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 import torch
@@ -83,3 +84,58 @@ def test_named_pretraining_recipes_resolve_to_their_own_weights_and_runs(tmp_pat
     check_model(longer["model"])
     with pytest.raises(ConfigError, match=r"model\.weights: file not found: synthetic-lng .*synthetic, synthetic-long"):
         check_model({**cfg["model"], "weights": "synthetic-lng"})
+
+
+# ------------------------------------------------------------------------------ shipped weights
+def _no_training(*args, **kwargs):
+    raise AssertionError("pretrained although the weights are shipped")
+
+
+def test_export_ships_bit_identical_float32_weights_with_checksum_and_provenance(tmp_path, monkeypatch):
+    import safetensors.torch
+
+    from afg.pretrain import export_weights, shipped_weights, weights_key
+
+    monkeypatch.setenv("AFG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setitem(PRETRAIN_PRESETS, "tiny", TINY)
+    cached = synthetic_weights("resnet_tiny", 64, TINY, progress=False)
+    out = export_weights("resnet_tiny", 64, "tiny", folder=tmp_path / "shipped", progress=False)
+    meta = json.loads(out.with_suffix(".json").read_text())
+    sd = torch.load(cached, weights_only=True)
+    got = safetensors.torch.load_file(out)
+    assert got.keys() == sd.keys() and all(torch.equal(got[k], v) for k, v in sd.items())  # no cast
+    assert meta["dtype"] == "float32" and meta["weights_key"] == weights_key("resnet_tiny", 64, TINY)
+    assert meta["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert meta["epoch_losses"] == json.loads(cached.with_suffix(".json").read_text())["epoch_losses"]
+    assert meta["trained"]["machine"] and meta["trained"]["seconds"] > 0
+    assert meta["command"] == "python -m afg.pretrain export --backbone resnet_tiny --img-size 64 --pretraining tiny"
+    assert shipped_weights("resnet_tiny", 64, TINY, folder=out.parent) == out
+    assert shipped_weights("resnet_tiny", 96, TINY, folder=out.parent) is None  # another size: not shipped
+
+
+def test_shipped_weights_are_used_when_their_key_and_checksum_match(tmp_path, monkeypatch):
+    import warnings
+
+    import pytest
+    import safetensors.torch
+
+    import afg.pretrain
+    from afg.pretrain import export_weights
+
+    monkeypatch.setenv("AFG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setitem(PRETRAIN_PRESETS, "tiny", TINY)
+    out = export_weights("resnet_tiny", 64, "tiny", folder=tmp_path / "shipped", progress=False)
+    monkeypatch.setattr(afg.pretrain, "SHIPPED_DIR", out.parent)
+    monkeypatch.setenv("AFG_CACHE_DIR", str(tmp_path / "empty_cache"))  # a cold start
+    monkeypatch.setattr(afg.pretrain, "pretrain_landmarks", _no_training)
+    bb = create_backbone("resnet_tiny", img_size=64, weights="tiny")
+    assert torch.equal(bb.model.conv1.weight, safetensors.torch.load_file(out)["conv1.weight"])
+    assert not (tmp_path / "empty_cache").exists()
+    # a file that does not match its checksum is refused (warned), and the backbone is trained instead
+    raw = bytearray(out.read_bytes())
+    raw[-1] ^= 0xFF
+    out.write_bytes(bytes(raw))
+    with warnings.catch_warnings(record=True) as seen, pytest.raises(AssertionError, match="pretrained although"):
+        warnings.simplefilter("always")
+        create_backbone("resnet_tiny", img_size=64, weights="tiny")
+    assert any("sha256 differs" in str(w.message) for w in seen)
