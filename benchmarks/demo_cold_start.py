@@ -13,6 +13,7 @@ through :func:`afg.measured.write_results`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
@@ -59,6 +60,7 @@ def main() -> None:
         "load_average_1min_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
         "backbone_init": "pretrained here: " + ", ".join(pretrained_here) if pretrained_here
         else f"shipped: afg/weights/{shipped.name}" if shipped is not None else "none (from scratch)",
+        "shipped_sha256": json.loads(shipped.with_suffix(".json").read_text())["sha256"] if shipped else None,
     }
     precision = " / ".join(dict.fromkeys(run_precision(c) for c in demo_configs(quick=args.quick).values()))
     path = write_results("demo_cold_start" + ("_quick" if args.quick else ""), data, precision=precision,
