@@ -13,7 +13,8 @@ Besides timm's models, :data:`SMALL_BACKBONES` names afg's own narrow ResNets (t
 with fewer, thinner stages) for CPU work on the synthetic faces: ``resnet_tiny`` (one BasicBlock per
 stage, 32-256 channels, output stride 16, 1.2 M parameters) trains about 4x faster than
 ResNet-18 and gives the paper's 7x7 = 49 tokens at 112 px. ``weights="synthetic"`` loads
-(training once, then caching) a backbone pretrained on synthetic-face landmarks
+(from the package's ``afg/weights/``, else training once, then caching) a backbone pretrained on
+synthetic-face landmarks
 (:func:`afg.pretrain.synthetic_weights`), the stand-in for ImageNet weights where none can be
 downloaded.
 """
@@ -50,7 +51,8 @@ def create_backbone(
         weights: a local checkpoint file (``.pt``/``.pth`` loaded with ``weights_only=True``, or
             ``.safetensors``), loaded offline; takes precedence over ``pretrained``.
             ``"synthetic"``: the synthetic-landmark pretraining of ``name`` at ``img_size``
-            (:func:`afg.pretrain.synthetic_weights`; trained on first use, then cached);
+            (:func:`afg.pretrain.synthetic_weights`: the package's shipped file where it has one —
+            ``resnet_tiny`` at 112 px —, else trained on first use, then cached);
             ``"synthetic-long"``: the same pretext, 4x the steps (:data:`afg.pretrain.PRETRAIN_PRESETS`).
         img_size: input size (112 for CPU experiments); Swin is built for it.
 

@@ -4,8 +4,9 @@
    ``profile="disfa"``), split by identity: fold 1 of a 3-fold subject-independent protocol.
 2. Two cached runs through :func:`afg.experiments.run` (a rerun trains nothing), both on afg's
    ``resnet_tiny`` at 112 px (7x7 tokens) initialised from its synthetic-landmark pretraining
-   (:mod:`afg.pretrain`, :data:`~afg.pretrain.DEFAULT_PRETRAINING`: trained once, ~8 CPU minutes
-   on the 2-core AVX-512 machine, then cached; ``--quick``: from scratch),
+   (:mod:`afg.pretrain`, :data:`~afg.pretrain.DEFAULT_PRETRAINING`: read from the package's
+   ``afg/weights/`` where it ships them, else trained once, ~8-20 CPU minutes, then cached;
+   ``--quick``: from scratch),
    with the *same* loss (ME-GraphAU's weighted asymmetric loss L_WA, Eq. 6), optimiser and
    two-stage schedule, so that they differ only in the model:
    the backbone baseline (ME-GraphAU with its graph modules off: mean-pooled tokens → linear,

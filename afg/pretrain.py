@@ -21,12 +21,24 @@ fine-tuning.
 The loss is the smooth-L1 distance between predicted and true landmarks, in units of a quarter
 of the image side: ``l = SmoothL1(f(x), 4 (L / S - 1/2))`` with ``L`` ``(68, 2)`` pixel
 coordinates and ``S`` the image side.
+
+**Shipped weights.** The default initialisation (:data:`DEFAULT_PRETRAINING` of ``resnet_tiny`` at
+112 px, 8-20 CPU minutes to train) comes with the package in ``afg/weights/`` as safetensors with a
+JSON sidecar (its sha256, recipe, versions, losses, machine and the command that made it), so a
+cold start trains nothing and every machine starts from the same weights. :func:`synthetic_weights`
+returns the shipped file when its :func:`weights_key` is the one asked for and its checksum holds;
+any other backbone, size, recipe or generator version is trained and cached as before. The file is
+float32, bit-identical to the cached pretraining it was exported from, so runs keep their run keys
+and results (float16 would halve it but change every run started from it). Regenerate it with::
+
+    python -m afg.pretrain export            # trains (or takes from the cache) and writes afg/weights/
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -43,11 +55,14 @@ __all__ = [
     "DEFAULT_PRETRAINING",
     "PRETRAIN_PRESETS",
     "PRETRAIN_SUBJECT_OFFSET",
+    "SHIPPED_DIR",
     "PretrainSpec",
     "cache_dir",
+    "export_weights",
     "fit_pooled_head",
     "preset_spec",
     "pretrain_landmarks",
+    "shipped_weights",
     "synthetic_weights",
     "weights_key",
 ]
@@ -95,6 +110,11 @@ PRETRAIN_PRESETS: dict[str, PretrainSpec] = {
 #: ``configs/synthetic/default.yaml``, ``afg demo``) starts every CNN backbone from
 DEFAULT_PRETRAINING = "synthetic-long"
 
+#: where the package keeps its shipped pretrained backbones (``<stem>.safetensors`` + ``<stem>.json``)
+SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
+#: the backbone and input size the synthetic default mode pretrains (what ``export`` ships)
+DEFAULT_BACKBONE, DEFAULT_IMG_SIZE = "resnet_tiny", 112
+
 
 def preset_spec(weights: object) -> PretrainSpec | None:
     """The :data:`PRETRAIN_PRESETS` recipe ``weights`` names, or None when it names none (a file,
@@ -115,6 +135,33 @@ def weights_key(name: str, img_size: int, spec: PretrainSpec = PretrainSpec()) -
     blob = json.dumps({"name": name, "img_size": int(img_size), "spec": asdict(spec), "version": PRETRAIN_VERSION,
                        "generator": getattr(synth, "GENERATOR_VERSION", None)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _stem(name: str, img_size: int, spec: PretrainSpec) -> str:
+    """The file name (without suffix) of pretrained weights, cached or shipped."""
+    return f"synthetic_{name}_{int(img_size)}px_{weights_key(name, img_size, spec)}"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def shipped_weights(name: str, img_size: int, spec: PretrainSpec = PretrainSpec(),
+                    folder: str | os.PathLike | None = None) -> Path | None:
+    """The shipped weights file of ``(name, img_size, spec)`` in ``folder`` (:data:`SHIPPED_DIR`),
+    checksum verified against its JSON sidecar; ``None`` when none is shipped for that
+    :func:`weights_key` or when the file does not match its sha256 (warned: it is then trained)."""
+    stem = _stem(name, img_size, spec)
+    folder = Path(folder) if folder is not None else SHIPPED_DIR
+    path, meta = folder / f"{stem}.safetensors", folder / f"{stem}.json"
+    if not (path.is_file() and meta.is_file()):
+        return None
+    want = json.loads(meta.read_text()).get("sha256")
+    if _sha256(path) != want:
+        warnings.warn(f"{path}: its sha256 differs from {meta.name}'s; not used (the backbone is "
+                      "pretrained here instead)", stacklevel=3)
+        return None
+    return path
 
 
 def pretrain_landmarks(name: str, img_size: int, spec: PretrainSpec = PretrainSpec(),
@@ -196,22 +243,124 @@ def fit_pooled_head(
 
 
 def synthetic_weights(name: str, img_size: int, spec: PretrainSpec = PretrainSpec(),
-                      root: str | os.PathLike | None = None, progress: bool = True) -> Path:
-    """Path of the cached landmark-pretrained weights of backbone ``name`` at ``img_size``;
-    trains them on first use (``resnet_tiny`` at 112 px: minutes, :data:`PRETRAIN_PRESETS`).
+                      root: str | os.PathLike | None = None, progress: bool = True,
+                      shipped: bool = True) -> Path:
+    """Path of the landmark-pretrained weights of backbone ``name`` at ``img_size``: the shipped
+    file when the package has one for this recipe (:func:`shipped_weights`, unless ``shipped`` is
+    False), else the cached one, trained on first use (``resnet_tiny`` at 112 px: minutes,
+    :data:`PRETRAIN_PRESETS`).
 
-    The file lives in ``<root or cache_dir()>/backbones/`` and is named after the backbone, the
-    size and a hash of the recipe, the generator and this module's version; it is written
-    atomically, so concurrent first uses at worst train twice.
+    The cached file lives in ``<root or cache_dir()>/backbones/`` and is named after the backbone,
+    the size and a hash of the recipe, the generator and this module's version; it is written
+    atomically, so concurrent first uses at worst train twice. Its JSON sidecar records the epoch
+    losses, the machine, the versions and the training time.
     """
+    import datetime as dt
+    import time
+
+    from .measured import machine_description
     from .utils import atomic_save_json, atomic_torch_save
 
+    found = shipped_weights(name, img_size, spec) if shipped else None
+    if found is not None:
+        return found
     folder = Path(root) if root is not None else cache_dir() / "backbones"
-    path = folder / f"synthetic_{name}_{int(img_size)}px_{weights_key(name, img_size, spec)}.pt"
+    path = folder / f"{_stem(name, img_size, spec)}.pt"
     if path.is_file():
         return path
+    t0 = time.perf_counter()
     sd, losses = pretrain_landmarks(name, img_size, spec, progress=progress)
     atomic_torch_save(sd, path)
-    atomic_save_json(path.with_suffix(".json"), {"name": name, "img_size": int(img_size), "spec": asdict(spec),
-                                                 "version": PRETRAIN_VERSION, "epoch_losses": losses})
+    atomic_save_json(path.with_suffix(".json"), {
+        "name": name, "img_size": int(img_size), "spec": asdict(spec), "version": PRETRAIN_VERSION,
+        "epoch_losses": losses, "seconds": round(time.perf_counter() - t0, 1), "threads": torch.get_num_threads(),
+        "machine": machine_description(), "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})
     return path
+
+
+def export_weights(name: str = DEFAULT_BACKBONE, img_size: int = DEFAULT_IMG_SIZE,
+                   pretraining: str = DEFAULT_PRETRAINING, source: str | os.PathLike | None = None,
+                   folder: str | os.PathLike | None = None, progress: bool = True) -> Path:
+    """Write the pretrained weights of ``(name, img_size, pretraining)`` into ``folder``
+    (:data:`SHIPPED_DIR`) as float32 safetensors (bit-identical to ``source``) with a JSON sidecar:
+    sha256, size, the :func:`weights_key`, the recipe, the pretraining and generator versions, the
+    epoch losses, where and when they were trained, the versions of the export, and the command.
+
+    ``source``: a ``.pt`` state dict from :func:`synthetic_weights` (default: the local cache's,
+    trained first when missing; its JSON sidecar, when present, gives the losses and the machine).
+    Returns the safetensors path. ``python -m afg.pretrain export`` runs this.
+    """
+    import datetime as dt
+
+    import safetensors
+    import safetensors.torch
+    import timm
+
+    from .data import synth
+    from .measured import machine_description
+    from .utils import atomic_save_json, atomic_write_bytes
+
+    spec = PRETRAIN_PRESETS[pretraining]
+    src = Path(source) if source is not None else synthetic_weights(name, img_size, spec, progress=progress,
+                                                                    shipped=False)
+    sd = torch.load(src, map_location="cpu", weights_only=True)
+    sidecar = src.with_suffix(".json")
+    trained = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
+    if trained and (trained.get("spec") != asdict(spec) or trained.get("version") != PRETRAIN_VERSION
+                    or trained.get("name") != name or int(trained.get("img_size", -1)) != int(img_size)):
+        raise ValueError(f"{src}: its sidecar describes another pretraining than {pretraining!r} of {name} "
+                         f"at {img_size} px")
+    key = weights_key(name, img_size, spec)
+    folder = Path(folder) if folder is not None else SHIPPED_DIR
+    out = folder / f"{_stem(name, img_size, spec)}.safetensors"
+    tensors = {k: v.detach().contiguous() for k, v in sd.items()}  # float32 as trained, no cast
+    atomic_write_bytes(out, safetensors.torch.save(tensors, metadata={"format": "pt", "weights_key": key}))
+    loaded = safetensors.torch.load_file(out)
+    if loaded.keys() != tensors.keys() or not all(torch.equal(loaded[k], v) for k, v in tensors.items()):
+        raise RuntimeError(f"{out}: does not read back bit-identical to {src}")
+    cmd = "python -m afg.pretrain export"
+    if (name, int(img_size), pretraining) != (DEFAULT_BACKBONE, DEFAULT_IMG_SIZE, DEFAULT_PRETRAINING):
+        cmd += f" --backbone {name} --img-size {int(img_size)} --pretraining {pretraining}"
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    atomic_save_json(out.with_suffix(".json"), {
+        "file": out.name, "sha256": _sha256(out), "bytes": out.stat().st_size, "dtype": "float32",
+        "parameters": int(sum(v.numel() for v in tensors.values() if v.is_floating_point())),
+        "backbone": name, "img_size": int(img_size), "pretraining": pretraining, "spec": asdict(spec),
+        "weights_key": key, "pretrain_version": PRETRAIN_VERSION,
+        "generator_version": getattr(synth, "GENERATOR_VERSION", None),
+        "epoch_losses": trained.get("epoch_losses"),
+        "trained": {k: trained.get(k) for k in ("date", "machine", "threads", "seconds")}
+        if "machine" in trained else
+        {"date": dt.datetime.fromtimestamp(src.stat().st_mtime, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+         "machine": f"{machine_description()} (the exporting machine, whose cache held the weights)",
+         "threads": None, "seconds": None},
+        "exported": {"date": now, "machine": machine_description(), "torch": torch.__version__,
+                     "timm": timm.__version__, "safetensors": safetensors.__version__, "source": src.name},
+        "command": cmd,
+    })
+    return out
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """``python -m afg.pretrain export [--backbone B --img-size S --pretraining P] [--from FILE]``."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m afg.pretrain", description=__doc__.split("\n", 1)[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("export", help="write the pretrained backbone into afg/weights/ (trains it when not cached)")
+    e.add_argument("--backbone", default=DEFAULT_BACKBONE)
+    e.add_argument("--img-size", type=int, default=DEFAULT_IMG_SIZE)
+    e.add_argument("--pretraining", default=DEFAULT_PRETRAINING, choices=sorted(PRETRAIN_PRESETS))
+    e.add_argument("--from", dest="source", metavar="FILE.pt", default=None,
+                   help="a cached state dict (default: the local cache's, trained first when missing)")
+    e.add_argument("--out", default=None, metavar="DIR", help=f"output folder (default: {SHIPPED_DIR})")
+    args = p.parse_args(argv)
+    out = export_weights(args.backbone, args.img_size, args.pretraining, args.source, args.out)
+    meta = json.loads(out.with_suffix(".json").read_text())
+    print(f"written: {out} ({meta['bytes'] / 1e6:.2f} MB, {meta['parameters']:,} parameters, float32)")
+    print(f"sha256: {meta['sha256']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

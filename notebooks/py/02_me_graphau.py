@@ -39,7 +39,7 @@
 #
 # **Modes.** `QUICK=True`: tiny synthetic set at 64 px, one epoch of two steps per stage, fold 1 — a
 # smoke test whose numbers mean nothing. `QUICK=False` (default): 1,200 synthetic DISFA-profile faces
-# of 30 identities at 112 px (800 to train per fold), `resnet_tiny` pretrained on synthetic landmarks (`afg.pretrain`, `PRETRAINING`: ~8 CPU minutes once, then cached),
+# of 30 identities at 112 px (800 to train per fold), `resnet_tiny` pretrained on synthetic landmarks (`afg.pretrain`, `PRETRAINING`: read from the package's `afg/weights/` where it ships them, else ~8–20 CPU minutes once, then cached),
 # 8 epochs per stage at learning rate $10^{-3}$, two of the three subject-independent folds. `DATASET="bp4d"`/`"disfa"` with `DATA_ROOT`: the paper's recipe
 # (`configs/me_graphau_<dataset>_resnet50.yaml`: 224 px, ImageNet ResNet-50, 20 + 20 epochs,
 # batch 64, stage-2 learning rate $10^{-6}$) on a GPU; Table 3 is reported on BP4D.

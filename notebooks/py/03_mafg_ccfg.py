@@ -40,7 +40,7 @@
 #
 # **Modes.** `QUICK=True`: tiny synthetic set, `resnet_tiny` at 64 px, one epoch of two steps, fold 1 —
 # a smoke test whose numbers mean nothing. `QUICK=False` (default): 1,200 synthetic DISFA-profile faces
-# of 30 identities at 112 px (800 to train per fold), `resnet_tiny` pretrained on synthetic landmarks (`afg.pretrain`, `PRETRAINING`: ~8 CPU minutes once, then cached),
+# of 30 identities at 112 px (800 to train per fold), `resnet_tiny` pretrained on synthetic landmarks (`afg.pretrain`, `PRETRAINING`: read from the package's `afg/weights/` where it ships them, else ~8–20 CPU minutes once, then cached),
 # 16 epochs at learning rate $10^{-3}$ (one epoch of linear warm-up, then cosine decay) with the paper's random crops (faces rendered at 128 px, random
 # 112 px crops, the centre crop for validation) and horizontal flips (`afg.data.augment`), two of the
 # three subject-independent folds.

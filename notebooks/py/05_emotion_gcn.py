@@ -39,7 +39,7 @@
 # validation set, so predicting Neutral scores chance, 14.3 %), each face drawn from its class's
 # EMFACS prototype (`expression_draw: prototype`, as posed and annotated expression datasets show
 # them; since 3 Dec 2026, docs/synthetic.md "Emotion-GCN's faces"), `resnet_tiny` pretrained on
-# synthetic landmarks (`afg.pretrain`, `PRETRAINING`: ~8 CPU minutes once, then cached), Adam lr 1e-3 for 10
+# synthetic landmarks (`afg.pretrain`, `PRETRAINING`: read from the package's `afg/weights/` where it ships them, else ~8–20 CPU minutes once, then cached), Adam lr 1e-3 for 10
 # epochs (`configs/synthetic/default.yaml`: the paper's SGD 1e-3 stays at chance in this budget), folds 1–2
 # for Table I, fold 1 for the Table II sweeps. `DATASET="affectnet"`/`"affwild2"` with
 # `DATA_ROOT`: the paper's recipe (`configs/emotion_gcn_<dataset>.yaml`, DenseNet-121).
