@@ -157,7 +157,7 @@ save_figure(fig, "mafg_ccfg_gradcam")
 # region's area share), for the plain backbone row (`ResNet50`) and the full model at its last
 # backbone stage and at the MAFG attention. A score near chance means the map does not show where
 # the AU is. Reasons a map can miss that the table separates: the **target layer** (the last stage is
-# a 4×4 grid at 112 px, so an upsampled cell spans a quarter of the face), the **score** explained
+# a 7×7 grid at 112 px, one cell 16 px wide, about the height of a brow region), the **score** explained
 # (the raw per-AU score of a model whose AUs are predicted *jointly*: with the GNN and CCFG, AU $i$'s
 # score also rises with the evidence for the AUs it co-occurs with, so its map can sit on those AUs'
 # regions) and the **plain backbone** as the reference without any graph.
