@@ -229,7 +229,8 @@ def _active(data: Any, batch: dict[str, Any], name: str) -> np.ndarray | None:
 
 
 def localisation_report(models: Mapping[str, tuple[Any, Any]], data: Any, labels: Sequence[str],
-                        n: int = 48, label_names: Sequence[str] | None = None) -> pd.DataFrame:
+                        n: int = 48, label_names: Sequence[str] | None = None,
+                        method: str = "gradcam") -> pd.DataFrame:
     """Grad-CAM of each label for each model on the first ``n`` faces of ``data``, scored against
     the generator's regions (:mod:`afg.metrics.localisation`): pointing-game hit rate and energy
     share inside the region, next to its chance level (the region's area share), over the faces
@@ -241,6 +242,7 @@ def localisation_report(models: Mapping[str, tuple[Any, Any]], data: Any, labels
         data: synthetic held-out faces (items with ``landmarks`` and ``subject``).
         labels: AU names (``"AU01"``) or emotion names (scored on their prototype AUs' regions).
         label_names: the model's output names (default: the dataset's AU / emotion names).
+        method: the CAM (:func:`afg.viz.gradcam`: ``gradcam``, ``hirescam`` …).
 
     Returns:
         rows ``(model, label)`` (plus ``(model, "mean")``), columns ``pointing``, ``energy``,
@@ -263,11 +265,11 @@ def localisation_report(models: Mapping[str, tuple[Any, Any]], data: Any, labels
     for mname, (model, layer) in models.items():
         model = model.eval()
         cams = gradcam(model, batch["image"], layer if layer is not None else model.backbone.target_layer,
-                       list(labels), names=names)
+                       list(labels), names=names, method=method)
         parts[mname] = localisation_table(cams, masks, list(labels), active=active)
     out = pd.concat(parts, names=["model", "label"]).drop(columns="on active")
     out["n"] = out["n"].astype(int)
-    out.attrs["note"] = (f"Grad-CAM (raw score) on the first {len(batch['image'])} held-out faces, scored on the faces "
+    out.attrs["note"] = (f"{'Grad-CAM' if method == 'gradcam' else method} (raw score) on the first {len(batch['image'])} held-out faces, scored on the faces "
                          "where the label is active against the region the generator draws it in "
                          "(afg.metrics.localisation): pointing = share of maps whose maximum lies in the "
                          "region, energy = share of the map inside it; chance = the region's area share "
