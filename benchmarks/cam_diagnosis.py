@@ -60,27 +60,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--faces", type=int, default=48)
     ap.add_argument("--results-dir", default=None)
     ap.add_argument("--quick", action="store_true", help="the QUICK runs (smoke test; give --results-dir)")
+    ap.add_argument("--random-init", action="store_true",
+                    help="the same rows from a randomly initialised backbone (model.weights: null), trained "
+                    "here when missing (5 runs) -- a check that needs no pretrained backbone")
     args = ap.parse_args(argv)
     setup = NotebookSetup(quick=args.quick)
     cfg = me_graphau_config(setup)
+    rows = ROWS
+    if args.random_init:
+        cfg = cfg.override({"model.weights": None})
+        rows = tuple(r for r in ROWS if r != "+AFG+MEFL, L_WA")  # 4 runs: what this check can afford
     abl = StageAblation(cfg, table3_variants(cfg, stage2_lr=cfg.recipe.optimizer.lr), folds=[1], seeds=[0],
                         root=args.runs)
-    missing = [n for n, _, _, c in abl.configs() if n in ROWS and not (run_dir_for(c, args.runs) / "result.json").is_file()]
-    if missing:
+    missing = [n for n, _, _, c in abl.configs() if n in rows and not (run_dir_for(c, args.runs) / "result.json").is_file()]
+    if missing and not args.random_init:
         sys.exit(f"cam_diagnosis: runs not in the cache yet: {missing} (run notebook 02 or replicate_tables.py)")
+    abl.variants = {n: v for n, v in abl.variants.items() if n in rows or n == "+AFG+FGG, L_WA"}
     abl.run()
     first = abl.first_runs()
-    models = {n: model_for(first[n], args.runs).eval() for n in ROWS}
-    train, val = build_data(first[ROWS[-1]].config.data)
+    models = {n: model_for(first[n], args.runs).eval() for n in rows}
+    train, val = build_data(first[rows[-1]].config.data)
     aus = label_names(val)
-    rows, points = [], {}
+    scores = {n: {k: round(float(first[n].metrics[k]), 4) for k in ("f1_mean", "auc_mean")} for n in rows}
+    print("held-out F1 / AUC of the models:", scores, flush=True)
+    records, points = [], {}
     for method in ("gradcam", "hirescam"):
         for stage, pick in (("last stage (7x7)", lambda m: m.backbone.target_layer),
                             ("stage 3 (14x14)", lambda m: m.backbone.model.layer3)):
             spec = {n: (m, pick(m)) for n, m in models.items()}
             loc = localisation_report(spec, val, aus, n=args.faces, method=method)
             for (m, a), r in loc.iterrows():
-                rows.append({"method": method, "layer": stage, "model": m, "au": a,
+                records.append({"method": method, "layer": stage, "model": m, "au": a,
                              **{k: _num(r[k]) for k in ("pointing", "energy", "chance")}, "n": int(r["n"])})
             print(f"--- {method}, {stage}\n{loc.round(3).to_string()}", flush=True)
     batch = first_images(val, args.faces)
@@ -92,19 +102,20 @@ def main(argv: list[str] | None = None) -> int:
     faces = torch.stack([val[i]["image"] for i in range(len(val))])
     k = int(cfg.model["neighbor_num"])
     knn = {}
-    for n in ROWS[1:]:
+    for n in rows[1:]:
         with torch.no_grad():
             nodes = models[n](faces, return_intermediates=True)["nodes"]
         knn[n] = knn_adjacency(nodes, k, "dots").float().mean(0)
     graphs = graph_report(knn, dataset_labels(train)["au"], profile=dataset_attr(val, "profile"))
     print(graphs.attrs["note"], "\n", graphs.round(3).to_string(), flush=True)
-    write_results("localisation", {
-        "runs": {n: first[n].run_dir.name for n in ROWS}, "faces": args.faces, "localisation": rows,
+    write_results("localisation_random_init" if args.random_init else "localisation", {
+        "init": "random" if args.random_init else cfg.model.get("weights"),
+        "runs": {n: first[n].run_dir.name for n in rows}, "metrics": scores, "faces": args.faces, "localisation": records,
         "points_to": points,
         "graphs": [{"graph": g, "truth": t, **{c: _num(v) for c, v in r.items()}}
                    for (g, t), r in graphs.iterrows()]},
         command="python benchmarks/cam_diagnosis.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        precision=first[ROWS[-1]].precision, folder=args.results_dir)
+        precision=first[rows[-1]].precision, folder=args.results_dir)
     return 0
 
 
