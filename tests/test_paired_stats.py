@@ -239,6 +239,12 @@ def test_pairs_needed_counts_both_tails_and_differs_from_the_normal_approximatio
 
 def test_pairs_needed_edge_cases():
     from afg.experiments import pairs_needed
+    from afg.experiments.analysis import paired_power
+
+    # a large effect: SciPy's noncentral t returns NaN for the far lower tail at λ ≫ c (n = 8: λ = 22);
+    # the power there is 1, and the answer is the first n that reaches 0.8 (n = 3, power 1.0 vs 0.62)
+    assert pairs_needed(18.0, 2.29) == 3 and paired_power(8, 18.0, 2.29) == pytest.approx(1.0)
+    assert paired_power(2, 18.0, 2.29) < 0.8
 
     assert pairs_needed(1.0, 0.0) == 2  # noiseless: the first interval decides
     assert pairs_needed(100.0, 1.0) == 2  # enormous effect: the fewest pairs a t-test has
