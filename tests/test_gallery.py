@@ -114,6 +114,10 @@ def test_write_gallery_in_quick_mode(tmp_path, monkeypatch):
     assert {n.split("-")[0] for n in named} == {"me_graphau", "emotion_gcn"}
     assert named <= {p.name for p in runs.iterdir()}
     assert "folds [1] × seeds [0] (7 runs)" in caption and "unresolved" in caption
+    # figures scored against the truth (#45): Grad-CAM against chance, graphs against baselines
+    assert "AU01" in caption and "(chance 0." in caption and "plain backbone:" in caption
+    assert caption.count("Spearman r = ") == 3 and "nodes relabelled at random" in caption
+    assert "magnitude consistent" in caption and "Resolving the" in caption
     before = {k: p.read_bytes() for k, p in files.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)  # nothing above the size limit

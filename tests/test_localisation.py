@@ -85,3 +85,38 @@ def test_emotions_map_to_their_prototype_aus():
     assert np.array_equal(m[0], m[1] | m[2])
     with pytest.raises(KeyError, match="neither an AU"):
         class_aus("Contempt")
+
+
+def test_reports_of_the_notebooks_on_an_untrained_model():
+    """localisation_report scores every model × label with the region's area share as chance;
+    graph_report and cosine_report put the truths and the relabelling baseline next to r."""
+    import torch
+
+    from afg.data.stats import dataset_labels
+    from afg.data.synth import SynthFaces
+    from afg.experiments.figures import (
+        cosine_report,
+        generator_labels,
+        graph_report,
+        localisation_report,
+    )
+    from afg.models import create_model
+
+    ds = SynthFaces("disfa", n_subjects=2, images_per_subject=3, size=64, seed=1)
+    torch.manual_seed(0)
+    model = create_model("baseline", 8, backbone="resnet_tiny", img_size=64)
+    loc = localisation_report({"untrained": (model, None)}, ds, ["AU01", "AU25"], n=4)
+    assert list(loc.index) == [("untrained", "AU01"), ("untrained", "AU25"), ("untrained", "mean")]
+    masks = au_region_masks(np.stack([ds[i]["landmarks"].numpy() for i in range(4)]),
+                            [ds[i]["subject"] for i in range(4)], ["AU01"], 64)
+    assert loc.loc[("untrained", "AU01"), "chance"] <= 1.0 and "area share" in loc.attrs["note"]
+    if loc.loc[("untrained", "AU01"), "n"] == 4:  # AU01 active nowhere: every face scored
+        assert loc.loc[("untrained", "AU01"), "chance"] == pytest.approx(masks.mean())
+    y = dataset_labels(ds)["au"]
+    g = graph_report({"noise": np.random.default_rng(0).random((8, 8))}, y, profile="disfa", n_perm=50)
+    assert set(g.index.get_level_values("truth")) == {"training labels P(j|i)", "generator P(j|i)"}
+    fresh = generator_labels(ds, "emotions", n_subjects=20)
+    assert fresh.shape == (20 * 3, 6)
+    names = ["Neutral", "Happy", "Sad", "Surprise", "Fear", "Disgust", "Anger", "Valence", "Arousal"]
+    c = cosine_report(torch.randn(9, 5), names, n_perm=50)
+    assert c.loc[("classifier cosine", "prototype cosine"), "entries"] == 15  # the 6 emotions' pairs

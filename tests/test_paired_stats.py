@@ -239,6 +239,12 @@ def test_pairs_needed_counts_both_tails_and_differs_from_the_normal_approximatio
 
 def test_pairs_needed_edge_cases():
     from afg.experiments import pairs_needed
+    from afg.experiments.analysis import paired_power
+
+    # a large effect: SciPy's noncentral t returns NaN for the far lower tail at λ ≫ c (n = 8: λ = 22);
+    # the power there is 1, and the answer is the first n that reaches 0.8 (n = 3, power 1.0 vs 0.62)
+    assert pairs_needed(18.0, 2.29) == 3 and paired_power(8, 18.0, 2.29) == pytest.approx(1.0)
+    assert paired_power(2, 18.0, 2.29) < 0.8
 
     assert pairs_needed(1.0, 0.0) == 2  # noiseless: the first interval decides
     assert pairs_needed(100.0, 1.0) == 2  # enormous effect: the fewest pairs a t-test has
@@ -281,3 +287,31 @@ def test_verdict_tables_carry_sd_pairs_needed_magnitude_and_the_cost_note():
     note = resolution_note(out, {names[0]: 60.0, names[3]: 120.0})
     assert f"4 → {int(extra) + 4}" in note and f"{int(2 * extra)} runs" in note
     assert resolution_note(out[out["verdict"] != "unresolved"], 1.0).startswith("No unresolved row")
+
+
+def test_ordering_note_carries_the_cost_of_resolving_at_the_recorded_run_times():
+    """Ablation.summary carries each variant's recorded seconds per run (a fresh run's wall time,
+    a cached run's epochs' time_s), and the ordering table's note adds the cost line."""
+    from types import SimpleNamespace
+
+    from afg.experiments.analysis import recorded_seconds, resolution_note
+    from afg.experiments.notebooks import ordering
+
+    names = ["Backbone (WBCE)", "+AFG (WBCE)", "+AFG, L_WA"]
+    offsets = {names[0]: [0, 0, 0, 0], names[1]: [0.02, 0.03, 0.025, 0.02], names[2]: [0.01, -0.01, 0.02, -0.015]}
+    keys = [(1, 0), (1, 1), (2, 0), (2, 1)]
+    rows = [{"variant": v, "fold": f, "seed": s, "metric": "f1_mean", "value": 0.4 + 0.05 * f + off[k]}
+            for v, off in offsets.items() for k, (f, s) in enumerate(keys)]
+    cfg = ExperimentConfig.from_dict({"model": {"name": "baseline", "num_classes": 8}})
+    abl = Ablation(cfg, {n: {} for n in names}, folds=[1, 2], seeds=[0, 1])
+    abl.tidy = pd.DataFrame(rows)
+    run = {"selection": "val", "precision": "float32"}
+    abl.results = [(v, f, s, SimpleNamespace(cached=True, seconds=0.0, history=[{"time_s": 20.0}, {"time_s": 40.0}],
+                                             **run)) for v in names for f, s in keys]
+    abl.results[0] = (names[0], 1, 0, SimpleNamespace(cached=False, seconds=120.0, history=[], **run))
+    assert recorded_seconds(abl) == {names[0]: pytest.approx(75.0), names[1]: 60.0, names[2]: 60.0}
+    order = ordering(abl.summary(["f1_mean"]), "me_graphau/table3", "ResNet-50")
+    direct = paper_verdicts(abl.tidy, "me_graphau/table3", names[0], column="ResNet-50")
+    assert order.attrs["cost"] == resolution_note(direct, recorded_seconds(abl))
+    assert order.attrs["note"].endswith(order.attrs["cost"]) and "unresolved row(s)" in order.attrs["cost"]
+    assert order.loc[names[2], "pairs needed (Δ paper)"] == direct.loc[names[2], "pairs needed (Δ paper)"]

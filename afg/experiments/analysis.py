@@ -173,7 +173,10 @@ def paired_power(n: int | np.ndarray, delta: float, sd: float, alpha: float = 0.
     df = n - 1.0
     c = stats.t.ppf(1.0 - alpha / 2.0, df)
     nc = np.sqrt(n) * abs(float(delta)) / float(sd)
-    return stats.nct.sf(c, df, nc) + stats.nct.cdf(-c, df, nc)
+    upper = stats.nct.sf(c, df, nc)
+    lower = stats.nct.cdf(-c, df, nc)  # SciPy gives NaN far out in this tail (λ ≫ c): it is 0 there
+    upper = np.where(np.isnan(upper), (nc > c).astype(float), upper)
+    return upper + np.nan_to_num(lower, nan=0.0)
 
 
 def pairs_needed(delta: float, sd: float, power: float = 0.8, alpha: float = 0.05) -> int:

@@ -29,10 +29,14 @@ __all__ = [
     "au_gcn_reconstruction_figure",
     "au_gcn_rois_figure",
     "au_gcn_table1_figure",
+    "cosine_report",
     "emotion_adjacency_figure",
     "emotion_confusion_figure",
     "emotion_cosine_figure",
     "export_tables",
+    "generator_labels",
+    "graph_report",
+    "localisation_report",
     "mafg_gradcam_figure",
     "paper_experiments",
     "result_of",
@@ -212,6 +216,118 @@ def mafg_gradcam_figure(abl: Ablation, setup: NotebookSetup, variant: str = "Bas
     tg = [t for t in targets if t in model.label_names]
     cams = gradcam(model, batch["image"], model.mafg.attention, tg, names=model.label_names)
     return plot_gradcam_grid(batch["rgb"], cams, col_titles=["face"] + tg)
+
+
+# ------------------------------------------------------------ figures scored against the truth (#45)
+def _active(data: Any, batch: dict[str, Any], name: str) -> np.ndarray | None:
+    """``(B,)`` 0/1 ground truth of label ``name`` in ``batch`` (an AU or an emotion), or None."""
+    for attr, key in (("au_names", "au"), ("emotion_names", "emotions")):
+        names = list(dataset_attr(data, attr, None) or [])
+        if name in names and key in batch:
+            return np.asarray(batch[key], np.float64)[:, names.index(name)]
+    return None
+
+
+def localisation_report(models: Mapping[str, tuple[Any, Any]], data: Any, labels: Sequence[str],
+                        n: int = 48, label_names: Sequence[str] | None = None,
+                        method: str = "gradcam") -> pd.DataFrame:
+    """Grad-CAM of each label for each model on the first ``n`` faces of ``data``, scored against
+    the generator's regions (:mod:`afg.metrics.localisation`): pointing-game hit rate and energy
+    share inside the region, next to its chance level (the region's area share), over the faces
+    where the label is active.
+
+    Args:
+        models: ``{name: (model, target_layer)}``; ``(model, None)`` explains the backbone's last
+            stage (``model.backbone.target_layer``).
+        data: synthetic held-out faces (items with ``landmarks`` and ``subject``).
+        labels: AU names (``"AU01"``) or emotion names (scored on their prototype AUs' regions).
+        label_names: the model's output names (default: the dataset's AU / emotion names).
+        method: the CAM (:func:`afg.viz.gradcam`: ``gradcam``, ``hirescam`` …).
+
+    Returns:
+        rows ``(model, label)`` (plus ``(model, "mean")``), columns ``pointing``, ``energy``,
+        ``chance``, ``n``; ``attrs["note"]``: what the columns and chance mean.
+    """
+    from ..metrics.localisation import au_region_masks, localisation_table
+    from ..viz import gradcam
+
+    batch = first_images(data, n)
+    h, w = batch["image"].shape[-2:]
+    masks = au_region_masks(np.asarray(batch["landmarks"]), list(batch["subject"]), labels, (h, w),
+                            landmark_size=int(dataset_attr(data, "size", w)))
+    act = [_active(data, batch, lab) for lab in labels]
+    active = None if any(a is None for a in act) else np.stack(act, axis=1)
+    if label_names is None:  # the dataset's AU names, or its emotion names for emotion labels
+        aus = list(dataset_attr(data, "au_names", None) or [])
+        label_names = aus if aus and set(labels) <= set(aus) else dataset_attr(data, "emotion_names")
+    names = list(label_names)
+    parts = {}
+    for mname, (model, layer) in models.items():
+        model = model.eval()
+        cams = gradcam(model, batch["image"], layer if layer is not None else model.backbone.target_layer,
+                       list(labels), names=names, method=method)
+        parts[mname] = localisation_table(cams, masks, list(labels), active=active)
+    out = pd.concat(parts, names=["model", "label"]).drop(columns="on active")
+    out["n"] = out["n"].astype(int)
+    out.attrs["note"] = (f"{'Grad-CAM' if method == 'gradcam' else method} (raw score) on the first {len(batch['image'])} held-out faces, scored on the faces "
+                         "where the label is active against the region the generator draws it in "
+                         "(afg.metrics.localisation): pointing = share of maps whose maximum lies in the "
+                         "region, energy = share of the map inside it; chance = the region's area share "
+                         "(what a uniform map or a random point scores).")
+    return out
+
+
+def graph_report(graphs: Mapping[str, Any], train_labels: Any, profile: str | None = None,
+                 truth_labels: Any = None, n_perm: int = 2000) -> pd.DataFrame:
+    """Learned label graphs against the true label structure (:mod:`afg.metrics.graph_agreement`):
+    Spearman correlation of each graph's off-diagonal entries with the training labels' empirical
+    ``P(j | i)`` and with the generator's (``profile``'s fitted statistics, or the conditionals of
+    ``truth_labels``, a large fresh sample), next to the node-relabelling baseline."""
+    from ..graphs import cooccurrence_probabilities
+    from ..metrics.graph_agreement import agreement_table, generator_conditionals
+
+    truths = {"training labels P(j|i)": cooccurrence_probabilities(np.asarray(train_labels))}
+    if profile is not None:
+        truths["generator P(j|i)"] = generator_conditionals(profile)
+    elif truth_labels is not None:
+        truths["generator P(j|i) (fresh sample)"] = cooccurrence_probabilities(np.asarray(truth_labels))
+    mats = {k: np.asarray(v.detach().float().cpu() if hasattr(v, "detach") else v, float) for k, v in graphs.items()}
+    return agreement_table(mats, truths, n_perm=n_perm)
+
+
+def generator_labels(data: Any, key: str = "emotions", n_subjects: int = 300) -> np.ndarray:
+    """``key`` labels of a large fresh sample from the generator that made ``data`` (same profile,
+    realism and expression draw; new identities; no rendering): the label structure the generator
+    samples from, up to sampling noise."""
+    from ..data.stats import dataset_labels
+    from ..data.synth import SynthFaces
+
+    base = next(d for d in _bases(data) if isinstance(d, SynthFaces))
+    fresh = SynthFaces(profile=base.profile, n_subjects=n_subjects, images_per_subject=base.images_per_subject,
+                       size=base.size, seed=base.seed + 7919, subject_offset=10_000, realism=base.realism,
+                       expression_draw=base.expression_draw)
+    return dataset_labels(fresh)[key]
+
+
+def _bases(data: Any):
+    """``data`` and every dataset it wraps (``Subset.dataset``, ``.base``)."""
+    for _ in range(10):
+        yield data
+        data = getattr(data, "dataset", None) or getattr(data, "base", None)
+        if data is None:
+            return
+
+
+def cosine_report(classifiers: Any, node_names: Sequence[str], n_perm: int = 2000) -> pd.DataFrame:
+    """Emotion-GCN's classifier cosine matrix against the cosine similarity of the generator's
+    expression prototypes (over the emotions that have one), Spearman with the relabelling
+    baseline."""
+    from ..metrics.graph_agreement import agreement_table, prototype_similarity
+
+    w = np.asarray(classifiers.detach().float().cpu() if hasattr(classifiers, "detach") else classifiers, float)
+    w = w / np.linalg.norm(w, axis=1, keepdims=True)
+    return agreement_table({"classifier cosine": w @ w.T},
+                           {"prototype cosine": prototype_similarity(list(node_names))}, n_perm=n_perm)
 
 
 def au_gcn_rois_figure(setup: NotebookSetup):

@@ -146,7 +146,7 @@ def _verdict_table(abl) -> tuple[Any, str, Any]:
     import pandas as pd
 
     from .. import reference
-    from .analysis import paper_verdicts, verdict_note
+    from .analysis import paper_verdicts, recorded_seconds, resolution_note, verdict_note
 
     ours = abl.table(["f1_mean"], reference=_REFERENCE_ROW)
     ver = paper_verdicts(abl.tidy, "me_graphau/table3", _REFERENCE_ROW, column="ResNet-50")
@@ -158,8 +158,44 @@ def _verdict_table(abl) -> tuple[Any, str, Any]:
     out["F1 paper"] = [f"{paper.get(v, np.nan):.1f}" for v in out.index]
     out["Δ paper"] = ["" if v == _REFERENCE_ROW else f"{ver.loc[v, 'Δ paper']:+.1f}" for v in out.index]
     out["verdict"] = ["reference" if v == _REFERENCE_ROW else ver.loc[v, "verdict"] for v in out.index]
+    out["magnitude"] = ["" if v == _REFERENCE_ROW else ver.loc[v, "magnitude"] for v in out.index]
+    out["pairs for Δ paper"] = ["" if v == _REFERENCE_ROW else _pairs(ver.loc[v, "pairs needed (Δ paper)"])
+                                for v in out.index]
     out.index.name = "Table 3 row"
-    return out, f"{verdict_note(ver)}. {ours.attrs['note']}.", ver
+    cost = resolution_note(ver, recorded_seconds(abl))
+    return out, f"{verdict_note(ver)}. {cost} {ours.attrs['note']}.", ver
+
+
+def _pairs(v: float) -> str:
+    return "–" if np.isnan(v) else "∞" if np.isinf(v) else str(int(v))
+
+
+def _scores(setup: NotebookSetup, abl, me_model, emo_model, fold: int, train, val, aus, knn_freq,
+            root) -> dict[str, str]:
+    """One caption sentence per scored figure: Grad-CAM localisation (ME-GraphAU and the plain
+    backbone row) against chance, the K-NN frequency ``knn_freq`` and the classifier cosines
+    against the truth with their baselines (:mod:`afg.metrics.localisation`,
+    :mod:`afg.metrics.graph_agreement`)."""
+    from ..data.stats import dataset_labels
+    from .figures import cosine_report, graph_report, localisation_report
+    from .results import dataset_attr, model_for
+
+    plain = model_for(_image_run(abl, _REFERENCE_ROW, fold, setup.seed), root)
+    loc = localisation_report({"ME-GraphAU": (me_model, None), "plain backbone": (plain, None)}, val, aus, n=48)
+    cam = "; ".join(f"{m}: " + ", ".join(f"{a} {loc.loc[(m, a), 'pointing']:.2f} / {loc.loc[(m, a), 'energy']:.2f} "
+                                         f"(chance {loc.loc[(m, a), 'chance']:.2f})" for a in aus)
+                    for m in ("ME-GraphAU", "plain backbone"))
+    g = graph_report({"knn": knn_freq}, dataset_labels(train)["au"], profile=dataset_attr(val, "profile"))
+    graph = "; ".join(f"vs {t}: Spearman r = {g.loc[('knn', t), 'r']:.2f} (nodes relabelled at random: 95 % "
+                      f"of r below {g.loc[('knn', t), 'null 95 %']:.2f}, p = {g.loc[('knn', t), 'p']:.3f})"
+                      for t in g.index.get_level_values(1))
+    c = cosine_report(emo_model.classifier_vectors(), emo_model.node_names).iloc[0]
+    cos = (f"Spearman r = {c['r']:.2f} with the cosine similarity of the generator's expression prototypes "
+           f"(nodes relabelled at random: 95 % below {c['null 95 %']:.2f}, p = {c['p']:.3f})")
+    return {"cam": ("Scored on up to 48 held-out faces where the AU is active (pointing-game hit rate / energy "
+                    f"share inside the generator's region; chance = the region's area share): {cam}."),
+            "graph": f"The K-NN frequency against the true label structure, {graph}.",
+            "cosine": f"Against the truth: {cos}."}
 
 
 def _epochs(n: int) -> str:
@@ -171,7 +207,7 @@ def _describe_runs(results) -> str:
 
 
 def _record(setup: NotebookSetup, abl, ver, note: str, emo, emo_model,
-            seeds: Sequence[int] | None) -> dict[str, Any]:
+            seeds: Sequence[int] | None, scores: dict[str, str]) -> dict[str, Any]:
     """The numbers the caption file quotes, as ``docs/results/gallery.json`` (default mode only:
     :func:`afg.docs.record`); returns them (the caption renders them through :func:`afg.docs.mark`)."""
     from ..docs import record
@@ -188,7 +224,8 @@ def _record(setup: NotebookSetup, abl, ver, note: str, emo, emo_model,
                             "valence_happy_rank": fig6["valence_happy_rank"],
                             "arousal_high": round(fig6["arousal_high"], 2), "arousal_rest": round(fig6["arousal_rest"], 2)},
             "runs": {"me_graphau": [r.run_dir.name for *_, r in abl.results], "emotion_gcn": emo.run_dir.name},
-            "seeds": list(seeds) if seeds is not None else [setup.seed]}
+            "seeds": list(seeds) if seeds is not None else [setup.seed],
+            "scores": scores}  # the figures scored against the generator's truth (_scores)
     if setup.synthetic and not setup.quick:
         record("gallery", data, command="jupyter execute notebooks/08_paper_figures.ipynb (QUICK=False): "
                "afg.experiments.gallery.write_gallery", precision=emo.precision)
@@ -238,7 +275,7 @@ def write_gallery(setup: NotebookSetup, folder: str | os.PathLike | None = None,
     emo = _emotion_gcn(setup, fold, root)
     model, emo_model = model_for(me, root), model_for(emo, root)
 
-    _, val = build_data(me.config.data)
+    train, val = build_data(me.config.data)
     au_names = label_names(val)
     batch = first_images(_one_face_per_subject(val, n_faces), n_faces)
     k = int(me.config.model["neighbor_num"])
@@ -275,8 +312,10 @@ def write_gallery(setup: NotebookSetup, folder: str | os.PathLike | None = None,
                                  emo_model.node_names, ax_size=3.6)
     files["classifier_cosine.png"] = write_png(fig, out / "classifier_cosine.png", dpi, max_bytes)
 
+    scores = _scores(setup, abl, model, emo_model, fold, train, val, shown,
+                     o_all["adjacency"].float().mean(0), root)
     table, note, ver = _verdict_table(abl)
-    results = _record(setup, abl, ver, note, emo, emo_model, seeds)
+    results = _record(setup, abl, ver, note, emo, emo_model, seeds, scores)
     fig = plot_table(table, title="ME-GraphAU Table 3 on synthetic faces: paired Δ F1 vs the backbone row",
                      note=note)
     files["verdict_table.png"] = write_png(fig, out / "verdict_table.png", dpi, max_bytes)
@@ -305,9 +344,9 @@ def write_gallery(setup: NotebookSetup, folder: str | os.PathLike | None = None,
         f"* `adjacency_heatmap.png` — left: how often AU j is among AU i's {k} nearest neighbours in that "
         f"model's face-specific graphs, averaged over the {len(val)} held-out faces; right: Emotion-GCN's "
         f"Â ({graph['graph']} graph of Eq. 3–6, τ={graph['tau']}, p={graph['p']}), built from the Spearman correlations of its training labels. "
-        f"Runs {_describe_runs([me, emo])}.",
+        f"Runs {_describe_runs([me, emo])}. " + mark("gallery", "scores.graph", results["scores"]["graph"]),
         f"* `gradcam_grid.png` — Grad-CAM of {', '.join(shown)} (raw scores) at the last backbone stage of "
-        f"the same ME-GraphAU model, on the same faces. Run {_describe_runs([me])}.",
+        f"the same ME-GraphAU model, on the same faces. Run {_describe_runs([me])}. " + mark("gallery", "scores.cam", results["scores"]["cam"]),
         f"* `classifier_cosine.png` — cosine similarity of the 7 expression classifiers and the 2 "
         f"valence/arousal regressors that Emotion-GCN's GCN generates from the label graph (its Fig. 6); "
         f"`emotion_gcn` row of Table I, fold {fold}, {_epochs(emo.config.recipe.epochs)}, held-out accuracy "
@@ -315,7 +354,7 @@ def write_gallery(setup: NotebookSetup, folder: str | os.PathLike | None = None,
         f"cosine of the classifiers {mark('gallery', 'emotion_gcn.cos_min', results['emotion_gcn']['cos_min'], '+.2f')} "
         f"to {mark('gallery', 'emotion_gcn.cos_max', results['emotion_gcn']['cos_max'], '+.2f')}; the valence "
         f"regressor's nearest classifier: {mark('gallery', 'emotion_gcn.valence_nearest', results['emotion_gcn']['valence_nearest'])}. "
-        f"Run {_describe_runs([emo])}.",
+        f"Run {_describe_runs([emo])}. " + mark("gallery", "scores.cosine", results["scores"]["cosine"]),
         f"* `verdict_table.png` — ME-GraphAU Table 3 (notebook 02's configs) over folds {abl.folds} × "
         f"seeds {seed_list} ({len(ver_runs)} runs): mean ± std F1, each row's paired Δ F1 [95 % CI] "
         "against *Backbone (WBCE)*, the paper's ResNet-50 column (BP4D) and its Δ, and the verdict "

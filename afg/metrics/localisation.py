@@ -133,6 +133,9 @@ def localisation_table(maps: np.ndarray, masks: np.ndarray, labels: Sequence[str
     hits, energy = pointing_game(maps, masks), energy_share(maps, masks)  # (B, L)
     area = masks.mean(axis=(-2, -1))
     rows = {}
+    import warnings
+
+    warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)  # all-zero maps: NaN energy
     for k, name in enumerate(labels):
         sel = np.ones(len(maps), bool)
         if active is not None and np.nansum(np.asarray(active)[:, k]) > 0:

@@ -68,6 +68,7 @@ import afg
 from afg import reference
 from afg.data.stats import training_statistics
 from afg.experiments import styled
+from afg.experiments.figures import cosine_report
 from afg.experiments.notebooks import (NotebookSetup, dataset_attr, fold_noise, noise_note, ordering,
                                        predictions, reference_dir)
 from afg.graphs.emotion import EMOTION_GCN_NODES, emotion_adjacency, spearman_matrix
@@ -184,6 +185,19 @@ for name, v in vecs.items():
     pr = preds[name]
     print(f"{name}: " + fig6_structure(v, names + ["Valence", "Arousal"], accuracy=pr["metrics"]["accuracy"],
                                        chance=majority_rate(pr["labels"]["expression"]))["note"])
+
+# %% [markdown]
+# **Against the truth.** The generator derives each expression from an EMFACS prototype (an AU
+# pattern, `afg.data.synth.labels.PROTOTYPES`), so two expressions *are* similar in the data as far
+# as their prototypes share AUs. Rank correlation of each model's classifier cosines with the cosine
+# similarity of the prototypes (the six emotions that have one), next to the same matrix with its
+# nodes relabelled at random (`afg.experiments.figures.cosine_report`).
+
+# %%
+if setup.synthetic:
+    cos = {name: cosine_report(v, names + ["Valence", "Arousal"]) for name, v in vecs.items()}
+    print(cos["emotion_gcn"].attrs["note"])
+    display(pd.concat(cos).round(3))
 
 # %% [markdown]
 # ## Summary
