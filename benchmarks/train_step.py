@@ -27,7 +27,8 @@ repeats, one-hot incidence matrices), in their memory format (contiguous NCHW); 
 ``create_model("me_graphau")`` in the synthetic default's memory format (channels-last) and, as
 a second arm, contiguous. Both run in the same precision (``--amp``; ``auto`` = bf16 where the
 CPU computes it natively, else float32 — the synthetic default) with the same criterion and
-optimiser. Steps are interleaved (authors, ours, ours-contiguous, authors, …) so that a busy,
+optimiser (``--step-arms ours_fused`` adds ours with torch's fused AdamW kernel, the
+``recipe.optimizer.fused`` switch). Steps are interleaved (authors, ours, ours-contiguous, authors, …) so that a busy,
 shared CPU slows every arm alike; the median over ``--reps`` is reported with the ratio
 authors / ours, and the results file ``train_step`` (:func:`afg.measured.write_results`) is written.
 """
@@ -249,7 +250,15 @@ def vs_authors(args, device) -> dict:
     crit = ours.build_criterion(None).to(device)
     amp_dtype = autocast_dtype(args.amp, device.type)
     arms = {"authors": (authors, False), "ours": (ours_cl, True), "ours_contiguous": (ours, False)}
-    opts = {k: torch.optim.AdamW(m.parameters(), lr=1e-4) for k, (m, _) in arms.items()}
+    fused = dict.fromkeys(arms, False)
+    if "ours_fused" in args.step_arms:  # ours (channels-last) with torch's fused AdamW kernel
+        ours_fused = create_model("me_graphau", 12, backbone=args.backbone, pretrained=False,
+                                  img_size=args.size).to(device)
+        ours_fused.load_state_dict(ours.state_dict())
+        arms["ours_fused"], fused["ours_fused"] = (ours_fused.to(memory_format=torch.channels_last), True), True
+    arms = {k: v for k, v in arms.items() if k in args.step_arms or k in ("authors", "ours")}
+    opts = {k: torch.optim.AdamW(m.parameters(), lr=1e-4, **({"fused": True} if fused[k] else {}))
+            for k, (m, _) in arms.items()}
     images = {False: batch["image"], True: batch["image"].contiguous(memory_format=torch.channels_last)}
 
     def step(key: str) -> float:
@@ -285,14 +294,17 @@ def vs_authors(args, device) -> dict:
            "step_s_min": {k: round(min(v), 4) for k, v in times.items()},
            "step_s_all": {k: [round(t, 4) for t in v] for k, v in times.items()},
            "ratio": round(med["authors"] / med["ours"], 2),
-           "ratio_contiguous": round(med["authors"] / med["ours_contiguous"], 2),
+           **{f"ratio_{k[len('ours_'):]}": round(med["authors"] / med[k], 2) for k in med if k.startswith("ours_")},
            "first_loss_max_rel_diff": rel, "load_average": [round(x, 2) for x in os.getloadavg()]}
     print(f"\nME-GraphAU stage-2 train step ({args.backbone}, {args.size} px, batch {args.batch}, {precision},"
           f" {res['threads']} threads; median of {args.reps} interleaved steps; load average"
           f" {res['load_average'][0]:.1f})")
-    print(f"  authors {med['authors']:7.2f} s   ours (channels-last) {med['ours']:7.2f} s   ratio {res['ratio']:.2f}x")
-    print(f"  authors {med['authors']:7.2f} s   ours (contiguous)    {med['ours_contiguous']:7.2f} s"
-          f"   ratio {res['ratio_contiguous']:.2f}x")
+    labels = {"ours": "ours (channels-last)", "ours_contiguous": "ours (contiguous)",
+              "ours_fused": "ours (channels-last, fused AdamW)"}
+    for k in med:
+        if k != "authors":
+            print(f"  authors {med['authors']:7.2f} s   {labels[k]:34s} {med[k]:7.2f} s"
+                  f"   ratio {med['authors'] / med[k]:.2f}x")
     print(f"  first-step loss max relative difference {rel:.1e}")
     if args.results:
         path = write_results("train_step", res, command="python benchmarks/train_step.py " + " ".join(args.argv),
@@ -321,6 +333,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--vs-authors", action="store_true",
                     help="only the ME-GraphAU stage-2 step, ours vs the authors' structure, side by side")
     ap.add_argument("--reps", type=int, default=7, help="--vs-authors: interleaved timed steps per arm")
+    ap.add_argument("--step-arms", nargs="+", default=["authors", "ours", "ours_contiguous"],
+                    choices=["authors", "ours", "ours_contiguous", "ours_fused"],
+                    help="--vs-authors: arms beside authors and ours (ours_fused: torch's fused AdamW)")
     ap.add_argument("--no-results", dest="results", action="store_false",
                     help="--vs-authors: do not write the results file")
     args = ap.parse_args(argv)
