@@ -150,21 +150,25 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def time_steps(models: list[nn.Module], x: torch.Tensor, reps: int) -> list[list[float]]:
-    """Forward+backward seconds of ``reps`` runs per model, interleaved (model 1, model 2, model 1,
-    …) so that a busy, shared machine slows both alike; the caller reports medians."""
+def time_steps(models: list[nn.Module], x: torch.Tensor, reps: int) -> tuple[list[list[float]], list[list[float]]]:
+    """Wall and process-CPU seconds of ``reps`` forward+backward runs per model, interleaved (model
+    1, model 2, model 1, …) so that a busy, shared machine slows both alike; the caller reports
+    medians. CPU seconds count what this process computed, so they move less with other processes'
+    load than wall seconds do (on one thread they are the work itself)."""
     for m in models:
         _step(m, x)  # warm-up
-    times: list[list[float]] = [[] for _ in models]
+    wall: list[list[float]] = [[] for _ in models]
+    cpu: list[list[float]] = [[] for _ in models]
     for _ in range(reps):
         for k, m in enumerate(models):
             m.zero_grad(set_to_none=True)
             _sync(x.device)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             _step(m, x)
             _sync(x.device)
-            times[k].append(time.perf_counter() - t0)
-    return times
+            wall[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
+    return wall, cpu
 
 
 def peak_memory(model, x) -> int:
@@ -230,14 +234,16 @@ def main(argv: list[str] | None = None) -> dict:
     errs["bn_running_stats"] = max(_rel(sd1[k], sd2[k]) for k in sd2 if "running" in k)
     del o_ours, o_naive
 
-    times_ours, times_naive = time_steps([ours, naive], x, args.reps)
+    (times_ours, times_naive), (cpu_ours, cpu_naive) = time_steps([ours, naive], x, args.reps)
     t_ours, t_naive = statistics.median(times_ours), statistics.median(times_naive)
+    c_ours, c_naive = statistics.median(cpu_ours), statistics.median(cpu_naive)
     m_ours, m_naive = peak_memory(ours, x), peak_memory(naive, x)
     res = {
         "device": str(dev), "B": b, "D": d, "C": c, "N": n, "threads": torch.get_num_threads(),
         "precision": "float32", "reps": args.reps,
         "time_ours_s": t_ours, "time_straightforward_s": t_naive, "time_ratio": t_naive / t_ours,
         "time_ours_all_s": times_ours, "time_straightforward_all_s": times_naive,
+        "cpu_ours_s": c_ours, "cpu_straightforward_s": c_naive, "cpu_time_ratio": c_naive / c_ours,
         "load_average": [round(v, 2) for v in os.getloadavg()],
         "peak_mem_ours_MiB": m_ours / 2 ** 20, "peak_mem_straightforward_MiB": m_naive / 2 ** 20,
         "memory_ratio": m_naive / max(m_ours, 1), "max_rel_error": errs,
@@ -253,6 +259,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"  forward+backward  ours {t_ours * 1e3:8.1f} ms   straightforward {t_naive * 1e3:8.1f} ms"
               f"   ratio {res['time_ratio']:.1f}x   (medians of {args.reps} interleaved runs, load average"
               f" {res['load_average'][0]:.1f})")
+        print(f"  process CPU time  ours {c_ours * 1e3:8.1f} ms   straightforward {c_naive * 1e3:8.1f} ms"
+              f"   ratio {res['cpu_time_ratio']:.1f}x")
         print(f"  peak memory       ours {res['peak_mem_ours_MiB']:8.1f} MiB  straightforward "
               f"{res['peak_mem_straightforward_MiB']:8.1f} MiB  ratio {res['memory_ratio']:.1f}x")
         print("  max relative difference: " + ", ".join(f"{k} {v:.1e}" for k, v in errs.items())

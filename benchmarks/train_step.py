@@ -265,7 +265,7 @@ def vs_authors(args, device) -> dict:
         model, cl = arms[key]
         if device.type == "cuda":
             torch.cuda.synchronize()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext():
             out = model(images[cl])
         loss = crit({k: v.float() for k, v in out.items()}, batch)["loss"]
@@ -274,18 +274,23 @@ def vs_authors(args, device) -> dict:
         opts[key].step()
         if device.type == "cuda":
             torch.cuda.synchronize()
-        return time.perf_counter() - t0, loss.item()
+        return time.perf_counter() - t0, time.process_time() - c0, loss.item()
 
-    losses = {k: step(k)[1] for k in arms}  # first step from identical weights: equal losses
+    losses = {k: step(k)[2] for k in arms}  # first step from identical weights: equal losses
     for _ in range(max(0, args.warmup - 1)):
         for k in arms:
             step(k)
     times: dict[str, list[float]] = {k: [] for k in arms}
+    cpu: dict[str, list[float]] = {k: [] for k in arms}
     for r in range(args.reps):
         for k in arms:
-            times[k].append(step(k)[0])
-        print(f"  rep {r + 1}/{args.reps}: " + "  ".join(f"{k} {times[k][-1]:.2f} s" for k in arms), flush=True)
+            wall_s, cpu_s, _ = step(k)
+            times[k].append(wall_s)
+            cpu[k].append(cpu_s)
+        print(f"  rep {r + 1}/{args.reps}: " + "  ".join(f"{k} {times[k][-1]:.2f} s ({cpu[k][-1]:.2f} s CPU)"
+                                                        for k in arms), flush=True)
     med = {k: statistics.median(v) for k, v in times.items()}
+    cmed = {k: statistics.median(v) for k, v in cpu.items()}
     rel = max(abs(losses[k] - losses["authors"]) / abs(losses["authors"]) for k in arms)
     precision = precision_name(args.amp, device.type)
     res = {"device": str(device), "backbone": args.backbone, "size": args.size, "batch": args.batch,
@@ -293,6 +298,8 @@ def vs_authors(args, device) -> dict:
            "step_s_median": {k: round(v, 4) for k, v in med.items()},
            "step_s_min": {k: round(min(v), 4) for k, v in times.items()},
            "step_s_all": {k: [round(t, 4) for t in v] for k, v in times.items()},
+           "cpu_s_median": {k: round(v, 4) for k, v in cmed.items()},
+           "cpu_ratio": {k: round(cmed["authors"] / v, 2) for k, v in cmed.items() if k != "authors"},
            "ratio": round(med["authors"] / med["ours"], 2),
            **{f"ratio_{k[len('ours_'):]}": round(med["authors"] / med[k], 2) for k in med if k.startswith("ours_")},
            "first_loss_max_rel_diff": rel, "load_average": [round(x, 2) for x in os.getloadavg()]}
@@ -304,7 +311,8 @@ def vs_authors(args, device) -> dict:
     for k in med:
         if k != "authors":
             print(f"  authors {med['authors']:7.2f} s   {labels[k]:34s} {med[k]:7.2f} s"
-                  f"   ratio {med['authors'] / med[k]:.2f}x")
+                  f"   ratio {med['authors'] / med[k]:.2f}x   (CPU time {cmed['authors']:.2f} / {cmed[k]:.2f} s:"
+                  f" {cmed['authors'] / cmed[k]:.2f}x)")
     print(f"  first-step loss max relative difference {rel:.1e}")
     if args.results:
         path = write_results("train_step", res, command="python benchmarks/train_step.py " + " ".join(args.argv),
@@ -330,6 +338,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--epoch-images", type=int, default=128, help="0 skips the data-wait part")
     ap.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
     ap.add_argument("--cache", action="store_true", help="also time an epoch with the decoded-image cache")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     ap.add_argument("--vs-authors", action="store_true",
                     help="only the ME-GraphAU stage-2 step, ours vs the authors' structure, side by side")
     ap.add_argument("--reps", type=int, default=7, help="--vs-authors: interleaved timed steps per arm")
@@ -344,6 +353,8 @@ def main(argv: list[str] | None = None) -> None:
     from afg.utils import resolve_device
 
     device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.steps is None:
         args.steps = 20 if device.type == "cuda" else 3
     if args.vs_authors:
