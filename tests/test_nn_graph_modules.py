@@ -221,16 +221,16 @@ def test_edge_classifier_shape():
 
 
 def test_gram_quadratic_gradcheck():
-    """MEFL's Σ_{e,e'} A G A with G = X X^T, whose backward recomputes G and G A: torch's
-    numerical gradient check in float64 (both inputs), and the value against the formula."""
+    """MEFL's Σ_{e,e'} A G A for a symmetric G, whose backward recomputes G A: torch's numerical
+    gradient check in float64 (both inputs, G kept symmetric), and the value against the formula."""
     from afg.nn.mefl import _gram_quadratic
 
     torch.manual_seed(4)
     x = torch.randn(2, 3, 5, 4, dtype=torch.double, requires_grad=True)
     a = torch.softmax(torch.randn(2, 3, 5, 6, dtype=torch.double), dim=2).requires_grad_(True)
     ref = torch.einsum("bnek,bnef,bnfk->bnk", a, x @ x.transpose(-1, -2), a)
-    torch.testing.assert_close(_gram_quadratic(x, a), ref)
-    assert torch.autograd.gradcheck(_gram_quadratic, (x, a))
+    torch.testing.assert_close(_gram_quadratic(x @ x.transpose(-1, -2), a), ref)
+    assert torch.autograd.gradcheck(lambda x_, a_: _gram_quadratic(x_ @ x_.transpose(-1, -2), a_), (x, a))
 
 
 def test_mefl_facial_cues_any_layout():
