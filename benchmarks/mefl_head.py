@@ -16,6 +16,13 @@ running statistics agree, and writes the results file ``mefl_head``
 (:func:`afg.measured.write_results`; ``--no-results`` does not). Both heads run in float32.
 
     python benchmarks/mefl_head.py            # B=8, D=49, C=512, N=12 on the CPU
+    python benchmarks/mefl_head.py --threads 1   # a shared, loaded CPU (see below)
+
+On a CPU shared with other busy processes (load above the core count), two OpenMP threads spend
+much of each small operation waiting for each other at its barrier, which penalises the many
+small tensors of ours far more than the straightforward head's large ones (7 Dec 2026, load
+~10 on 2 cores: 5.2x with 2 threads against 16.0x with ``--threads 1`` in the same hour); one
+thread per process measures the work, and the process-CPU-time ratio is printed beside the wall one.
     python benchmarks/mefl_head.py --device cuda
 """
 from __future__ import annotations

@@ -8,6 +8,7 @@ the share of an epoch spent waiting for data when reading prepared face images f
         --size 112 --batch 16 --steps 15 --warmup 3 --epoch-images 0 \
         --arms eager channels_last compile compile_cl       # the synthetic default's step, 4 ways
     python benchmarks/train_step.py --vs-authors          # ME-GraphAU stage 2: ours vs the authors' step
+    python benchmarks/train_step.py --vs-authors --threads 1 --step-arms authors ours ours_contiguous ours_fused
 
 Part 1 builds each model with ``create_model(name, num_classes, backbone, img_size)``, its
 criterion with training statistics of synthetic labels, and times ``steps`` AdamW steps after
