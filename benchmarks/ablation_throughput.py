@@ -32,6 +32,12 @@ selection split evaluated every second epoch: ``recipe.eval_every: 2``); ``fp32_
 (float32 on the shorter pretraining, ``model.weights: synthetic``: the default mode before 3 Dec
 2026, the issue's "today"); ``long_half`` / ``long_half_cl`` / ``long_half_bf16_cl`` (the longer
 pretraining ``synthetic-long`` and half the default's epochs, float32 / + channels_last / + bf16).
+Issue 46's candidates, each against ``default`` (today's default spelled out: ``recipe.amp: auto``
++ channels_last): ``compile`` (+ ``recipe.compile``, inductor on the CPU), ``fused_adamw`` (+
+``recipe.optimizer.fused``: torch's one-pass AdamW kernel, the same update rule), ``eval2`` (the
+selection split validated every second epoch) and ``fused_adamw_eval2`` (both). ME-GraphAU's per-AU
+heads are already one batched matmul (:class:`afg.nn.PerNodeLinear`), so there is no "fused per-AU
+heads" arm. ``--results`` writes the table to the results file ``ablation_throughput``.
 
 Every paper's full model, float32 against bf16 + channels_last (3 Dec 2026, afg ``ad8798e``'s parent,
 the 2-core AVX512-BF16/AMX machine, ``--paper P --seeds 0 1 --arms fp32 bf16_cl``, one invocation per
@@ -172,6 +178,13 @@ ARMS: dict[str, dict[str, Any]] = {
                      EPOCH_FRACTION: 0.5},
     "long_half_bf16_cl": {"recipe.amp": "bf16", "recipe.channels_last": True, "model.weights": "synthetic-long",
                           EPOCH_FRACTION: 0.5},
+    # issue 46's candidates against today's default (recipe.amp: auto + channels_last, spelled out)
+    "default": {"recipe.amp": "auto", "recipe.channels_last": True},
+    "compile": {"recipe.amp": "auto", "recipe.channels_last": True, "recipe.compile": True},
+    "fused_adamw": {"recipe.amp": "auto", "recipe.channels_last": True, "recipe.optimizer.fused": True},
+    "eval2": {"recipe.amp": "auto", "recipe.channels_last": True, "recipe.eval_every": 2},
+    "fused_adamw_eval2": {"recipe.amp": "auto", "recipe.channels_last": True, "recipe.optimizer.fused": True,
+                          "recipe.eval_every": 2},
 }
 
 #: what a paper's runs are here: ME-GraphAU's stage 1 alone (Table 3's stage-1 rows)
@@ -254,12 +267,14 @@ def main() -> None:
     ap.add_argument("--arms", nargs="+", default=["fp32", "bf16_cl"], choices=sorted(ARMS))
     ap.add_argument("--epochs", type=int, default=None, help="default: the synthetic default mode's")
     ap.add_argument("--quick", action="store_true", help="the quick mode's tiny runs: checks this script only")
+    ap.add_argument("--results", action="store_true", help="write the results file ablation_throughput")
     args = ap.parse_args()
 
     import torch
     from tqdm.auto import tqdm
 
     from afg.experiments.notebooks import NotebookSetup
+    from afg.experiments.runner import run_precision
     from afg.train.evaluate import cpu_has_bf16
 
     cores = os.cpu_count() or 1
@@ -299,9 +314,11 @@ def main() -> None:
 
     ref = results[args.arms[0]]
     ref_wall = statistics.fmean(r["wall"] for r in ref)
+    ref_cpu = statistics.fmean(r["cpu"] for r in ref)
+    rows = []
     print(f"load after: {os.getloadavg()[0]:.2f}")
     print(f"{'arm':<14} {'s/run':>6} {'cpu s':>6} {'train':>6} {'val':>5} {'held':>5} {'other':>5} {'wait':>5} "
-          f"{'runs/h':>6} {'held-out ' + first:>16} {'held-out ' + second:>17} {'speed':>6}")
+          f"{'runs/h':>6} {'held-out ' + first:>16} {'held-out ' + second:>17} {'speed':>6} {'cpu speed':>9}")
     for arm, rs in results.items():
         wall = statistics.fmean(r["wall"] for r in rs)
         print(f"{arm:<14} {wall:6.1f} {statistics.fmean(r['cpu'] for r in rs):6.1f} "
@@ -310,14 +327,27 @@ def main() -> None:
               f"{statistics.fmean(r['wall'] - r['train'] - r['val'] - r['held_out'] for r in rs):5.1f} "
               f"{statistics.fmean(r['data_wait'] for r in rs):5.1%} {3600 / wall:6.1f} "
               f"{mean_sd([r[first] for r in rs]):>16} {mean_sd([r[second] for r in rs]):>17} "
-              f"{ref_wall / wall:5.2f}x")
-    for arm in args.arms[1:]:
+              f"{ref_wall / wall:5.2f}x {ref_cpu / statistics.fmean(r['cpu'] for r in rs):8.2f}x")
+        rows.append({"arm": arm, "s_per_run": wall, "cpu_s_per_run": statistics.fmean(r["cpu"] for r in rs),
+                     "runs_per_hour": 3600 / wall, "speed": ref_wall / wall,
+                     "cpu_speed": ref_cpu / statistics.fmean(r["cpu"] for r in rs), "n_pairs": len(rs),
+                     **{f"held_out_{k}": [r[k] for r in rs] for k in (first, second)}})
+    for row, arm in zip(rows[1:], args.arms[1:]):
         rs = results[arm]
         per_seed = ", ".join(f"{b['wall'] / a['wall']:.2f}x" for a, b in zip(rs, ref))
+        d1, d2 = ([a[k] - b[k] for a, b in zip(rs, ref)] for k in (first, second))
+        row.update({f"paired_delta_{first}": paired(d1), f"paired_delta_{second}": paired(d2)})
         print(f"{arm} − {args.arms[0]}, paired over seeds {args.seeds}: "
-              f"Δ{first} {paired([a[first] - b[first] for a, b in zip(rs, ref)])}, "
-              f"Δ{second} {paired([a[second] - b[second] for a, b in zip(rs, ref)])}; "
-              f"speed per seed {per_seed}")
+              f"Δ{first} {paired(d1)}, Δ{second} {paired(d2)}; speed per seed {per_seed}")
+    if args.results and not args.quick:
+        import sys
+
+        from afg.measured import write_results
+
+        path = write_results("ablation_throughput", {"paper": args.paper, "seeds": args.seeds, "arms": rows},
+                             command="python benchmarks/ablation_throughput.py " + " ".join(sys.argv[1:]),
+                             precision=", ".join(sorted({run_precision(config(a, args.seeds[0])) for a in args.arms})))
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -10,10 +10,19 @@ parameters carry the authors' key names, so our weights reach it through
 Ours: :class:`afg.models.me_graphau.MEFLHead` (one batched AFG matmul, per-node q/k/v, BatchNorm2d
 statistics and token mean from moments, broadcasting instead of incidence matrices).
 
-Prints the forward+backward time ratio and the peak-memory ratio (straightforward / ours) and
-checks that outputs, input gradients and BatchNorm running statistics agree.
+Prints the forward+backward time ratio (medians of ``--reps`` interleaved runs) and the
+peak-memory ratio (straightforward / ours), checks that outputs, input gradients and BatchNorm
+running statistics agree, and writes the results file ``mefl_head``
+(:func:`afg.measured.write_results`; ``--no-results`` does not). Both heads run in float32.
 
     python benchmarks/mefl_head.py            # B=8, D=49, C=512, N=12 on the CPU
+    python benchmarks/mefl_head.py --threads 1   # a shared, loaded CPU (see below)
+
+On a CPU shared with other busy processes (load above the core count), two OpenMP threads spend
+much of each small operation waiting for each other at its barrier, which penalises the many
+small tensors of ours far more than the straightforward head's large ones (7 Dec 2026, load
+~10 on 2 cores: 5.2x with 2 threads against 16.0x with ``--threads 1`` in the same hour); one
+thread per process measures the work, and the process-CPU-time ratio is printed beside the wall one.
     python benchmarks/mefl_head.py --device cuda
 """
 from __future__ import annotations
@@ -23,6 +32,9 @@ import copy
 import gc
 import json
 import math
+import os
+import statistics
+import sys
 import time
 
 import torch
@@ -145,21 +157,25 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def time_steps(models: list[nn.Module], x: torch.Tensor, reps: int) -> list[float]:
-    """Best-of-``reps`` forward+backward seconds per model, runs interleaved (robust to a busy,
-    shared machine: the minimum is the least-disturbed run)."""
+def time_steps(models: list[nn.Module], x: torch.Tensor, reps: int) -> tuple[list[list[float]], list[list[float]]]:
+    """Wall and process-CPU seconds of ``reps`` forward+backward runs per model, interleaved (model
+    1, model 2, model 1, …) so that a busy, shared machine slows both alike; the caller reports
+    medians. CPU seconds count what this process computed, so they move less with other processes'
+    load than wall seconds do (on one thread they are the work itself)."""
     for m in models:
         _step(m, x)  # warm-up
-    times: list[list[float]] = [[] for _ in models]
+    wall: list[list[float]] = [[] for _ in models]
+    cpu: list[list[float]] = [[] for _ in models]
     for _ in range(reps):
         for k, m in enumerate(models):
             m.zero_grad(set_to_none=True)
             _sync(x.device)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             _step(m, x)
             _sync(x.device)
-            times[k].append(time.perf_counter() - t0)
-    return [min(t) for t in times]
+            wall[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.process_time() - c0)
+    return wall, cpu
 
 
 def peak_memory(model, x) -> int:
@@ -197,10 +213,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--tokens", type=int, default=49)
     ap.add_argument("--channels", type=int, default=512)
     ap.add_argument("--nodes", type=int, default=12)
-    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--reps", type=int, default=7, help="interleaved timed runs per head (medians reported)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
+    ap.add_argument("--no-results", dest="results", action="store_false",
+                    help="do not write the results file docs/results/mefl_head.json")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -223,11 +241,17 @@ def main(argv: list[str] | None = None) -> dict:
     errs["bn_running_stats"] = max(_rel(sd1[k], sd2[k]) for k in sd2 if "running" in k)
     del o_ours, o_naive
 
-    t_ours, t_naive = time_steps([ours, naive], x, args.reps)
+    (times_ours, times_naive), (cpu_ours, cpu_naive) = time_steps([ours, naive], x, args.reps)
+    t_ours, t_naive = statistics.median(times_ours), statistics.median(times_naive)
+    c_ours, c_naive = statistics.median(cpu_ours), statistics.median(cpu_naive)
     m_ours, m_naive = peak_memory(ours, x), peak_memory(naive, x)
     res = {
         "device": str(dev), "B": b, "D": d, "C": c, "N": n, "threads": torch.get_num_threads(),
+        "precision": "float32", "reps": args.reps,
         "time_ours_s": t_ours, "time_straightforward_s": t_naive, "time_ratio": t_naive / t_ours,
+        "time_ours_all_s": times_ours, "time_straightforward_all_s": times_naive,
+        "cpu_ours_s": c_ours, "cpu_straightforward_s": c_naive, "cpu_time_ratio": c_naive / c_ours,
+        "load_average": [round(v, 2) for v in os.getloadavg()],
         "peak_mem_ours_MiB": m_ours / 2 ** 20, "peak_mem_straightforward_MiB": m_naive / 2 ** 20,
         "memory_ratio": m_naive / max(m_ours, 1), "max_rel_error": errs,
         # outputs and BN statistics to 1e-4; the input gradient to 1e-3: with ~10^6 ReLU inputs a
@@ -240,13 +264,21 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         print(f"ME-GraphAU stage-2 head, B={b} D={d} C={c} N={n} on {dev} ({res['threads']} threads)")
         print(f"  forward+backward  ours {t_ours * 1e3:8.1f} ms   straightforward {t_naive * 1e3:8.1f} ms"
-              f"   ratio {res['time_ratio']:.1f}x")
+              f"   ratio {res['time_ratio']:.1f}x   (medians of {args.reps} interleaved runs, load average"
+              f" {res['load_average'][0]:.1f})")
+        print(f"  process CPU time  ours {c_ours * 1e3:8.1f} ms   straightforward {c_naive * 1e3:8.1f} ms"
+              f"   ratio {res['cpu_time_ratio']:.1f}x")
         print(f"  peak memory       ours {res['peak_mem_ours_MiB']:8.1f} MiB  straightforward "
               f"{res['peak_mem_straightforward_MiB']:8.1f} MiB  ratio {res['memory_ratio']:.1f}x")
         print("  max relative difference: " + ", ".join(f"{k} {v:.1e}" for k, v in errs.items())
               + ("  (equal)" if res["equal"] else "  (DIFFERENT)"))
     if not res["equal"] or not all(map(math.isfinite, (t_ours, t_naive))):
         raise SystemExit(1)
+    if args.results:
+        from afg.measured import write_results
+
+        cmd = "python benchmarks/mefl_head.py " + " ".join(sys.argv[1:] if argv is None else argv)
+        print(f"  wrote {write_results('mefl_head', res, command=cmd.strip(), precision='float32')}")
     return res
 
 

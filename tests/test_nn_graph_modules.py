@@ -218,3 +218,43 @@ def test_similarity_head_hand_case():
 
 def test_edge_classifier_shape():
     assert EdgeClassifier(8)(torch.randn(2, 9, 8)).shape == (2, 9, 4)
+
+
+def test_gram_quadratic_gradcheck():
+    """MEFL's Σ_{e,e'} A G A for a symmetric G, whose backward recomputes G A: torch's numerical
+    gradient check in float64 (both inputs, G kept symmetric), and the value against the formula."""
+    from afg.nn.mefl import _gram_quadratic
+
+    torch.manual_seed(4)
+    x = torch.randn(2, 3, 5, 4, dtype=torch.double, requires_grad=True)
+    a = torch.softmax(torch.randn(2, 3, 5, 6, dtype=torch.double), dim=2).requires_grad_(True)
+    ref = torch.einsum("bnek,bnef,bnfk->bnk", a, x @ x.transpose(-1, -2), a)
+    torch.testing.assert_close(_gram_quadratic(x @ x.transpose(-1, -2), a), ref)
+    assert torch.autograd.gradcheck(lambda x_, a_: _gram_quadratic(x_ @ x_.transpose(-1, -2), a_), (x, a))
+
+
+def test_mefl_facial_cues_any_layout():
+    """FAM gives the same F for maps stored (B, N, D, C) and for PerNodeLinear's (B, D, N, C) view."""
+    torch.manual_seed(5)
+    m = MEFL(8, 3).double()
+    buf = torch.randn(2, 5, 3, 8, dtype=torch.double)  # (B, D, N, C)
+    view, contiguous = buf.transpose(1, 2), buf.transpose(1, 2).contiguous()
+    x = torch.randn(2, 5, 8, dtype=torch.double)
+    ref = torch.stack([m.FAM(contiguous[:, i], x) for i in range(3)], 1)
+    torch.testing.assert_close(m.facial_cues(view, x), ref)
+    torch.testing.assert_close(m.facial_cues(contiguous, x), ref)
+
+
+def test_gated_gcn_gradients_match_incidence_formulation():
+    torch.manual_seed(6)
+    b, n, c = 3, 4, 6
+    layer = GatedGCNLayer(c, n).double()
+    ref_layer = copy.deepcopy(layer)
+    h = torch.randn(b, n, c, dtype=torch.double, requires_grad=True)
+    e = torch.randn(b, n * n, c, dtype=torch.double, requires_grad=True)
+    w = torch.randn(c, dtype=torch.double)
+    g1 = torch.autograd.grad(sum(((t * w) ** 2).sum() for t in layer(h, e)), (h, e, *layer.parameters()))
+    g2 = torch.autograd.grad(sum(((t * w) ** 2).sum() for t in _gated_layer_incidence(ref_layer, h, e)),
+                             (h, e, *ref_layer.parameters()))
+    for a_, b_ in zip(g1, g2):
+        torch.testing.assert_close(a_, b_)

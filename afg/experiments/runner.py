@@ -108,6 +108,8 @@ def _hash_payload(cfg: ExperimentConfig) -> dict[str, Any]:
     for k in NULL_OMITTED_RECIPE_KEYS:
         if d["recipe"].get(k) is None:
             d["recipe"].pop(k, None)
+    if d["recipe"].get("optimizer", {}).get("fused") is None:
+        d["recipe"]["optimizer"].pop("fused", None)  # added after runs were cached: null keeps their keys
     d["afg_version"] = __version__
     if d.get("data", {}).get("dataset") == "synthetic":
         # a change of the procedural generator changes the data: never reuse runs made on older faces

@@ -99,12 +99,12 @@ class PerNodeLinear(nn.Module):
             y = y.reshape(b, d, n * co)
         else:
             y = F.linear(x, self.weight.reshape(n * co, -1), self.bias.reshape(-1))  # (B, D, N*Co)
-        y = y.transpose(1, 2)  # (B, N*Co, D)
+        y = y.reshape(b * d, n * co)  # rows (b, d): BatchNorm1d of a (rows, channels) input
         if self.bn is not None:
             y = self.bn(y)  # per-(node, channel) statistics over B, D
         if self.relu:
-            y = F.relu(y)
-        return y.transpose(1, 2).reshape(b, d, n, co).transpose(1, 2)  # (B, N, D, Co)
+            y = F.relu(y, inplace=self.bn is not None)  # in place on the BN output (not saved by BN)
+        return y.view(b, d, n, co).transpose(1, 2)  # (B, N, D, Co), a view of the (B, D, N, Co) buffer
 
     @staticmethod
     def nodes(maps: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,8 @@ Per layer (no biases in the linear maps):
 
 ``BN_{N²}`` / ``BN_N`` are BatchNorm1d over the pair / node axis. The authors gather node terms
 with one-hot incidence matrices ``(N², N)``; here ``h_i`` and ``h_j`` broadcast over a
-``(B, N, N, C)`` grid, which is the same arithmetic without the O(N³) matmuls.
+``(B, N, N, C)`` grid (added in place into ``E e``), which is the same arithmetic without the
+O(N³) matmuls.
 
 ``residual="outer"`` puts the node ReLU inside the residual,
 :math:`h_i \\leftarrow h_i + \\mathrm{ReLU}(\\mathrm{BN}_N(\\dots))`, as the authors' OpenGraphAU
@@ -60,10 +61,12 @@ class GatedGCNLayer(nn.Module):
 
     def forward(self, h: torch.Tensor, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, n, c = h.shape
-        pre = (self.A(h).unsqueeze(2) + self.B(h).unsqueeze(1)).reshape(b, n * n, c)  # A h_i + B h_j
-        e = e + F.relu(self.bne(pre + self.E(e)))  # (B, N², C)
+        # E e_ij + A h_i + B h_j: the node terms broadcast into E's output, in place (one (B, N², C) tensor)
+        pre = self.E(e)  # (B, N², C)
+        pre.view(b, n, n, c).add_(self.A(h).unsqueeze(2)).add_(self.B(h).unsqueeze(1))
+        e = e + F.relu(self.bne(pre), inplace=True)  # (B, N², C); BN keeps its input, not its output
         g = self.gate(e)  # (B, N_i, N_j, C)
-        msg = torch.einsum("bijc,bjc->bic", g, self.V(h)) / n  # (1/N) Σ_j g_ij ⊙ V h_j
+        msg = (g * self.V(h).unsqueeze(1)).sum(dim=2) / n  # (1/N) Σ_j g_ij ⊙ V h_j, no permuted copy of g
         upd = self.bnv(self.U(h) + msg)
         h = F.relu(h + upd) if self.residual == "inner" else h + F.relu(upd)
         return h, e

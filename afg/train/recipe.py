@@ -20,6 +20,9 @@ YAML schema (all keys optional)::
         weight_decay: 5.0e-4
         eps: 1.0e-8
         lr_mult: {backbone: 1.0, head: 1.0}   # per model.param_groups() name
+        fused: null            # true: torch's fused Adam/AdamW kernel (one pass over the weights;
+                               #   same update rule, rounding order differs); null/false: torch's
+                               #   default implementation. Left out of the run key when null
       schedule:
         name: cosine           # constant | cosine | step | multistep | poly | exponential
         warmup_epochs: 0.0     # linear warm-up (fractions allowed), or warmup_steps
@@ -133,11 +136,14 @@ class OptimizerConfig(Config):
     weight_decay: float = 5e-4
     eps: float = 1e-8
     lr_mult: dict[str, float] = field(default_factory=dict)
+    fused: bool | None = None
 
     def __post_init__(self) -> None:
         if self.name.lower() not in ("adamw", "adam", "sgd"):
             raise ConfigError(f"optimizer.name: {self.name!r} is not one of adamw, adam, sgd")
         self.name = self.name.lower()
+        if self.fused and self.name == "sgd":
+            raise ConfigError("optimizer.fused: only adam and adamw have the fused kernel here")
 
 
 @dataclass
