@@ -176,11 +176,16 @@ def _eval(sub: argparse._SubParsersAction) -> None:
     _with(p, _device, _progress)
 
 
+def _release(p: argparse.ArgumentParser, more: str = "") -> None:
+    """``DATASET --root RAW``: a dataset release as distributed (prepare, check)."""
+    p.add_argument("dataset", metavar="DATASET",
+                   help="bp4d, disfa, emotionet, affectnet, affwild2, rafdb, rafcompound, rafml, jaffe" + more)
+    p.add_argument("--root", required=True, metavar="RAW", help="the release folder as distributed")
+
+
 def _prepare(sub: argparse._SubParsersAction) -> None:
     p = _command(sub, "prepare", "detect, align and write every face of a dataset release")
-    p.add_argument("dataset", metavar="DATASET",
-                   help="bp4d, disfa, emotionet, affectnet, affwild2, rafdb, rafcompound, rafml, jaffe, folder")
-    p.add_argument("--root", required=True, metavar="RAW", help="the release folder as distributed")
+    _release(p, ", folder")
     p.add_argument("--out", required=True, metavar="OUT", help="output folder (faces/, manifest.csv, ...)")
     p.add_argument("--size", type=int, default=256, help="aligned crop size in pixels (default 256)")
     p.add_argument("--margin", type=float, default=0.1, help="alignment margin (default 0.1)")
@@ -194,9 +199,7 @@ def _prepare(sub: argparse._SubParsersAction) -> None:
 
 def _check(sub: argparse._SubParsersAction) -> None:
     p = _command(sub, "check", "read a copy of a dataset release: counts, missing images, label anomalies")
-    p.add_argument("dataset", metavar="DATASET",
-                   help="bp4d, disfa, emotionet, affectnet, affwild2, rafdb, rafcompound, rafml, jaffe")
-    p.add_argument("--root", required=True, metavar="RAW", help="the release folder as distributed")
+    _release(p)
     p.add_argument("--option", nargs="+", action="extend", metavar="KEY=VALUE", default=[],
                    help="adapter options, as for prepare (e.g. num_classes=7)")
     p.add_argument("--configs", metavar="DIR", default=None,
