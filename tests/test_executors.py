@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from test_cli import _ablation_file, one_line_error
@@ -168,7 +169,7 @@ def test_the_example_cluster_files_are_valid():
     import subprocess
 
     import yaml
-    from conftest import REPO
+    REPO = Path(__file__).resolve().parents[1]  # not `from conftest import`: tests/slurm has a conftest too
 
     spec = yaml.safe_load((REPO / "configs" / "slurm" / "ablation_executor.yaml").read_text())
     assert resolve_executor(spec["executor"]).name == "slurm"
