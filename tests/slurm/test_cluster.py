@@ -153,10 +153,15 @@ def test_scontrol_requeue_resumes_from_last_pt(cluster, tmp_path, uninterrupted)
     subprocess.run(["scontrol", "requeue", job_id], check=True)
     print(f"\njob {job_id}: scontrol requeue at {_resumed(rd)}")
     with _no_requeue_delay(job_id):
+        # right after `scontrol requeue` the job passes through states a poll may read as ended:
+        # wait for SLURM to count the restart and for the second start to begin, then for the end
+        _wait_for(lambda: "Restarts=1" in _show(job_id), 120, f"job {job_id} to be requeued")
+        _wait_for(lambda: len(_starts(rd)) >= 2, 180, f"job {job_id} to start again")
         sub.wait(progress=False)
     starts = _starts(rd)
     print(f"job {job_id}: starts {[(s['job_id'], s['resumed_from']) for s in starts]}")
     assert len(starts) >= 2 and starts[-1]["resumed_from"]["global_step"] > 0
+    _wait_for(lambda: is_complete(rd), 120, f"job {job_id}'s run to complete")
     _same_metrics(uninterrupted, json.loads((rd / "result.json").read_text())["metrics"])
 
 
