@@ -50,6 +50,7 @@ from torch import nn
 
 from .progress import bar as progress_bar
 from .progress import line
+from .utils import file_sha256
 
 __all__ = [
     "DEFAULT_PRETRAINING",
@@ -142,10 +143,6 @@ def _stem(name: str, img_size: int, spec: PretrainSpec) -> str:
     return f"synthetic_{name}_{int(img_size)}px_{weights_key(name, img_size, spec)}"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def shipped_weights(name: str, img_size: int, spec: PretrainSpec = PretrainSpec(),
                     folder: str | os.PathLike | None = None) -> Path | None:
     """The shipped weights file of ``(name, img_size, spec)`` in ``folder`` (:data:`SHIPPED_DIR`),
@@ -157,7 +154,7 @@ def shipped_weights(name: str, img_size: int, spec: PretrainSpec = PretrainSpec(
     if not (path.is_file() and meta.is_file()):
         return None
     want = json.loads(meta.read_text()).get("sha256")
-    if _sha256(path) != want:
+    if file_sha256(path) != want:
         warnings.warn(f"{path}: its sha256 differs from {meta.name}'s; not used (the backbone is "
                       "pretrained here instead)", stacklevel=3)
         return None
@@ -323,7 +320,7 @@ def export_weights(name: str = DEFAULT_BACKBONE, img_size: int = DEFAULT_IMG_SIZ
         cmd += f" --backbone {name} --img-size {int(img_size)} --pretraining {pretraining}"
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     atomic_save_json(out.with_suffix(".json"), {
-        "file": out.name, "sha256": _sha256(out), "bytes": out.stat().st_size, "dtype": "float32",
+        "file": out.name, "sha256": file_sha256(out), "bytes": out.stat().st_size, "dtype": "float32",
         "parameters": int(sum(v.numel() for v in tensors.values() if v.is_floating_point())),
         "backbone": name, "img_size": int(img_size), "pretraining": pretraining, "spec": asdict(spec),
         "weights_key": key, "pretrain_version": PRETRAIN_VERSION,

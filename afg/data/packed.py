@@ -21,7 +21,6 @@ with one line that says what to do. ``data.packed: true`` (or a folder) trains f
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..utils import atomic_save_json, atomic_write_text
+from ..utils import atomic_save_json, atomic_write_text, file_sha256
 from .datasets.face_dataset import FaceDataset
 
 __all__ = ["PackedFaceDataset", "PackedFaces", "StalePackError", "manifest_digest", "pack_dir", "pack_prepared", "packed_dataset"]
@@ -46,7 +45,7 @@ def manifest_digest(prepared: str | os.PathLike) -> str:
     p = Path(prepared) / "manifest.csv"
     if not p.is_file():
         raise FileNotFoundError(f"{p.parent} holds no manifest.csv: run `afg prepare` first")
-    return hashlib.sha256(p.read_bytes()).hexdigest()
+    return file_sha256(p)
 
 
 def pack_dir(prepared: str | os.PathLike, size: int | None = None) -> Path:
