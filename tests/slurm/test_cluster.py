@@ -179,7 +179,7 @@ def test_a_job_at_its_time_limit_requeues_itself_and_finishes(cluster, tmp_path)
     minute early, so the limit is lowered only after start-up, when submitit's handler is in
     place), the job requeues itself (submitit's handler → ``TrainJob.checkpoint``) and stops; the
     requeued job (limit 10 min again) resumes from the last.pt written every step and finishes."""
-    cfg = ExperimentConfig.from_dict(_tiny(**{**LONG, "epochs": 32}))
+    cfg = ExperimentConfig.from_dict(_tiny(**{**LONG, "epochs": 160}))  # outlasts the lowered limit on a quiet machine
     sub = submit_runs([("long", cfg)], _spec(time_min=10, signal_s=45, max_requeue=4, wait=False), root=tmp_path)
     rd = run_dir_for(cfg, tmp_path)
     job_id = json.loads((rd / "job.json").read_text())["job_id"]
