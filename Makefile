@@ -53,7 +53,7 @@ docs-numbers: $(STAMP)
 # strict: broken links and references fail). Needs the `docs` extra: pip install -e '.[docs]'
 docs: $(STAMP)
 	$(PY) -m afg.docs --check
-	$(PY) -c "import mkdocs, material, mkdocstrings, mkdocs_jupyter" 2>/dev/null || $(PY) -m pip install -q -e '.[docs]'
+	$(PY) -c "import mkdocs, material, mkdocstrings, mkdocs_jupyter, mathjax" 2>/dev/null || $(PY) -m pip install -q -e '.[docs]'
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 # a one-node SLURM cluster on this machine (root; installs Debian's slurm-wlm and munge when

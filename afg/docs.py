@@ -306,9 +306,11 @@ def check_pages(paths: Iterable[str | Path] | None = None, folder: str | Path | 
 
 
 #: what a measured number looks like in prose: a value with a unit of time, a percentage (not a
-#: confidence level, "95 % CI") or a ratio (not a size, "7×7", "2 × 2 seeds")
+#: confidence level or a power, "95 % CI", "80 % power") or a ratio (not a size, "7×7", "2 × 2
+#: seeds", "1×k")
 _MEASURED = re.compile(r"(?<![\w.])[−+-]?\d+(?:[.,]\d+)?\s?"
-                       r"(?:%(?!\s?(?:CI|confidence|interval))|×(?!\s?\d)|min\b|minutes\b|s\b|seconds\b|h\b|hours\b)")
+                       r"(?:%(?!\s?(?:CI|confidence|interval|power))|×(?!\s?\d|[A-Za-z])"
+                       r"|min\b|minutes\b|s\b|seconds\b|h\b|hours\b)")
 
 
 def unmarked_numbers(text: str) -> list[str]:
