@@ -244,9 +244,10 @@ ccfg_paper_vs_code(batch["image"], num_classes=len(model.label_names), backbone=
 # Without the warm-up — at 16 epochs, at the earlier defaults of 12 and 6 epochs, and in float32
 # with one seed — the full model came out below the plain classifier (at 16 and 12 epochs because of
 # that one run at the constant predictor), with intervals wide enough to leave every verdict
-# unresolved; at 6 epochs Baseline+MAFG and the full model learned on one fold at most. 12 epochs (the default until the
-# 16 and the warm-up) was chosen from the full model's margin at 12 epochs (`synth_margins.py`,
-# measured before) and this notebook's time, not from the verdicts or the ordering.
+# unresolved; at 6 epochs Baseline+MAFG and the full model learned on one fold at most. 12 epochs
+# (the default until the 16 and the warm-up) was chosen from the full model's margin at 12 epochs
+# (`synth_margins.py`, measured before) and this notebook's time, not from the verdicts or the
+# ordering.
 #
 # *The measurements below were made on the first default pretraining (`PRETRAINING = "synthetic"`).*
 #
