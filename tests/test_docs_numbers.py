@@ -1,6 +1,7 @@
 """Numbers that cannot go stale (afg.docs): every marked number of README.md and docs/ equals what
 its results file (docs/results/<name>.json, written by the command that measured it) says, the
-README quotes no measured number outside markers, and the writers fill the files the pages read."""
+README, the docs pages and the notebooks' Markdown cells (the docs site renders them as pages)
+quote no measured number outside markers, and the writers fill the files the pages read."""
 from __future__ import annotations
 
 import json
@@ -42,9 +43,11 @@ def test_the_readme_is_one_screen_deep_and_quotes_no_measurement_by_hand():
     assert not re.search(r"`[0-9a-f]{7,40}`", text), "commit hashes belong in results files, not the README"
 
 
-#: measured-looking numbers that are settings, not measurements, page by page: each must stay in
-#: this list by name (a new number on any page fails the test below until it comes from a results
-#: file through a marker, or is added here as a setting)
+#: measured-looking numbers that are settings, not measurements, page by page (a notebook by its
+#: ``notebooks/NN_name.ipynb`` path): each must stay in this list by name (a new number on any page
+#: or in a notebook's Markdown fails the tests below until it comes from a results file through a
+#: marker — in a notebook: until the note points at what the notebook prints or at the results
+#: file and docs page that render it — or is added here as a setting or a paper's own value)
 SETTINGS = {
     # the data-wait goal, and the cluster tooling's own settings: the test cluster's memory share,
     # the lowered time limit, the lock's poll interval, heartbeat and staleness age
@@ -58,6 +61,48 @@ def test_no_page_quotes_a_measurement_by_hand(page):
     a unit of time, a percentage or a ratio outside a marker is a setting listed in SETTINGS."""
     found = [hit.split(": ", 1)[1].strip("'") for hit in docs.unmarked_numbers((REPO / page).read_text())]
     assert found == SETTINGS.get(page, []), docs.unmarked_numbers((REPO / page).read_text())
+
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def notebook_unmarked_numbers(path: Path) -> list[str]:
+    """:func:`afg.docs.unmarked_numbers` over the Markdown cells of a notebook (code, raw cells and
+    outputs are not prose), one ``cell C line N: ...`` each (C counts every cell from 0, as
+    ``nb.cells`` and the ``# %%`` headers of the ``notebooks/py/`` pair do)."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    out = []
+    for c, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "markdown":
+            source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+            out += [f"cell {c} {hit}" for hit in docs.unmarked_numbers(source)]
+    return out
+
+
+@pytest.mark.parametrize("notebook", [p.relative_to(REPO).as_posix() for p in NOTEBOOKS])
+def test_no_notebook_note_quotes_a_measurement_by_hand(notebook):
+    """The notebooks' Markdown cells (the closing notes above all) point at what the notebook
+    prints when run, or at the results file and docs page that render it (docs/results.md), and
+    quote no time, percentage or ratio by hand; the .ipynb is what the docs site renders, and
+    tests/test_notebooks.py keeps it in sync with its notebooks/py/ pair."""
+    hits = notebook_unmarked_numbers(REPO / notebook)
+    found = [hit.split(": ", 1)[1].strip("'") for hit in hits]
+    assert found == SETTINGS.get(notebook, []), hits
+
+
+def test_the_notebook_scan_reads_markdown_cells_and_nothing_else(tmp_path):
+    nb = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Title\n", "\n", "It took 11.8 min, F1 49 %."]},
+        {"cell_type": "code", "metadata": {}, "execution_count": None, "source": "print('12 %, 3 min')",
+         "outputs": [{"output_type": "stream", "name": "stdout", "text": "12 %, 3 min\n"}]},
+        {"cell_type": "raw", "metadata": {}, "source": "20 min"},
+        {"cell_type": "markdown", "metadata": {}, "source": "a 95 % CI at 7×7 tokens, `2.5 min` in code,\n"
+                                                           "<!-- results:x:y -->3.1<!-- /results --> min; 4.3×"},
+    ]}
+    path = tmp_path / "99_planted.ipynb"
+    path.write_text(json.dumps(nb))
+    assert notebook_unmarked_numbers(path) == ["cell 0 line 3: '11.8 min'", "cell 0 line 3: '49 %'",
+                                               "cell 3 line 2: '4.3×'"]
 
 
 def test_values_render_from_the_results_file(tmp_path):

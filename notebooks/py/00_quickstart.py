@@ -38,7 +38,7 @@
 # **Modes.** `QUICK=True`: a tiny synthetic set at 64 px, one epoch of two steps per stage — a smoke
 # test whose numbers mean nothing. `QUICK=False` (default): 1,200 synthetic DISFA-profile faces of 30
 # identities at 112 px (800 to train), `resnet_tiny` pretrained on synthetic landmarks (`afg.pretrain`, 4x the steps of the first default:
-# read from the package's `afg/weights/` where it ships them, else ~8–20 CPU minutes once, then cached), 8 epochs per stage at learning rate $10^{-3}$, fold 1.
+# read from the package's `afg/weights/` where it ships them, else pretrained once on this CPU, then cached), 8 epochs per stage at learning rate $10^{-3}$, fold 1.
 # `DATASET="disfa"`/`"bp4d"` with `DATA_ROOT` (faces prepared by `afg prepare`): the paper's recipe
 # (`configs/me_graphau_<dataset>_resnet50.yaml`, 224 px, ImageNet weights) on a GPU.
 

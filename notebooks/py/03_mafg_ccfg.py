@@ -40,7 +40,7 @@
 #
 # **Modes.** `QUICK=True`: tiny synthetic set, `resnet_tiny` at 64 px, one epoch of two steps, fold 1 —
 # a smoke test whose numbers mean nothing. `QUICK=False` (default): 1,200 synthetic DISFA-profile faces
-# of 30 identities at 112 px (800 to train per fold), `resnet_tiny` pretrained on synthetic landmarks (`afg.pretrain`, `PRETRAINING`: read from the package's `afg/weights/` where it ships them, else ~8–20 CPU minutes once, then cached),
+# of 30 identities at 112 px (800 to train per fold), `resnet_tiny` pretrained on synthetic landmarks (`afg.pretrain`, `PRETRAINING`: read from the package's `afg/weights/` where it ships them, else pretrained once on this CPU, then cached),
 # 16 epochs at learning rate $10^{-3}$ (one epoch of linear warm-up, then cosine decay) with the paper's random crops (faces rendered at 128 px, random
 # 112 px crops, the centre crop for validation) and horizontal flips (`afg.data.augment`), two of the
 # three subject-independent folds.
@@ -212,163 +212,103 @@ ccfg_paper_vs_code(batch["image"], num_classes=len(model.label_names), backbone=
 # weights and need steps before they help, so synthetic orderings partly measure how quickly each
 # variant learns, not only the paper's claim; raise `EPOCHS` to see how the ordering settles.
 #
-# **Measured on the default** (3 Dec 2026, afg `9f93b07` + one epoch of warm-up:
-# `PRETRAINING = "synthetic-long"`, the paper-literal blocks, **16 epochs, the first a linear
-# learning-rate warm-up**, folds 1–2 × `SEEDS = [0, 1]`, forward passes in bf16 autocast;
-# papermill, the weights cached, 2 of the 32 runs (the full model on fold 2) from the
-# `synth_margins.py` measurement that chose the warm-up: **20.1 min** on the 2-core AVX-512 CPU).
-# Mean ± std over the 4 runs (%), paired Δ F1 against the "Resnet50" row [95 % CI, 4 pairs sharing
-# a fold and seed]:
+# **Where the numbers are.** This summary quotes no measured number: they change with the machine,
+# the commit and the seeds. What a run measured is printed above — Tables 4/5 with each row's paired
+# Δ F1 against the "Resnet50" row [95 % CI over the (fold, seed) pairs], its verdict against the
+# paper's Δ and Kendall's τ, the run-to-run noise, the K sweep, the localisation and graph scores —
+# and the last cell (`setup.finish`) prints the wall time, the runs trained and the verdict counts;
+# in default mode it records them in `docs/results/notebook_03.json`, which the documentation's
+# per-paper table and notebook times render (docs/results.md; how to weigh a verdict:
+# docs/evidence.md). The dated measurements this summary used to quote — the default with and
+# without the warm-up, at 6, 12 and 16 epochs, in float32, the paper-literal and the earlier blocks,
+# the fixes tried and the block-by-block diagnosis, each with its date, commit and machine — are in
+# the repository's history: `git show ebe7a0d:notebooks/py/03_mafg_ccfg.py`.
 #
-# | row | F1 | AUC | Δ F1 vs ResNet50 | paper Δ | verdict |
-# |---|---|---|---|---|---|
-# | ResNet50 (linear head) | 45.7 ± 1.6 | 86.6 ± 0.7 | reference | | |
-# | ResNet50+EVit | 49.8 ± 3.7 | 88.3 ± 1.1 | +4.0 [−1.0, +9.0] | +2.6 | unresolved |
-# | ResNet50+MAFG | 51.1 ± 6.8 | 89.0 ± 1.8 | +5.4 [−5.1, +15.9] | +3.9 | unresolved |
-# | Baseline (+GNN) | 47.9 ± 6.3 | 88.1 ± 2.6 | +2.1 [−6.6, +10.9] | +3.8 | unresolved |
-# | Baseline+MAFG | 43.4 ± 10.2 | 85.3 ± 3.8 | −2.3 [−19.8, +15.1] | +4.6 | unresolved |
-# | Baseline+CCFG | 49.4 ± 7.4 | 87.0 ± 3.3 | +3.6 [−6.7, +13.9] | +5.8 | unresolved |
-# | Baseline+MAFG+CCFG | 48.9 ± 7.7 | 87.5 ± 2.2 | +3.1 [−7.0, +13.3] | +7.5 | unresolved |
+# **What the recorded runs of the default showed** (`PRETRAINING = "synthetic-long"`, the
+# paper-literal blocks, 16 epochs, the first a linear learning-rate warm-up, folds 1 and 2 with
+# `SEEDS = [0, 1]`). **Every run of every row learns**: held-out F1 well above predicting every AU
+# present, training losses well below the constant predictor's — the full model on every fold and
+# seed, including fold 2, seed 0, which stayed at the constant predictor at 12 and 16 epochs
+# without the warm-up. Five of the six rows come out above the plain classifier, as in the paper,
+# by a few points, each interval including 0 at 4 pairs: every verdict *unresolved* — the paper's
+# claims neither reproduced nor contradicted, and the table is evidence (on the earlier recipe the
+# full model's one failed run decided its row). Baseline+MAFG is the exception, below the plain
+# classifier, with two weak runs. Kendall's τ is near 0 (secondary). The K sweep (fold 1, seed 0,
+# full model, one run each) rises with K.
 #
-# Verdicts **0 reproduced / 0 contradicted / 6 unresolved**, Kendall's τ 0.05 (secondary);
-# run-to-run std 6.8 F1 points (median over rows). **Every run of every row learns** (F1 33.6–59.0
-# %, AUC 80–92, last training loss 0.069–0.109 against the constant predictor's 0.152); the full
-# model in all four (40.5 / 49.2 / 46.9 / 59.0 %, 2.1–3.2× the every-AU F1), including fold 2,
-# seed 0, which stayed at the constant predictor at 12 and 16 epochs without the warm-up. Five of
-# the six rows are now above the plain classifier, as in the paper, by 2–5 points, each interval
-# including 0 at 4 pairs: the paper's claims are neither reproduced nor contradicted, and the
-# table is now evidence (on the earlier recipe the full model's one failed run decided its row).
-# Baseline+MAFG is the exception (−2.3, two of its runs at 33.6 and 36.1 %). The K sweep (fold 1,
-# seed 0, full model): F1 26.9 / 33.5 / 40.5 / 39.7 / 46.8 for K = 1 / 2 / 3 / 4 / 6, rising with
-# K, one run each.
+# **The warm-up** was chosen from the full model on fold 2, seeds 0–3 (`benchmarks/synth_margins.py
+# --fold 2`, measured before this notebook ran): without it seed 0 stayed at the constant
+# predictor; with it every seed learned well above the every-AU F1 and every seed was higher
+# (paired interval including 0 at 4 pairs); `recipe.grad_clip=1.0` instead changed nothing. The
+# paper names no warm-up; this is afg's recipe for the short synthetic budget, not the paper's.
+# Without the warm-up — at 16 epochs, at the earlier defaults of 12 and 6 epochs, and in float32
+# with one seed — the full model came out below the plain classifier (at 16 and 12 epochs because of
+# that one run at the constant predictor), with intervals wide enough to leave every verdict
+# unresolved; at 6 epochs Baseline+MAFG and the full model learned on one fold at most. 12 epochs
+# (the default until the 16 and the warm-up) was chosen from the full model's margin at 12 epochs
+# (`synth_margins.py`, measured before) and this notebook's time, not from the verdicts or the
+# ordering.
 #
-# The warm-up was chosen from the full model on fold 2, seeds 0–3 (`benchmarks/synth_margins.py
-# --fold 2`, measured before this notebook ran): F1 0.011 / 0.478 / 0.282 / 0.314 without it (1.46×
-# the every-AU F1; seed 0 at the constant predictor), 0.469 / 0.590 / 0.513 / 0.407 with it (2.67×,
-# every seed at 1.5×), paired +22.4 points [−4.4, +49.1] (4 pairs; every seed higher);
-# `recipe.grad_clip=1.0` instead changed nothing (the same four numbers). The paper names no
-# warm-up; this is afg's recipe for the short synthetic budget, not the paper's.
+# *The measurements below were made on the first default pretraining (`PRETRAINING = "synthetic"`).*
 #
-# Without the warm-up (16 epochs, same day, afg `c1f7489`, 22.2 min): F1 41.3 / 38.1 / 45.6 / 41.2
-# / 42.3 / 40.6 / 28.2 % down the rows, 0 / 0 / 6, τ −0.24; the full model 24.2 / 39.8 / 47.8 /
-# 1.1 % (fold 2, seed 0 at the constant predictor), −13.0 [−49.6, +23.5] against the plain
-# classifier.
+# **The paper-literal blocks** (φ_i of Eq. 4 = FC → BN without ReLU, φ_i of Eq. 12 = pooling + FC
+# without BatchNorm or ReLU, the "Resnet50" row a plain linear classifier, EVit at 3×3 and 5×5, the
+# epoch chosen on a carved-out selection split, `recipe.selection: val`), fold 1, one seed: every
+# row stayed near chance, below the F1 of predicting every AU present and near-chance AUC. The
+# paper-literal blocks did not make the rows learn in this budget; the GNN baseline, whose φ_i lost
+# its ReLU too, fell to near-chance AUC. With one fold and one seed no paired interval exists, so all
+# six comparisons were *unresolved*. A table that can tell needs rows that learn first: that is
+# issue #26's work on the synthetic benchmark, not a change of the paper's blocks.
 #
-# At the previous default of 12 epochs (same day, afg `ad8798e`, 18.4 min, 32 runs): F1 33.4 /
-# 31.1 / 34.6 / 28.3 / 30.9 / 30.2 / 21.0 % down the rows, 0 / 0 / 6, τ −0.52, the full model
-# −12.5 [−41.2, +16.3] (the same run at the constant predictor).
+# **With `EPOCHS=20`** (the same blocks, folds 1–2, seed 0, `K_VALUES: [3]`) five of the seven rows learned on both folds, EVit on fold 1 only.
+# Every verdict was unresolved at 2 pairs but one: the GNN baseline (+GNN) was **contradicted**, and
+# its measurement came with it: that row alone did not fit its training faces at 20 epochs either
+# (last-epoch training loss close to the constant predictor's, where the runs that learn end well
+# below it), so the GNN on top of the paper-literal φ_i did not train on this budget, while every
+# row that adds MAFG or CCFG to it did. At 6 epochs every row but the plain classifier sat at the
+# constant predictor's loss; held-out F1 took off only after that. Two pairs make wide
+# intervals: the unresolved rows needed more folds or seeds (`SEEDS=[0, 1]`, the default since).
 #
-# The same notebook in float32 with one seed (afg `6519439`, 20.8 min, 18 runs): F1 34.8 / 36.7 /
-# 34.1 / 33.1 / 25.3 / 23.5 / 19.2 % down the rows, 0 / 0 / 6, τ −0.81, the full model −15.6
-# [−97.9, +66.7] (2 pairs).
+# **The earlier blocks** (FC → BN → ReLU in both φ_i, the "Resnet50" row as per-AU blocks + the
+# cosine head, the whole training set for training; folds 1–2): Kendall's τ against the paper's F1
+# ordering was negative — on this budget the added modules *hurt*, the opposite of Table 4. Only the
+# GNN helped, as in the paper; rows with MAFG or CCFG stayed near chance AUC, and the fold-to-fold
+# std was smaller than the spread of the rows. The K sweep (fold 1, full model) stayed flat for
+# K = 1–6, inside that noise.
 #
-# At the previous budget of 6 epochs (same day, afg `8d14789`, 14.4 min) five rows learned (F1
-# 17–21 %) and Baseline+MAFG (11.2 ± 12.6) and the full model (4.3 ± 4.7, AUC 58 ± 13) on one fold
-# at most: 0 / 0 / 6, τ −0.33, the full model −12.7 [−27.5, +2.1] against the plain classifier.
-# 12 epochs (the default until the 16 and the warm-up) was chosen from the full model's margin at 12 epochs
-# (`synth_margins.py`, measured before) and this notebook's time, not from the verdicts or the ordering.
+# What was tried on fold 1 with the earlier blocks (8 epochs of 800 faces). The paper's crops and
+# flips, now the default (`data.hflip`, `data.resize` in `configs/synthetic/default.yaml`), lifted the plain row's
+# F1 clearly and the full model a little. None of these closed the gap:
 #
-# *The tables below were measured on the first default pretraining (`PRETRAINING = "synthetic"`).*
+# * 60 identities × 20 faces instead of 30 × 40.
+# * Colour jitter.
+# * Backbone at 1/10 of the head's learning rate (the full model gained a little, the plain row lost
+#   much more).
+# * One warm-up epoch. Gradient clipping at 1.
+# * The authors' shared CCFG block (`official=True`).
+# * Stopping the CCFG gradient into the backbone (the CCFG-only row stayed at chance).
 #
-# **Measured with the paper-literal blocks** (φ_i of Eq. 4 = FC → BN without ReLU, φ_i of Eq. 12 =
-# pooling + FC without BatchNorm or ReLU, the "Resnet50" row a plain linear classifier, EVit at 3×3
-# and 5×5, the epoch chosen on a carved-out selection split, `recipe.selection: val`). Fold 1 only,
-# one seed, all seven rows (on a 2-core machine shared with other jobs) (%):
+# **Why** (earlier blocks; fold 1, 6 epochs, AUC on the validation faces and, as "train", the same
+# model evaluated on its own training faces). The failing rows do not memorise the training faces;
+# they fail to fit them: the full model's training AUC stays far below the GNN baseline's, and the
+# failing variants below end with higher training losses than the baseline. The block that stalls is
+# one ending in BatchNorm → ReLU on *pooled vectors* that feeds the cosine-similarity head (Eq. 14)
+# without a residual path:
 #
-# | row | F1 | AUC | Acc | paper F1 (DISFA) |
-# |---|---|---|---|---|
-# | ResNet50 (linear head) | 1.2 | 60.9 | 88.8 | 59.1 |
-# | ResNet50+EVit | 2.3 | 53.3 | 87.8 | 61.7 |
-# | ResNet50+MAFG | 0.6 | 50.2 | 88.7 | 63.0 |
-# | Baseline (+GNN) | 2.6 | 53.8 | 88.7 | 62.9 |
-# | Baseline+MAFG | 1.9 | 55.2 | 88.1 | 63.7 |
-# | Baseline+CCFG | 1.3 | 58.1 | 88.8 | 64.9 |
-# | Baseline+MAFG+CCFG | 4.1 | 52.2 | 87.9 | 66.6 |
-#
-# Every row stays near chance: F1 0.6–4.1 against 19 for predicting every AU present, AUC 50–61.
-# The paper-literal blocks do not make the rows learn in this budget; the GNN baseline, whose φ_i
-# lost its ReLU too, falls from 69.5 to 53.8 AUC. With one fold and one seed no paired interval
-# exists, so all six comparisons with the "Resnet50" row are *unresolved* (τ of the F1 means 0.24,
-# secondary). A table that can tell needs rows that learn first: that is issue #26's work on the
-# synthetic benchmark, not a change of the paper's blocks.
-#
-# **With `EPOCHS=20`** (the same blocks, folds 1–2, seed 0; papermill with `EPOCHS: 20`,
-# `K_VALUES: [3]`: 47 min on a 2-core AMD EPYC without AVX-512, 2 of the 14 runs read from the
-# cache, about 55 min cold) five of the seven rows learn on both folds, EVit on fold 1 only. Mean over folds 1–2 (%), paired Δ F1
-# against the "Resnet50" row [95 % CI, 2 pairs]:
-#
-# | row | F1 | AUC | Δ F1 vs ResNet50 | paper Δ | verdict |
-# |---|---|---|---|---|---|
-# | ResNet50+MAFG | 27.4 | 77.3 | +5.8 [−53.1, +64.8] | +3.9 | unresolved |
-# | Baseline+MAFG | 22.2 | 72.6 | +0.6 [−32.0, +33.1] | +4.6 | unresolved |
-# | ResNet50 | 21.6 | 71.8 | reference | | |
-# | Baseline+MAFG+CCFG | 21.2 | 70.0 | −0.4 [−36.5, +35.7] | +7.5 | unresolved |
-# | Baseline+CCFG | 19.8 | 69.9 | −1.9 [−30.0, +26.3] | +5.8 | unresolved |
-# | ResNet50+EVit | 8.2 | 59.4 | −13.4 [−84.8, +58.0] | +2.6 | unresolved |
-# | Baseline (+GNN) | 3.3 | 54.8 | −18.3 [−22.2, −14.3] | +3.8 | **contradicted** |
-#
-# Verdicts **0 reproduced / 1 contradicted / 5 unresolved**, Kendall's τ 0.05; run-to-run std 3.2
-# F1 points (median over rows). The contradicted row comes with its measurement: the GNN baseline
-# alone does not fit its training faces at 20 epochs either (last-epoch training loss 0.138 / 0.146,
-# the constant predictor's is about 0.152; the runs that learn 0.105–0.135), so the GNN on top of the
-# paper-literal φ_i does not train on this budget, while every row that adds MAFG or CCFG to it
-# does. At the default's 6 epochs every row but the plain classifier sits at the constant
-# predictor's loss; held-out F1 takes off at epoch 9–11. Two pairs make wide intervals: the five
-# unresolved rows need more folds or seeds (`SEEDS=[0, 1]`, the default since).
-#
-# **With the earlier blocks** (FC → BN → ReLU in both φ_i, the "Resnet50" row as per-AU blocks + the
-# cosine head, the whole training set for training; papermill, **22 min** for the notebook: 18 runs
-# of about 73 s). Mean over folds 1–2 (%):
-#
-# | row | F1 | AUC | paper F1 (DISFA) |
-# |---|---|---|---|
-# | ResNet50 | 9.1 | 65.0 | 59.1 |
-# | ResNet50+EVit | 5.6 | 58.8 | 61.7 |
-# | ResNet50+MAFG | 4.4 | 50.6 | 63.0 |
-# | Baseline (+GNN) | 10.2 | 69.5 | 62.9 |
-# | Baseline+MAFG | 6.2 | 62.9 | 63.7 |
-# | Baseline+CCFG | 5.7 | 51.8 | 64.9 |
-# | Baseline+MAFG+CCFG | 3.6 | 52.3 | 66.6 |
-#
-# With those blocks Kendall's τ against the paper's F1 ordering was −0.43: on this budget the added
-# modules *hurt*, the opposite of Table 4. Only the GNN helps (AUC 65.0 → 69.5), as in the paper;
-# rows with MAFG or CCFG stay near chance AUC. The fold-to-fold std is about 2 points against a
-# 6.6-point spread. The K sweep (fold 1, full model) stays between F1 3.0 and 4.6 for K = 1–6,
-# inside that noise.
-#
-# What was tried on fold 1 with the earlier blocks (8 epochs of 800 faces, AUC %). The paper's crops
-# and flips, now the default (`afg.experiments.notebooks.SYNTHETIC_AUGMENT`), lift the plain row
-# from F1 9.7 / AUC 70.6 to 16.6 / 71.4 and the full model from 2.0 / 56.5 to 4.6 / 57.5. None of
-# these closed the gap:
-#
-# * 60 identities × 20 faces instead of 30 × 40: full model 3.4 / 48.9.
-# * Colour jitter: 3.6 / 56.2.
-# * Backbone at 1/10 of the head's learning rate: full 4.5 / 59.1, but the plain row fell to 4.9 / 62.2.
-# * One warm-up epoch: 3.8 / 54.4. Gradient clipping at 1: 4.6 / 57.5.
-# * The authors' shared CCFG block (`official=True`): 3.8 / 56.2.
-# * Stopping the CCFG gradient into the backbone: the CCFG-only row stays at 4.1 / 47.5.
-#
-# **Why** (earlier blocks). Fold 1, 6 epochs, AUC % on the validation faces and, as "train", the
-# same model evaluated on its own training faces. The failing rows do not memorise the training
-# faces; they fail to fit them. The full model reaches train 64.8 / val 50.7, the GNN baseline 75.0
-# / 68.7, and the failing variants below end with higher training losses (0.149–0.161 against
-# 0.144). The block that stalls is one ending in BatchNorm → ReLU on *pooled vectors* that feeds the
-# cosine-similarity head (Eq. 14) without a residual path:
-#
-# * One extra LinearBlock (FC → BN → ReLU) in front of the GNN baseline's head: 57.5 (train 65.3).
-#   With per-AU BatchNorm instead: 50.6. The same FC without BatchNorm: 73.2 (train 76.2).
-# * Post (Eq. 13) is such a block. With CCFG's output replaced by zeros the CCFG row still stays at
-#   52.2 (train 58.9). Removing Post's BatchNorm gives 52.0, because CCFG's φ_i (Eq. 12) are
-#   FC → BN → ReLU blocks on pooled vectors too. A residual `v + Post(·)` gives 59.4: better, but
-#   still below the baseline.
-# * MAFG's `Attn ⊙ X` (Eq. 4) has no residual either (ResNet50+MAFG 50.6). EfficientViT's attention,
-#   which is added residually, reaches 58.8.
-# * Ten times the backbone's learning rate for the heads lifts the baseline to 72.7 and leaves the
-#   full model at 52.1.
+# * One extra LinearBlock (FC → BN → ReLU) in front of the GNN baseline's head makes it fail (on its
+#   training faces too), per-AU BatchNorm instead fails worse; the same FC without BatchNorm trains,
+#   at least as well as the baseline.
+# * Post (Eq. 13) is such a block. With CCFG's output replaced by zeros the CCFG row still fails.
+#   Removing Post's BatchNorm does not help, because CCFG's φ_i (Eq. 12) are FC → BN → ReLU blocks
+#   on pooled vectors too. A residual `v + Post(·)` is better, but still below the baseline.
+# * MAFG's `Attn ⊙ X` (Eq. 4) has no residual either (ResNet50+MAFG fails too). EfficientViT's
+#   attention, which is added residually, does better.
+# * Ten times the backbone's learning rate for the heads lifts the baseline and leaves the full model
+#   where it was.
 #
 # ME-GraphAU's node features are BN → ReLU on *tokens* that are averaged afterwards (AFG), and its
 # GNN adds its BatchNorm through a residual; that trains on the same data (notebook 02). Neither the
-# earlier FC → BN → ReLU blocks nor the paper-literal ones (table above) train on this budget; afg
+# earlier FC → BN → ReLU blocks nor the paper-literal ones (above) train on this budget; afg
 # keeps the paper's blocks as printed (the authors' under `official=True`) rather than tuning the
 # architecture for synthetic faces. With an ImageNet ResNet-50 and ~100k DISFA frames, use the
 # paper's recipe.

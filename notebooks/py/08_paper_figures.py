@@ -27,7 +27,7 @@
 # value per column in bold) and `to_markdown`.
 #
 # `QUICK=True` exports a reduced set (first and last row of each ablation, sweeps at the base value
-# only) so that it finishes in about a minute from an empty cache. ME-GraphAU's figures are exported
+# only) so that it finishes quickly from an empty cache. ME-GraphAU's figures are exported
 # by notebook 02.
 
 # %% tags=["parameters"]
@@ -131,7 +131,7 @@ pd.Series(saved, name="files")
 # folds, seeds, afg and generator versions). Its models are notebook 02's ME-GraphAU Table 3 (the
 # setup's folds × `SEEDS`; the pictures come from seed `SEED`) and notebook 05's `emotion_gcn` row of Table I, fetched from the run cache (after
 # those notebooks nothing is trained; from an empty cache the default mode trains Table 3's 28 runs,
-# as notebook 02 does: about 12 min on the 2-core AVX-512 CPU). The pictures are fold 1's.
+# as notebook 02 does, in about its time: docs/results.md, "Notebooks"). The pictures are fold 1's.
 #
 # * `QUICK=False` on synthetic faces writes the committed **`docs/gallery/`** (what the README
 #   links to); rerun this notebook after a change that alters the figures and commit the files.
