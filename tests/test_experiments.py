@@ -104,7 +104,8 @@ def test_package_and_generator_versions_are_in_the_hash(monkeypatch):
 def test_corrupt_evaluation_record_is_not_a_cache_hit(tmp_path, monkeypatch):
     cfg = _cfg()
     first = run(cfg, root=tmp_path)
-    (first.run_dir / "evaluation.json").write_text("{not json")
+    for f in ("evaluation.json", "training.json"):  # both records cut by a kill / a full disk
+        (first.run_dir / f).write_text("{not json")
     stamp = (first.run_dir / "last.pt").stat().st_mtime_ns
     with pytest.warns(UserWarning, match="unreadable"):
         again = run(cfg, root=tmp_path)

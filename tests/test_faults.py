@@ -125,7 +125,7 @@ def _full_disk(monkeypatch, names: tuple[str, ...], after: int = 0) -> None:
     monkeypatch.setattr(os, "fsync", fake)
 
 
-@pytest.mark.parametrize("names,after", [(("last.pt", "best.pt"), 1), (("evaluation.json",), 1)],
+@pytest.mark.parametrize("names,after", [(("last.pt", "best.pt"), 1), (("evaluation.json",), 0)],
                          ids=["checkpoint", "result"])
 def test_a_full_disk_is_one_line_and_no_entry_claims_completion(tmp_path, monkeypatch, reference, names, after):
     cfg = _cfg()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from afg.export import export_safetensors
 from afg.inference import CheckpointInfo, load_model_checkpoint
 from afg.predict import Predictor
 from afg.runs import (
@@ -133,6 +134,9 @@ def test_a_run_writes_the_input_spec_into_every_checkpoint_and_predictor_uses_it
     assert (p.resize, p.img_size, p.trained_on) == (40, 32, "synthetic")
     assert p.info.input_spec == InputSpec.of_checkpoint(load_checkpoint(rf.final_weights))
     assert run(cfg, root=tmp_path).cached  # the evaluation record marks the run complete
+    out = export_safetensors(rf.path, tmp_path / "model.safetensors")  # the spec travels with the export
+    _, info = load_model_checkpoint(out)
+    assert info.input_spec == p.info.input_spec and info.resize == 40
 
 
 # ------------------------------------------------------------------------------ old folders

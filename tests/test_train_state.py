@@ -11,12 +11,12 @@ import pytest
 import torch
 from test_train import TinyData, _model, _recipe
 
+from afg.runs import load_checkpoint
 from afg.train import (
     DistContext,
     TrainState,
     build_loader,
     fit,
-    load_checkpoint,
     save_checkpoint,
     train_one_epoch,
 )
