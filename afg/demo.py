@@ -58,7 +58,7 @@ from .metrics.chance import every_present_f1s
 from .predict import Predictor, load_model_checkpoint, resolve_checkpoint
 from .pretrain import DEFAULT_PRETRAINING
 from .reference import load_table
-from .train.checkpoint import load_checkpoint
+from .runs import RunFolder, load_checkpoint
 from .train.evaluate import evaluate
 from .utils import resolve_device
 
@@ -200,10 +200,10 @@ def _train(cfgs: dict[str, Any], root: Path, timings: dict[str, float]) -> dict[
 
 
 def _stage_held_out(result: RunResult, stage: str, test: Any, device: str = "cpu") -> dict[str, Any]:
-    """Held-out metrics of one stage's final weights (``<run>/stage*-<stage>/last.pt``)."""
-    d = next(p for p in sorted(Path(result.run_dir).glob(f"stage*-{stage}")) if p.is_dir())
+    """Held-out metrics of one stage's last weights (its resumable checkpoint)."""
+    d = RunFolder(result.run_dir).stage(stage)
     model = build_model(final_model_config(result.config, stage), test)
-    model.load_state_dict(load_checkpoint(d / "last.pt")["model"])
+    model.load_state_dict(load_checkpoint(RunFolder.last(d))["model"])
     return evaluate(model.to(device), test, batch_size=32, device=device)
 
 

@@ -13,16 +13,18 @@ code. :func:`export_safetensors` writes the model's ``state_dict`` and, in the m
 ``stage``           JSON (``1``/``2`` or ``null``)
 ``resize``          JSON: the face size whose centre ``img_size`` crop the model saw (the run's
                     ``data.resize``; OpenGraphAU 256) or ``null``
+``input_spec``      JSON of the model's :class:`afg.runs.InputSpec` (image size, resize,
+                    normalisation, label names, task, dataset) or ``null``
 ``label_descriptions``  JSON mapping column → readable name, when the checkpoint has one
 ``afg_version``     the exporting afg version
 ``source``          the checkpoint file it came from
 ==================  ====================================================================
 
-Every loader of afg reads such a file back (:func:`afg.train.checkpoint.load_checkpoint`):
+Every loader of afg reads such a file back (:func:`afg.runs.load_checkpoint`):
 ``Predictor("model.safetensors")``, ``afg eval``/``afg predict``, a stage's ``init_from``,
 ``create_backbone(weights="backbone.safetensors")`` and ``MEGraphAU.init_from_stage1``.
 Optimizer, scheduler and RNG states are not exported (a safetensors file is for inference and
-initialisation; resume training from ``last.pt``).
+initialisation; training resumes from the run folder's own checkpoints).
 """
 from __future__ import annotations
 
@@ -39,12 +41,12 @@ def export_safetensors(checkpoint: str | os.PathLike, out: str | os.PathLike) ->
     """Write the model of ``checkpoint`` (an afg ``.pt``, a run folder, an authors' ME-GraphAU
     checkpoint or another ``.safetensors``) to ``out`` atomically; returns ``out``.
 
-    Raises :class:`afg.train.checkpoint.CheckpointError` (one line) for a file that cannot be read.
+    Raises :class:`afg.runs.CheckpointError` (one line) for a file that cannot be read.
     """
     from safetensors.torch import save
 
     from . import __version__
-    from .train.checkpoint_info import load_model_checkpoint
+    from .inference import load_model_checkpoint
     from .utils import atomic_write_bytes
 
     model, info = load_model_checkpoint(checkpoint)  # info.resize: the run's data.resize too
@@ -58,6 +60,7 @@ def export_safetensors(checkpoint: str | os.PathLike, out: str | os.PathLike) ->
         "label_names": json.dumps(info.label_names),
         "stage": json.dumps(info.stage),
         "resize": json.dumps(info.resize),  # the run's config.yaml does not travel with the export
+        "input_spec": json.dumps(info.input_spec.to_dict() if info.input_spec else None),
         "afg_version": __version__,
         "source": str(info.path),
     }
@@ -68,6 +71,6 @@ def export_safetensors(checkpoint: str | os.PathLike, out: str | os.PathLike) ->
 
 def _tensor_count(path: str | os.PathLike) -> int:
     """Number of tensors in a safetensors file (for the CLI summary)."""
-    from .train.checkpoint import read_safetensors_header
+    from .runs import read_safetensors_header
 
     return sum(1 for k in read_safetensors_header(path) if k != "__metadata__")

@@ -1,16 +1,16 @@
 """Inference on new images and videos: ``Predictor(checkpoint).predict(inputs) -> DataFrame``.
 
->>> p = Predictor("runs/me_graphau-1a2b3c/stage2-stage2/best.pt")    # or the run folder
+>>> p = Predictor("runs/me_graphau_stage1-1a2b3c")    # a run folder, or a checkpoint file
 >>> df = p.predict(["photo.jpg", "folder/", "clip.mp4", pil_image, array])
 >>> df[["input", "frame", "FaceRectX", "FaceScore", "AU01", "AU12", "status"]]
 
-The checkpoint is read by :func:`afg.train.checkpoint_info.load_model_checkpoint`
+The checkpoint is read by :func:`afg.inference.load_model_checkpoint`
 (``torch.load(weights_only=True)`` or ``.safetensors`` only — a downloaded file is never unpickled
 into arbitrary objects): afg checkpoints and their ``.safetensors`` export, the authors'
 ME-GraphAU (``MEFARG``) checkpoints (12 AUs = BP4D, 8 = DISFA order) and their OpenGraphAU
 checkpoints (41 AUs: ``AU01 … AU39``, then ``AUL1, AUR1, …, AUR14``). What the checkpoint holds
-besides weights (task, label names, ``data.resize``, …) is its
-:class:`~afg.train.checkpoint_info.CheckpointInfo`, ``Predictor.info``. For OpenGraphAU the face is
+besides weights (task, label names, its input spec: image size, ``data.resize``, normalisation …)
+is its :class:`~afg.inference.CheckpointInfo`, ``Predictor.info``. For OpenGraphAU the face is
 aligned at 256 px and its centre 224 px crop is fed to the model (their evaluation: shorter side
 256, centre crop 224, ImageNet statistics).
 
@@ -52,13 +52,9 @@ from .data.frames import (
     iter_frames,
     read_video_frames,
 )
-from .train.checkpoint import CheckpointError
-from .train.checkpoint_info import (
-    CheckpointInfo,
-    load_model_checkpoint,
-    resolve_checkpoint,
-    run_data_config,
-)
+from .data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from .inference import CheckpointInfo, load_model_checkpoint, resolve_checkpoint
+from .runs import CheckpointError
 
 __all__ = [
     "FACE_COLUMNS",
@@ -91,12 +87,13 @@ class Predictor:
         face_threshold: minimum MTCNN probability for a face to get a row.
         fps: frames per second sampled from videos (``None``: every frame).
         margin: alignment margin (as in ``afg prepare``, default 0.1).
-        img_size: crop size fed to the model (default: the checkpoint's ``img_size``).
+        img_size: crop size fed to the model (default: the checkpoint's input spec's ``img_size``).
         resize: faces are aligned at ``resize`` px and their centre ``img_size`` crop is fed to the
             model — the test-time half of a recipe that trains on random ``img_size`` crops of
             ``resize`` px faces (``data.resize``, e.g. 256 → 224 in ME-GraphAU / Li et al.).
-            Default: 256 for OpenGraphAU checkpoints, else ``data.resize`` of the run's
-            ``config.yaml`` next to the checkpoint, else none.
+            Default: the checkpoint's input spec (:class:`afg.runs.InputSpec`; 256 for OpenGraphAU
+            checkpoints); a checkpoint written before checkpoints carried one: ``data.resize`` of
+            the run's ``config.yaml`` beside it, else none.
         min_face_size: MTCNN's smallest face in pixels.
         max_frames: at most this many sampled frames per video file (``None``: all).
     """
@@ -114,7 +111,8 @@ class Predictor:
             model, self.info = load_model_checkpoint(checkpoint)
         self.model = model.to(self.device).eval()
         self.task: str = self.info.task
-        self.img_size = int(img_size or self.info.model_config.get("img_size") or 224)
+        spec = self.info.input_spec
+        self.img_size = int(img_size or (spec.img_size if spec else self.info.model_config.get("img_size")) or 224)
         self.resize = int(resize) if resize else self.info.resize
         if self.resize is not None and self.resize <= self.img_size:
             if resize:
@@ -123,8 +121,11 @@ class Predictor:
         self.detect, self.batch_size, self.face_threshold = detect, int(batch_size), float(face_threshold)
         self.fps, self.max_frames, self.margin, self.min_face_size = fps, max_frames, margin, min_face_size
         self._aligner = None
-        #: the dataset the checkpoint's run trained on (``data.dataset`` of its run folder), if known
-        self.trained_on: str | None = (run_data_config(self.info.path) or {}).get("dataset")
+        #: the dataset the checkpoint's run trained on (its input spec's ``dataset``), if known
+        self.trained_on: str | None = spec.dataset if spec else None
+        #: per-channel ``(mean, std)`` of the model's input normalisation (its input spec's; ImageNet's)
+        self.normalisation: tuple[tuple[float, ...], tuple[float, ...]] = (
+            (tuple(spec.mean), tuple(spec.std)) if spec else (IMAGENET_MEAN, IMAGENET_STD))
         #: ``(input, frame, face) -> (img_size, img_size, 3)`` uint8: the pixels the model saw, kept
         #: by ``predict(..., keep_crops=True)`` for image inputs (``afg predict --plot``)
         self.crops: dict[tuple[str, int, int], np.ndarray] = {}
@@ -183,13 +184,15 @@ class Predictor:
 
         side = self.resize or self.img_size
         centre = FaceAugment(crop=self.img_size if self.resize else None, train=False)  # as validation
+        mean, std = (torch.tensor(v).view(3, 1, 1) for v in self.normalisation)
         rows: list[dict[str, float]] = []
         for chunk in batched(crops, self.batch_size):
             ims = []
             for c in chunk:
                 if c.shape[0] != side or c.shape[1] != side:
                     c = np.asarray(Image.fromarray(c).resize((side, side), Image.Resampling.BILINEAR))
-                ims.append(centre({"image": to_tensor(np.array(c))})["image"])  # writable copy
+                image = (to_tensor(np.array(c), normalize=False) - mean) / std  # writable copy
+                ims.append(centre({"image": image})["image"])
             x = torch.stack(ims).to(self.device)
             out = self.model(x)
             rows.extend(self._decode(out, len(chunk)))

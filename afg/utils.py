@@ -91,7 +91,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to a temporary file beside ``path``, fsync it, then rename over ``path``.
 
     A reader never sees a half-written file; a crash leaves the old file (or none) and at most a
-    ``.<name>.*.tmp`` file (removed by :func:`afg.train.checkpoint.recover_run_dir`). A failed
+    ``.<name>.*.tmp`` file (removed by :func:`afg.runs.recover_run_dir`). A failed
     write (``ENOSPC`` …) removes its temporary file and raises :class:`WriteError` naming ``path``.
     """
     path = Path(path)

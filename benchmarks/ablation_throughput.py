@@ -56,7 +56,7 @@ bf16's favour), and 1.8-2.0x the runs per CPU-hour wherever a CNN backbone does 
 small per-ROI auto-encoders gain 1.18x. So ``configs/synthetic/default.yaml`` asks for
 ``recipe.amp: auto`` + ``recipe.channels_last: true`` since 3 Dec 2026, and the notebooks spend the
 gain on a second seed (``SEEDS = [0, 1]``). The precision a run computed in is part of its cache key
-and of its ``result.json``, and every table's note names it, so a float32 run (a CPU without native
+and of its evaluation record, and every table's note names it, so a float32 run (a CPU without native
 bf16) is never mixed into a bf16 table unnoticed.
 
 The issue's "today" and the current default, side by side (3 Dec 2026, afg ``8d14789``, 2 cores

@@ -32,6 +32,7 @@ from afg.experiments.results import dataset_attr, first_images, label_names, mod
 from afg.graphs import knn_adjacency
 from afg.measured import write_results
 from afg.metrics.localisation import au_region_masks, energy_share
+from afg.runs import RunFolder
 from afg.viz import gradcam
 
 ROWS = ("Backbone (WBCE)", "+AFG, L_WA", "+AFG+FGG, L_WA", "+AFG+MEFL, L_WA", "+AFG+FGG+MEFL, L_WA+L_E")
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = tuple(r for r in ROWS if r != "+AFG+MEFL, L_WA")  # 4 runs: what this check can afford
     abl = StageAblation(cfg, table3_variants(cfg, stage2_lr=cfg.recipe.optimizer.lr), folds=[1], seeds=[0],
                         root=args.runs)
-    missing = [n for n, _, _, c in abl.configs() if n in rows and not (run_dir_for(c, args.runs) / "result.json").is_file()]
+    missing = [n for n, _, _, c in abl.configs() if n in rows and not RunFolder(run_dir_for(c, args.runs)).is_complete()]
     if missing and not args.random_init:
         sys.exit(f"cam_diagnosis: runs not in the cache yet: {missing} (run notebook 02 or replicate_tables.py)")
     abl.variants = {n: v for n, v in abl.variants.items() if n in rows or n == "+AFG+FGG, L_WA"}

@@ -1,7 +1,7 @@
 """``recipe.amp`` on the CPU: bf16 autocast where the CPU has native bf16 (training and evaluation,
 losses and metrics in float32), float32 with a warning for fp16 and for a CPU without bf16;
 ``auto``: bf16 where native, float32 without a warning elsewhere; the precision a run computed in
-enters its cache key, its ``result.json`` and every ablation table's note."""
+enters its cache key, its evaluation record and every ablation table's note."""
 from __future__ import annotations
 
 import importlib
@@ -210,7 +210,7 @@ def test_result_json_and_the_ablation_note_say_what_the_forward_passes_ran_in(mo
     monkeypatch.setattr(evaluate_module, "cpu_has_bf16", lambda: True)
     res = run(_au_config("auto"), root=tmp_path)
     assert res.precision == "bfloat16 autocast"
-    assert json.loads((res.run_dir / "result.json").read_text())["precision"] == "bfloat16 autocast"
+    assert json.loads((res.run_dir / "evaluation.json").read_text())["precision"] == "bfloat16 autocast"
     assert run(_au_config("auto"), root=tmp_path).precision == "bfloat16 autocast"  # from the cache
     abl = Ablation(_au_config("auto"), {"a": {}}, folds=[1], root=tmp_path)
     assert "forward passes in bfloat16 autocast (losses and metrics in float32)" in abl.note()
@@ -238,7 +238,7 @@ def test_cpu_without_autocast_warns_and_trains_float32(monkeypatch, amp, has_bf1
 @pytest.mark.parametrize("amp", ["none", "auto"])
 def test_figure_predictions_score_the_model_as_the_runs_table_did(monkeypatch, tmp_path, amp):
     """``afg.experiments.predictions`` (the confusion matrices, Fig. 6) evaluates the held-out fold
-    in the run's own precision and batch size: its metrics equal the run's ``result.json`` ones."""
+    in the run's own precision and batch size: its metrics equal the run's evaluation record's."""
     from afg.experiments import run
     from afg.experiments.results import predictions
 

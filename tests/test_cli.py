@@ -211,7 +211,7 @@ def test_eval_default_data_is_the_runs_config(trained, capsys, tmp_path, monkeyp
     import afg.train
     from afg.experiments.config import build_data, build_model, load_experiment
     from afg.experiments.runner import final_model_config
-    from afg.train import load_checkpoint
+    from afg.runs import load_checkpoint
 
     seen = {}
     real_evaluate = afg.train.evaluate
@@ -228,7 +228,7 @@ def test_eval_default_data_is_the_runs_config(trained, capsys, tmp_path, monkeyp
     assert "baseline (afg checkpoint) on synthetic fold 1 val: 2 samples" in out and "f1_mean=" in out
     # same model, same held-out data: the CLI's probabilities are the run's best.pt on the held-out
     # faces of the run's config (F1 on two samples is 0 for almost any model, so it cannot tell)
-    result = json.loads((trained["run"] / "result.json").read_text())["metrics"]
+    result = json.loads((trained["run"] / "evaluation.json").read_text())["metrics"]
     cfg = load_experiment(trained["run"] / "config.yaml")
     train, held_out = build_data(cfg.data)
     model = build_model(final_model_config(cfg), train)

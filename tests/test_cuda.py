@@ -78,7 +78,7 @@ def test_fit_on_the_cpu_lowers_the_loss(paper, tmp_path):
 @needs_cuda
 def test_fit_on_cuda_lowers_the_loss(paper, amp, tmp_path):
     from afg.experiments import run
-    from afg.train import load_checkpoint
+    from afg.runs import load_checkpoint
 
     cfg = _config(paper, amp=amp, channels_last=amp != "none")
     with warnings.catch_warnings():

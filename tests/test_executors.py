@@ -81,7 +81,7 @@ def test_a_killed_job_resumes_from_last_pt_when_resubmitted(tmp_path, monkeypatc
     os.kill(pid, signal.SIGKILL)  # a node failure: no signal handler, no requeue
     while not sub.jobs["only"].done():
         time.sleep(0.05)
-    assert not (rd / "result.json").exists()
+    assert not (rd / "evaluation.json").exists()
     with pytest.raises(RuntimeError, match="ended without completing"):
         sub.wait(progress=False)
     # the same call again resubmits the run; the new job starts from last.pt
@@ -198,7 +198,7 @@ def test_submission_status_reads_the_cache_and_the_job_records(tmp_path):
     done, running, lost = (tmp_path / n for n in ("done", "running", "lost"))
     for d in (done, running, lost):
         d.mkdir()
-    (done / "result.json").write_text(json.dumps({"status": "complete", "selection": "val",
+    (done / "evaluation.json").write_text(json.dumps({"status": "complete", "selection": "val",
                                                   "metrics": {}}))  # as afg.experiments.run writes it
     (running / "job.json").write_text(json.dumps({"executor": "submitit-local", "job_id": os.getpid(),
                                                   "host": socket.gethostname()}))

@@ -101,17 +101,18 @@ def test_package_and_generator_versions_are_in_the_hash(monkeypatch):
     assert config_hash(tiny) != h_tiny
 
 
-def test_corrupt_result_json_is_not_a_cache_hit(tmp_path, monkeypatch):
+def test_corrupt_evaluation_record_is_not_a_cache_hit(tmp_path, monkeypatch):
     cfg = _cfg()
     first = run(cfg, root=tmp_path)
-    (first.run_dir / "result.json").write_text("{not json")
+    for f in ("evaluation.json", "training.json"):  # both records cut by a kill / a full disk
+        (first.run_dir / f).write_text("{not json")
     stamp = (first.run_dir / "last.pt").stat().st_mtime_ns
     with pytest.warns(UserWarning, match="unreadable"):
         again = run(cfg, root=tmp_path)
     assert not again.cached and again.metrics == first.metrics
     assert _strip(again.history) == _strip(first.history)
     assert (first.run_dir / "last.pt").stat().st_mtime_ns == stamp  # resumed at the end: no epoch rerun
-    assert run(cfg, root=tmp_path).cached  # result.json rewritten
+    assert run(cfg, root=tmp_path).cached  # evaluation.json rewritten
 
 
 def test_incomplete_run_resumes(tmp_path):
@@ -119,7 +120,7 @@ def test_incomplete_run_resumes(tmp_path):
     with pytest.raises(Kill):  # dies at the 4th training forward (2 batches an epoch): step 2 of epoch 2
         run(_cfg(kill_at=4), root=tmp_path / "b")
     run_dir = next((tmp_path / "b").iterdir())
-    assert (run_dir / "last.pt").exists() and not (run_dir / "result.json").exists()
+    assert (run_dir / "last.pt").exists() and not (run_dir / "evaluation.json").exists()
     # same config again: the directory is incomplete, so it resumes from last.pt (end of epoch 1);
     # the rebuilt model's call counter restarts, so it gets through epoch 2 this time
     resumed = run(_cfg(kill_at=4), root=tmp_path / "b")

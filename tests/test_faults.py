@@ -18,7 +18,7 @@ import yaml
 from afg.cli import main
 from afg.experiments import ExperimentConfig, run
 from afg.experiments.runner import is_complete, run_dir_for
-from afg.train.checkpoint import load_checkpoint, recover_run_dir
+from afg.runs import load_checkpoint, recover_run_dir
 from afg.utils import WriteError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,7 +103,7 @@ def test_sigkill_anywhere_then_the_rerun_resumes_and_completes(tmp_path):
         print(f"\nSIGKILL at {how} {n}: {what}; last.pt at step {step}; left: {_left(rd)}")
         assert what.startswith("rc -9") and "finished" not in what and not is_complete(rd)
     res = run(cfg, root=tmp_path / "runs")
-    print(f"rerun: cached={res.cached}, {json.loads((rd / 'result.json').read_text())['status']}")
+    print(f"rerun: cached={res.cached}, {json.loads((rd / 'evaluation.json').read_text())['status']}")
     _assert_complete_entry(rd)
     _same(ref, res.metrics)
 
@@ -125,7 +125,7 @@ def _full_disk(monkeypatch, names: tuple[str, ...], after: int = 0) -> None:
     monkeypatch.setattr(os, "fsync", fake)
 
 
-@pytest.mark.parametrize("names,after", [(("last.pt", "best.pt"), 1), (("result.json",), 1)],
+@pytest.mark.parametrize("names,after", [(("last.pt", "best.pt"), 1), (("evaluation.json",), 0)],
                          ids=["checkpoint", "result"])
 def test_a_full_disk_is_one_line_and_no_entry_claims_completion(tmp_path, monkeypatch, reference, names, after):
     cfg = _cfg()
@@ -159,7 +159,8 @@ def test_a_corrupt_last_pt_resumes_from_best_pt_with_a_warning(tmp_path, referen
     cfg = _cfg()
     rd = run_dir_for(cfg, tmp_path)
     run(cfg, root=tmp_path)
-    (rd / "result.json").unlink()
+    for f in ("evaluation.json", "training.json"):  # neither the run nor its stage complete
+        (rd / f).unlink()
     size = (rd / "last.pt").stat().st_size
     with open(rd / "last.pt", "r+b") as fh:
         fh.truncate(size // 2)
@@ -176,7 +177,8 @@ def test_a_corrupt_best_pt_restarts_the_stage_with_a_warning(tmp_path, reference
     cfg = _cfg()
     rd = run_dir_for(cfg, tmp_path)
     run(cfg, root=tmp_path)
-    (rd / "result.json").unlink()
+    for f in ("evaluation.json", "training.json"):  # neither the run nor its stage complete
+        (rd / f).unlink()
     (rd / "best.pt").write_bytes(b"PK\x03\x04 not a zip any more")
     (rd / "last.pt").write_bytes(b"\x00" * 64)
     with pytest.warns(UserWarning, match="best.pt: truncated or corrupt, moved to best.pt.corrupt; the stage restarts"):

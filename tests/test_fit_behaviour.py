@@ -1,6 +1,6 @@
 """What ``fit`` promises beyond "it trains": model selection by the monitor (scripted validation
 metrics), resume after a kill in stage 2, gradient accumulation = one large batch (including an
-incomplete last window), gradient clipping, callbacks, an unreadable ``result.json``."""
+incomplete last window), gradient clipping, callbacks, an unreadable training record."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,8 @@ import torch
 from test_train import Kill, TinyData, _model, _recipe, _strip
 
 import afg.train.loop
-from afg.train import fit, load_checkpoint
+from afg.runs import load_checkpoint
+from afg.train import fit
 
 
 # ------------------------------------------------------------------------------ model selection
@@ -47,7 +48,7 @@ def test_best_epoch_is_the_best_monitor_value(tmp_path, monkeypatch, in_memory):
     if not in_memory:
         assert _same(load_checkpoint(tmp_path / "best.pt")["model"], script.states[1])
         assert _same(load_checkpoint(tmp_path / "last.pt")["model"], script.states[3])
-        done = json.loads((tmp_path / "result.json").read_text())
+        done = json.loads((tmp_path / "training.json").read_text())
         assert done["best_epoch"] == 2 and done["metrics"]["marker"] == 2
 
 
@@ -98,7 +99,7 @@ def test_resume_after_a_kill_in_stage_two(tmp_path, kill_at, every):
     with pytest.raises(Kill):
         fit(_model(kill_at=kill_at), train, val, rec, run_dir=tmp_path / "run")
     s1 = tmp_path / "run" / "stage1-pre"
-    assert (s1 / "result.json").exists() and not (tmp_path / "run" / "stage2-fine" / "result.json").exists()
+    assert (s1 / "training.json").exists() and not (tmp_path / "run" / "stage2-fine" / "training.json").exists()
     ck = load_checkpoint(tmp_path / "run" / "stage2-fine" / "last.pt")
     assert (ck["epoch"], ck["batch_in_epoch"]) == ((0, 2) if every else (1, 0))
     stamp = (s1 / "best.pt").stat().st_mtime_ns
@@ -205,14 +206,14 @@ def test_callbacks_receive_every_epoch_row_in_order(tmp_path):
     assert all("f1_mean" in r and "train_loss" in r for r, _ in rows)
 
 
-def test_unreadable_result_json_resumes_instead_of_crashing(tmp_path):
+def test_unreadable_training_record_resumes_instead_of_crashing(tmp_path):
     train, val = TinyData(24, 0), TinyData(8, 1)
     ref = fit(_model(), train, val, _recipe(), run_dir=tmp_path)
-    (tmp_path / "result.json").write_text('{"status": "compl')  # cut by a kill / a full disk
+    (tmp_path / "training.json").write_text('{"status": "compl')  # cut by a kill / a full disk
     with pytest.warns(UserWarning, match="unreadable"):
         again = fit(_model(3), train, val, _recipe(), run_dir=tmp_path)
     assert _strip(again.history) == _strip(ref.history)  # from last.pt: nothing retrained
-    assert json.loads((tmp_path / "result.json").read_text())["status"] == "complete"
+    assert json.loads((tmp_path / "training.json").read_text())["status"] == "complete"
 
 
 @pytest.mark.slow
@@ -248,7 +249,7 @@ def test_paper_two_stage_recipe_resumes_in_stage_two(paper, tmp_path):
     with pytest.raises(Kill):
         fit(fresh(), train, val, cfg.recipe, run_dir=tmp_path / "run", callbacks=[kill_in_stage_two])
     s1, s2 = sorted(p for p in (tmp_path / "run").iterdir() if p.is_dir() and p.name.startswith("stage"))
-    assert (s1 / "result.json").exists() and not (s2 / "result.json").exists()
+    assert (s1 / "training.json").exists() and not (s2 / "training.json").exists()
     assert load_checkpoint(s2 / "last.pt")["epoch"] == 1
     stamp = (s1 / "last.pt").stat().st_mtime_ns
     epochs_run = []

@@ -27,7 +27,7 @@ def test_parallel_stage_ablation_fills_the_cache_like_a_sequential_one(tmp_path)
     # fetched here from the cache
     assert [name for name, *_ in par.results] == ROWS
     assert all(res.cached for *_, res in par.results)
-    assert all((res.run_dir / "result.json").exists() for *_, res in par.results)
+    assert all((res.run_dir / "evaluation.json").exists() for *_, res in par.results)
     seq = _ablation(tmp_path / "seq")
     seq.run()
     assert not any(res.cached for *_, res in seq.results)

@@ -244,7 +244,7 @@ def test_a_run_scores_the_validation_faces_and_records_the_protocol(prepared_aff
     _, held_out = quiet(build_data, cfg.data)
     assert sorted(Path(p).name for p in held_out.table["image"]) == ["val0.png", "val1.png", "val2.png"]
     res = quiet(run, cfg, root=tmp_path)
-    record = json.loads((res.run_dir / "result.json").read_text())
+    record = json.loads((res.run_dir / "evaluation.json").read_text())
     assert record["protocol"]["kind"] == "official" and record["protocol"]["official"] is True
     assert record["sizes"]["held_out"] == 3 and res.protocol == record["protocol"]
     assert np.isfinite(res.metrics["accuracy"])

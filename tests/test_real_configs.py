@@ -224,12 +224,12 @@ def run_case(case: Case, miniature, tmp_path, capsys) -> dict:
     capsys.readouterr()
     assert main(["train", str(REPO / "configs" / f"{case.config}.yaml"), "--runs", str(runs), "--no-progress",
                  "--device", "cpu", "--set", *sets]) == 0
-    (run_dir,) = [d for d in runs.iterdir() if (d / "result.json").is_file()]
+    (run_dir,) = [d for d in runs.iterdir() if (d / "evaluation.json").is_file()]
     # a complete run folder
-    for name in ("config.yaml", "recipe.yaml", "result.json", "metrics.json", "metrics.csv"):
+    for name in ("config.yaml", "recipe.yaml", "evaluation.json", "metrics.json", "metrics.csv"):
         assert (run_dir / name).is_file(), name
     ckpt = resolve_checkpoint(run_dir)
-    result = json.loads((run_dir / "result.json").read_text())
+    result = json.loads((run_dir / "evaluation.json").read_text())
     assert result["status"] == "complete"
 
     # the protocol: the faces the run's own config builds are exactly the release's

@@ -8,6 +8,7 @@ from test_experiments import _cfg
 
 from afg.experiments import ExperimentConfig, config_hash, run, run_dir_for, runner
 from afg.experiments.runner import ResolvedRun, final_model_config, is_complete, resolve_runs
+from afg.runs import RunFolder
 
 
 def _two_stage(tmp_path: Path) -> ExperimentConfig:
@@ -29,7 +30,7 @@ def test_resolved_fields_are_those_of_the_single_step_functions(tmp_path):
     assert r.final_model == {**base, "width": 8, "name": "other"} == final_model_config(cfg)
     assert r.model_config("s1") == {**base, "width": 8} == final_model_config(cfg, "s1")
     assert r.model_config("nope") == r.final_model
-    assert r.selection == "last" and r.result_file == r.run_dir / "result.json"
+    assert r.selection == "last" and r.folder == RunFolder(r.run_dir)
     assert final_model_config(r, "s1") == r.model_config("s1")
     assert not r.is_complete() and not is_complete(r)
 

@@ -22,7 +22,8 @@ from afg.compat.opengraphau import model_from_official_checkpoint as ogau_from_o
 from afg.export import FORMAT, export_safetensors
 from afg.models import create_model
 from afg.predict import CheckpointError, Predictor, load_model_checkpoint
-from afg.train.checkpoint import load_checkpoint, save_checkpoint
+from afg.runs import load_checkpoint
+from afg.train.checkpoint import save_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
 DISFA = ["AU01", "AU02", "AU04", "AU06", "AU09", "AU12", "AU25", "AU26"]

@@ -24,7 +24,7 @@ from afg.experiments import (
     selection_split,
 )
 from afg.models.registry import _REGISTRY, register_model
-from afg.train.checkpoint import load_checkpoint
+from afg.runs import load_checkpoint
 
 
 def _tiny_factory(num_classes, backbone=None, pretrained=False, weights=None, img_size=16, **options):
@@ -171,7 +171,7 @@ def test_val_selection_never_reads_held_out_labels(tmp_path, monkeypatch):
     # (flipped 0/1 labels flip every per-AU accuracy at the 0.5 threshold)
     assert results["garbage"].metrics["acc_mean"] == pytest.approx(1.0 - clean.metrics["acc_mean"])
     assert np.isnan(results["nan"].metrics["acc_mean"]) and not np.isnan(clean.metrics["acc_mean"])
-    saved = json.loads((clean.run_dir / "result.json").read_text())
+    saved = json.loads((clean.run_dir / "evaluation.json").read_text())
     assert saved["selection"] == "val" and saved["metrics"]["f1_mean"] == clean.metrics["f1_mean"]
     assert saved["sizes"] == {"train": 30, "selection": 6, "held_out": 12}
 
@@ -195,13 +195,10 @@ def test_cache_separates_selection_modes(tmp_path):
     assert "f1_mean" not in last.history[-1]
     b, ll = (load_checkpoint(last.run_dir / f)["model"] for f in ("best.pt", "last.pt"))
     assert all(torch.equal(b[k], ll[k]) for k in b)
-    assert json.loads((last.run_dir / "result.json").read_text())["best_epoch"] == 3
-    # a run stopped after training, before the held-out evaluation (result.json as fit wrote it)
+    assert json.loads((last.run_dir / "evaluation.json").read_text())["best_epoch"] == 3
+    # a run stopped after training, before the held-out evaluation (only fit's training record)
     # is finished without training again
-    f = res["val"].run_dir / "result.json"
-    done = json.loads(f.read_text())
-    f.write_text(json.dumps({"status": "complete", "metrics": done["selection_metrics"],
-                             **{k: done[k] for k in ("last_metrics", "best_epoch", "history")}}))
+    (res["val"].run_dir / "evaluation.json").unlink()
     assert not runner.is_complete(res["val"].run_dir)
     redo = run(_cfg("val"), root=tmp_path)
     assert not redo.cached and runner.is_complete(redo.run_dir)

@@ -12,6 +12,7 @@ from torch import nn
 
 from afg.config import ConfigError
 from afg.models.base import AffectModel
+from afg.runs import load_checkpoint
 from afg.train import (
     NonFiniteLossError,
     Recipe,
@@ -19,7 +20,6 @@ from afg.train import (
     cross_validate,
     evaluate,
     fit,
-    load_checkpoint,
     schedule_factor,
     summarize,
 )
@@ -129,7 +129,7 @@ def test_fit_learns_and_writes_run_dir(tmp_path):
     res = fit(_model(), train, val, _recipe(epochs=4), run_dir=tmp_path)
     assert res.history[-1]["train_loss"] < 0.8 * res.history[0]["train_loss"]
     assert res.metrics["f1_mean"] > 0.5 and "f1/AU04" in res.metrics and "auc_mean" in res.metrics
-    for f in ("last.pt", "best.pt", "metrics.csv", "metrics.json", "result.json", "recipe.yaml"):
+    for f in ("last.pt", "best.pt", "metrics.csv", "metrics.json", "training.json", "recipe.yaml"):
         assert (tmp_path / f).exists(), f
     csv_lines = (tmp_path / "metrics.csv").read_text().splitlines()
     assert len(csv_lines) == 5 and "f1_mean" in csv_lines[0] and "train_bce" in csv_lines[0]
@@ -196,7 +196,7 @@ def test_two_stage_recipe_loads_stage1_and_freezes(tmp_path):
     assert not torch.equal(s1["head.weight"], s2["model"]["head.weight"])
     assert s2["recipe"]["optimizer"]["lr"] == 0.01 and s2["recipe"]["losses"] == {"scale": 2.0}
     assert [h["stage"] for h in res.history] == ["pre", "pre", "fine"]
-    assert (tmp_path / "result.json").exists() and len(res.stages) == 2
+    assert (tmp_path / "training.json").exists() and len(res.stages) == 2
 
 
 def test_forward_keys_and_evaluate_and_cv(tmp_path):

@@ -11,7 +11,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from test_train import TinyData, _model, _recipe, _strip
 
-from afg.train import evaluate, fit, load_checkpoint
+from afg.runs import load_checkpoint
+from afg.train import evaluate, fit
 
 RECIPE = {"epochs": 2, "batch_size": 8, "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.9},
               "schedule": {"name": "constant"}, "device": "cpu"}  # gloo on the CPU (forks)
@@ -113,7 +114,7 @@ def test_ddp_resume_after_a_kill_equals_the_uninterrupted_run(tmp_path):
     with pytest.raises(mp.ProcessRaisedException, match="Kill"):
         _spawn(tmp_path / "run", recipe=recipe, kill_at=7)  # 4 steps per epoch: epoch 2, step 3
     assert (tmp_path / "run" / "run" / "last.pt").exists()
-    assert not (tmp_path / "run" / "run" / "result.json").exists()
+    assert not (tmp_path / "run" / "run" / "training.json").exists()
     got = _spawn(tmp_path / "run", recipe=recipe)
     for a, b in zip(got["history"], ref["history"], strict=True):
         assert a.keys() == b.keys()

@@ -8,7 +8,8 @@ from torch import nn
 
 from afg.config import ConfigError
 from afg.experiments import config_hash
-from afg.train import Recipe, fit, load_checkpoint
+from afg.runs import load_checkpoint
+from afg.train import Recipe, fit
 from afg.train.ema import build_ema, ema_decay_at
 from afg.train.loop import _training_statistics
 
@@ -106,7 +107,7 @@ def test_without_a_run_dir_the_selected_weights_are_the_average():
 
 
 def test_an_experiment_run_scores_the_average_and_its_table_says_so(tmp_path):
-    """Through afg.experiments.run: the held-out evaluation (result.json) scores the averaged
+    """Through afg.experiments.run: the held-out evaluation (evaluation.json) scores the averaged
     weights best.pt holds, and the ablation note names the moving average."""
     from afg.experiments import Ablation, run
     from afg.experiments.results import predictions

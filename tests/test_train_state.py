@@ -11,12 +11,12 @@ import pytest
 import torch
 from test_train import TinyData, _model, _recipe
 
+from afg.runs import load_checkpoint
 from afg.train import (
     DistContext,
     TrainState,
     build_loader,
     fit,
-    load_checkpoint,
     save_checkpoint,
     train_one_epoch,
 )
@@ -166,7 +166,7 @@ def test_tensorboard_scalars_or_one_warning(tmp_path):
     if importlib.util.find_spec("tensorboard") is None:
         with pytest.warns(UserWarning, match="tensorboard is not installed"):
             fit(_model(), TinyData(8, 0), TinyData(4, 1), recipe, run_dir=tmp_path)
-        assert not (tmp_path / "tb").exists() and (tmp_path / "result.json").exists()
+        assert not (tmp_path / "tb").exists() and (tmp_path / "training.json").exists()
     else:
         fit(_model(), TinyData(8, 0), TinyData(4, 1), recipe, run_dir=tmp_path)
         assert list((tmp_path / "tb").glob("events.out.tfevents.*"))

@@ -9,7 +9,7 @@ import pandas as pd
 from ..config import ConfigError
 from ..data.datasets import MissingImagesError, ReleaseFormatError
 from ..experiments import to_latex, to_markdown
-from ..train.checkpoint import CheckpointError
+from ..runs import CheckpointError
 from ..utils import WriteError, resolve_device
 from .errors import UsageError, one_line
 

@@ -4,14 +4,14 @@ after checking that the checkpoint predicts that data's labels
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .. import train as afg_train
 from ..experiments import build_data
 from ..experiments.checks import check_checkpoint_fits, check_checkpoint_model, check_data
 from ..experiments.datasets import data_protocol
 from ..experiments.spec import load_data_config
-from ..predict import CheckpointError, load_model_checkpoint, resolve_checkpoint
+from ..inference import load_model_checkpoint, resolve_checkpoint
+from ..runs import CheckpointError, RunFolder
 from ..utils import atomic_save_json, resolve_device
 from .common import check_device, metric_summary
 from .errors import UsageError, existing_file
@@ -26,7 +26,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         ckpt = resolve_checkpoint(args.checkpoint)
     except CheckpointError as exc:
         raise UsageError(str(exc)) from None
-    data_path = args.data or run_config(ckpt)
+    folder = RunFolder.of_checkpoint(ckpt)  # the run folder holding its config.yaml, if any
+    data_path = args.data or (folder.config_file if folder is not None else None)
     if data_path is None:
         raise UsageError(f"--data is required: no config.yaml next to {ckpt}")
     existing_file(str(data_path), "data config")
@@ -59,10 +60,3 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"written: {args.json}")
     return 0
 
-
-def run_config(checkpoint: Path) -> Path | None:
-    """The ``config.yaml`` of the run folder a checkpoint lies in (up to two folders up)."""
-    for d in [checkpoint.parent, *checkpoint.parents][:3]:
-        if (d / "config.yaml").is_file():
-            return d / "config.yaml"
-    return None

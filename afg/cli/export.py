@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..export import export_safetensors
 from ..predict import CheckpointError, resolve_checkpoint
-from ..train.checkpoint import read_safetensors_header
+from ..runs import read_safetensors_header
 from .errors import UsageError
 
 __all__ = ["cmd_export"]

@@ -284,7 +284,7 @@ DOCS = {
     "export": "Write the model weights of a checkpoint as a .safetensors file (no pickle; the format\n"
               "model hubs use), with the model config and label names in its metadata, so that\n"
               "`afg predict OUT.safetensors ...`, `afg eval`, Predictor, model.weights and a stage's\n"
-              "init_from read it back. Optimizer state is not exported (resume from last.pt).",
+              "init_from read it back. Optimizer state is not exported (training resumes from the run folder).",
     "demo": "The main job: a synthetic DISFA-profile dataset; the backbone baseline and ME-GraphAU\n"
             "(stage 1 + stage 2) on resnet_tiny at 112 px on one subject-independent fold (cached runs);\n"
             "per-AU F1 vs the paper's DISFA row; figures/demo_f1.pdf|png and demo_knn_graph.pdf|png;\n"

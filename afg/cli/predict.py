@@ -11,6 +11,7 @@ from typing import TextIO
 import pandas as pd
 
 from ..predict import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, CheckpointError, Predictor
+from ..runs import RunFolder
 from ..viz.au import save_prediction_figures
 from .common import check_device
 from .errors import UsageError
@@ -80,10 +81,9 @@ def _check_inputs(args: argparse.Namespace) -> None:
 
 
 def _looks_like_checkpoint(path: str) -> bool:
-    """A file of model weights (by extension) or a run folder (holding best.pt / last.pt)."""
+    """A file of model weights (by extension) or a run folder (holding final weights)."""
     p = Path(path)
-    return p.suffix.lower() in CHECKPOINT_EXTENSIONS or (p.is_dir() and any(
-        (d / n).is_file() for d in (p, *p.glob("stage*-*")) for n in ("best.pt", "last.pt")))
+    return p.suffix.lower() in CHECKPOINT_EXTENSIONS or (p.is_dir() and RunFolder(p).find_weights() is not None)
 
 
 def _summary(pred: Predictor, df: pd.DataFrame, args: argparse.Namespace, out: TextIO) -> None:

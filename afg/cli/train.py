@@ -19,6 +19,7 @@ from ..experiments.datasets import protocol_fold_count
 from ..experiments.executors import ExecutorSpec, resolve_executor
 from ..predict import CheckpointError, resolve_checkpoint
 from ..reference import compare
+from ..runs import RunFolder
 from .common import check_device, metric_summary, print_table
 from .configs import load_ablation, load_config
 from .errors import UsageError, one_line
@@ -84,7 +85,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         for name, fold, seed, c in runs:
             rd = run_dir_for(c, args.runs)
             print(f"  {name} | fold {fold}{'' if seed is None else f' | seed {seed}'} | "
-                  f"{'cached' if (rd / 'result.json').is_file() else 'to run'} | {rd}")
+                  f"{'cached' if RunFolder(rd).has_record() else 'to run'} | {rd}")
         return 0
     executor = executor_from_args(args, spec.executor)
     abl.run(executor=executor, progress=not args.no_progress)

@@ -16,6 +16,7 @@ from typing import Any
 
 from torch import nn
 
+from ..runs import load_checkpoint
 from .registry import OFFICIAL_HEADS, register_official_head
 
 __all__ = ["head_from_official", "model_from_official_checkpoint", "register_official_head"]
@@ -48,8 +49,6 @@ def model_from_official_checkpoint(path_or_state_dict: str | Path | dict, **opti
 
     sd = path_or_state_dict
     if isinstance(sd, (str, Path)):
-        from ..train.checkpoint import load_checkpoint
-
         sd = load_checkpoint(sd)  # weights_only=True; one-line CheckpointError
     if not isinstance(sd, dict):
         raise TypeError(f"expected a state dict, got {type(sd).__name__}")

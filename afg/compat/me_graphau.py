@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..runs import load_checkpoint
 from .registry import register_official_head
 
 __all__ = [
@@ -226,8 +227,6 @@ def model_from_official_checkpoint(path_or_state_dict: str | Path | dict, num_cl
 
     sd = path_or_state_dict
     if isinstance(sd, (str, Path)):
-        from ..train.checkpoint import load_checkpoint
-
         sd = load_checkpoint(sd)  # weights_only=True: the released checkpoints are plain tensors
     sd = _unwrap(sd)
     num_classes = num_classes or int(sd["head.sc"].shape[0])

@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from ..data.au_names import au_column, au_name
+from ..runs import load_checkpoint
 from . import me_graphau as _mg
 from .me_graphau import (
     _infer_backbone,
@@ -219,8 +220,6 @@ def model_from_official_checkpoint(path_or_state_dict: str | Path | dict, backbo
 
     sd = path_or_state_dict
     if isinstance(sd, (str, Path)):
-        from ..train.checkpoint import load_checkpoint
-
         sd = load_checkpoint(sd)  # weights_only=True; one-line CheckpointError
     sd = _unwrap(sd)
     if not is_opengraphau_state_dict(sd):

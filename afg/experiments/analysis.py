@@ -324,7 +324,7 @@ def _add_power_columns(out: pd.DataFrame, sd: pd.Series, power: float, alpha: fl
 def recorded_seconds(results: Any) -> dict[str, float]:
     """Mean training seconds per variant of an ablation's runs as recorded in the run cache: the
     wall time of a run trained in this call, else the sum of its epochs' ``time_s`` (training and
-    evaluation of every stage, from ``result.json``). ``results``: an :class:`Ablation` (after
+    evaluation of every stage, from the evaluation record). ``results``: an :class:`Ablation` (after
     ``run``) or its ``results`` list of ``(variant, fold, seed, RunResult)``."""
     rows = getattr(results, "results", results)
     per: dict[str, list[float]] = {}

@@ -25,7 +25,7 @@ from ..data.wrappers import base_dataset
 from ..models import list_models
 from ..models.registry import model_factory
 from ..pretrain import PRETRAIN_PRESETS, preset_spec
-from ..train.checkpoint import CheckpointError, load_checkpoint
+from ..runs import CheckpointError, load_checkpoint
 from .config import DATASETS, DataSpec, ExperimentConfig
 
 __all__ = ["check_checkpoint_fits", "check_checkpoint_model", "check_data", "check_experiment", "check_model",

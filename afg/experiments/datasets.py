@@ -263,7 +263,7 @@ def protocol_fold_count(spec: DataSpec) -> int:
 
 
 def data_protocol(data: Dataset | None, spec: DataSpec) -> dict[str, Any]:
-    """What a run's held-out faces are (``result.json``'s ``protocol``): the release protocol a
+    """What a run's held-out faces are (the evaluation record's ``protocol``): the release protocol a
     builder attached to ``data``, else the synthetic folds / held-out identities of ``spec`` (a
     release run from before protocols were recorded: ``kind`` ``"unrecorded"``)."""
     found = getattr(data, "protocol", None)

@@ -16,7 +16,7 @@ Every job calls :func:`afg.experiments.run` on its config, so it writes into the
 (``<root>/<model>-<hash>``) as a local run would, and the caller reads every result back from the
 cache. A job that is pre-empted or reaches its time limit gets submitit's signal, asks to be
 requeued (:meth:`TrainJob.checkpoint`, at most ``max_requeue`` times) and continues from the
-run's ``last.pt`` (set ``recipe.checkpoint_every_steps`` so that little is lost); a job that was
+run's resumable checkpoint (set ``recipe.checkpoint_every_steps`` so that little is lost); a job that was
 killed outright is resubmitted by the next call for the same runs and resumes the same way.
 
 Submitting does not have to wait: with ``wait=False`` the call submits the missing runs, records
@@ -27,7 +27,7 @@ starts from another pending run's checkpoint (``StageAblation``) is submitted on
 finished (a later call, or the same call when it waits).
 
 Each job appends one line per start to ``<run dir>/jobs.jsonl`` (job id, host, process id, the
-step its ``last.pt`` had reached), which shows where a resubmitted job resumed.
+step its resumable checkpoint had reached), which shows where a resubmitted job resumed.
 """
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, ConfigError
+from ..runs import RunFolder, load_checkpoint
 from ..utils import atomic_save_json
 from .config import ExperimentConfig
 
@@ -70,7 +71,7 @@ class ExecutorSpec(Config):
         cpus_per_job: CPU cores of each job (``--cpus-per-task``; also the job's torch threads).
         mem_gb: memory of each job (``--mem``).
         time_min: time limit of each job in minutes (``--time``); a run that needs longer is
-            requeued and resumes from ``last.pt``.
+            requeued and resumes from its checkpoints.
         array_parallelism: at most this many jobs of the array run at once (``--array=…%N``).
         sbatch: further sbatch options, ``{"account": "proj", "qos": "normal",
             "constraint": "h100"}`` (submitit's ``slurm_additional_parameters``).
@@ -78,7 +79,7 @@ class ExecutorSpec(Config):
         folder: job logs and submission files (default ``<runs root>/.submitit``).
         max_requeue: how often a job may be requeued after a time-out.
         signal_s: seconds before the time limit that SLURM signals a job (``USR2``; it then
-            requeues itself and stops; the requeued job resumes from ``last.pt``).
+            requeues itself and stops; the requeued job resumes from its checkpoints).
         wait: block until every submitted run has finished (``False``: submit and return).
         poll_s: seconds between two looks at the jobs while waiting.
     """
@@ -128,7 +129,7 @@ class TrainJob:
     """The callable a submitit job runs: :func:`afg.experiments.run` on one config.
 
     submitit calls :meth:`checkpoint` when SLURM pre-empts the job or its time limit is near; the
-    returned submission (the same run) is requeued and resumes from ``last.pt``.
+    returned submission (the same run) is requeued and resumes from its checkpoints.
     """
 
     def __init__(self, config: dict[str, Any], root: str, threads: int | None = None):
@@ -148,19 +149,17 @@ class TrainJob:
 
     def checkpoint(self, *args: Any, **kwargs: Any):
         """The resubmission after a pre-emption or time-out: the same run, which resumes from its
-        ``last.pt``."""
+        checkpoints."""
         from submitit.helpers import DelayedSubmission
 
         return DelayedSubmission(TrainJob(self.config, self.root, threads=self.threads))
 
 
 def _resume_point(rd: Path) -> dict[str, Any] | None:
-    """Stage and step of the newest ``last.pt`` of an unfinished run (``None``: none yet)."""
-    cks = [p for p in [rd / "last.pt", *rd.glob("stage*-*/last.pt")] if p.is_file()]
+    """Stage and step of the newest resumable checkpoint of an unfinished run (``None``: none yet)."""
+    cks = RunFolder(rd).resumable()
     if not cks:
         return None
-    from ..train.checkpoint import load_checkpoint
-
     newest = max(cks, key=lambda p: p.stat().st_mtime)
     ck = load_checkpoint(newest)
     return {"checkpoint": newest.relative_to(rd).as_posix(), "epoch": int(ck.get("epoch", 0)),
@@ -364,7 +363,7 @@ def _failure_message(rd: Path, label: str) -> str:
             detail = f": SLURM state {slurm_state(str(job.job_id))}" + _log_error(Path(job.paths.stderr))
         log = f" (log: {job.paths.stderr})"
     return (f"run {label!r} ({rd.name}): its job{jid} ended without completing the run{detail}{log}; "
-            "run the same call again to resubmit it (it resumes from last.pt)")
+            "run the same call again to resubmit it (it resumes from its checkpoints)")
 
 
 def _log_error(log: Path) -> str:

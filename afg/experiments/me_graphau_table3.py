@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..runs import RunFolder
 from .ablation import Ablation
 from .config import ExperimentConfig, load_experiment
 from .notebook_setup import CONFIGS_DIR
@@ -119,9 +120,8 @@ def _final_checkpoint(cfg: ExperimentConfig, rd: Path) -> Path:
     """Where the run of ``cfg`` in ``rd`` keeps the best weights of its last stage (predicted
     before it exists: single-stage runs keep them in the run directory itself)."""
     stages = cfg.recipe.stages
-    if len(stages) > 1:
-        rd = rd / f"stage{len(stages)}-{stages[-1].name or 'main'}"
-    return rd / "best.pt"
+    return RunFolder.best(RunFolder(rd).stage_dir(len(stages) - 1, stages[-1].name if stages else None,
+                                                  len(stages) > 1))
 
 
 def table3_report(folds: Sequence[int] = (1, 2), seeds: Sequence[int] = (0, 1), quick: bool = False,

@@ -4,7 +4,6 @@ dataset attributes under wrappers, and a few faces ready to display."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +11,7 @@ import torch
 from torch.utils.data import Subset
 
 from ..data.transforms import denormalize
+from ..runs import RunFolder, load_checkpoint
 from .config import ExperimentConfig, build_data, load_experiment
 from .runner import RunResult, held_out_settings, run
 
@@ -50,18 +50,17 @@ def model_for(result: RunResult | ExperimentConfig | dict, root: str | os.PathLi
 
 def load_stage_model(result: Any, stage: str):
     """The model of a finished multi-stage run restored from one stage's checkpoint
-    (``<run>/stage*-<stage>/last.pt``), e.g. AU-GCN after its auto-encoder pre-training."""
-    from ..train.checkpoint import load_checkpoint
+    (its resumable checkpoint, :meth:`afg.runs.RunFolder.stage`), e.g. AU-GCN after its
+    auto-encoder pre-training."""
     from .config import build_model
     from .runner import final_model_config
 
-    dirs = sorted(p for p in Path(result.run_dir).glob(f"stage*-{stage}") if p.is_dir())
-    if not dirs:
+    d = RunFolder(result.run_dir).stage(stage)
+    if d is None:
         raise FileNotFoundError(f"no stage {stage!r} in {result.run_dir}")
     train, _ = build_data(result.config.data)
     model = build_model(final_model_config(result.config, stage), train)
-    ck = dirs[-1] / "last.pt"
-    model.load_state_dict(load_checkpoint(ck)["model"], strict=False)
+    model.load_state_dict(load_checkpoint(RunFolder.last(d))["model"], strict=False)
     return model.eval()
 
 

@@ -1,38 +1,38 @@
 """``run(config)``: train (or fetch from the cache) one experiment.
 
 The run directory is ``<root>/<model name>-<hash>`` where the hash is SHA-256 of the fully
-resolved config (model, data incl. fold, recipe incl. seed) plus the afg version. A directory
-whose ``result.json`` says ``complete`` is returned without training; an incomplete one resumes
-from its ``last.pt``; changing any field gives a new directory. Only fields that cannot change
+resolved config (model, data incl. fold, recipe incl. seed) plus the afg version; its files are
+laid out and read by :class:`afg.runs.RunFolder`. A directory whose evaluation record says
+``complete`` is returned without training; an incomplete one resumes from its checkpoints; changing any field gives a new directory. Only fields that cannot change
 the result are left out of the hash (:data:`HASH_EXCLUDE`: ``name``, ``description`` and the
 recipe's ``progress``, ``num_workers``, ``pin_memory``, ``persistent_workers``,
 ``prefetch_factor``, ``tensorboard``). A recipe with mixed precision (``recipe.amp`` other than
 ``none``) also hashes what its forward passes run in on this machine (:func:`run_precision`:
 ``auto`` and ``bf16`` fall back to float32 on a CPU without native bfloat16), so a float32 run is
-never reused as a bf16 one, nor the reverse; ``result.json`` records it under ``precision``.
+never reused as a bf16 one, nor the reverse; the evaluation record names it under ``precision``.
 
 Model selection follows ``recipe.selection`` (part of the hash):
 
 * ``val`` (default): :func:`~afg.experiments.datasets.selection_split` carves a subject-disjoint
   selection split out of the fold's *training* subjects; :func:`afg.train.fit` trains on the rest
-  and keeps ``best.pt`` by the selection split (every stage of a multi-stage recipe); then the
+  and keeps the selected checkpoint by the selection split (every stage of a multi-stage recipe); then the
   held-out fold is evaluated once with those weights. Its labels are read by that evaluation only.
 * ``last``: trains on the whole training part, no validation during training; the held-out fold is
   evaluated once with the final weights.
 * ``test``: the papers' protocol: ``fit`` validates on the held-out fold every epoch and keeps the
   best epoch there (optimistic: the test labels pick the epoch). Tables built from such runs say so.
 
-``result.json`` holds ``metrics`` (the held-out fold), ``selection`` (the mode),
+The evaluation record holds ``metrics`` (the held-out fold), ``selection`` (the mode),
 ``selection_metrics`` (the selection split at the chosen epoch; for ``test`` the held-out fold
 itself, for ``last`` the last epoch's training losses) and ``best_epoch``. A run counts as complete
-once the runner wrote that file (:func:`is_complete`); a run whose training finished but whose
+once the runner wrote it (:func:`is_complete`); a run whose training finished but whose
 held-out evaluation did not is finished on the next call without training again.
 
 Several processes asking for one config at once train it once: the first takes the run folder's
 lock (:mod:`afg.runlock`, ``<root>/.<model>-<hash>.lock``), the others print one line naming the
 folder and the holder, wait, and return the finished run as a cache hit; a lock left by a killed
-process is taken over, and what it left (a temporary file, a damaged ``last.pt``) is repaired
-first (:func:`afg.train.checkpoint.recover_run_dir`).
+process is taken over, and what it left (a temporary file, a damaged checkpoint) is repaired
+first (:func:`afg.runs.recover_run_dir`).
 
 ``root`` defaults to ``$AFG_RUNS_DIR`` or ``./runs``.
 """
@@ -49,8 +49,8 @@ from typing import Any
 
 from .. import __version__
 from ..runlock import exclusive
-from ..train.checkpoint import recover_run_dir
-from ..utils import atomic_write_text, seed_everything
+from ..runs import RunFolder, load_checkpoint, recover_run_dir
+from ..utils import seed_everything
 from .config import ExperimentConfig, build_data, build_model, load_experiment, selection_split
 from .datasets import data_protocol
 
@@ -181,8 +181,9 @@ class ResolvedRun:
                    dict(stages[-1][1] if stages else cfg.model), cfg.recipe.selection)
 
     @property
-    def result_file(self) -> Path:
-        return self.run_dir / "result.json"
+    def folder(self) -> RunFolder:
+        """The run folder's files (:class:`afg.runs.RunFolder`)."""
+        return RunFolder(self.run_dir)
 
     def model_config(self, stage: str | None = None) -> dict[str, Any]:
         """The model config after stage ``stage`` (the first stage of that name; the last stage
@@ -194,8 +195,8 @@ class ResolvedRun:
         return is_complete(self.run_dir)
 
     def final_checkpoint(self) -> Path:
-        """The best (else last) weights of the run's last stage, as written by :func:`afg.train.fit`."""
-        return _final_checkpoint(self.run_dir)
+        """The final weights of the run's last stage, as written by :func:`afg.train.fit`."""
+        return self.folder.final_weights
 
 
 def _stage_models(cfg: ExperimentConfig) -> tuple[tuple[str | None, dict[str, Any]], ...]:
@@ -289,19 +290,17 @@ def _train_locked(r: ResolvedRun, force: bool) -> RunResult:
     from ..train.loop import to_json
 
     if DistContext.from_env().is_main:
-        atomic_write_text(r.result_file, json.dumps(to_json(out), indent=1))
+        r.folder.write_evaluation_record(to_json(out))
     return RunResult(out["metrics"], r.run_dir, False, r.config, res.history, time.perf_counter() - t0,
                      res.model, r.selection, res.metrics, out["precision"], out["protocol"])
 
 
 def _cached_result(r: ResolvedRun, load_model: bool) -> RunResult:
-    """The :class:`RunResult` of a complete run read from its ``result.json``; with ``load_model``,
+    """The :class:`RunResult` of a complete run read from its evaluation record; with ``load_model``,
     the final stage's model rebuilt with its best weights on the recipe's device."""
-    done = json.loads(r.result_file.read_text())
+    done = r.folder.evaluation_record() or {}
     model = None
     if load_model:
-        from ..train.checkpoint import load_checkpoint
-
         train, _ = build_data(r.config.data)
         model = build_model(r.final_model, train)
         model.load_state_dict(load_checkpoint(r.final_checkpoint())["model"])
@@ -319,12 +318,12 @@ def _prepare_run_dir(r: ResolvedRun, force: bool) -> None:
 
         shutil.rmtree(r.run_dir)
     r.run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(r.run_dir / "config.yaml", r.config.to_yaml())
+    r.folder.write_config(r.config.to_yaml())
 
 
 def _train_and_evaluate(r: ResolvedRun) -> tuple[dict[str, Any], Any]:
-    """Train under ``recipe.selection`` (resuming from ``last.pt``), then evaluate the held-out fold
-    once; returns the ``result.json`` record and :func:`afg.train.fit`'s result."""
+    """Train under ``recipe.selection`` (resuming from its checkpoints), then evaluate the held-out
+    fold once; returns the evaluation record and :func:`afg.train.fit`'s result."""
     from ..train import fit
 
     cfg, mode = r.config, r.selection
@@ -334,7 +333,8 @@ def _train_and_evaluate(r: ResolvedRun) -> tuple[dict[str, Any], Any]:
         fit_train, select = selection_split(train, cfg.recipe.selection_fraction, seed=cfg.recipe.order_seed)
     else:
         fit_train, select = train, (held_out if mode == "test" else None)
-    res = fit(model, fit_train, select, cfg.recipe, run_dir=r.run_dir, resume=True)
+    res = fit(model, fit_train, select, cfg.recipe, run_dir=r.run_dir, resume=True,
+              input_spec={"resize": cfg.data.resize, "dataset": cfg.data.dataset})
     metrics = res.metrics
     if mode != "test" and held_out is not None:
         metrics = _evaluate_held_out(res.model, held_out, cfg)
@@ -402,20 +402,8 @@ def _model_device(device: str):
 
 
 def is_complete(run_dir: Path | ResolvedRun) -> bool:
-    """True when ``run_dir/result.json`` records a complete run, written by :func:`run` after the
-    held-out evaluation (it names the ``selection`` mode; the file :func:`afg.train.fit` writes when
-    training ends does not, so a run stopped between the two is finished, not reused)."""
-    f = Path(run_dir.run_dir if isinstance(run_dir, ResolvedRun) else run_dir) / "result.json"
-    if not f.exists():
-        return False
-    try:
-        done = json.loads(f.read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(done, dict) and done.get("status") == "complete" and "selection" in done
-
-
-def _final_checkpoint(rd: Path) -> Path:
-    stages = sorted(p for p in rd.glob("stage*-*") if p.is_dir())
-    d = stages[-1] if stages else rd
-    return d / "best.pt" if (d / "best.pt").exists() else d / "last.pt"
+    """True when the run folder holds a complete evaluation record, written by :func:`run` after the
+    held-out evaluation (:meth:`afg.runs.RunFolder.is_complete`; the training record
+    :func:`afg.train.fit` writes when training ends does not count, so a run stopped between the two
+    is finished, not reused)."""
+    return RunFolder(run_dir.run_dir if isinstance(run_dir, ResolvedRun) else run_dir).is_complete()

@@ -38,6 +38,7 @@ from ..nn import (
     PerNodeLinear,
     SimilarityHead,
 )
+from ..runs import load_checkpoint  # weights_only=True, one-line errors
 from .base import AffectModel
 from .registry import register_model
 
@@ -201,8 +202,6 @@ class MEGraphAU(AffectModel):
         stage-1 model, state dict or checkpoint file (keys under ``model``/``state_dict`` accepted).
         Returns the copied keys."""
         if isinstance(source, (str, Path)):
-            from ..train.checkpoint import load_checkpoint  # weights_only=True, one-line errors
-
             source = load_checkpoint(source)
         if isinstance(source, nn.Module):
             source = source.state_dict()

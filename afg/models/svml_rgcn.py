@@ -274,7 +274,7 @@ class SVMLRGCN(AffectModel):
         if backbone == "resnet50" and pretrained and weights is None:
             warnings.warn("SVML-RGCN: phi (the feature extractor and Eq. 5's class means) is an ImageNet "
                           "ResNet-50, not the paper's ResNet-50 trained on RAF-Basic (Sec. 4.2): train "
-                          "configs/resnet50_raf_basic.yaml and pass model.weights=<its best.pt>", stacklevel=2)
+                          "configs/resnet50_raf_basic.yaml and pass model.weights=<its final weights>", stacklevel=2)
         self.backbone = create_backbone(backbone, pretrained=pretrained, weights=weights, img_size=img_size)
         d = self.backbone.num_features  # D
         self.label_names = list(label_names or (DEFAULT_EMOTION_NAMES if num_classes == 6

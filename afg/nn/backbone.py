@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..runs import load_checkpoint
+
 __all__ = ["SMALL_BACKBONES", "SUPPORTED_BACKBONES", "Backbone", "build_backbone", "check_backbone_name",
            "load_backbone_weights"]
 
@@ -126,8 +128,6 @@ def load_backbone_weights(model: nn.Module, path: str | os.PathLike, name: str =
     own ``checkpoint_filter_fn`` converts torchvision DenseNet/Swin layouts). Returns the list of
     non-classifier keys that stayed missing; raises when nothing matched.
     """
-    from ..train.checkpoint import load_checkpoint
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"backbone weights file not found: {path}")

@@ -44,7 +44,6 @@ __all__ = [
     "fit",
     "fold_indices",
     "freeze_modules",
-    "load_checkpoint",
     "load_recipe",
     "model_inputs",
     "save_checkpoint",

@@ -22,9 +22,9 @@ never reached: the warm-up alone sets every ``β_t``, and any two decays above `
 give the same average (measured: 0.99 and 0.995 train identical runs on the synthetic default's
 360-step ME-GraphAU stage 1, ``benchmarks/synth_stability.py``).
 
-What it changes (:mod:`afg.train.loop`): validation, model selection (``best.pt``) and therefore
+What it changes (:mod:`afg.train.loop`): validation, model selection (the selected checkpoint) and therefore
 the held-out evaluation and every checkpoint a run is later loaded from score the *averaged*
-weights; ``last.pt`` keeps the live weights (under ``model``, so a run resumes exactly) and the
+weights; the resumable checkpoint keeps the live weights (under ``model``, so a run resumes exactly) and the
 average (under ``ema``, with ``ema_updates``). Training itself — losses, gradients, the optimiser
 — is untouched. The averaging is :class:`torch.optim.swa_utils.AveragedModel` with the update
 rule above as its ``multi_avg_fn``.

@@ -34,6 +34,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from ..runs import InputSpec, RunFolder
 from ..utils import atomic_save_json
 from .checkpoint import save_checkpoint
 from .distributed import DistContext
@@ -56,7 +57,7 @@ class NonFiniteLossError(RuntimeError):
         t = ", ".join(f"{k}={v:.4g}" for k, v in terms.items())
         super().__init__(
             f"non-finite loss at {where}epoch {epoch}, step {step} (global); terms: {t}. "
-            "Training stopped; last.pt/best.pt hold the last good state."
+            "Training stopped; the stage's checkpoints hold the last good state."
         )
 
 
@@ -157,6 +158,8 @@ class StageParts:
     stage_dir: Path | None
     train_model: nn.Module | None = None
     ema: AveragedModel | None = None
+    #: written into every checkpoint of the stage (``input_spec``), when known
+    input_spec: InputSpec | None = None
 
     def __post_init__(self) -> None:
         if self.train_model is None:
@@ -170,7 +173,7 @@ class StageParts:
 
     @property
     def selected_model(self) -> nn.Module:
-        """The weights model selection keeps (``best.pt``): :attr:`eval_model`, unwrapped."""
+        """The weights model selection keeps (the selected checkpoint): :attr:`eval_model`, unwrapped."""
         return self.ema.module if self.ema is not None else self.model
 
     @property
@@ -179,7 +182,7 @@ class StageParts:
 
     @property
     def last_path(self) -> Path | None:
-        return self.stage_dir / "last.pt" if self.stage_dir is not None else None
+        return RunFolder.last(self.stage_dir) if self.stage_dir is not None else None
 
     def save(self, path: Path | None, state: TrainState, selected: bool = False) -> None:
         """Write ``state``'s checkpoint to ``path`` (main rank; nothing when ``path`` is None).
@@ -187,7 +190,7 @@ class StageParts:
         Mid-epoch under DDP the main rank saves the running sums of every rank; a resume
         restores them there and zeros elsewhere, so the epoch's reduced means are unchanged.
         With a moving average the record also holds it (``ema``, ``ema_updates``), and
-        ``selected=True`` (``best.pt``) stores the averaged weights as ``model``: the weights
+        ``selected=True`` (the selected checkpoint) stores the averaged weights as ``model``: the weights
         that were validated, and that a run is later loaded from."""
         if path is None:
             return
@@ -198,6 +201,8 @@ class StageParts:
             record = state.to_checkpoint(
                 model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
                 scaler=self.scaler, recipe=self.recipe, stage=self.name, task=self.task, accum=sums)
+            if self.input_spec is not None:
+                record["input_spec"] = self.input_spec.to_dict()
             if self.ema is not None:
                 record.update(ema_state(self.ema))
                 if selected:
@@ -206,7 +211,8 @@ class StageParts:
 
 
 def build_parts(model: nn.Module, data: Dataset, stats: Any, recipe: Recipe, device: torch.device,
-                ctx: DistContext, name: str, stage_dir: Path | None) -> StageParts:
+                ctx: DistContext, name: str, stage_dir: Path | None,
+                input_spec: InputSpec | None = None) -> StageParts:
     """Prepare ``model`` (training statistics, device, memory format) and build the criterion,
     loader, optimiser, scheduler and AMP objects of a stage."""
     from ..data.augment import device_augment_of
@@ -235,7 +241,7 @@ def build_parts(model: nn.Module, data: Dataset, stats: Any, recipe: Recipe, dev
         scaler=torch.amp.GradScaler("cuda", enabled=use_amp and recipe.amp == "fp16"),
         use_amp=use_amp, amp_dtype=amp_dtype or torch.float32,
         device=device, device_augment=device_augment_of(data),  # data.augment_on: device
-        n_train=len(data), recipe=recipe, ctx=ctx, name=name, stage_dir=stage_dir)
+        n_train=len(data), recipe=recipe, ctx=ctx, name=name, stage_dir=stage_dir, input_spec=input_spec)
 
 
 def scalar_terms(terms: dict[str, Any]) -> dict[str, float]:

@@ -18,7 +18,7 @@ Mixed precision (``recipe.amp``, :func:`autocast_dtype`): the forward pass runs 
 (AVX512-BF16 or AMX); ``auto`` is bf16 wherever the device computes it natively and float32
 elsewhere — and its outputs are cast back to float32 (:func:`float_outputs`) before the
 criterion and the metrics, so losses and metrics are float32 sums whatever the forward ran in.
-:func:`precision_name` names what a run's forward pass ran in (``result.json``'s ``precision``).
+:func:`precision_name` names what a run's forward pass ran in (the evaluation record's ``precision``, :class:`afg.runs.RunFolder`).
 """
 from __future__ import annotations
 

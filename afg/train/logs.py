@@ -1,14 +1,13 @@
 """The files a training stage writes beside its checkpoints.
 
-``metrics.json`` (every log row), ``metrics.csv`` (their scalar and text columns), ``result.json``
-(written when a stage completes; a complete one lets a resumed run skip the stage),
-``status.json`` (why training stopped early) and TensorBoard events under ``tb/``.
+``metrics.json`` (every log row), ``metrics.csv`` (their scalar and text columns),
+``status.json`` (why training stopped early) and TensorBoard events under ``tb/``. The training record (a complete one lets a resumed run skip
+the stage) and the checkpoints: :class:`afg.runs.RunFolder`.
 """
 from __future__ import annotations
 
 import csv
 import io
-import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import numpy as np
 
 from ..utils import atomic_save_json, atomic_write_text
 
-__all__ = ["epoch_line", "is_scalar", "open_tensorboard", "read_result", "write_logs"]
+__all__ = ["epoch_line", "is_scalar", "open_tensorboard", "write_logs"]
 
 
 def is_scalar(v: Any) -> bool:
@@ -48,21 +47,6 @@ def epoch_line(stage: str, row: dict[str, Any], epochs: int, monitor: str | None
     if is_scalar(row.get("time_s")):
         parts.append(f"{row['time_s']:.1f} s")
     return f"{stage} epoch {row.get('epoch', '?')}/{epochs}: " + ", ".join(parts)
-
-
-def read_result(path: Path) -> dict[str, Any] | None:
-    """A complete stage's ``result.json``; ``None`` when absent, unreadable (a corrupt file is
-    warned about and the stage resumes from ``last.pt``) or not ``complete``."""
-    if not path.exists():
-        return None
-    try:
-        done = json.loads(path.read_text())
-    except (OSError, ValueError):
-        warnings.warn(f"{path}: unreadable; the stage is resumed from last.pt", stacklevel=4)
-        return None
-    keys = ("metrics", "last_metrics", "best_epoch", "history")
-    complete = isinstance(done, dict) and done.get("status") == "complete"
-    return done if complete and all(k in done for k in keys) else None
 
 
 def open_tensorboard(stage_dir: Path) -> Any:

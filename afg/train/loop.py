@@ -3,24 +3,22 @@
 Per stage (see :class:`afg.train.recipe.Recipe`): optional model switch, initialisation from the
 previous stage's checkpoint, freezing; then epochs of (train → evaluate → checkpoint → log).
 
-Run directory (``run_dir``; single-stage runs write directly into it, multi-stage runs into
-``stage{k}-{name}/`` sub-folders)::
+Run directory (``run_dir``, laid out by :class:`afg.runs.RunFolder`: single-stage runs write
+directly into it, multi-stage runs into one sub-folder per stage): the resolved recipe; per stage
+the resumable checkpoint and the selected one (atomic; plain tensors/types; weights_only loading;
+each carries the model's :class:`afg.runs.InputSpec`; with ``recipe.ema_decay``,
+:mod:`afg.train.ema`, validation scores the moving average, the selected checkpoint's ``model`` is
+the average, the resumable one's the live weights); ``metrics.csv`` (one row per epoch: epoch,
+step, lr, train losses, scalar val metrics) and ``metrics.json`` (the same rows with non-scalar
+metrics, e.g. confusion matrices); the training record, written when the stage/run completes
+(status, best epoch, metrics); ``tb/``, TensorBoard events (``recipe.tensorboard``).
 
-    recipe.yaml        the resolved recipe
-    last.pt / best.pt  checkpoints (atomic; plain tensors/types; weights_only loading); with
-                       ``recipe.ema_decay`` (:mod:`afg.train.ema`) validation scores the moving
-                       average, best.pt's ``model`` is the average, last.pt's the live weights
-    metrics.csv        one row per epoch: epoch, step, lr, train losses, scalar val metrics
-    metrics.json       the same rows with non-scalar metrics (confusion matrices)
-    result.json        written when the stage/run completes (status, best epoch, metrics)
-    tb/                TensorBoard events (``recipe.tensorboard``)
-
-Resuming: ``fit(..., resume=True)`` (the default) continues from ``last.pt`` — model, optimiser,
+Resuming: ``fit(..., resume=True)`` (the default) continues from the resumable checkpoint — model, optimiser,
 scheduler, scaler, RNG states, running epoch sums, sampler position — so a run killed at any point
 ends with the same weights and metrics as an uninterrupted one (bit-exact on CPU with
 ``recipe.deterministic``). A complete stage is skipped. A non-finite loss raises
-:class:`NonFiniteLossError` naming the epoch, step and loss terms; ``last.pt``/``best.pt`` keep
-the last good state.
+:class:`NonFiniteLossError` naming the epoch, step and loss terms; the checkpoints keep the last
+good state.
 
 Models that need more than images declare the batch keys in ``forward_keys`` (e.g. AU-GCN's
 ``("landmarks",)``); the trainer passes them as keyword arguments.
@@ -45,15 +43,16 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ..progress import line
-from ..utils import atomic_save_json, resolve_device, seed_everything, set_deterministic
-from .checkpoint import load_checkpoint
+from ..runs import InputSpec, RunFolder, load_checkpoint
+from ..utils import resolve_device, seed_everything, set_deterministic
 from .distributed import DistContext
 from .ema import load_ema_state
 from .epoch import NonFiniteLossError, StageParts, build_parts, train_one_epoch
 from .epoch import scalar_terms as scalar_terms  # re-exported: it lived here
 from .evaluate import _unwrap, evaluate
-from .logs import epoch_line, is_scalar, open_tensorboard, read_result, write_logs
+from .logs import epoch_line, is_scalar, open_tensorboard, write_logs
 from .recipe import Recipe, default_monitor
 from .stage_model import freeze_modules, stage_model
 from .state import TrainState, to_json
@@ -128,6 +127,7 @@ def fit(
     stats: dict[str, Any] | None = None,
     device: str | torch.device | None = None,
     callbacks: list[Callable[[dict[str, Any]], None]] | None = None,
+    input_spec: dict[str, Any] | None = None,
 ) -> FitResult:
     """Train ``model`` on ``train_data`` following ``recipe``; evaluate on ``val_data`` each epoch.
 
@@ -137,11 +137,13 @@ def fit(
         train_data, val_data: datasets of dict items (DESIGN.md keys), exposing ``labels()``.
         recipe: a :class:`Recipe`, a dict, or a YAML path.
         run_dir: where checkpoints and logs go; ``None`` keeps everything in memory.
-        resume: continue from ``run_dir``'s ``last.pt`` when present.
+        resume: continue from ``run_dir``'s resumable checkpoints when present.
         stats: training-set statistics; computed with
             :func:`afg.data.stats.training_statistics` when omitted.
         device: overrides ``recipe.device``.
         callbacks: called on rank 0 with each epoch's log row.
+        input_spec: what the checkpoints' :class:`afg.runs.InputSpec` takes from the data rather
+            than the model (``resize``, ``dataset``; the runner passes its ``data`` section's).
 
     Returns:
         :class:`FitResult`; ``result.model`` holds the best weights of the last stage.
@@ -151,9 +153,10 @@ def fit(
     if recipe.deterministic:
         set_deterministic(True)
     run_dir = Path(run_dir) if run_dir is not None else None
-    if run_dir is not None and ctx.is_main:
+    folder = RunFolder(run_dir) if run_dir is not None else None
+    if folder is not None and ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        recipe.to_yaml(run_dir / "recipe.yaml")
+        recipe.to_yaml(folder.recipe_file)
     if stats is None:
         stats = _training_statistics(train_data)
     specs = recipe.stage_specs()
@@ -161,12 +164,10 @@ def fit(
     prev_dir, history, stages, out = None, [], [], {}
     for si, (st_recipe, spec) in enumerate(zip(recipe.resolved_stages(), specs)):
         name = spec.name or f"stage{si + 1}"
-        stage_dir = None
-        if run_dir is not None:
-            stage_dir = run_dir / f"stage{si + 1}-{spec.name or 'main'}" if multi else run_dir
+        stage_dir = folder.stage_dir(si, spec.name, multi) if folder is not None else None
         model = stage_model(model, spec, si, name, prev_dir, out.get("best_state"), warn=ctx.is_main)
         out = _train_stage(model, train_data, val_data, st_recipe, stage_dir, resume, stats,
-                           dev, ctx, name, callbacks)
+                           dev, ctx, name, callbacks, model_input_spec(model, input_spec))
         model, prev_dir = out["model"], stage_dir
         history += [{"stage": name, **row} if multi else row for row in out["history"]]
         stages.append({"name": name, "metrics": out["metrics"], "best_epoch": out["best_epoch"]})
@@ -174,19 +175,32 @@ def fit(
         metrics=out["metrics"], last_metrics=out["last_metrics"], best_epoch=out["best_epoch"],
         history=history, run_dir=run_dir, model=model, stages=stages,
     )
-    if run_dir is not None and ctx.is_main:
+    if folder is not None and ctx.is_main:
         if multi:
             write_logs(run_dir, history)
-        atomic_save_json(run_dir / "result.json", to_json(result.to_dict()))
+        folder.write_training_record(to_json(result.to_dict()))
     ctx.barrier()
     return result
 
 
+def model_input_spec(model: nn.Module, given: dict[str, Any] | None = None) -> InputSpec | None:
+    """The :class:`afg.runs.InputSpec` of ``model`` (its ``img_size``, task and label names; ImageNet
+    normalisation, what every afg model and data pipeline use) with ``given``'s ``resize`` and
+    ``dataset``; ``None`` for a model without ``model_config['img_size']``."""
+    img_size = (getattr(_unwrap(model), "model_config", None) or {}).get("img_size")
+    if not img_size:
+        return None
+    given = given or {}
+    names = getattr(_unwrap(model), "label_names", None)
+    return InputSpec(img_size=int(img_size), mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                     task=getattr(_unwrap(model), "task", "au"), resize=int(given["resize"]) if given.get("resize") else None,
+                     label_names=tuple(str(x) for x in names) if names else None, dataset=given.get("dataset"))
+
+
 def _completed_stage(model: nn.Module, stage_dir: Path, done: dict[str, Any],
                      device: torch.device) -> dict[str, Any]:
-    """A stage whose ``result.json`` says complete: its best (else last) weights and results."""
-    best = stage_dir / "best.pt" if (stage_dir / "best.pt").exists() else stage_dir / "last.pt"
-    model.load_state_dict(load_checkpoint(best)["model"])
+    """A stage whose training record says complete: its final weights and results."""
+    model.load_state_dict(load_checkpoint(RunFolder(stage_dir).weights(stage_dir))["model"])
     return {"model": model.to(device), "metrics": done["metrics"], "last_metrics": done["last_metrics"],
             "best_epoch": done["best_epoch"], "history": done["history"]}
 
@@ -214,13 +228,14 @@ def _wrap(model: nn.Module, recipe: Recipe, ctx: DistContext, device: torch.devi
 def _train_stage(model: nn.Module, train_data: Dataset, val_data: Dataset | None, recipe: Recipe,
                  stage_dir: Path | None, resume: bool, stats: dict[str, Any] | None, device: torch.device,
                  ctx: DistContext, name: str,
-                 callbacks: list[Callable[[dict[str, Any]], None]] | None) -> dict[str, Any]:
-    """Train one stage (or load it when ``result.json`` says it is complete)."""
-    done = read_result(stage_dir / "result.json") if stage_dir is not None and resume else None
+                 callbacks: list[Callable[[dict[str, Any]], None]] | None,
+                 input_spec: InputSpec | None = None) -> dict[str, Any]:
+    """Train one stage (or load it when its training record says it is complete)."""
+    done = RunFolder(stage_dir).training_record(stage_dir) if stage_dir is not None and resume else None
     if done is not None:
         return _completed_stage(model, stage_dir, done, device)
     seed_everything(recipe.seed)
-    parts = build_parts(_unwrap(model), train_data, stats, recipe, device, ctx, name, stage_dir)
+    parts = build_parts(_unwrap(model), train_data, stats, recipe, device, ctx, name, stage_dir, input_spec)
     monitor, mode = _monitor(recipe, parts.task, val_data is not None)
     state = TrainState()
     if resume and parts.last_path is not None and parts.last_path.exists():
@@ -238,7 +253,7 @@ def _train_stage(model: nn.Module, train_data: Dataset, val_data: Dataset | None
     while state.epoch < recipe.epochs:
         row = _run_epoch(state, parts, val_data)
         value = row.get(monitor)
-        # recipe.selection "last": every epoch is the best so far (best.pt = the final weights)
+        # recipe.selection "last": every epoch is the best so far (the selected = the final weights)
         if recipe.selection == "last" or (monitor in row and state.improves(value, mode)):
             _keep_best(state, parts, value, row)
         parts.save(parts.last_path, state)
@@ -275,10 +290,10 @@ def _run_epoch(state: TrainState, parts: StageParts, val_data: Dataset | None) -
 
 
 def _keep_best(state: TrainState, parts: StageParts, value: Any, row: dict[str, Any]) -> None:
-    """The epoch just trained becomes the best: ``best.pt`` (or a copy of the weights in memory)."""
+    """The epoch just trained becomes the best: the selected checkpoint (or a copy of the weights in memory)."""
     state.record_best(value, row)
     if parts.stage_dir is not None:
-        parts.save(parts.stage_dir / "best.pt", state, selected=True)
+        parts.save(RunFolder.best(parts.stage_dir), state, selected=True)
     else:
         state.best_weights = {k: v.detach().clone() for k, v in parts.selected_model.state_dict().items()}
 
@@ -300,8 +315,8 @@ def _log_epoch(state: TrainState, parts: StageParts, row: dict[str, Any], writer
 
 
 def _finish_stage(state: TrainState, parts: StageParts, monitor: str) -> dict[str, Any]:
-    """Leave the model holding the best weights, write ``result.json``; the stage's results."""
-    best = parts.stage_dir / "best.pt" if parts.stage_dir is not None else None
+    """Leave the model holding the best weights, write the training record; the stage's results."""
+    best = RunFolder.best(parts.stage_dir) if parts.stage_dir is not None else None
     if state.best_epoch > 0:
         if best is not None and best.exists():
             parts.ctx.barrier()
@@ -315,5 +330,5 @@ def _finish_stage(state: TrainState, parts: StageParts, monitor: str) -> dict[st
               "last_metrics": to_json(state.last_metrics), "best_epoch": state.best_epoch,
               "history": state.history, "monitor": monitor}
     if parts.stage_dir is not None and parts.ctx.is_main:
-        atomic_save_json(parts.stage_dir / "result.json", result)
+        RunFolder(parts.stage_dir).write_training_record(result, parts.stage_dir)
     return {**result, "model": parts.model, "best_state": state.best_weights}

@@ -41,7 +41,7 @@ YAML schema (all keys optional)::
                                #   support (AVX512-BF16/AMX); fp16 CUDA only; elsewhere a warning,
                                #   float32. auto: bf16 where the device has it natively, float32
                                #   elsewhere (no warning). Losses and metrics are float32 either
-                               #   way; result.json's "precision" says what the forward ran in
+                               #   way; the run's evaluation record's "precision" says what the forward ran in
       grad_clip: null          # max global grad norm
       ema_decay: null          # e.g. 0.99: validate, select and keep an exponential moving average
                                #   of the weights (afg.train.ema; warm-up min(β, (1+t)/(10+t)))
@@ -57,14 +57,14 @@ YAML schema (all keys optional)::
                                #   set it to tell the two sources of a seed's spread apart
       deterministic: false     # bit-exact reruns/resumes on CPU
       device: auto
-      monitor: auto            # metric selecting best.pt (au: f1_mean, expression: accuracy,
+      monitor: auto            # metric selecting the kept weights (au: f1_mean, expression: accuracy,
       monitor_mode: max        #   multilabel: average_precision; "val_loss" with mode min)
       selection: val           # which epoch's weights a run reports (afg.experiments.run):
-                               #   val  - best.pt chosen on a subject-disjoint split carved out of
+                               #   val  - kept weights chosen on a subject-disjoint split carved out of
                                #          the fold's training subjects; the held-out fold is
                                #          evaluated once, with those weights (honest)
                                #   last - the final epoch (no selection; held-out evaluated once)
-                               #   test - best.pt chosen on the held-out fold itself (the papers'
+                               #   test - kept weights chosen on the held-out fold itself (the papers'
                                #          protocol; optimistic: the test labels choose the epoch)
       selection_fraction: 0.125   # val: share of the training subjects (at least one) carved out,
                                   #   drawn with recipe.data_seed (null: recipe.seed)
@@ -103,7 +103,7 @@ ME-GraphAU's two stages and AU-GCN's auto-encoder pre-training (``losses: {stage
 :func:`afg.train.fit` validates on (the carved-out split, the held-out fold, or nothing) and
 evaluates the held-out fold after training; a direct ``fit(model, train, val, recipe)`` selects on
 the ``val`` it is given, except that ``selection: last`` makes every epoch the "best" one (so
-``best.pt`` = ``last.pt``, and a stage ``init_checkpoint: best`` takes the final weights). Every
+the selected checkpoint = the last one, and a stage ``init_checkpoint: best`` takes the final weights). Every
 stage of a multi-stage recipe selects on the same data.
 """
 from __future__ import annotations
@@ -290,7 +290,7 @@ def json_copy(d: Any) -> Any:
 
 
 def default_monitor(task: str) -> tuple[str, str]:
-    """The metric (and mode) that selects ``best.pt`` for a task."""
+    """The metric (and mode) that selects the kept (best) checkpoint for a task."""
     return {
         "au": ("f1_mean", "max"),
         "expression": ("accuracy", "max"),

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoint import load_checkpoint
+from ..runs import RunFolder, load_checkpoint
 from .evaluate import _unwrap
 from .recipe import Stage
 
@@ -81,8 +81,9 @@ def _initial_weights(spec: Stage, index: int, previous_dir: Path | None,
         return None
     if previous_dir is None:  # an in-memory run: the previous stage's best weights
         return previous_weights
-    f = previous_dir / f"{spec.init_checkpoint}.pt"
-    return load_checkpoint(f if f.exists() else previous_dir / "last.pt")["model"]
+    last = RunFolder.last(previous_dir)
+    f = RunFolder.best(previous_dir) if spec.init_checkpoint == "best" else last
+    return load_checkpoint(f if f.exists() else last)["model"]
 
 
 def stage_model(model: nn.Module, spec: Stage, index: int, name: str, previous_dir: Path | None = None,

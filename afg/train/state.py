@@ -15,7 +15,7 @@ scheduler and gradient scaler, to continue a stage exactly where it stopped:
   the process's, :meth:`TrainState.from_checkpoint` sets them.
 
 The record's keys and contents are the ``afg-checkpoint-v1`` layout described in
-:mod:`afg.train.checkpoint`, unchanged, so ``last.pt`` files written by earlier versions resume.
+:mod:`afg.train.checkpoint`, unchanged, so resumable checkpoints written by earlier versions resume.
 """
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ class TrainState:
     """Position, model selection, logs and running sums of one training stage (see module doc).
 
     ``best_weights``: runs without a folder keep the best epoch's weights here instead of in
-    ``best.pt``; it is not part of the checkpoint.
+    selected checkpoint; it is not part of the checkpoint.
     """
 
     epoch: int = 0

@@ -136,8 +136,8 @@ def plot_au_overlay(image: Any, row: Mapping[str, Any] | pd.Series, aus: Sequenc
 
 
 def _short_path(path: str) -> str:
-    """The run folder and the file of a checkpoint path (``me_graphau-1a2b3c/best.pt``,
-    ``me_graphau-1a2b3c/stage2-stage2/best.pt``), without the folders above the run."""
+    """The run folder and the file of a checkpoint path (``<run>/<file>`` or ``<run>/<stage
+    folder>/<file>``, :class:`afg.runs.RunFolder`), without the folders above the run."""
     parts = str(path).replace("\\", "/").rstrip("/").split("/")
     return "/".join(parts[-3 if len(parts) > 2 and parts[-2].startswith("stage") else -2:])
 

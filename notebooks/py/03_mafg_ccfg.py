@@ -84,7 +84,7 @@ setup.config("mafg_ccfg").model
 # ## Tables 4/5 — ablation
 #
 # Every row is one cached run per fold (`afg.experiments.Ablation` → `afg.experiments.run`):
-# re-executing the cell reads `result.json` from the run folder instead of training.
+# re-executing the cell reads `evaluation.json` from the run folder instead of training.
 
 # %%
 variants = reference.variants(TABLE)

@@ -120,7 +120,7 @@ def test_ablate_submits_jobs_and_a_second_call_submits_none(cluster, tmp_path, c
     for name, rec in jobs.items():
         _wait_for(lambda rec=rec: slurm_state(rec["job_id"]) in FINAL, 60, f"job {rec['job_id']} to end")
         assert slurm_state(rec["job_id"]) == "COMPLETED"
-        assert (runs / name / "result.json").exists()
+        assert (runs / name / "evaluation.json").exists()
         assert [s["array_task"] is not None for s in _starts(runs / name)] == [True]  # one start, in the array
     # a second call finds both runs in the cache: no job
     assert main(["ablate", str(abl), "--executor", "slurm"]) == 0
@@ -140,7 +140,7 @@ def test_ablation_run_with_a_slurm_executor_fills_the_cache(cluster, tmp_path):
     (*_, res), = abl.results
     rec = json.loads((res.run_dir / "job.json").read_text())
     print(f"\nAblation.run: job {rec['job_id']} -> {res.run_dir.name}")
-    assert res.cached and (res.run_dir / "result.json").exists()
+    assert res.cached and (res.run_dir / "evaluation.json").exists()
 
 
 # ------------------------------------------------------------------------------ requeue
@@ -162,7 +162,7 @@ def test_scontrol_requeue_resumes_from_last_pt(cluster, tmp_path, uninterrupted)
     print(f"job {job_id}: starts {[(s['job_id'], s['resumed_from']) for s in starts]}")
     assert len(starts) >= 2 and starts[-1]["resumed_from"]["global_step"] > 0
     _wait_for(lambda: is_complete(rd), 120, f"job {job_id}'s run to complete")
-    _same_metrics(uninterrupted, json.loads((rd / "result.json").read_text())["metrics"])
+    _same_metrics(uninterrupted, json.loads((rd / "evaluation.json").read_text())["metrics"])
 
 
 def _resumed(rd: Path) -> str:
@@ -221,7 +221,7 @@ def test_the_torchrun_sbatch_example_trains_ddp_like_one_process(cluster, tmp_pa
     print(f"\nDDP job {job_id}: {slurm_state(job_id)}\n" + "\n".join(log.splitlines()[:4]))
     assert slurm_state(job_id) == "COMPLETED", log[-3000:]
     assert "2 torchrun(s) on 1 node(s) x 1 rank(s)" in log
-    ddp = json.loads(next((tmp_path / "ddp").glob("baseline-*/result.json")).read_text())
+    ddp = json.loads(next((tmp_path / "ddp").glob("baseline-*/evaluation.json")).read_text())
     one = run(ExperimentConfig.from_dict(cfg), root=tmp_path / "one")
     print(f"DDP train_loss {[h['train_loss'] for h in ddp['history']]}, "
           f"one process {[h['train_loss'] for h in one.history]}")
@@ -254,4 +254,4 @@ def test_a_job_out_of_memory_is_one_line_with_its_id_and_log(cluster, tmp_path):
     print(f"\n{msg} ({time.time() - t0:.0f} s)")
     job_id = json.loads((run_dir_for(cfg, tmp_path) / "job.json").read_text())["job_id"]
     assert "\n" not in msg and f"job {job_id} " in msg and "memory limit" in msg and ".err" in msg
-    assert not (run_dir_for(cfg, tmp_path) / "result.json").exists()
+    assert not (run_dir_for(cfg, tmp_path) / "evaluation.json").exists()

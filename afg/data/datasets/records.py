@@ -40,7 +40,7 @@ class Protocol:
     ``kind``: ``"folds"`` (the release's own folds), ``"official"`` (its train / evaluation
     split), ``"subject-cv"`` (subject-disjoint folds); ``k``: the number of (train, test) pairs;
     ``official``: False when cross-validation was asked for on data that has an official split;
-    ``text``: one line saying all of it (``result.json``'s ``protocol``, table notes).
+    ``text``: one line saying all of it (a run's evaluation record's ``protocol``, table notes).
     """
 
     kind: str

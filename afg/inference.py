@@ -2,7 +2,7 @@
 
 :func:`load_model_checkpoint` turns a checkpoint file (or a run folder, :func:`resolve_checkpoint`)
 into ``(model in eval mode, CheckpointInfo)``. The file is read by
-:func:`afg.train.checkpoint.load_checkpoint` only (``torch.load(weights_only=True)`` or
+:func:`afg.runs.load_checkpoint` only (``torch.load(weights_only=True)`` or
 ``.safetensors``), so nothing in it is unpickled into arbitrary objects. Two formats:
 
 * afg checkpoints (``afg-checkpoint-v1`` by :func:`afg.train.fit`, or their ``.safetensors``
@@ -15,22 +15,33 @@ into ``(model in eval mode, CheckpointInfo)``. The file is read by
 
 The record is built in one place, :meth:`CheckpointInfo.from_module`, from the model's attributes
 and what the file adds; an already built ``nn.Module`` (``Predictor(model)``) gets the same record
-with ``kind="module"``.
+with ``kind="module"``. Its :class:`~afg.runs.InputSpec` (``info.input_spec``: image size, resize,
+normalisation, label names, task, dataset) is the checkpoint's own; a checkpoint written before
+checkpoints carried one gets it from the model and its run folder's ``config.yaml``
+(:func:`legacy_input_spec`), the one place that still reads it.
+
+Layer: above :mod:`afg.models` and :mod:`afg.compat` (it builds their models), below
+:mod:`afg.train` and the front ends (``Predictor``, ``afg eval``, export) that use it.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from .checkpoint import CheckpointError, load_checkpoint  # the one weights-only loader
+from .compat import model_from_official_checkpoint
+from .compat.opengraphau import is_opengraphau_state_dict
+from .data.au_names import au_name
+from .data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from .models import model_from_config
+from .runs import BEST, LAST, CheckpointError, InputSpec, RunFolder, load_checkpoint
 
-__all__ = ["OFFICIAL_AUS", "CheckpointInfo", "load_model_checkpoint", "resolve_checkpoint", "run_data_resize"]
+__all__ = ["OFFICIAL_AUS", "CheckpointInfo", "legacy_input_spec", "load_model_checkpoint", "resolve_checkpoint"]
 
 #: label names of the authors' ME-GraphAU checkpoints by number of AUs
 OFFICIAL_AUS = {
@@ -58,6 +69,7 @@ class CheckpointInfo:
             model (the run's ``data.resize``; OpenGraphAU 256), or ``None``.
         label_descriptions: column → readable name (OpenGraphAU's node names), when given.
         source: ``opengraphau`` for OpenGraphAU checkpoints, else ``None``.
+        input_spec: what the model expects as input (:class:`afg.runs.InputSpec`), when known.
 
     ``info["task"]`` / ``info.get("resize")`` (the dict this record replaces) keep working for one
     release.
@@ -72,6 +84,7 @@ class CheckpointInfo:
     resize: int | None = None
     label_descriptions: dict[str, str] | None = None
     source: str | None = None
+    input_spec: InputSpec | None = None
 
     @classmethod
     def from_module(cls, model: nn.Module, kind: str = "module", path: str | None = None,
@@ -103,8 +116,6 @@ class CheckpointInfo:
     def column_descriptions(self) -> dict[str, str]:
         """Column → readable name: ``label_descriptions`` where it names the column, else the FACS
         name of an AU column (:func:`afg.data.au_names.au_name`), else the column itself."""
-        from ..data.au_names import au_name
-
         out = {}
         for c in self.columns:
             try:
@@ -129,44 +140,34 @@ class CheckpointInfo:
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
-    """A ``.pt`` file, or a run folder → the checkpoint of its last stage (``best.pt``, else
-    ``last.pt``)."""
+    """A checkpoint file, or a run folder → its final weights (:meth:`afg.runs.RunFolder.find_weights`)."""
     p = Path(path)
     if p.is_file():
         return p
     if p.is_dir():
-        stages = sorted(d for d in p.glob("stage*-*") if d.is_dir())
-        for d in ([stages[-1]] if stages else []) + [p]:
-            for name in ("best.pt", "last.pt"):
-                if (d / name).is_file():
-                    return d / name
-        raise CheckpointError(f"{p}: folder holds no best.pt or last.pt (not a finished run folder)")
+        found = RunFolder(p).find_weights()
+        if found is None:
+            raise CheckpointError(f"{p}: folder holds no {BEST} or {LAST} (not a finished run folder)")
+        return found
     raise CheckpointError(f"{p}: checkpoint not found")
 
 
-def run_data_config(checkpoint: str | os.PathLike | None) -> dict[str, Any] | None:
-    """The ``data`` section of the run that wrote ``checkpoint`` (its ``config.yaml`` sits in the
-    run folder, one level up for a stage sub-folder), or ``None``."""
-    if checkpoint is None:
-        return None
-    import yaml
-
-    here = Path(checkpoint).parent
-    for folder in (here, here.parent):
-        f = folder / "config.yaml"
-        if f.is_file():
-            try:
-                data = (yaml.safe_load(f.read_text()) or {}).get("data") or {}
-            except (OSError, yaml.YAMLError, AttributeError):
-                return None
-            return data if isinstance(data, dict) else None
-    return None
-
-
-def run_data_resize(checkpoint: str | os.PathLike | None) -> int | None:
-    """``data.resize`` of the run that wrote ``checkpoint`` (:func:`run_data_config`), or ``None``."""
-    r = (run_data_config(checkpoint) or {}).get("resize")
-    return int(r) if r else None
+def legacy_input_spec(model: nn.Module, file: str | os.PathLike | None, task: str,
+                      label_names: Sequence[str] | None, resize: int | None = None) -> InputSpec:
+    """The input spec of a checkpoint written before checkpoints carried one: the model's
+    ``img_size``, ImageNet normalisation (what every afg model was trained with), and ``data.resize``
+    / ``data.dataset`` from the ``config.yaml`` of the run folder ``file`` lies in (when
+    ``resize`` is not known otherwise)."""
+    data = {}
+    folder = RunFolder.of_checkpoint(file) if file is not None else None
+    if folder is not None:
+        data = folder.data_config() or {}
+    cfg = getattr(model, "model_config", None) or {}
+    r = resize or data.get("resize") or getattr(model, "eval_resize", None)
+    return InputSpec(img_size=int(cfg.get("img_size") or 224), mean=IMAGENET_MEAN, std=IMAGENET_STD, task=task,
+                     resize=int(r) if r else None,
+                     label_names=tuple(str(x) for x in label_names) if label_names else None,
+                     dataset=data.get("dataset"))
 
 
 def load_model_checkpoint(path: str | os.PathLike,
@@ -174,9 +175,8 @@ def load_model_checkpoint(path: str | os.PathLike,
     """``(model in eval mode, CheckpointInfo)`` from an afg or an authors' ME-GraphAU /
     OpenGraphAU checkpoint, or a run folder (:func:`resolve_checkpoint`).
 
-    ``info.resize`` is the checkpoint's own (a ``.safetensors`` export, OpenGraphAU's 256), else
-    :func:`run_data_resize` of the run folder. Raises :class:`CheckpointError` with a one-line
-    reason.
+    ``info.input_spec`` (and ``info.resize``) is the checkpoint's own, else
+    :func:`legacy_input_spec`. Raises :class:`CheckpointError` with a one-line reason.
     """
     file = resolve_checkpoint(path)
     ck = load_checkpoint(file, map_location=map_location)  # weights_only=True; one-line CheckpointError
@@ -186,9 +186,8 @@ def load_model_checkpoint(path: str | os.PathLike,
         model, info = _afg_model(ck, file)
     else:
         model, info = _official_model(ck, file)
-    if info.resize is None:
-        info = dataclasses.replace(info, resize=run_data_resize(file))
-    return model.eval(), info
+    spec = InputSpec.of_checkpoint(ck) or legacy_input_spec(model, file, info.task, info.label_names, info.resize)
+    return model.eval(), dataclasses.replace(info, input_spec=spec, resize=spec.resize)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -205,8 +204,6 @@ def _au_names_from_metrics(metrics: Any, n: int) -> list[str] | None:
 
 def _afg_model(ck: dict[str, Any], file: Path) -> tuple[nn.Module, CheckpointInfo]:
     """An afg checkpoint: the model rebuilt from ``model_config``, its weights loaded strictly."""
-    from ..models import model_from_config
-
     cfg = dict(ck["model_config"])
     try:
         model = model_from_config(cfg)
@@ -237,9 +234,6 @@ def _looks_official(sd: dict) -> bool:
 def _official_model(ck: dict[str, Any], file: Path) -> tuple[nn.Module, CheckpointInfo]:
     """An authors' ME-GraphAU / OpenGraphAU state dict (bare or under ``state_dict``/``model``/
     ``net``), converted to our model."""
-    from ..compat import model_from_official_checkpoint
-    from ..compat.opengraphau import is_opengraphau_state_dict
-
     sd = ck
     for key in ("state_dict", "model", "net"):
         if isinstance(sd.get(key), dict):

@@ -1,4 +1,4 @@
-"""afg.train.checkpoint_info: the typed record of what a checkpoint holds (afg, .safetensors, module)."""
+"""afg.inference: the typed record of what a checkpoint holds (afg, .safetensors, module)."""
 from __future__ import annotations
 
 import pytest
@@ -7,10 +7,10 @@ import yaml
 from torch import nn
 
 from afg.export import export_safetensors
+from afg.inference import CheckpointInfo, load_model_checkpoint
 from afg.models import create_model
+from afg.runs import CheckpointError
 from afg.train import save_checkpoint
-from afg.train.checkpoint import CheckpointError
-from afg.train.checkpoint_info import CheckpointInfo, load_model_checkpoint
 
 
 def _model() -> nn.Module:
