@@ -7,9 +7,8 @@ import argparse
 from pathlib import Path
 
 from .. import train as afg_train
-from ..experiments import build_data
+from ..data.build import build_data, data_protocol
 from ..experiments.checks import check_checkpoint_fits, check_checkpoint_model, check_data
-from ..experiments.datasets import data_protocol
 from ..experiments.spec import load_data_config
 from ..predict import CheckpointError, load_model_checkpoint, resolve_checkpoint
 from ..utils import atomic_save_json, resolve_device

@@ -11,9 +11,10 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
+from ..data.build import build_data
 from ..data.transforms import denormalize
-from .config import ExperimentConfig, build_data, load_experiment
-from .runner import RunResult, held_out_settings, run
+from ..experiments.config import ExperimentConfig, load_experiment
+from ..experiments.runner import RunResult, held_out_settings, run
 
 __all__ = ["dataset_attr", "first_images", "label_names", "load_stage_model", "model_for", "predictions",
            "to_uint8"]
@@ -51,9 +52,9 @@ def model_for(result: RunResult | ExperimentConfig | dict, root: str | os.PathLi
 def load_stage_model(result: Any, stage: str):
     """The model of a finished multi-stage run restored from one stage's checkpoint
     (``<run>/stage*-<stage>/last.pt``), e.g. AU-GCN after its auto-encoder pre-training."""
+    from ..experiments.config import build_model
+    from ..experiments.runner import final_model_config
     from ..train.checkpoint import load_checkpoint
-    from .config import build_model
-    from .runner import final_model_config
 
     dirs = sorted(p for p in Path(result.run_dir).glob(f"stage*-{stage}") if p.is_dir())
     if not dirs:
