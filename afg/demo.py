@@ -28,7 +28,7 @@
 One fold and one seed show that the pipeline runs end to end and that both models learn; they
 cannot show which model is better: the run-to-run noise at this scale is a few F1 points, so a
 difference needs paired runs over folds × seeds with a confidence interval
-(:func:`afg.experiments.me_graphau_table3.table3_report`, notebook 02).
+(:func:`afg.papers.me_graphau_table3.table3_report`, notebook 02).
 
 Runs go to ``$AFG_RUNS_DIR`` or ``./runs``. ``--quick`` shrinks everything to about a minute
 (for CI).
@@ -254,7 +254,7 @@ def _verdict(table: pd.DataFrame, ref: float, quick: bool) -> None:
         "reference" + (" (--quick trains for a few steps only)." if quick else ".")))
     print("What it cannot show: whether ME-GraphAU is better. Runs differ by a few F1 points from fold to "
           "fold and seed to seed, so a difference needs paired runs over folds × seeds with a confidence "
-          "interval (notebook 02; afg.experiments.me_graphau_table3.table3_report).")
+          "interval (notebook 02; afg.papers.me_graphau_table3.table3_report).")
 
 
 def _figures(table: pd.DataFrame, paper_row: list[float], result: RunResult, test: Any,

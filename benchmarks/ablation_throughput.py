@@ -216,7 +216,7 @@ def timed(module: Any, name: str, seconds: list[float]) -> Iterator[None]:
 
 def render_faces(cfg: Any) -> None:
     """Touch every face of ``cfg``'s data (train and held-out), so the process's cache holds them."""
-    from afg.experiments.config import build_data
+    from afg.data.build import build_data
 
     for part in build_data(cfg.data):
         for i in range(len(part) if part is not None else 0):
@@ -273,8 +273,8 @@ def main() -> None:
     import torch
     from tqdm.auto import tqdm
 
-    from afg.experiments.notebooks import NotebookSetup
     from afg.experiments.runner import run_precision
+    from afg.papers.notebook_setup import NotebookSetup
     from afg.train.evaluate import cpu_has_bf16
 
     cores = os.cpu_count() or 1

@@ -2,7 +2,7 @@
 
 On the fold-1, seed-0 runs of ME-GraphAU Table 3 (notebook 02's default configs, fetched from the
 run cache — this script trains nothing and stops when a run is missing), for every AU of the
-profile on held-out faces where it is active (:func:`afg.experiments.figures.localisation_report`):
+profile on held-out faces where it is active (:func:`afg.papers.figures.localisation_report`):
 
 * the plain backbone row and each model with and without the K-NN graph (FGG) and MEFL, at the
   last backbone stage (7×7 at 112 px) and one stage earlier (14×14), with Grad-CAM and HiResCAM
@@ -25,13 +25,13 @@ import torch
 
 from afg.data.stats import dataset_labels
 from afg.experiments import build_data, run_dir_for
-from afg.experiments.figures import graph_report, localisation_report
-from afg.experiments.me_graphau_table3 import StageAblation, me_graphau_config, table3_variants
-from afg.experiments.notebook_setup import NotebookSetup
-from afg.experiments.results import dataset_attr, first_images, label_names, model_for
 from afg.graphs import knn_adjacency
 from afg.measured import write_results
 from afg.metrics.localisation import au_region_masks, energy_share
+from afg.papers.figures import graph_report, localisation_report
+from afg.papers.me_graphau_table3 import StageAblation, me_graphau_config, table3_variants
+from afg.papers.notebook_setup import NotebookSetup
+from afg.papers.results import dataset_attr, first_images, label_names, model_for
 from afg.runs import RunFolder
 from afg.viz import gradcam
 

@@ -33,8 +33,8 @@ def main() -> None:
     import torch
 
     from afg.experiments import run
-    from afg.experiments.notebooks import NotebookSetup
     from afg.experiments.parallel import train_parallel
+    from afg.papers.notebook_setup import NotebookSetup
 
     cores = os.cpu_count() or 1
     setup = NotebookSetup(quick=False, threads=cores)

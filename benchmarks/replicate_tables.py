@@ -2,7 +2,7 @@
 
 For each paper notebook (02 ME-GraphAU Table 3, 03 MAFG+CCFG Table 4, 04 AU-GCN Table 4,
 05 Emotion-GCN Table I, 06 SVML-RGCN Tables 2/3) the table is built exactly as the notebook builds
-it (same :class:`~afg.experiments.notebook_setup.NotebookSetup`, so the same run-cache entries),
+it (same :class:`~afg.papers.notebook_setup.NotebookSetup`, so the same run-cache entries),
 run on its seeds (``SEEDS = [0, 1]``) and rerun on fresh seeds (default 2 and 3) with
 :meth:`afg.experiments.Ablation.replicate`. Two results files are written after every notebook
 (progressively: a killed run keeps what finished, and the run cache keeps every trained run):
@@ -37,9 +37,9 @@ from afg.experiments.analysis import (
     resolution_cost,
     resolution_note,
 )
-from afg.experiments.me_graphau_table3 import StageAblation, me_graphau_config, table3_variants
-from afg.experiments.notebook_setup import NotebookSetup
 from afg.measured import write_results
+from afg.papers.me_graphau_table3 import StageAblation, me_graphau_config, table3_variants
+from afg.papers.notebook_setup import NotebookSetup
 
 #: notebook -> (paper, [(table, paper column)], our metric); cheapest first
 NOTEBOOKS: dict[str, tuple[str, list[tuple[str, str]], str]] = {

@@ -8,7 +8,7 @@ Run::
 
 Trains (through the run cache, ``--runs``; notebooks 02–06 share these runs) each paper's full
 model as the notebooks' default mode configures it (``configs/<paper>_synthetic.yaml`` merged with
-``configs/synthetic/default.yaml`` by :class:`~afg.experiments.notebook_setup.NotebookSetup`), on fold ``--fold``
+``configs/synthetic/default.yaml`` by :class:`~afg.papers.notebook_setup.NotebookSetup`), on fold ``--fold``
 with each seed of ``--seeds`` (``recipe.seed``: initialisation, batch order and the selection split's identities; the faces stay),
 evaluates the held-out fold and compares it with the constant predictors that know the held-out
 label rates (so the references are, if anything, generous):
@@ -51,9 +51,9 @@ def measure(paper: str, fold: int, seed: int, root: str | None,
     (``overrides``: dotted keys on top of the default mode's config; ``epochs``: the notebooks'
     ``EPOCHS`` parameter, every stage)."""
     from afg.experiments import run
-    from afg.experiments.notebook_setup import NotebookSetup
-    from afg.experiments.results import predictions
     from afg.metrics.chance import chance_margins
+    from afg.papers.notebook_setup import NotebookSetup
+    from afg.papers.results import predictions
 
     setup = NotebookSetup(quick=False, epochs=epochs)
     cfg = setup.config(paper, {**(overrides or {}), "data.fold": fold, "recipe.seed": seed})

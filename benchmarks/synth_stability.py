@@ -10,7 +10,7 @@ Run::
 Trains, for every *arm* (a set of dotted overrides applied to every row alike, e.g. a data or
 recipe change; ``base`` is today's default), the two ME-GraphAU Table 3 stage-1 rows ``--rows``
 (default ``+AFG, L_WA`` and ``+AFG+FGG, L_WA``, the pair issue #26 measured) of notebook 02's
-default-mode config (:func:`afg.experiments.me_graphau_table3.me_graphau_config`) on one fold
+default-mode config (:func:`afg.papers.me_graphau_table3.me_graphau_config`) on one fold
 with each seed of ``--seeds`` (``recipe.seed``, as :class:`~afg.experiments.Ablation`'s ``seeds``:
 initialisation, batch order and which training identities form the selection split change,
 the faces do not), through the run cache (``--runs``; the base arm shares runs with notebook 02).
@@ -287,8 +287,8 @@ def main() -> None:
                     help="also print, per AU, each row's F1 spread and its share of the row-mean variance")
     args = ap.parse_args()
 
-    from afg.experiments.me_graphau_table3 import StageAblation, me_graphau_config, table3_variants
-    from afg.experiments.notebook_setup import NotebookSetup
+    from afg.papers.me_graphau_table3 import StageAblation, me_graphau_config, table3_variants
+    from afg.papers.notebook_setup import NotebookSetup
 
     arms = [parse_arm(a) for a in (args.arm or [["base"]])]
     setup = NotebookSetup(quick=False, folds=args.fold, epochs=args.epochs)

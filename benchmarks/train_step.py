@@ -168,7 +168,7 @@ def data_wait(args, device) -> dict:
     from PIL import Image
 
     from afg.data.synth import SynthFaces
-    from afg.experiments.config import CachedDataset
+    from afg.data.wrappers import CachedDataset
     from afg.models import create_model
     from afg.train import Recipe, fit
 

@@ -30,7 +30,7 @@ _ENV_KEYS = ("CUBLAS_WORKSPACE_CONFIG", "AFG_CACHE_DIR", "AFG_RUNS_DIR", "AFG_FI
 
 @pytest.fixture(autouse=True)
 def restore_global_state():
-    from afg.experiments.config import DATASETS
+    from afg.data.spec import DATASETS
     from afg.models.registry import _REGISTRY
 
     flags = (torch.are_deterministic_algorithms_enabled(),

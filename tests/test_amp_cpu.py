@@ -237,10 +237,10 @@ def test_cpu_without_autocast_warns_and_trains_float32(monkeypatch, amp, has_bf1
 
 @pytest.mark.parametrize("amp", ["none", "auto"])
 def test_figure_predictions_score_the_model_as_the_runs_table_did(monkeypatch, tmp_path, amp):
-    """``afg.experiments.predictions`` (the confusion matrices, Fig. 6) evaluates the held-out fold
+    """``afg.papers.results.predictions`` (the confusion matrices, Fig. 6) evaluates the held-out fold
     in the run's own precision and batch size: its metrics equal the run's evaluation record's."""
     from afg.experiments import run
-    from afg.experiments.results import predictions
+    from afg.papers.results import predictions
 
     monkeypatch.setattr(evaluate_module, "cpu_has_bf16", lambda: True)
     res = run(_au_config(amp), root=tmp_path)

@@ -6,8 +6,10 @@ import pandas as pd
 import pytest
 
 from afg.config import ConfigError
+from afg.data.build import build_data
 from afg.data.sampling import FrameSampling, sample_per_video, video_ids
-from afg.experiments.config import DataSpec, build_data, load_experiment
+from afg.data.spec import DataSpec
+from afg.experiments.config import load_experiment
 
 NAN = np.nan
 
@@ -73,7 +75,7 @@ def test_synthetic_default_samples_like_the_paper_does_on_disfa() -> None:
     AU's draw: more rows than faces and every AU's rate raised; the union of the same draws keeps
     nearly every face at the rates it had (docs/synthetic.md, afg.data.sampling)."""
     from afg.data.synth import sample_au_labels
-    from afg.experiments.notebook_setup import NotebookSetup
+    from afg.papers.notebook_setup import NotebookSetup
 
     fs = NotebookSetup(quick=False).config("au_gcn").data.frame_sampling
     assert fs == {"positives": 7, "negatives": 13, "dedup": False}

@@ -209,7 +209,8 @@ def test_eval_default_data_is_the_runs_config(trained, capsys, tmp_path, monkeyp
     import torch
 
     import afg.train
-    from afg.experiments.config import build_data, build_model, load_experiment
+    from afg.data.build import build_data
+    from afg.experiments.config import build_model, load_experiment
     from afg.experiments.runner import final_model_config
     from afg.runs import load_checkpoint
 

@@ -32,7 +32,7 @@ CHECKED_STAGE = {"me_graphau": "stage1", "au_gcn": "full"}
 
 def _config(paper: str, device: str = DEVICE, **recipe):
     from afg.config import apply_overrides
-    from afg.experiments.notebooks import NotebookSetup, _set_epochs
+    from afg.papers.notebook_setup import NotebookSetup, _set_epochs
 
     setup = NotebookSetup(quick=True, device=device, threads=2)
     d = setup.config(paper).to_dict()
@@ -101,8 +101,8 @@ def test_forward_and_checkpoint_match_the_cpu(paper, tmp_path, monkeypatch):
     """The same weights give the same outputs on the GPU and the CPU after a GPU run whose
     checkpoint is loaded on the CPU. TF32 is off, so both sides compute in float32 and agree to
     float32 rounding (1e-4), not to TF32's 10-bit mantissa."""
+    from afg.data.build import build_data
     from afg.experiments import run
-    from afg.experiments.config import build_data
     from afg.predict import load_model_checkpoint
     from afg.train.evaluate import collate, model_inputs, to_device
 

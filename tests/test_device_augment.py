@@ -191,10 +191,11 @@ def test_jpegs_decoded_by_the_trainer_equal_the_loaders_faces(tmp_path):
 
     from test_datasets_faces import StubAligner, make_disfa
 
+    from afg.data.build import build_data
     from afg.data.datasets import DISFA
     from afg.data.device_augment import EncodedFaceDataset, decode_jpegs
     from afg.data.prepare import prepare_dataset
-    from afg.experiments.config import DataSpec, build_data
+    from afg.data.spec import DataSpec
     from afg.train.evaluate import collate, to_device
 
     raw = make_disfa(tmp_path / "raw")

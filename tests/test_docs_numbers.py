@@ -168,7 +168,7 @@ def test_unmarked_numbers_finds_measurements_outside_markers_and_code():
 def test_notebook_finish_writes_time_and_verdict_counts(tmp_path, monkeypatch):
     """The closing cell of a notebook: in the synthetic default mode a results file with the wall
     time, new run folders and each table's verdict counts, and a summary for the per-paper table."""
-    from afg.experiments.notebook_setup import NotebookSetup
+    from afg.papers.notebook_setup import NotebookSetup
 
     monkeypatch.setenv("AFG_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setenv("AFG_RUNS_DIR", str(tmp_path / "runs"))

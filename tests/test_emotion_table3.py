@@ -9,8 +9,9 @@ import numpy as np
 import torch
 
 from afg import reference
+from afg.data.build import build_data
 from afg.experiments import ExperimentConfig
-from afg.experiments.config import build_data, build_model
+from afg.experiments.config import build_model
 from afg.train.evaluate import evaluate
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "emotion_gcn_synthetic.yaml"

@@ -8,6 +8,7 @@ from test_train import Kill, TinyAU, TinyData, _strip
 from torch.utils.data import Subset
 
 import afg.train
+from afg.data.build import build_data
 from afg.experiments import (
     Ablation,
     ExperimentConfig,
@@ -18,7 +19,6 @@ from afg.experiments import (
     to_latex,
     to_markdown,
 )
-from afg.experiments.config import build_data
 from afg.models.registry import _REGISTRY, register_model
 
 
@@ -180,9 +180,9 @@ def test_a_cached_two_stage_run_loads_its_last_stage_model(tmp_path):
     import torch
 
     from afg.experiments import run
-    from afg.experiments.notebooks import NotebookSetup
     from afg.experiments.runner import final_model_config
     from afg.models.me_graphau import MEGraphAU
+    from afg.papers.notebook_setup import NotebookSetup
 
     cfg = NotebookSetup(quick=True).config("me_graphau")
     assert final_model_config(cfg)["name"] == "me_graphau" and cfg.model["name"] == "me_graphau_stage1"

@@ -1,4 +1,4 @@
-"""afg.experiments.notebooks / figures: parameter → config mapping, noise and ordering tables,
+"""afg.papers (notebook_setup, figures, sweeps): parameter → config mapping, noise and ordering tables,
 the paper-vs-code CCFG comparison, dataset attribute lookup (no training)."""
 from __future__ import annotations
 
@@ -8,16 +8,12 @@ import pytest
 import torch
 from torch.utils.data import Subset
 
-from afg.experiments.figures import SWEEPS, paper_experiments
-from afg.experiments.notebooks import (
-    NotebookSetup,
-    _set_epochs,
-    ccfg_paper_vs_code,
-    dataset_attr,
-    fold_noise,
-    noise_note,
-    ordering,
-)
+from afg.experiments.analysis import fold_noise, noise_note, ordering
+from afg.papers.figures import paper_experiments
+from afg.papers.notebook_setup import NotebookSetup, _set_epochs
+from afg.papers.probes import ccfg_paper_vs_code
+from afg.papers.results import dataset_attr
+from afg.papers.sweeps import SWEEPS, sweep_values
 
 
 def test_quick_and_default_configs_scale_the_synthetic_recipe():
@@ -152,7 +148,7 @@ def test_paper_experiments_share_configs_with_the_notebooks():
     exps = paper_experiments(setup)
     assert {k.split("/")[0] for k in exps} == {"mafg_ccfg", "au_gcn", "emotion_gcn", "svml_rgcn"}
     assert list(exps["mafg_ccfg/ablation"].variants)[-1] == "Baseline+MAFG+CCFG"
-    assert exps["mafg_ccfg/sweep:neighbor_num"].values == SWEEPS[("mafg_ccfg", "model.neighbor_num")][1]
+    assert exps["mafg_ccfg/sweep:neighbor_num"].values == [1, 3]  # SWEEPS' quick grid
     # the full model of the ablation and the K sweep at the base K are the same run
     from afg.experiments import config_hash
 
@@ -163,6 +159,44 @@ def test_paper_experiments_share_configs_with_the_notebooks():
     assert list(ends["svml_rgcn/ablation"].variants) == ["baseline", "svml_rgcn"]
     real = paper_experiments(NotebookSetup(dataset="jaffe", data_root="/nonexistent"))
     assert {k.split("/")[0] for k in real} == {"svml_rgcn"}
+    # on a release the sweeps are the paper's grids, as notebook 06 runs them (Fig. 5: six t1 values)
+    assert real["svml_rgcn/sweep:t1"].values == [1e-6, 0.05, 0.1, 0.15, 0.2, 0.25]
+    assert paper_experiments(NotebookSetup())["svml_rgcn/sweep:t1"].values == [1e-6, 0.1, 0.15, 0.25]
+
+
+def test_sweep_values_pick_the_grid_of_the_notebook_mode():
+    class Mode:
+        def __init__(self, quick, synthetic):
+            self.quick, self.synthetic = quick, synthetic
+
+    t2 = ("svml_rgcn", "model.t2")
+    assert sweep_values(Mode(True, True), *t2) == [0.4, 0.5]
+    assert sweep_values(Mode(True, False), *t2) == [0.4, 0.5]
+    assert sweep_values(Mode(False, True), *t2) == [0.3, 0.4, 0.5]
+    assert sweep_values(Mode(False, False), *t2) == [0.25, 0.3, 0.35, 0.4, 0.45, 0.5]
+    # no synthetic grid of its own: the paper's
+    assert sweep_values(Mode(False, True), "mafg_ccfg", "model.neighbor_num") == [1, 2, 3, 4, 6]
+    with pytest.raises(KeyError, match="no sweep"):
+        sweep_values(Mode(False, True), "mafg_ccfg", "model.tau")
+
+
+def test_every_sweep_is_defined_once_and_read_by_its_notebook():
+    """Notebooks 03, 05 and 06 take each sweep's values from afg.papers.sweeps (no grid literal of
+    their own), and every SWEEPS entry is read by the notebook of its paper."""
+    import re
+    from pathlib import Path
+
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "py"
+    sources = {p: (nb / f).read_text() for p, f in (("mafg_ccfg", "03_mafg_ccfg.py"),
+                                                     ("emotion_gcn", "05_emotion_gcn.py"),
+                                                     ("svml_rgcn", "06_svml_rgcn.py"))}
+    for paper, param in SWEEPS:
+        assert f'sweep_values(setup, "{paper}", "{param}")' in sources[paper], (paper, param)
+    for paper, src in sources.items():
+        # a sweep grid literal of the notebook's own, e.g. K_VALUES = [1, 3]
+        grids = re.findall(r"^\s*(?:(?:K_VALUES|TAUS|PS|LAYERS|T1_VALUES|T2_VALUES),? ?)+ = [\[(]", src,
+                           flags=re.M)
+        assert not grids, (paper, grids)
 
 
 def test_pretraining_parameter_sets_the_default_modes_backbone_init(tmp_path):

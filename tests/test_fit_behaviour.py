@@ -222,9 +222,10 @@ def test_paper_two_stage_recipe_resumes_in_stage_two(paper, tmp_path):
     """The papers' own two-stage recipes (quick synthetic configs; ME-GraphAU switches the model
     between stages, AU-GCN the loss): killed after stage 2's first epoch, the rerun skips stage 1,
     trains stage 2's second epoch only and ends as the uninterrupted run."""
+    from afg.data.build import build_data
     from afg.experiments import ExperimentConfig
-    from afg.experiments.config import build_data, build_model
-    from afg.experiments.notebooks import NotebookSetup
+    from afg.experiments.config import build_model
+    from afg.papers.notebook_setup import NotebookSetup
 
     d = NotebookSetup(quick=True).config(paper).to_dict()
     d["recipe"].update(deterministic=True, epochs=2)

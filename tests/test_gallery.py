@@ -1,4 +1,4 @@
-"""The README gallery (afg.experiments.gallery): small PNGs written atomically, a caption file that
+"""The README gallery (afg.papers.gallery): small PNGs written atomically, a caption file that
 names the runs, quick runs kept out of the committed docs/gallery, and the verdict table figure."""
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from PIL import Image
 
 import afg
 from afg.data import synth
-from afg.experiments.gallery import (
+from afg.papers.gallery import (
     DOCS_GALLERY,
     GALLERY_FILES,
     gallery_folder,
     write_gallery,
     write_png,
 )
-from afg.experiments.notebook_setup import NotebookSetup
+from afg.papers.notebook_setup import NotebookSetup
 from afg.viz import VERDICT_COLORS, plot_table
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -94,13 +94,13 @@ def test_reports_of_the_notebooks_on_an_untrained_model():
 
     from afg.data.stats import dataset_labels
     from afg.data.synth import SynthFaces
-    from afg.experiments.figures import (
+    from afg.models import create_model
+    from afg.papers.figures import (
         cosine_report,
         generator_labels,
         graph_report,
         localisation_report,
     )
-    from afg.models import create_model
 
     ds = SynthFaces("disfa", n_subjects=2, images_per_subject=3, size=64, seed=1)
     torch.manual_seed(0)

@@ -11,14 +11,14 @@ from matplotlib.patches import Rectangle
 from afg import reference
 from afg.data.fake_release import make_fake_disfa_release
 from afg.data.transforms import denormalize
-from afg.experiments.me_graphau_table3 import table3_variants
-from afg.experiments.notebook_setup import (
+from afg.models.me_graphau import TABLE3_ROWS
+from afg.papers.me_graphau_table3 import table3_variants
+from afg.papers.notebook_setup import (
     CONFIGS_DIR,
     NotebookSetup,
     read_overlay,
     synthetic_overlay,
 )
-from afg.models.me_graphau import TABLE3_ROWS
 from afg.viz import plot_alignment, plot_label_rates, plot_roi_reconstructions
 
 

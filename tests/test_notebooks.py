@@ -120,7 +120,7 @@ def test_notebook_executes_in_quick_mode(nb_path, tmp_path, monkeypatch):
             rows = [ln for ln in (figures / f"{paper}_ablation.md").read_text().splitlines()
                     if ln.startswith("|")]
             assert len(rows) >= 4, (paper, rows)  # header, rule, first and last variant
-        from afg.experiments.gallery import GALLERY_FILES
+        from afg.papers.gallery import GALLERY_FILES
 
         # the README gallery of the quick run lands in the figures folder, never in docs/gallery
         assert sorted(p.name for p in (figures / "gallery").iterdir()) == sorted(GALLERY_FILES)

@@ -102,9 +102,10 @@ def test_data_packed_gives_the_release_path_the_same_items(tmp_path):
     first use, at ``data.resize``) give the items the JPEG path gives."""
     from test_datasets_faces import StubAligner, make_disfa
 
+    from afg.data.build import build_data
     from afg.data.datasets import DISFA
     from afg.data.prepare import prepare_dataset
-    from afg.experiments.config import DataSpec, build_data
+    from afg.data.spec import DataSpec
 
     raw = make_disfa(tmp_path / "raw")
     prep = tmp_path / "prepared"

@@ -144,7 +144,7 @@ def test_table_delta_column_and_notes_reach_the_exports():
 def test_ordering_adds_paired_deltas_and_verdicts_from_a_summary():
     """A notebook's ``ordering(abl.summary(...), table, column)`` cell shows each row's Δ [CI]
     and verdict (the summary carries the per-run values), and the verdict counts as its note."""
-    from afg.experiments.notebooks import ordering
+    from afg.experiments.analysis import ordering
 
     names = ["Backbone (WBCE)", "+AFG (WBCE)", "+AFG, L_WA"]
     offsets = {names[0]: [0, 0, 0, 0], names[1]: [0.02, 0.03, 0.025, 0.02], names[2]: [0.01, -0.01, 0.02, -0.015]}
@@ -164,7 +164,7 @@ def test_ordering_adds_paired_deltas_and_verdicts_from_a_summary():
 
 
 def test_export_tables_carry_delta_verdicts_and_the_test_fold_warning(tmp_path):
-    from afg.experiments.figures import export_tables
+    from afg.papers.figures import export_tables
 
     names = ["ResNet50", "ResNet50+MAFG", "Baseline+MAFG+CCFG"]
     rng = np.random.default_rng(1)
@@ -189,7 +189,7 @@ def test_export_tables_carry_delta_verdicts_and_the_test_fold_warning(tmp_path):
 def test_export_tables_skip_verdicts_when_the_reference_row_lacks_the_tables_metric(tmp_path):
     """Emotion-GCN: the single-task row predicts no valence, so Table III (CCC) has no paired Δ
     against it; the ablation table and the comparison with the paper are still written."""
-    from afg.experiments.figures import export_tables
+    from afg.papers.figures import export_tables
 
     rows = [{"variant": v, "fold": f, "metric": m, "value": 0.3 + 0.01 * f}
             for v in ("single_task", "emotion_gcn") for f in (1, 2)
@@ -294,8 +294,7 @@ def test_ordering_note_carries_the_cost_of_resolving_at_the_recorded_run_times()
     a cached run's epochs' time_s), and the ordering table's note adds the cost line."""
     from types import SimpleNamespace
 
-    from afg.experiments.analysis import recorded_seconds, resolution_note
-    from afg.experiments.notebooks import ordering
+    from afg.experiments.analysis import ordering, recorded_seconds, resolution_note
 
     names = ["Backbone (WBCE)", "+AFG (WBCE)", "+AFG, L_WA"]
     offsets = {names[0]: [0, 0, 0, 0], names[1]: [0.02, 0.03, 0.025, 0.02], names[2]: [0.01, -0.01, 0.02, -0.015]}

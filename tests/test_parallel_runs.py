@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from afg.experiments import ExperimentConfig
-from afg.experiments.notebook_helpers import StageAblation, table3_variants
-from afg.experiments.notebooks import NotebookSetup
 from afg.experiments.parallel import resolve_jobs, train_parallel
+from afg.papers.me_graphau_table3 import StageAblation, table3_variants
+from afg.papers.notebook_setup import NotebookSetup
 
 ROWS = ["+AFG, L_WA", "+AFG+MEFL, L_WA", "Backbone (WBCE)"]  # the second starts from the first
 

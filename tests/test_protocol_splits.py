@@ -15,9 +15,10 @@ import pytest
 from test_datasets_expr import make_affectnet, make_affwild2, make_raf_basic, make_rafml
 
 from afg.config import ConfigError
+from afg.data.build import data_protocol, release_protocol
 from afg.data.datasets import AffWild2, get_adapter
+from afg.data.spec import DataSpec
 from afg.experiments import ExperimentConfig
-from afg.experiments.datasets import DataSpec, data_protocol, release_protocol
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 OFFICIAL_SPLIT_CONFIGS = ["emotion_gcn_affectnet.yaml", "emotion_gcn_affectnet_bregnext.yaml",
@@ -299,7 +300,7 @@ def test_several_evaluation_splits_are_an_ambiguity_data_split_resolves():
 def test_fold_counts_and_cli_fold_follow_the_protocol(prepared_affectnet, tmp_path):
     from afg.cli.configs import load_config
     from afg.cli.errors import UsageError
-    from afg.experiments.datasets import protocol_fold_count
+    from afg.data.build import protocol_fold_count
 
     spec = DataSpec(dataset="affectnet", root=str(prepared_affectnet), options={"num_classes": 7})
     assert quiet(protocol_fold_count, spec) == 1  # the official split: one (train, test) pair
@@ -313,7 +314,7 @@ def test_fold_counts_and_cli_fold_follow_the_protocol(prepared_affectnet, tmp_pa
 
 
 def test_notebook_setup_on_a_release_runs_its_protocol_and_describes_it(prepared_affectnet):
-    from afg.experiments.notebook_setup import NotebookSetup
+    from afg.papers.notebook_setup import NotebookSetup
 
     setup = NotebookSetup(dataset="affectnet", data_root=str(prepared_affectnet), device="cpu")
     assert quiet(setup.fold_list, "emotion_gcn") == [1]  # the official split: one pair

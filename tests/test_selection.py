@@ -210,10 +210,11 @@ def test_selection_split_of_device_decoded_training_faces_reads_decoded_images(t
     selection split is evaluated like validation data, so its items are decoded faces."""
     from test_datasets_faces import StubAligner, make_disfa
 
+    from afg.data.build import build_data
     from afg.data.datasets import DISFA
     from afg.data.device_augment import EncodedFaceDataset
     from afg.data.prepare import prepare_dataset
-    from afg.experiments.config import DataSpec, build_data
+    from afg.data.spec import DataSpec
 
     raw = make_disfa(tmp_path / "raw")
     prepare_dataset(DISFA(raw), tmp_path / "prep", size=32, aligner=StubAligner(size=32), progress=False)

@@ -13,10 +13,11 @@ import torch
 from PIL import Image
 from test_datasets_faces import StubAligner
 
+from afg.data.build import build_data
 from afg.data.datasets import JAFFE, RAFDB, RAFCompound
 from afg.data.prepare import prepare_dataset
 from afg.experiments import load_experiment, run
-from afg.experiments.config import build_data, build_model
+from afg.experiments.config import build_model
 from afg.models import create_model
 from afg.models.svml_rgcn import find_basic_data
 from afg.utils import seed_everything
@@ -289,7 +290,7 @@ def test_cache_key_sees_one_changed_weight_and_one_changed_label():
 def test_synthetic_basic_set_gives_every_class_its_own_mean_from_other_identities():
     """``data.basic: {dataset: synthetic}`` (the synthetic config's stand-in for RAF-DB basic):
     balanced basic expressions of identities no fold holds; f_c is the mean φ of each class."""
-    from afg.experiments.config import item_subjects
+    from afg.data.build import item_subjects
 
     cfg = load_experiment("configs/svml_rgcn_synthetic.yaml").override(
         {"data.basic": {"dataset": "synthetic", "n_subjects": 2, "images_per_subject": 14}})

@@ -177,7 +177,8 @@ def test_realism_option_forms_and_the_yaml_path():
     with pytest.raises(TypeError):
         Realism.coerce(2.0)  # type: ignore[arg-type]
     # data.options: {realism: {...}} of an experiment config reaches SynthFaces
-    from afg.experiments.datasets import DataSpec, _synthetic
+    from afg.data.build import _synthetic
+    from afg.data.spec import DataSpec
 
     spec = DataSpec(n_subjects=3, images_per_subject=2, size=64, cache=False,
                     options={"realism": {"preset": "real", "pitch": 0}})

@@ -110,7 +110,7 @@ def test_an_experiment_run_scores_the_average_and_its_table_says_so(tmp_path):
     """Through afg.experiments.run: the held-out evaluation (evaluation.json) scores the averaged
     weights best.pt holds, and the ablation note names the moving average."""
     from afg.experiments import Ablation, run
-    from afg.experiments.results import predictions
+    from afg.papers.results import predictions
 
     cfg = {"model": {"name": "baseline", "backbone": "resnet_tiny", "pretrained": False, "img_size": 32},
            "data": {"dataset": "synthetic", "n_subjects": 3, "images_per_subject": 4, "size": 32,

@@ -65,8 +65,8 @@ def config_plan(dataset: str, root: Path, configs: Path, options: dict | None = 
 
 def _train_test(spec, adapter):
     """``(train_idx, test_idx, description)`` of the rows a config's ``data`` section trains and
-    scores on: :func:`afg.experiments.datasets.release_protocol`, the rule training uses."""
-    from ..experiments.datasets import release_protocol
+    scores on: :func:`afg.data.build.release_protocol`, the rule training uses."""
+    from ..data.build import release_protocol
 
     tr, te, proto = release_protocol(spec, adapter)
     where = proto.fold_text(spec.fold)

@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 
 from .. import train as afg_train
-from ..experiments import build_data
+from ..data.build import build_data, data_protocol
 from ..experiments.checks import check_checkpoint_fits, check_checkpoint_model, check_data
-from ..experiments.datasets import data_protocol
 from ..experiments.spec import load_data_config
 from ..inference import load_model_checkpoint, resolve_checkpoint
 from ..runs import CheckpointError, RunFolder

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..config import ConfigError
+from ..data.build import protocol_fold_count
 from ..experiments import (
     Ablation,
     cross_validation,
@@ -15,7 +16,6 @@ from ..experiments import (
     run_dir_for,
     verdict_note,
 )
-from ..experiments.datasets import protocol_fold_count
 from ..experiments.executors import ExecutorSpec, resolve_executor
 from ..predict import CheckpointError, resolve_checkpoint
 from ..reference import compare

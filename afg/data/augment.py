@@ -43,6 +43,7 @@ from .wrappers import dataset_layers
 
 if TYPE_CHECKING:
     from .device_augment import DeviceAugment
+    from .spec import DataSpec
 
 __all__ = ["AugmentedSubset", "FaceAugment", "device_augment_of", "rotate_points"]
 
@@ -103,8 +104,8 @@ class FaceAugment:
         return self.crop is None and not random
 
     @classmethod
-    def from_spec(cls, spec: Any, train: bool, crop: int | None = None) -> FaceAugment:
-        """From a :class:`afg.experiments.DataSpec` (``hflip``, ``rotation``, ``color_jitter``,
+    def from_spec(cls, spec: DataSpec, train: bool, crop: int | None = None) -> FaceAugment:
+        """From a :class:`afg.data.spec.DataSpec` (``hflip``, ``rotation``, ``color_jitter``,
         ``augment_on``)."""
         return cls(crop=crop, hflip=bool(spec.hflip), rotation=float(spec.rotation or 0.0),
                    color_jitter=spec.color_jitter, train=train,

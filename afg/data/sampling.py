@@ -23,7 +23,7 @@ AU's rate 0.01–0.03 higher. The real-data configs keep the union; the syntheti
 notebook 04 uses the concatenation scaled to a 40-face identity (7 and 13; 3.35× the faces), the
 reading under which the sample changes training (``docs/synthetic.md``).
 
-Config (``data.frame_sampling``; :func:`afg.experiments.config.build_data` applies it to the
+Config (``data.frame_sampling``; :func:`afg.data.build.build_data` applies it to the
 *training* part of a fold only; validation keeps every frame)::
 
     frame_sampling: {positives: 100, negatives: 200, seed: 0, dedup: true}

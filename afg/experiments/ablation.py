@@ -269,7 +269,7 @@ class Ablation:
         """Numeric ``(metric, mean|std|n)`` columns per variant. ``attrs``: ``note``
         (:meth:`note`) and ``runs`` — ``{metric: {variant: {"fold/seed": value}}}``, the per-run
         values the means rest on, so that paired intervals can be drawn from a summary
-        (:func:`afg.experiments.notebooks.ordering`)."""
+        (:func:`afg.experiments.analysis.ordering`)."""
         if self.tidy is None:
             self.run()
         out = pivot_mean_std(self.tidy, metrics or self.metrics, order=list(self.variants))

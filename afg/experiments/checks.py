@@ -20,13 +20,14 @@ import yaml
 from ..backbones import check_backbone_name
 from ..config import ConfigError
 from ..data.datasets import ADAPTERS
+from ..data.spec import DATASETS, DataSpec
 from ..data.synth import PROFILES
 from ..data.wrappers import base_dataset
 from ..models import list_models
 from ..models.registry import model_factory
 from ..pretrain import PRETRAIN_PRESETS, preset_spec
 from ..runs import CheckpointError, load_checkpoint
-from .config import DATASETS, DataSpec, ExperimentConfig
+from .config import ExperimentConfig
 
 __all__ = ["check_checkpoint_fits", "check_checkpoint_model", "check_data", "check_experiment", "check_model",
            "check_weights_file", "require_model_name"]

@@ -39,10 +39,9 @@ Schema::
       options: {}            # anything else, passed to the dataset builder
     recipe: {...}            # afg.train.Recipe (see afg.train.recipe)
 
-Dataset builders are registered with :func:`register_dataset`; a builder takes the
-:class:`DataSpec` and returns ``(train, val)`` datasets of dict items. The builders, the registry
-and the selection split live in :mod:`afg.experiments.datasets` (their public names are
-re-exported here).
+Dataset builders are registered with :func:`~afg.data.spec.register_dataset`; a builder takes the
+:class:`~afg.data.spec.DataSpec` and returns ``(train, val)`` datasets of dict items. The
+builders and the selection split live in :mod:`afg.data.build`.
 """
 from __future__ import annotations
 
@@ -53,33 +52,11 @@ from typing import Any
 from torch.utils.data import Dataset
 
 from ..config import Config, ConfigError
-from ..data.wrappers import CachedDataset, base_dataset
+from ..data.spec import DataSpec
+from ..data.wrappers import base_dataset
 from ..train.recipe import Recipe
-from .datasets import (
-    DATASETS,
-    DataSpec,
-    build_basic_data,
-    build_data,
-    fresh_identities,
-    item_subjects,
-    register_dataset,
-    selection_split,
-)
 
-__all__ = [
-    "DATASETS",
-    "CachedDataset",
-    "DataSpec",
-    "ExperimentConfig",
-    "build_basic_data",
-    "build_data",
-    "build_model",
-    "fresh_identities",
-    "item_subjects",
-    "load_experiment",
-    "register_dataset",
-    "selection_split",
-]
+__all__ = ["ExperimentConfig", "build_model", "load_experiment"]
 
 
 @dataclass

@@ -6,8 +6,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..data.build import protocol_fold_count
 from .ablation import Ablation
-from .datasets import protocol_fold_count
 
 __all__ = ["cross_validation"]
 

@@ -13,7 +13,7 @@ never reused as a bf16 one, nor the reverse; the evaluation record names it unde
 
 Model selection follows ``recipe.selection`` (part of the hash):
 
-* ``val`` (default): :func:`~afg.experiments.datasets.selection_split` carves a subject-disjoint
+* ``val`` (default): :func:`~afg.data.build.selection_split` carves a subject-disjoint
   selection split out of the fold's *training* subjects; :func:`afg.train.fit` trains on the rest
   and keeps the selected checkpoint by the selection split (every stage of a multi-stage recipe); then the
   held-out fold is evaluated once with those weights. Its labels are read by that evaluation only.
@@ -48,11 +48,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..data.build import build_data, data_protocol, selection_split
 from ..runlock import exclusive
 from ..runs import RunFolder, load_checkpoint, recover_run_dir
 from ..utils import seed_everything
-from .config import ExperimentConfig, build_data, build_model, load_experiment, selection_split
-from .datasets import data_protocol
+from .config import ExperimentConfig, build_model, load_experiment
 
 __all__ = ["HASH_EXCLUDE", "ResolvedRun", "RunResult", "config_hash", "final_model_config", "is_complete",
            "resolve_runs", "run", "run_dir_for", "run_precision", "runs_root"]
@@ -239,7 +239,7 @@ class RunResult:
     selection: str = "val"
     selection_metrics: dict[str, Any] = field(default_factory=dict)
     precision: str = "float32"
-    #: which faces trained and which were scored (:func:`afg.experiments.datasets.data_protocol`;
+    #: which faces trained and which were scored (:func:`afg.data.build.data_protocol`;
     #: ``official`` False: cross-validation asked for on data with an official split)
     protocol: dict[str, Any] = field(default_factory=dict)
 
@@ -368,7 +368,7 @@ def _evaluate_held_out(model: Any, held_out: Any, cfg: ExperimentConfig) -> dict
 def held_out_settings(cfg: ExperimentConfig, world_size: int = 1) -> dict[str, Any]:
     """How a run's held-out fold is evaluated (:func:`afg.train.evaluate` keywords): its last
     stage's ``amp`` and evaluation batch size (split over ``world_size`` DDP ranks) and the recipe's
-    memory format. :func:`afg.experiments.predictions` uses the same, so figures score a model as
+    memory format. :func:`afg.papers.results.predictions` uses the same, so figures score a model as
     its table did."""
     last = cfg.recipe.resolved_stages()[-1]
     return {"batch_size": max(1, (last.eval_batch_size or last.batch_size) // world_size),

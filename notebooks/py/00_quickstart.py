@@ -61,8 +61,10 @@ import torch
 
 from afg.data.synth import SynthFaces, au_gallery
 from afg.experiments import build_data, run
-from afg.experiments.notebook_helpers import environment_report, me_graphau_config
-from afg.experiments.notebooks import NotebookSetup, first_images
+from afg.papers.environment import environment_report
+from afg.papers.me_graphau_table3 import me_graphau_config
+from afg.papers.notebook_setup import NotebookSetup
+from afg.papers.results import first_images
 from afg.viz import plot_au_f1, plot_knn_graph, save_figure
 
 warnings.filterwarnings("ignore", message=".*initialised from previous stage.*")

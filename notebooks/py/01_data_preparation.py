@@ -67,6 +67,7 @@ from PIL import Image
 
 from afg.data.datasets import DISFA, ListDataset, get_adapter
 from afg.data.faces import align
+from afg.data.fake_release import make_fake_disfa_release
 from afg.data.prepare import prepare_dataset, read_manifest
 from afg.data.stats import au_class_weights, conditional_probabilities, occurrence_rates
 from afg.data.synth import (
@@ -77,16 +78,13 @@ from afg.data.synth import (
     sample_au_labels,
     target_statistics,
 )
-from afg.experiments.notebook_helpers import (
-    make_fake_disfa_release,
-    plot_alignment,
-    plot_label_rates,
-    to_uint8,
-)
-from afg.experiments.notebooks import NotebookSetup
 from afg.graphs import cooccurrence_graph
+from afg.papers.notebook_setup import NotebookSetup
+from afg.papers.results import to_uint8
 from afg.utils import resolve_device
 from afg.viz import plot_adjacency, plot_cooccurrence, save_figure
+from afg.viz.faces import plot_alignment
+from afg.viz.plots import plot_label_rates
 
 setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED)
 N_LABELS = 5_000 if QUICK else 50_000

@@ -64,22 +64,18 @@ import torch
 import torch.nn.functional as F
 
 from afg import reference
-from afg.experiments import build_data, run, styled
-from afg.experiments.notebook_helpers import (
-    StageAblation,
-    knn_degrees,
-    label_names,
-    me_graphau_config,
-    model_for,
-    table3_variants,
-)
 from afg.data.stats import dataset_labels
-from afg.experiments.figures import graph_report
-from afg.experiments.notebooks import NotebookSetup, dataset_attr, first_images, fold_noise, noise_note, ordering
+from afg.experiments import build_data, run, styled
+from afg.experiments.analysis import fold_noise, noise_note, ordering
 from afg.graphs import knn_adjacency
 from afg.graphs.edges import cooccurrence_targets
 from afg.models import create_model
 from afg.nn import PerNodeLinear
+from afg.papers.figures import graph_report
+from afg.papers.me_graphau_table3 import StageAblation, me_graphau_config, table3_variants
+from afg.papers.notebook_setup import NotebookSetup
+from afg.papers.probes import knn_degrees
+from afg.papers.results import dataset_attr, first_images, label_names, model_for
 from afg.viz import plot_au_f1, plot_knn_graph, save_figure
 
 warnings.filterwarnings("ignore", message=".*initialised from previous stage.*")
@@ -283,7 +279,7 @@ pd.DataFrame(degrees).T.round(2)
 # $K$ nearest neighbours over all held-out faces, correlated (Spearman, off-diagonal entries) with
 # $P(j\mid i)$ of the training labels and of the generator, next to the same graph with its nodes
 # relabelled at random (the baseline: `r` above `null 95 %` means the graph follows the labels;
-# `afg.experiments.figures.graph_report`). The K-NN graph is built from node-feature similarity for
+# `afg.papers.figures.graph_report`). The K-NN graph is built from node-feature similarity for
 # each face, so it need not follow label co-occurrence at all: this says whether it does.
 
 # %%

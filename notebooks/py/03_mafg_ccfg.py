@@ -58,7 +58,7 @@ SEED = 0
 PRETRAINING = "synthetic-long"  # backbone init (default mode); "synthetic": the first default, 1/4 of its steps
 SEEDS = [0, 1]          # each row and fold once per seed: 4 pairs on 2 folds (quick mode: the first);
                         # None: one run per row and fold, seed SEED (half the time)
-K_VALUES = [1, 2, 3, 4, 6]
+K_VALUES = None         # None: afg.papers.sweeps.SWEEPS (K = 1, 2, 3, 4, 6; quick mode: 1, 3)
 
 # %%
 import pandas as pd
@@ -68,14 +68,16 @@ import afg
 from afg import reference
 from afg.data.stats import dataset_labels
 from afg.experiments import styled
-from afg.experiments.figures import graph_report, localisation_report
-from afg.experiments.notebooks import (NotebookSetup, ccfg_paper_vs_code, dataset_attr, first_images, fold_noise,
-                                       noise_note, ordering)
+from afg.experiments.analysis import fold_noise, noise_note, ordering
+from afg.papers.figures import graph_report, localisation_report
+from afg.papers.notebook_setup import NotebookSetup
+from afg.papers.probes import ccfg_paper_vs_code
+from afg.papers.results import dataset_attr, first_images
+from afg.papers.sweeps import sweep_values
 from afg.viz import gradcam, plot_gradcam_grid, plot_sweep, save_figure
 
 setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED, pretraining=PRETRAINING)
-if QUICK:
-    K_VALUES = [1, 3]
+K_VALUES = K_VALUES or sweep_values(setup, "mafg_ccfg", "model.neighbor_num")
 TABLE = "mafg_ccfg/table5" if setup.dataset == "emotionet" else "mafg_ccfg/table4"
 print(afg.__version__, setup.describe("mafg_ccfg"))
 setup.config("mafg_ccfg").model

@@ -63,11 +63,13 @@ from afg import reference
 from afg.data.rois import roi_set
 from afg.data.synth import sample_au_labels
 from afg.experiments import styled
-from afg.experiments.notebooks import (DISFA_REFERENCE_AUS, NotebookSetup, au_relation_graphs, dataset_attr,
-                                       disfa_training_labels, first_images, fold_noise, load_stage_model,
-                                       noise_note, ordering, plot_roi_reconstructions)
+from afg.experiments.analysis import fold_noise, noise_note, ordering
+from afg.papers.notebook_setup import NotebookSetup
+from afg.papers.probes import DISFA_REFERENCE_AUS, au_relation_graphs, disfa_training_labels
+from afg.papers.results import dataset_attr, first_images, load_stage_model
 from afg.reference.au_gcn_graphs import TABLE1_DISFA
 from afg.viz import plot_adjacency, plot_rois, save_figure
+from afg.viz.rois import plot_roi_reconstructions
 
 setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED, pretraining=PRETRAINING)
 print(afg.__version__, setup.describe("au_gcn"))

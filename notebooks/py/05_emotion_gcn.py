@@ -55,9 +55,10 @@ SEED = 0
 PRETRAINING = "synthetic-long"  # backbone init (default mode); "synthetic": the first default, 1/4 of its steps
 SEEDS = [0, 1]          # each row and fold once per seed: 4 pairs on 2 folds (quick mode: the first);
                         # None: one run per row and fold, seed SEED (half the time)
-TAUS = [0.0, 0.05, 0.1, 0.15]
-PS = [0.3, 0.5, 0.7]
-LAYERS = [1, 2, 3]
+# Table II's grids; None: afg.papers.sweeps.SWEEPS (quick mode: two values each)
+TAUS = None
+PS = None
+LAYERS = None
 
 # %%
 import matplotlib.pyplot as plt
@@ -68,17 +69,26 @@ import afg
 from afg import reference
 from afg.data.stats import training_statistics
 from afg.experiments import styled
-from afg.experiments.figures import cosine_report
-from afg.experiments.notebooks import (NotebookSetup, dataset_attr, fold_noise, noise_note, ordering,
-                                       predictions, reference_dir)
+from afg.experiments.analysis import fold_noise, noise_note, ordering
 from afg.graphs.emotion import EMOTION_GCN_NODES, emotion_adjacency, spearman_matrix
 from afg.metrics import majority_rate
 from afg.metrics.expression import expression_confusion_matrix, fig6_structure
-from afg.viz import plot_adjacency, plot_confusion_matrix, plot_cosine_similarity, plot_sweep, save_figure
+from afg.papers.figures import cosine_report
+from afg.papers.notebook_setup import NotebookSetup, reference_dir
+from afg.papers.results import dataset_attr, predictions
+from afg.papers.sweeps import sweep_values
+from afg.viz import (
+    plot_adjacency,
+    plot_confusion_matrix,
+    plot_cosine_similarity,
+    plot_sweep,
+    save_figure,
+)
 
 setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED, pretraining=PRETRAINING)
-if QUICK:
-    TAUS, PS, LAYERS = [0.0, 0.1], [0.5, 0.7], [1, 2]
+TAUS = TAUS or sweep_values(setup, "emotion_gcn", "model.tau")
+PS = PS or sweep_values(setup, "emotion_gcn", "model.p")
+LAYERS = LAYERS or sweep_values(setup, "emotion_gcn", "model.gcn_layers")
 print(afg.__version__, setup.describe("emotion_gcn"))
 
 # %% [markdown]
@@ -191,7 +201,7 @@ for name, v in vecs.items():
 # pattern, `afg.data.synth.labels.PROTOTYPES`), so two expressions *are* similar in the data as far
 # as their prototypes share AUs. Rank correlation of each model's classifier cosines with the cosine
 # similarity of the prototypes (the six emotions that have one), next to the same matrix with its
-# nodes relabelled at random (`afg.experiments.figures.cosine_report`).
+# nodes relabelled at random (`afg.papers.figures.cosine_report`).
 
 # %%
 if setup.synthetic:

@@ -53,9 +53,11 @@ PRETRAINING = "synthetic-long"  # backbone init (default mode); "synthetic": the
 SEEDS = [0, 1]          # each row and fold once per seed: 4 pairs on 2 folds (quick mode: the first);
                         # None: one run per row and fold, seed SEED (half the time)
 # Fig. 5 top (t2 = 0.4), Fig. 5 bottom (t1 = 0.15), Fig. 6
-T1_VALUES = [1e-6, 0.05, 0.1, 0.15, 0.2, 0.25]
-T2_VALUES = [0.25, 0.3, 0.35, 0.4, 0.45, 0.5]
-LAYERS = [1, 2, 3]
+# None: afg.papers.sweeps.SWEEPS (the paper's grids on a release, fewer values on synthetic faces,
+# two each in quick mode)
+T1_VALUES = None
+T2_VALUES = None
+LAYERS = None
 
 # %%
 import matplotlib.pyplot as plt
@@ -67,16 +69,18 @@ import afg
 from afg import reference
 from afg.data.stats import training_statistics
 from afg.experiments import styled
-from afg.experiments.figures import generator_labels, graph_report, localisation_report
-from afg.experiments.notebooks import NotebookSetup, dataset_attr, first_images, fold_noise, noise_note, ordering
+from afg.experiments.analysis import fold_noise, noise_note, ordering
 from afg.graphs.relations import cooccurrence_probabilities, label_relations
+from afg.papers.figures import generator_labels, graph_report, localisation_report
+from afg.papers.notebook_setup import NotebookSetup
+from afg.papers.results import dataset_attr, first_images
+from afg.papers.sweeps import sweep_values
 from afg.viz import gradcam, plot_adjacency, plot_gradcam_grid, plot_sweep, save_figure
 
 setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED, pretraining=PRETRAINING)
-if QUICK:
-    T1_VALUES, T2_VALUES, LAYERS = [0.05, 0.15], [0.4, 0.5], [1, 2]
-elif setup.synthetic:
-    T1_VALUES, T2_VALUES = [1e-6, 0.1, 0.15, 0.25], [0.3, 0.4, 0.5]
+T1_VALUES = T1_VALUES or sweep_values(setup, "svml_rgcn", "model.t1")
+T2_VALUES = T2_VALUES or sweep_values(setup, "svml_rgcn", "model.t2")
+LAYERS = LAYERS or sweep_values(setup, "svml_rgcn", "model.num_layers")
 TAB = {"rafcompound": "rafcompound", "jaffe": "jaffe"}.get(setup.dataset, "rafml")
 print(afg.__version__, setup.describe("svml_rgcn"), "| paper tables:", TAB)
 
@@ -168,7 +172,7 @@ save_figure(fig, "svml_rgcn_gradcam")
 # the emotion): pointing-game hit rate and energy share inside the region against chance (the
 # region's area share). Then the relations the model uses (positive − negative, Eq. 3–4 on the
 # training labels) against $P(j\mid i)$ of the training labels and of a large fresh sample of the
-# generator, with the node-relabelling baseline (`afg.experiments.figures.graph_report`).
+# generator, with the node-relabelling baseline (`afg.papers.figures.graph_report`).
 
 # %%
 if setup.synthetic:

@@ -64,13 +64,14 @@ import torch
 from afg import reference
 from afg.data.synth import au_gallery
 from afg.experiments import Sweep, build_data, run
-from afg.experiments.figures import cosine_report, graph_report, localisation_report
-from afg.experiments.notebook_helpers import label_names, me_graphau_config, model_for
-from afg.experiments.notebooks import NotebookSetup, dataset_attr, first_images, predictions
 from afg.graphs import cooccurrence_graph
 from afg.graphs.relations import label_relations
 from afg.metrics import majority_rate
 from afg.metrics.expression import expression_confusion_matrix, fig6_structure
+from afg.papers.figures import cosine_report, graph_report, localisation_report
+from afg.papers.me_graphau_table3 import me_graphau_config
+from afg.papers.notebook_setup import NotebookSetup
+from afg.papers.results import dataset_attr, first_images, label_names, model_for, predictions
 from afg.viz import (
     gradcam,
     plot_adjacency,

@@ -17,7 +17,7 @@
 # # 08 · Paper figures: every figure and LaTeX table of notebooks 03–06, exported to `figures/`
 #
 # This notebook regenerates the figures and tables of the paper notebooks from the **run cache**:
-# `afg.experiments.figures.paper_experiments(setup)` builds the same ablations and sweeps as notebooks
+# `afg.papers.figures.paper_experiments(setup)` builds the same ablations and sweeps as notebooks
 # 03–06 for the same parameters (same configs → same run folders under `$AFG_RUNS_DIR`, default
 # `runs/`), so after those notebooks ran nothing is trained here. Run it with the parameters you used
 # for them (e.g. `QUICK=False`, or `DATASET="disfa"`, `DATA_ROOT=...`).
@@ -48,9 +48,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import afg
-from afg.experiments import figures as F
-from afg.experiments.gallery import write_gallery
-from afg.experiments.notebooks import NotebookSetup
+from afg.papers import figures as F
+from afg.papers.gallery import write_gallery
+from afg.papers.notebook_setup import NotebookSetup
 from afg.viz import figures_dir, save_figure
 
 setup = NotebookSetup(QUICK, DATASET, DATA_ROOT, DEVICE, EPOCHS, FOLDS, SEED, pretraining=PRETRAINING)
@@ -125,7 +125,7 @@ pd.Series(saved, name="files")
 # %% [markdown]
 # ## Gallery for the README
 #
-# `write_gallery(setup, seeds=...)` (`afg.experiments.gallery`) draws the five small PNGs the README shows — a
+# `write_gallery(setup, seeds=...)` (`afg.papers.gallery`) draws the five small PNGs the README shows — a
 # K-NN node graph, adjacency heatmaps, a Grad-CAM grid, Emotion-GCN's classifier cosine similarity
 # and ME-GraphAU Table 3's verdict table — and their caption file `README.md` (which runs, mode,
 # folds, seeds, afg and generator versions). Its models are notebook 02's ME-GraphAU Table 3 (the

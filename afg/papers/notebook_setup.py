@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from ..config import apply_overrides, parse_yaml
+from ..data.build import build_data, protocol_fold_count, release_protocol
+from ..experiments.ablation import Ablation, Sweep
+from ..experiments.config import ExperimentConfig, load_experiment
 from ..pretrain import DEFAULT_PRETRAINING, PRETRAIN_PRESETS, preset_spec
-from .ablation import Ablation, Sweep
-from .config import ExperimentConfig, build_data, load_experiment
 
 __all__ = ["CONFIGS_DIR", "OVERLAY_KEYS", "PAPER_DATASETS", "NotebookSetup", "read_overlay", "reference_dir",
            "synthetic_config", "synthetic_overlay"]
@@ -185,7 +186,7 @@ class NotebookSetup:
         use_style()
         import time
 
-        from .runner import runs_root
+        from ..experiments.runner import runs_root
 
         self._started = time.perf_counter()
         self._runs_before = _run_folders(runs_root())
@@ -207,8 +208,6 @@ class NotebookSetup:
         if self.quick:
             return 1
         if not self.synthetic and paper:  # a release: its protocol's folds (1 for an official split)
-            from .datasets import protocol_fold_count
-
             return protocol_fold_count(self.config(paper).data)
         return int(synthetic_overlay(paper, False).get("folds", 3)) if self.synthetic and paper else 3
 
@@ -219,8 +218,8 @@ class NotebookSetup:
         """What this setup's runs of ``paper`` compute their forward passes in on this machine
         (:func:`afg.experiments.run_precision`: ``"float32"``, ``"bfloat16 autocast"``); without a
         paper, on synthetic faces, the five papers' (one name when they agree), else ``""``."""
+        from ..experiments.runner import run_precision
         from ..reference import PAPERS
-        from .runner import run_precision
 
         if paper is not None:
             return run_precision(self.config(paper))
@@ -234,8 +233,6 @@ class NotebookSetup:
         prec = f" precision={prec.replace(' ', '-')}" if prec else ""
         proto = ""
         if not self.synthetic and paper:  # which faces train and which are scored
-            from .datasets import release_protocol
-
             proto = f" protocol=[{release_protocol(self.config(paper).data)[2].text}]"
         return (f"mode={self.mode} dataset={self.dataset} device={self.resolved_device} "
                 f"folds={self.fold_list(paper)} seed={self.seed}{pre}{prec}{proto}")
@@ -309,7 +306,7 @@ class NotebookSetup:
         import time
 
         from ..docs import PAPER_ROWS, record
-        from .runner import runs_root
+        from ..experiments.runner import runs_root
 
         new = len(_run_folders(runs_root()) - self._runs_before)
         data: dict[str, Any] = {"notebook": notebook, "mode": self.mode,

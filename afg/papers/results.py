@@ -10,10 +10,11 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
+from ..data.build import build_data
 from ..data.transforms import denormalize
+from ..experiments.config import ExperimentConfig, load_experiment
+from ..experiments.runner import RunResult, held_out_settings, run
 from ..runs import RunFolder, load_checkpoint
-from .config import ExperimentConfig, build_data, load_experiment
-from .runner import RunResult, held_out_settings, run
 
 __all__ = ["dataset_attr", "first_images", "label_names", "load_stage_model", "model_for", "predictions",
            "to_uint8"]
@@ -52,8 +53,8 @@ def load_stage_model(result: Any, stage: str):
     """The model of a finished multi-stage run restored from one stage's checkpoint
     (its resumable checkpoint, :meth:`afg.runs.RunFolder.stage`), e.g. AU-GCN after its
     auto-encoder pre-training."""
-    from .config import build_model
-    from .runner import final_model_config
+    from ..experiments.config import build_model
+    from ..experiments.runner import final_model_config
 
     d = RunFolder(result.run_dir).stage(stage)
     if d is None:

@@ -1,100 +1,38 @@
-"""Dataset builders of ``data`` specs: the registry (:func:`register_dataset`), the synthetic and
-release builders, SVML-RGCN's basic-expression set (``data.basic``) and the model-selection split
-(``recipe.selection: val``). :func:`build_data` returns ``(train, held_out)`` for a
-:class:`DataSpec` (the ``data`` section of an experiment config, documented in
-:mod:`afg.experiments.config`, which re-exports the public names).
+"""Data building: the synthetic and release builders of a :class:`~afg.data.spec.DataSpec` (the
+``data`` section of an experiment config), SVML-RGCN's basic-expression set (``data.basic``), fresh
+synthetic identities and the model-selection split (``recipe.selection: val``).
+:func:`build_data` returns ``(train, held_out)``: a builder registered with
+:func:`~afg.data.spec.register_dataset` first, else the release adapter.
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from torch.utils.data import Dataset, Subset
 
-from ..config import Config, ConfigError
-from ..data.wrappers import CachedDataset, base_positions
+from ..config import ConfigError
+from .augment import AugmentedSubset, FaceAugment
+from .datasets import get_adapter
+from .device_augment import EncodedFaceDataset
+from .packed import packed_dataset
+from .sampling import FrameSampling, video_ids
+from .spec import DATASETS, DataSpec, register_dataset
+from .synth import SynthFaces
+from .wrappers import CachedDataset, base_positions
 
-__all__ = ["DATASETS", "DataSpec", "build_basic_data", "build_data", "data_protocol", "fresh_identities",
-           "item_subjects", "protocol_fold_count", "register_dataset", "release_protocol", "selection_split"]
-
-
-@dataclass
-class DataSpec(Config):
-    """The ``data`` section of an experiment config (schema in :mod:`afg.experiments.config`)."""
-
-    dataset: str = "synthetic"
-    root: str | None = None
-    prepared: str | None = None
-    profile: str = "disfa"
-    n_subjects: int = 12
-    images_per_subject: int = 20
-    size: int = 112
-    occlusion_rate: float = 0.0
-    seed: int = 0
-    folds: int | None = None  # None: the dataset's protocol (synthetic and registered builders: 3)
-    fold: int = 1
-    img_size: int | None = None
-    resize: int | None = None
-    hflip: bool = False
-    rotation: float = 0.0
-    color_jitter: bool | float = False  # true = strength 0.2 (afg.data.augment.FaceAugment)
-    threshold: float | None = None
-    split: str | None = None
-    basic: dict[str, Any] = field(default_factory=dict)
-    cache: bool = True
-    options: dict[str, Any] = field(default_factory=dict)
-    frame_sampling: dict[str, Any] = field(default_factory=dict)
-    packed: bool | str = False
-    augment_on: str = "cpu"
-    decode_on: str = "cpu"
-
-    def __post_init__(self) -> None:
-        if self.folds is None and self.dataset.lower() in DATASETS:
-            self.folds = 3  # the synthetic faces' (and any registered builder's) 3 folds, as always
-        if self.folds is not None and (self.folds < 0 or self.folds == 1):
-            raise ConfigError(f"data.folds: {self.folds} must be 0 (the official split), k >= 2, or "
-                              "unset (the dataset's protocol)")
-        if self.folds and not 1 <= self.fold <= self.folds:
-            raise ConfigError(f"data.fold: {self.fold} is not in 1..{self.folds} (folds are 1-based)")
-        if self.augment_on not in ("cpu", "device"):
-            raise ConfigError(f"data.augment_on: {self.augment_on!r} is not cpu or device")
-        if self.decode_on not in ("cpu", "device") or (self.decode_on == "device" and (
-                self.augment_on != "device" or self.packed)):
-            raise ConfigError(f"data.decode_on: {self.decode_on!r} must be cpu or device; device needs "
-                              "data.augment_on: device and no data.packed (a pack is decoded already)")
-        if self.frame_sampling:
-            from ..data.sampling import FrameSampling
-
-            try:
-                FrameSampling.from_spec(self.frame_sampling)
-            except ValueError as e:
-                raise ConfigError(str(e)) from None
-
-DATASETS: dict[str, Callable[[DataSpec], tuple[Dataset, Dataset | None]]] = {}
-
-
-def register_dataset(name: str):
-    """Decorator: ``@register_dataset("mydata") def build(spec) -> (train, val)``."""
-
-    def deco(fn):
-        DATASETS[name.lower()] = fn
-        return fn
-
-    return deco
+__all__ = ["SYNTHETIC_BASIC_SUBJECT_OFFSET", "build_basic_data", "build_data", "data_protocol", "fresh_identities",
+           "item_subjects", "protocol_fold_count", "release_protocol", "selection_split"]
 
 
 _SYNTH_CACHE: OrderedDict[tuple, Dataset] = OrderedDict()
 
 
 def _synthetic(spec: DataSpec, **kw: Any) -> Dataset:
-    from ..data.synth import SynthFaces
-
     key = (spec.profile, spec.n_subjects, spec.images_per_subject, spec.size, spec.occlusion_rate,
            spec.seed, tuple(sorted(kw.items())), tuple(sorted((k, str(v)) for k, v in spec.options.items())))
     if key in _SYNTH_CACHE:
@@ -122,8 +60,6 @@ def _split(spec: DataSpec, train: Dataset, train_idx: Any, val: Dataset | None, 
 
 def _view(spec: DataSpec, ds: Dataset, idx: Any, is_train: bool, crop: int | None) -> Dataset:
     """Items ``idx`` of ``ds`` (all when None) as training (random) or validation (centre crop) show them."""
-    from ..data.augment import AugmentedSubset, FaceAugment
-
     aug = FaceAugment.from_spec(spec, train=is_train, crop=crop)
     if aug.is_identity and idx is None:
         return ds
@@ -181,8 +117,6 @@ def fresh_identities(spec: DataSpec, n_subjects: int, seed_offset: int = 1000) -
 
 def _frame_sample(spec: DataSpec, labels: np.ndarray, videos: np.ndarray) -> np.ndarray:
     """Positions (into the fold's training rows) of ``data.frame_sampling``'s per-video sample."""
-    from ..data.sampling import FrameSampling
-
     if labels.ndim != 2 or labels.shape[1] == 0:
         raise ConfigError(f"data.frame_sampling needs AU labels; {spec.dataset!r} has none")
     return FrameSampling.from_spec(spec.frame_sampling).indices(labels, videos)
@@ -198,8 +132,6 @@ def release_protocol(spec: DataSpec, adapter: Any = None) -> tuple[np.ndarray, n
     split; ``k`` ≥ 2 on data with an official split is off-protocol cross-validation (warned, and
     the protocol's ``official`` is False in every export). ``data.split`` names the scored split
     where a release has several."""
-    from ..data.datasets import get_adapter
-
     if adapter is None:
         if not spec.root:
             raise ConfigError(f"data.root is required for dataset {spec.dataset!r}")
@@ -217,28 +149,20 @@ def release_protocol(spec: DataSpec, adapter: Any = None) -> tuple[np.ndarray, n
 def _build_release(spec: DataSpec) -> tuple[Dataset, Dataset | None]:
     """Real datasets: the release adapter's protocol (:func:`release_protocol`) over faces
     prepared by ``afg prepare``; both datasets carry ``protocol`` (its :meth:`Protocol.as_dict`)."""
-    from ..data.datasets import get_adapter
-
     if not spec.root:
         raise ConfigError(f"data.root is required for dataset {spec.dataset!r}")
     adapter = get_adapter(spec.dataset, spec.root, **spec.options)
     prepared = spec.prepared or str(Path(spec.root) / "prepared")
     tr, te, proto = release_protocol(spec, adapter)
     if spec.frame_sampling:
-        from ..data.sampling import video_ids
-
         rows = adapter.records.iloc[tr]
         tr = tr[_frame_sample(spec, rows[list(adapter.au_names)].to_numpy(dtype=float), video_ids(rows))]
     kw = {"size": spec.resize or spec.img_size, "cache": spec.cache}
     crop = _crop_side(spec.img_size, spec.resize) if spec.resize else None
     if spec.packed:  # one shared memory-mapped array instead of a JPEG decode per item
-        from ..data.packed import packed_dataset
-
         train, val = (packed_dataset(adapter, prepared, spec.packed, indices=ix, size=kw["size"])
                       for ix in (tr, te))
     elif spec.decode_on == "device":  # the training JPEGs are decoded on the GPU (nvJPEG)
-        from ..data.device_augment import EncodedFaceDataset
-
         train = EncodedFaceDataset(adapter, prepared, indices=tr, size=kw["size"])
         val = adapter.dataset(prepared, indices=te, **kw)
     else:
@@ -255,8 +179,6 @@ def protocol_fold_count(spec: DataSpec) -> int:
     the adapter is read)."""
     if spec.folds is not None:
         return max(1, int(spec.folds))
-    from ..data.datasets import get_adapter
-
     if not spec.root:
         raise ConfigError(f"data.root is required for dataset {spec.dataset!r}")
     return len(get_adapter(spec.dataset, spec.root, **spec.options).folds(None))
@@ -284,8 +206,6 @@ def build_basic_data(spec: DataSpec) -> Dataset:
     ``{dataset, root, prepared, split, options}``, the rows of ``split`` (default ``train``;
     ``all`` = every row), loaded like validation faces (``resize``, centre crop, no augmentation).
     """
-    from ..data.augment import AugmentedSubset, FaceAugment
-    from ..data.datasets import get_adapter
 
     b = dict(spec.basic)
     if str(b.get("dataset", "")).lower() == "synthetic":
@@ -314,8 +234,6 @@ def _synthetic_basic(spec: DataSpec, b: dict[str, Any]) -> Dataset:
     no fold contains, rendered like the training faces and seen like validation faces. Keys:
     ``profile`` (default ``data.profile``), ``n_subjects`` (6), ``images_per_subject`` (14),
     ``seed`` (``data.seed``)."""
-    from ..data.augment import AugmentedSubset, FaceAugment
-    from ..data.synth import SynthFaces
 
     unknown = sorted(set(b) - {"dataset", "profile", "n_subjects", "images_per_subject", "seed"})
     if unknown:
@@ -380,8 +298,6 @@ def selection_split(train: Dataset, fraction: float = 0.125, seed: int = 0) -> t
     The selection items are shown as at validation time: a training :class:`AugmentedSubset` gives
     ``select`` the same transform with ``train=False`` (the centre crop only).
     """
-    from ..data.augment import AugmentedSubset
-
     n = len(train)
     subj = item_subjects(train)
     rng = np.random.default_rng(seed)
@@ -422,8 +338,6 @@ def _decoded(ds: Dataset) -> Dataset:
     (:class:`afg.data.device_augment.EncodedFaceDataset`, items carrying JPEG bytes for the trainer
     to decode) viewed as the plain :class:`~afg.data.datasets.FaceDataset` it extends (decoded
     images, same rows); anything else as is."""
-    from ..data.device_augment import EncodedFaceDataset
-
     if not isinstance(ds, EncodedFaceDataset):
         return ds
     view = copy.copy(ds)

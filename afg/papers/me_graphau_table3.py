@@ -17,11 +17,11 @@ from typing import Any
 
 import pandas as pd
 
+from ..experiments.ablation import Ablation
+from ..experiments.config import ExperimentConfig, load_experiment
+from ..experiments.runner import run_dir_for
 from ..runs import RunFolder
-from .ablation import Ablation
-from .config import ExperimentConfig, load_experiment
 from .notebook_setup import CONFIGS_DIR
-from .runner import run_dir_for
 
 __all__ = ["StageAblation", "me_graphau_config", "table3_report", "table3_variants"]
 
@@ -30,7 +30,7 @@ _INIT_PREFIX = "@variant:"
 
 def me_graphau_config(setup: Any, overrides: Mapping[str, Any] | None = None,
                       backbone: str = "resnet50") -> ExperimentConfig:
-    """ME-GraphAU's two-stage recipe for a :class:`~afg.experiments.notebook_setup.NotebookSetup`.
+    """ME-GraphAU's two-stage recipe for a :class:`~afg.papers.notebook_setup.NotebookSetup`.
 
     Synthetic data: ``configs/me_graphau_synthetic.yaml`` scaled by the setup (quick/default),
     exactly as the other notebooks scale their recipes (so runs are shared through the cache).
@@ -133,13 +133,13 @@ def table3_report(folds: Sequence[int] = (1, 2), seeds: Sequence[int] = (0, 1), 
     wall time. ``selection`` overrides ``recipe.selection`` (default ``val``; ``test`` reproduces
     the authors' optimistic protocol). The closing-note measurement of issue #25::
 
-        python -c "from afg.experiments.notebook_helpers import table3_report; table3_report()"
+        python -c "from afg.papers.me_graphau_table3 import table3_report; table3_report()"
 
     Returns ``{"ablation", "table", "ordering", "seconds"}``.
     """
     import time
 
-    from .analysis import noise_note, ordering
+    from ..experiments.analysis import noise_note, ordering
     from .notebook_setup import NotebookSetup
 
     t0 = time.perf_counter()

@@ -1,9 +1,9 @@
 """Every experiment, figure and table of notebooks 03–06, as functions (used by ``08_paper_figures``).
 
 :func:`paper_experiments` builds the same :class:`~afg.experiments.Ablation` / ``Sweep`` objects as
-the paper notebooks (same :class:`~afg.experiments.notebooks.NotebookSetup` → same configs → same
-run-cache entries), so exporting after the notebooks ran trains nothing. The sweep values below are
-the notebooks' defaults; keep them in sync with the notebooks' parameter cells.
+the paper notebooks (same :class:`~afg.papers.notebook_setup.NotebookSetup` → same configs → same
+run-cache entries), so exporting after the notebooks ran trains nothing. The sweep values are the
+notebooks' own (:data:`afg.papers.sweeps.SWEEPS`, the one definition both read).
 
 Figure functions return matplotlib Figures (save them with :func:`afg.viz.save_figure`);
 :func:`export_tables` writes LaTeX (booktabs) and Markdown tables.
@@ -18,13 +18,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .ablation import Ablation, Sweep
-from .export import to_latex, to_markdown
-from .notebooks import NotebookSetup, dataset_attr, first_images, predictions, reference_dir
+from ..experiments.ablation import Ablation, Sweep
+from ..experiments.export import to_latex, to_markdown
+from .notebook_setup import NotebookSetup, reference_dir
+from .results import dataset_attr, first_images, predictions
+from .sweeps import SWEEPS, sweep_values
 
 __all__ = [
     "NINE_METRICS",
-    "SWEEPS",
     "TABLE_METRICS",
     "au_gcn_reconstruction_figure",
     "au_gcn_rois_figure",
@@ -45,16 +46,6 @@ __all__ = [
     "sweep_figure",
 ]
 
-#: sweep values of the notebooks' default mode: {(paper, param): (values, quick values)}
-SWEEPS: dict[tuple[str, str], tuple[list[Any], list[Any]]] = {
-    ("mafg_ccfg", "model.neighbor_num"): ([1, 2, 3, 4, 6], [1, 3]),
-    ("emotion_gcn", "model.tau"): ([0.0, 0.05, 0.1, 0.15], [0.0, 0.1]),
-    ("emotion_gcn", "model.p"): ([0.3, 0.5, 0.7], [0.5, 0.7]),
-    ("emotion_gcn", "model.gcn_layers"): ([1, 2, 3], [1, 2]),
-    ("svml_rgcn", "model.t1"): ([1e-6, 0.1, 0.15, 0.25], [0.05, 0.15]),
-    ("svml_rgcn", "model.t2"): ([0.3, 0.4, 0.5], [0.4, 0.5]),
-    ("svml_rgcn", "model.num_layers"): ([1, 2, 3], [1, 2]),
-}
 NINE_METRICS = ["hamming_loss", "coverage", "one_error", "ranking_loss", "average_precision", "micro_f1",
                 "macro_f1", "micro_auc", "macro_auc"]
 #: metrics shown per paper, and the main metric of its sweeps
@@ -109,10 +100,10 @@ def paper_experiments(setup: NotebookSetup, subset: str | None = None,
         abl.paper, abl.tables, abl.metric = paper, tables, TABLE_METRICS[paper][1]
         out[f"{paper}/ablation"] = abl
         base = setup.config(paper)
-        for (p, param), (values, quick_values) in SWEEPS.items():
+        for p, param in SWEEPS:
             if p != paper:
                 continue
-            vals = quick_values if setup.quick else values
+            vals = sweep_values(setup, paper, param)
             if subset == "ends":
                 vals = [_get(base.to_dict(), param)]
             sw = setup.sweep(paper, param, vals, folds=[1])
@@ -177,7 +168,7 @@ def export_tables(experiments: Mapping[str, Ablation], folder: str | os.PathLike
             has_ref = ((abl.tidy["variant"] == first) & (abl.tidy["metric"] == used)).any()
             if len(abl.variants) < 2 or first not in reference.load_table(t).index or not has_ref:
                 continue
-            from .analysis import paper_verdicts, verdict_note
+            from ..experiments.analysis import paper_verdicts, verdict_note
 
             ver = paper_verdicts(abl.tidy, t, first, metric=metric).round(3)
             ver.attrs["note"] = f"{verdict_note(ver)}. {abl.note()}"
@@ -348,7 +339,7 @@ def au_gcn_table1_figure(threshold: float = 0.8, seed: int = 0, n_synthetic: int
     from ..graphs.cooccurrence import cooccurrence_graph
     from ..reference.au_gcn_graphs import TABLE1_AUS, TABLE1_DISFA
     from ..viz import plot_adjacency
-    from .notebooks import disfa_training_labels
+    from .probes import disfa_training_labels
 
     real = disfa_training_labels()
     y, src = (real[1], "real DISFA, fold 1") if real is not None else (
@@ -365,7 +356,8 @@ def au_gcn_reconstruction_figure(abl: Ablation, setup: NotebookSetup, variant: s
     """ROI crops and their reconstructions after AU-GCN's auto-encoder stage."""
     import torch
 
-    from .notebooks import load_stage_model, plot_roi_reconstructions
+    from ..viz.rois import plot_roi_reconstructions
+    from .results import load_stage_model
 
     model = load_stage_model(result_of(abl, variant), "autoencoder")
     _, val = setup.data("au_gcn", fold=abl.folds[0])

@@ -62,7 +62,7 @@ def ccfg_paper_vs_code(images: Any, num_classes: int = 8, backbone: str = "resne
 
 def disfa_training_labels(ref: str | os.PathLike | None = None) -> dict[int, np.ndarray] | None:
     """Real DISFA training labels of folds 1–3 (fold k trains on the other two test lists) from the
-    reference folder (:func:`~afg.experiments.notebook_setup.reference_dir`); ``None`` when absent."""
+    reference folder (:func:`~afg.papers.notebook_setup.reference_dir`); ``None`` when absent."""
     root = Path(ref) if ref is not None else reference_dir()
     if root is None or not (root / "disfa" / "fold1_test_labels.txt").exists():
         return None

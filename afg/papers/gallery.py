@@ -1,6 +1,6 @@
 """The README's gallery: five small PNGs of what the notebooks draw, and a caption file.
 
-:func:`write_gallery` draws, from the runs of a :class:`~afg.experiments.notebook_setup.NotebookSetup`
+:func:`write_gallery` draws, from the runs of a :class:`~afg.papers.notebook_setup.NotebookSetup`
 on synthetic faces:
 
 * ``knn_node_graph.png`` — ME-GraphAU's K-NN node graphs of a few held-out faces (its Fig. 4),
@@ -146,7 +146,12 @@ def _verdict_table(abl) -> tuple[Any, str, Any]:
     import pandas as pd
 
     from .. import reference
-    from .analysis import paper_verdicts, recorded_seconds, resolution_note, verdict_note
+    from ..experiments.analysis import (
+        paper_verdicts,
+        recorded_seconds,
+        resolution_note,
+        verdict_note,
+    )
 
     ours = abl.table(["f1_mean"], reference=_REFERENCE_ROW)
     ver = paper_verdicts(abl.tidy, "me_graphau/table3", _REFERENCE_ROW, column="ResNet-50")
@@ -228,7 +233,7 @@ def _record(setup: NotebookSetup, abl, ver, note: str, emo, emo_model,
             "scores": scores}  # the figures scored against the generator's truth (_scores)
     if setup.synthetic and not setup.quick:
         record("gallery", data, command="jupyter execute notebooks/08_paper_figures.ipynb (QUICK=False): "
-               "afg.experiments.gallery.write_gallery", precision=emo.precision)
+               "afg.papers.gallery.write_gallery", precision=emo.precision)
     return data
 
 
@@ -253,6 +258,7 @@ def write_gallery(setup: NotebookSetup, folder: str | os.PathLike | None = None,
     import afg
 
     from ..data import synth
+    from ..data.build import build_data
     from ..viz import (
         gradcam,
         plot_adjacency,
@@ -261,7 +267,6 @@ def write_gallery(setup: NotebookSetup, folder: str | os.PathLike | None = None,
         plot_knn_graph,
     )
     from ..viz.tables import plot_table
-    from .config import build_data
     from .results import first_images, label_names, model_for
 
     if not setup.synthetic:
@@ -330,7 +335,7 @@ def write_gallery(setup: NotebookSetup, folder: str | os.PathLike | None = None,
     lines = [
         "# Gallery",
         "",
-        "Written by `afg.experiments.gallery.write_gallery` (notebook 08, section *Gallery for the "
+        "Written by `afg.papers.gallery.write_gallery` (notebook 08, section *Gallery for the "
         "README*) from the run cache; do not edit by hand — rerun notebook 08 with `QUICK=False`. "
         "Its numbers render from `docs/results/gallery.json`, which the same call writes (`python -m afg.docs`).",
         "",
