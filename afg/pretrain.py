@@ -10,8 +10,9 @@ ablation table on synthetic faces ranks noise.
 regress the 68 landmarks of synthetic faces (``all`` profile, every nuisance on) and caches the
 backbone's weights; the models load them through ``weights="synthetic"`` (or another name of
 :data:`PRETRAIN_PRESETS`, e.g. the longer ``"synthetic-long"``)
-(:func:`afg.backbones.create_backbone`; the backbones trained here come from
-:func:`afg.nn.backbone.build_backbone`, below it). The pretext task never sees an AU, expression or
+(:func:`resolve_weights` turns the name into the file before the model is built — the experiment
+layer calls it, so the model layer never starts a pretraining; the backbones trained here come
+from :func:`afg.backbones.create_backbone`). The pretext task never sees an AU, expression or
 valence label, and its identities (ids from :data:`PRETRAIN_SUBJECT_OFFSET`) are disjoint from
 those of every dataset the configs build, so nothing of an evaluation fold leaks into the
 weights — as with a face-alignment-pretrained backbone. Landmark motion is caused by the AUs,
@@ -48,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .backbones import check_backbone_name, create_backbone
 from .progress import bar as progress_bar
 from .progress import line
 from .utils import file_sha256
@@ -63,6 +65,7 @@ __all__ = [
     "fit_pooled_head",
     "preset_spec",
     "pretrain_landmarks",
+    "resolve_weights",
     "shipped_weights",
     "synthetic_weights",
     "weights_key",
@@ -123,6 +126,18 @@ def preset_spec(weights: object) -> PretrainSpec | None:
     return PRETRAIN_PRESETS.get(weights) if isinstance(weights, str) else None
 
 
+def resolve_weights(weights: Any, backbone: str, img_size: int) -> Any:
+    """``weights`` for :func:`afg.backbones.create_backbone`: a named pretraining
+    (:data:`PRETRAIN_PRESETS`) becomes its weights file for ``backbone`` at ``img_size``
+    (:func:`synthetic_weights`: shipped, cached, or trained now — the backbone name is checked
+    first), anything else (a file, None) is returned as is."""
+    spec = preset_spec(weights)
+    if spec is None:
+        return weights
+    check_backbone_name(backbone)  # before any pretraining
+    return synthetic_weights(backbone, img_size, spec)
+
+
 def cache_dir() -> Path:
     """``$AFG_CACHE_DIR`` or ``~/.cache/afg``."""
     return Path(os.environ.get("AFG_CACHE_DIR") or Path.home() / ".cache" / "afg")
@@ -169,7 +184,6 @@ def pretrain_landmarks(name: str, img_size: int, spec: PretrainSpec = PretrainSp
     Deterministic for a given spec and thread count; the caller's random state is left untouched.
     """
     from .data.synth import SynthFaces
-    from .nn.backbone import build_backbone
 
     ds = SynthFaces("all", n_subjects=spec.n_subjects, images_per_subject=spec.images_per_subject,
                     size=img_size, seed=spec.seed, subject_offset=PRETRAIN_SUBJECT_OFFSET)
@@ -180,7 +194,7 @@ def pretrain_landmarks(name: str, img_size: int, spec: PretrainSpec = PretrainSp
     y = (4.0 * (y / img_size - 0.5)).flatten(1)  # (n, 136), about [-2, 2]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(spec.seed)
-        bb = build_backbone(name, img_size=img_size)
+        bb = create_backbone(name, img_size=img_size)
         _, losses = fit_pooled_head(
             bb, x, y, F.smooth_l1_loss, epochs=spec.epochs, batch_size=spec.batch_size, lr=spec.lr,
             weight_decay=spec.weight_decay,

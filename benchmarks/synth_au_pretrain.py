@@ -46,9 +46,9 @@ def main() -> None:
     import torch
     import torch.nn.functional as F
 
+    from afg.backbones import create_backbone
     from afg.data.synth import SynthFaces
     from afg.metrics.au import au_auc
-    from afg.nn.backbone import build_backbone
     from afg.pretrain import PRETRAIN_SUBJECT_OFFSET, fit_pooled_head, synthetic_weights
 
     t0 = time.perf_counter()
@@ -62,7 +62,7 @@ def main() -> None:
 
     x, y = faces(args.subjects, 0, PRETRAIN_SUBJECT_OFFSET)  # (n, 3, S, S), (n, 18)
     torch.manual_seed(0)
-    bb = build_backbone("resnet_tiny", weights=str(start), img_size=args.size)
+    bb = create_backbone("resnet_tiny", weights=str(start), img_size=args.size)
     head, losses = fit_pooled_head(
         bb, x, y, F.binary_cross_entropy_with_logits, epochs=args.epochs, batch_size=32, lr=args.lr,
         weight_decay=1e-2, generator=torch.Generator().manual_seed(0),

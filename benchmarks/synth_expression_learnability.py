@@ -42,6 +42,7 @@ from torch import nn
 
 from afg.backbones import create_backbone
 from afg.data.synth import SynthFaces
+from afg.pretrain import resolve_weights
 
 
 def _faces(n_subjects: int, offset: int, seed: int, draw: str) -> SynthFaces:
@@ -58,7 +59,7 @@ def probe(args: argparse.Namespace) -> None:
     from sklearn.preprocessing import StandardScaler
     from synth_headroom import features  # benchmarks/ is the script folder, on sys.path
 
-    bb = create_backbone("resnet_tiny", img_size=112, weights="synthetic")
+    bb = create_backbone("resnet_tiny", img_size=112, weights=resolve_weights("synthetic", "resnet_tiny", 112))
     tr, te = _faces(args.train_subjects, 0, 0, args.expression_draw), _faces(10, args.train_subjects, 1, args.expression_draw)
     ftr, fte = features(bb, tr, "train"), features(bb, te, "held-out")
     ytr, yte = tr.labels()["expression"], te.labels()["expression"]
@@ -80,7 +81,7 @@ def finetune(args: argparse.Namespace) -> None:
     stack = lambda ds: torch.stack([ds[i]["image"] for i in range(len(ds))])  # noqa: E731
     xtr, xte = stack(tr), stack(te)
     ytr, yte = torch.tensor(tr.labels()["expression"]), torch.tensor(te.labels()["expression"])
-    bb = create_backbone("resnet_tiny", img_size=112, weights="synthetic")
+    bb = create_backbone("resnet_tiny", img_size=112, weights=resolve_weights("synthetic", "resnet_tiny", 112))
     t0 = time.perf_counter()
     head, losses = fit_pooled_head(
         bb, xtr, nn.functional.one_hot(ytr, 7).float(), lambda o, y: nn.functional.cross_entropy(o, y.argmax(1)),

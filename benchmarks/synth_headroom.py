@@ -80,7 +80,7 @@ from tqdm.auto import tqdm
 
 from afg.backbones import create_backbone
 from afg.data.synth import SynthFaces
-from afg.pretrain import DEFAULT_PRETRAINING
+from afg.pretrain import DEFAULT_PRETRAINING, resolve_weights
 
 
 def features(bb: torch.nn.Module, ds: SynthFaces, desc: str, batch: int = 64) -> np.ndarray:
@@ -164,7 +164,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     t_all = time.perf_counter()
     t0 = time.perf_counter()
-    bb = create_backbone(args.backbone, img_size=args.size, weights=args.weights)
+    bb = create_backbone(args.backbone, img_size=args.size, weights=resolve_weights(args.weights, args.backbone, args.size))
     t_pre = time.perf_counter() - t0
     print(f"{args.backbone} (weights {args.weights}, {t_pre:.0f} s incl. cache), {args.size} px, "
           f"occlusion {args.occlusion_rate}; {args.train_subjects} training / {args.test_subjects} held-out "

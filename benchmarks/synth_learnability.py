@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 
 from afg.backbones import create_backbone
 from afg.data.synth import SynthFaces
-from afg.pretrain import fit_pooled_head
+from afg.pretrain import fit_pooled_head, resolve_weights
 
 
 def _stack(ds: SynthFaces, desc: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -77,7 +77,8 @@ def main() -> None:
     xte, yte, vte = _stack(test, "render test")
     t_render = time.perf_counter() - t0
 
-    bb = create_backbone(args.backbone, img_size=args.size, weights="synthetic" if args.init == "synthetic" else None)
+    init = "synthetic" if args.init == "synthetic" else None
+    bb = create_backbone(args.backbone, img_size=args.size, weights=resolve_weights(init, args.backbone, args.size))
     p = ytr.mean(0).clamp(1e-3, 1 - 1e-3)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=(1 - p) / p)
 

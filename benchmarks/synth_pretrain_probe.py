@@ -42,6 +42,7 @@ import torch
 
 from afg.backbones import create_backbone
 from afg.data.synth import SynthFaces
+from afg.pretrain import resolve_weights
 
 
 def _faces(n: int, offset: int, seed: int) -> SynthFaces:
@@ -81,7 +82,7 @@ def main() -> None:
     for w in args.weights:
         t0 = time.perf_counter()
         torch.manual_seed(0)
-        bb = create_backbone("resnet_tiny", img_size=112, weights=w)  # trains a named pretraining once
+        bb = create_backbone("resnet_tiny", img_size=112, weights=resolve_weights(w, "resnet_tiny", 112))  # trains a named pretraining once
         t_pre = time.perf_counter() - t0
         ftr, fte = features(bb, tr, f"{w}: train"), features(bb, te, f"{w}: held-out")
         sc = StandardScaler().fit(ftr)

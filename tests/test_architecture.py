@@ -126,7 +126,7 @@ def test_import_graph_reads_relative_function_local_and_package_imports(tmp_path
 def test_no_import_cycle_between_afg_modules():
     graph = import_graph()
     assert {"afg.backbones", "afg.pretrain", "afg.data.prepare", "afg.data.datasets.base"} <= set(graph)
-    assert "afg.nn.backbone" in graph["afg.pretrain"] and "afg.pretrain" in graph["afg.backbones"]
+    assert "afg.backbones" in graph["afg.pretrain"] and "afg.pretrain" not in graph["afg.backbones"]
     assert cycles(graph) == []
 
 

@@ -202,3 +202,19 @@ def test_loaded_weights_keep_the_trained_graph_and_say_so():
     untrained = create_model("emotion_gcn", 7, **TINY)
     untrained.load_state_dict(create_model("emotion_gcn", 7, **TINY).state_dict())
     assert untrained.graph_source.startswith("identity")  # an identity graph is still reported as such
+
+
+def test_gcn_head_and_loss_options_given_as_configs_or_flat_agree():
+    from afg.models.emotion_gcn import EmotionGCN, EmotionGCNHeadConfig, EmotionLossConfig
+
+    torch.manual_seed(0)
+    flat = create_model("emotion_gcn", 7, backbone="resnet_tiny", img_size=64, tau=0.2, gcn_layers=1,
+                        regression_loss="mse", lambda_va=2.0)
+    torch.manual_seed(0)
+    typed = EmotionGCN(7, backbone="resnet_tiny", img_size=64, head_config=EmotionGCNHeadConfig(tau=0.2, gcn_layers=1),
+                       loss_config=EmotionLossConfig(regression_loss="mse", lambda_va=2.0))
+    a, b = flat.state_dict(), typed.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert (typed.tau, len(typed.gcn), typed.regression_loss, typed.lambda_va) == (0.2, 1, "mse", 2.0)
+    with pytest.raises(TypeError, match="'gcn_layer'"):
+        create_model("emotion_gcn", 7, backbone="resnet_tiny", img_size=64, gcn_layer=1)

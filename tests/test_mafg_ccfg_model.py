@@ -173,3 +173,20 @@ def test_fit_runs_with_the_paper_recipe(tmp_path) -> None:
     for j, name in enumerate(val.au_names):
         assert res.metrics[f"f1/{name}"] == pytest.approx(f1_score(y[:, j], pred[:, j], zero_division=0))
         assert res.metrics[f"acc/{name}"] == pytest.approx(accuracy_score(y[:, j], pred[:, j]))
+
+
+def test_head_options_given_as_the_heads_config_or_flat_build_the_same_model():
+    from afg.models.mafg_ccfg import MAFGCCFG, MAFGCCFGHeadConfig
+
+    torch.manual_seed(0)
+    flat = create_model("mafg_ccfg", 4, backbone="resnet_tiny", img_size=64, neighbor_num=2, use_ccfg=False)
+    torch.manual_seed(0)
+    typed = MAFGCCFG(4, backbone="resnet_tiny", img_size=64,
+                     head_config=MAFGCCFGHeadConfig(neighbor_num=2, use_ccfg=False))
+    a, b = flat.state_dict(), typed.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert flat.head.ccfg is None and typed.head.ccfg is None
+    with pytest.raises(TypeError, match="'neighbour_num'"):  # a misspelt option is still refused
+        create_model("mafg_ccfg", 4, backbone="resnet_tiny", img_size=64, neighbour_num=2)
+    with pytest.raises(TypeError, match="not both"):
+        MAFGCCFG(4, backbone="resnet_tiny", img_size=64, head_config=MAFGCCFGHeadConfig(), metric="dots")

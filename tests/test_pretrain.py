@@ -14,6 +14,7 @@ from afg.pretrain import (
     PretrainSpec,
     preset_spec,
     pretrain_landmarks,
+    resolve_weights,
     synthetic_weights,
 )
 
@@ -60,6 +61,7 @@ def test_run_hash_follows_the_pretraining_recipe(monkeypatch):
 
 def test_named_pretraining_recipes_resolve_to_their_own_weights_and_runs(tmp_path, monkeypatch):
     from afg.config import ConfigError
+    from afg.experiments import build_model
     from afg.experiments.checks import check_model
     from afg.experiments.runner import config_hash
 
@@ -67,15 +69,20 @@ def test_named_pretraining_recipes_resolve_to_their_own_weights_and_runs(tmp_pat
     long = preset_spec("synthetic-long")
     assert (long.n_subjects, long.epochs) == (120, 16)  # 4x the default's steps
     assert preset_spec("/weights/resnet_tiny.pt") is None and preset_spec(None) is None
-    # create_backbone trains and caches each name's own recipe (tiny stand-ins here)
+    # resolve_weights trains and caches each name's own recipe (tiny stand-ins here)
     monkeypatch.setenv("AFG_CACHE_DIR", str(tmp_path))
     monkeypatch.setitem(PRETRAIN_PRESETS, "synthetic", TINY)
     monkeypatch.setitem(PRETRAIN_PRESETS, "synthetic-long", PretrainSpec(**{**TINY.__dict__, "epochs": 4}))
-    a = create_backbone("resnet_tiny", img_size=64, weights="synthetic")
-    b = create_backbone("resnet_tiny", img_size=64, weights="synthetic-long")
+    a = create_backbone("resnet_tiny", img_size=64, weights=resolve_weights("synthetic", "resnet_tiny", 64))
+    b = create_backbone("resnet_tiny", img_size=64, weights=resolve_weights("synthetic-long", "resnet_tiny", 64))
     metas = sorted(json.loads(p.read_text())["spec"]["epochs"] for p in (tmp_path / "backbones").glob("*.json"))
     assert metas == [3, 4]
     assert not torch.equal(a.model.conv1.weight, b.model.conv1.weight)
+    # the experiment layer resolves a config's name before the model is built (from the cache now)
+    built = build_model({"name": "baseline", "backbone": "resnet_tiny", "img_size": 64, "weights": "synthetic-long",
+                         "num_classes": 8})
+    assert torch.equal(built.backbone.model.conv1.weight, b.model.conv1.weight)
+    assert built.model_config["weights"] == "synthetic-long"  # what its checkpoint records
     # the run cache tells the two apart; the config check accepts both names
     cfg = {"model": {"name": "baseline", "backbone": "resnet_tiny", "img_size": 64, "weights": "synthetic",
                      "num_classes": 8}, "data": {"dataset": "synthetic"}, "recipe": {}}
@@ -84,6 +91,21 @@ def test_named_pretraining_recipes_resolve_to_their_own_weights_and_runs(tmp_pat
     check_model(longer["model"])
     with pytest.raises(ConfigError, match=r"model\.weights: file not found: synthetic-lng .*synthetic, synthetic-long"):
         check_model({**cfg["model"], "weights": "synthetic-lng"})
+
+
+def test_the_model_layer_cannot_start_a_pretraining(monkeypatch):
+    import afg.pretrain
+    from afg.models import create_model
+
+    monkeypatch.setattr(afg.pretrain, "synthetic_weights", _no_training)
+    for build in (lambda w: create_backbone("resnet_tiny", img_size=64, weights=w),
+                  lambda w: create_model("baseline", 8, backbone="resnet_tiny", img_size=64, weights=w)):
+        with pytest.raises(ValueError, match=r"weights='synthetic-long' names a pretraining.*resolve_weights"):
+            build("synthetic-long")
+    assert resolve_weights(None, "resnet_tiny", 64) is None
+    assert resolve_weights("/w/resnet_tiny.pt", "no_such_net", 64) == "/w/resnet_tiny.pt"
+    with pytest.raises(ValueError, match="unknown backbone 'resnet_tinny'"):  # checked before any training
+        resolve_weights("synthetic", "resnet_tinny", 64)
 
 
 # ------------------------------------------------------------------------------ shipped weights
@@ -127,7 +149,7 @@ def test_shipped_weights_are_used_when_their_key_and_checksum_match(tmp_path, mo
     monkeypatch.setattr(afg.pretrain, "SHIPPED_DIR", out.parent)
     monkeypatch.setenv("AFG_CACHE_DIR", str(tmp_path / "empty_cache"))  # a cold start
     monkeypatch.setattr(afg.pretrain, "pretrain_landmarks", _no_training)
-    bb = create_backbone("resnet_tiny", img_size=64, weights="tiny")
+    bb = create_backbone("resnet_tiny", img_size=64, weights=resolve_weights("tiny", "resnet_tiny", 64))
     assert torch.equal(bb.model.conv1.weight, safetensors.torch.load_file(out)["conv1.weight"])
     assert not (tmp_path / "empty_cache").exists()
     # a file that does not match its checksum is refused (warned), and the backbone is trained instead
@@ -136,7 +158,7 @@ def test_shipped_weights_are_used_when_their_key_and_checksum_match(tmp_path, mo
     out.write_bytes(bytes(raw))
     with warnings.catch_warnings(record=True) as seen, pytest.raises(AssertionError, match="pretrained although"):
         warnings.simplefilter("always")
-        create_backbone("resnet_tiny", img_size=64, weights="tiny")
+        create_backbone("resnet_tiny", img_size=64, weights=resolve_weights("tiny", "resnet_tiny", 64))
     assert any("sha256 differs" in str(w.message) for w in seen)
 
 
@@ -160,7 +182,7 @@ def test_the_default_pretraining_is_shipped_and_loads_without_training(tmp_path,
     assert meta["dtype"] == "float32" and 4e6 < meta["bytes"] < 6e6
     monkeypatch.setenv("AFG_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(afg.pretrain, "pretrain_landmarks", _no_training)
-    bb = create_backbone("resnet_tiny", img_size=112, weights=DEFAULT_PRETRAINING)
+    bb = create_backbone("resnet_tiny", img_size=112, weights=resolve_weights(DEFAULT_PRETRAINING, "resnet_tiny", 112))
     sd = safetensors.torch.load_file(path)
     assert all(torch.equal(v, sd[k]) for k, v in bb.model.state_dict().items() if k in sd)
     # the run key names the recipe, not the file: runs cached before the weights were shipped are reused

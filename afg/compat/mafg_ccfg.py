@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..models.mafg_ccfg import MAFGCCFGHead
+from ..models.mafg_ccfg import MAFGCCFGHead, MAFGCCFGHeadConfig
 from ..nn.blocks import LinearBlock
 from .registry import register_official_head
 
@@ -116,6 +116,6 @@ class OfficialMAFGCCFGHead(nn.Module):
 def _build(state_dict: dict[str, torch.Tensor], num_classes: int, neighbor_num: int = 4, metric: str = "dots", **_: Any) -> nn.Module:
     sd, _rest = split_official_checkpoint(state_dict)
     channels = int(sd["sc"].shape[1])
-    head = MAFGCCFGHead(channels, num_classes, neighbor_num=neighbor_num, metric=metric, official=True)
+    head = MAFGCCFGHead(channels, num_classes, MAFGCCFGHeadConfig(neighbor_num=neighbor_num, metric=metric, official=True))
     head.load_state_dict(official_to_ours(sd, num_classes), strict=True)
     return OfficialMAFGCCFGHead(head)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,10 @@ def prepare_dataset(adapter: Any, out_dir: str | os.PathLike, size: int = 256, b
                     aligner: FaceAligner | None = None, verbose: bool = True) -> dict[str, Any]:
     """Detect, align and write every face of ``adapter`` (see the module doc for the outputs).
 
+    Three steps: the journal says which sources are still to do (:class:`_Journal`), the aligned
+    batches of those are written and journalled (:func:`_aligned_batches`), and the summary writes
+    the manifest, the failures and ``prepare.json`` (:func:`_write_summary`).
+
     Args:
         adapter: a release adapter (``.records`` with ``image``, ``subject`` and labels; ``.root``).
         size, margin: output crop size and template margin (``afg.data.faces``).
@@ -94,64 +99,112 @@ def prepare_dataset(adapter: Any, out_dir: str | os.PathLike, size: int = 256, b
         summary dict: ``total``, ``ok``, ``no_face``, ``unreadable``, ``missing``, ``skipped``
         (done earlier), ``processed``, ``seconds``, ``faces_per_second``, ``out_dir``.
     """
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # local: tqdm's import is only paid when preparing
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     root = Path(getattr(adapter, "root", "."))
     records: pd.DataFrame = adapter.records
     aligner = aligner or FaceAligner(size=size, margin=margin, device=device, batch_size=batch_size)
-    size = aligner.size
+    geometry = (int(aligner.size), float(aligner.margin))
 
     sources = records["image"].astype(str).tolist()
     rel = {s: relative_source(s, root) for s in dict.fromkeys(sources)}
-    unique = list(rel)  # distinct sources in record order
-    if limit is not None:
-        unique = unique[:limit]
+    unique = list(rel)[:limit] if limit is not None else list(rel)  # distinct sources in record order
 
-    journal_path = out / JOURNAL_NAME
-    if not resume and journal_path.exists():
-        journal_path.unlink()
-    journal = _load_journal(journal_path)
-
-    # journals written before entries carried their geometry: the folder's prepare.json says it
-    old_meta = _read_meta(out / "prepare.json")
-    geometry = (int(size), float(aligner.margin))
-    stale: dict[tuple[Any, Any], int] = {}
-
-    def done(src: str) -> bool:
-        e = journal.get(rel[src])
-        if e is None:
-            return False
-        if e["status"] == "ok":
-            made = _entry_geometry(e, old_meta)
-            if made != geometry:
-                stale[made] = stale.get(made, 0) + 1
-                return False
-            return (out / e["aligned"]).is_file()
-        return not retry_failed
-
-    todo = [s for s in unique if not done(s)]
-    skipped = len(unique) - len(todo)
-    if stale and verbose:
-        was = "; ".join(f"{n} at size {a}, margin {b}" for (a, b), n in stale.items())
-        print(f"{out}: {sum(stale.values())} faces were prepared with another crop geometry ({was}); "
-              f"re-aligning them at size {geometry[0]}, margin {geometry[1]:g}")
-
-    lm_rows: dict[str, np.ndarray | None] = {}
+    journal = _Journal.open(out, resume)
+    todo = journal.todo(unique, rel, out, geometry, retry_failed, verbose)
     want_lm = use_landmarks is True or (use_landmarks == "auto" and _has_landmarks(adapter))
-    if want_lm and todo:
-        first = records.drop_duplicates("image").set_index("image")
-        sub = first.loc[list(todo)].reset_index()
-        for s, lm in zip(sub["image"], adapter.source_landmarks(sub)):
-            lm_rows[s] = lm
+    lm_rows = _release_landmarks(adapter, records, todo) if want_lm and todo else {}
 
     counts = {"ok": 0, "no_face": 0, "unreadable": 0}
     t0 = time.perf_counter()
     bar = tqdm(total=len(todo), desc=f"prepare {getattr(adapter, 'name', 'images')}",
                unit="img", disable=not progress)
-    batches = [todo[i:i + max(1, batch_size)] for i in range(0, len(todo), max(1, batch_size))]
-    with open(journal_path, "a", encoding="utf-8") as jf, ThreadPoolExecutor(1) as pool:
+    with open(journal.path, "a", encoding="utf-8") as jf:
+        for batch, results in _aligned_batches(todo, batch_size, aligner, lm_rows):
+            entries = [_journal_entry(rel[src], r, image_format, geometry) for src, r in zip(batch, results)]
+            for entry, r in zip(entries, results):
+                if r["status"] == "ok":
+                    write_image(out / entry["aligned"], r["image"], quality=quality)
+                counts[r["status"]] = counts.get(r["status"], 0) + 1
+            journal.record(jf, entries)
+            bar.update(len(batch))
+            bar.set_postfix(ok=counts["ok"], failed=counts["no_face"] + counts["unreadable"])
+    bar.close()
+    run = {"skipped": len(unique) - len(todo), "processed": len(todo), "processed_counts": counts,
+           "seconds": time.perf_counter() - t0}
+    return _write_summary(adapter, out, rel, journal.entries, unique, run, aligner, image_format, verbose)
+
+
+class _Journal:
+    """The append-only preparation journal of one output folder: what an earlier (possibly killed)
+    run did, one JSON line per source, read back on a rerun to resume."""
+
+    def __init__(self, path: Path, entries: dict[str, dict[str, Any]]) -> None:
+        self.path = path
+        self.entries = entries  # relative source -> its latest entry
+
+    @classmethod
+    def open(cls, out: Path, resume: bool) -> _Journal:
+        """The journal of ``out`` (emptied first unless ``resume``)."""
+        path = out / JOURNAL_NAME
+        if not resume and path.exists():
+            path.unlink()
+        return cls(path, _load_journal(path))
+
+    def todo(self, unique: list[str], rel: dict[str, str], out: Path, geometry: tuple[int, float],
+             retry_failed: bool, verbose: bool) -> list[str]:
+        """Sources of ``unique`` still to do: not journalled, journalled ``ok`` but with another
+        crop geometry (said when ``verbose``) or a missing aligned file, and, with ``retry_failed``,
+        the recorded failures."""
+        # journals written before entries carried their geometry: the folder's prepare.json says it
+        old_meta = _read_meta(out / "prepare.json")
+        stale: dict[tuple[Any, Any], int] = {}
+
+        def done(src: str) -> bool:
+            e = self.entries.get(rel[src])
+            if e is None:
+                return False
+            if e["status"] == "ok":
+                made = _entry_geometry(e, old_meta)
+                if made != geometry:
+                    stale[made] = stale.get(made, 0) + 1
+                    return False
+                return (out / e["aligned"]).is_file()
+            return not retry_failed
+
+        todo = [s for s in unique if not done(s)]
+        if stale and verbose:
+            was = "; ".join(f"{n} at size {a}, margin {b}" for (a, b), n in stale.items())
+            print(f"{out}: {sum(stale.values())} faces were prepared with another crop geometry ({was}); "
+                  f"re-aligning them at size {geometry[0]}, margin {geometry[1]:g}")
+        return todo
+
+    def record(self, fh: Any, entries: list[dict[str, Any]]) -> None:
+        """Append ``entries`` (one batch) to the open journal file ``fh`` and flush it."""
+        for e in entries:
+            self.entries[e["source"]] = e
+        fh.write("\n".join(json.dumps(e) for e in entries) + "\n")
+        fh.flush()
+
+
+def _release_landmarks(adapter: Any, records: pd.DataFrame, todo: list[str]) -> dict[str, np.ndarray | None]:
+    """Source -> the landmarks the release ships for it (first record of each source)."""
+    first = records.drop_duplicates("image").set_index("image")
+    sub = first.loc[list(todo)].reset_index()
+    return dict(zip(sub["image"], adapter.source_landmarks(sub)))
+
+
+def _aligned_batches(todo: list[str], batch_size: int, aligner: FaceAligner,
+                     lm_rows: dict[str, np.ndarray | None]) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
+    """``(sources, results)`` per batch of ``batch_size`` sources, in order. The next batch is
+    decoded in a background thread while this one is aligned; a source is aligned with the
+    release's landmarks when ``lm_rows`` has them, else detected (MTCNN, one call per batch);
+    an unreadable image gives ``{"status": "unreadable", "reason": ...}``."""
+    step = max(1, batch_size)
+    batches = [todo[i:i + step] for i in range(0, len(todo), step)]
+    with ThreadPoolExecutor(1) as pool:
         pending = pool.submit(_read_batch, batches[0]) if batches else None
         for bi, batch in enumerate(batches):
             decoded = pending.result()
@@ -168,22 +221,17 @@ def prepare_dataset(adapter: Any, out_dir: str | os.PathLike, size: int = 256, b
             if detect_idx:
                 for j, r in zip(detect_idx, aligner.align([decoded[j] for j in detect_idx])):
                     results[j] = r
-            lines = []
-            for src, r in zip(batch, results):
-                entry = _journal_entry(rel[src], r, image_format, geometry)
-                if r["status"] == "ok":
-                    write_image(out / entry["aligned"], r["image"], quality=quality)
-                counts[r["status"]] = counts.get(r["status"], 0) + 1
-                journal[entry["source"]] = entry
-                lines.append(json.dumps(entry))
-            jf.write("\n".join(lines) + "\n")
-            jf.flush()
-            bar.update(len(batch))
-            bar.set_postfix(ok=counts["ok"], failed=counts["no_face"] + counts["unreadable"])
-    bar.close()
-    seconds = time.perf_counter() - t0
+            yield batch, results
 
-    manifest = _build_manifest(adapter, records, rel, journal, limit_sources=set(unique))
+
+def _write_summary(adapter: Any, out: Path, rel: dict[str, str], journal: dict[str, dict[str, Any]],
+                   unique: list[str], run: dict[str, Any], aligner: FaceAligner, image_format: str,
+                   verbose: bool) -> dict[str, Any]:
+    """Write ``manifest.csv``, ``failures.csv`` and ``prepare.json`` of a finished preparation,
+    print one line when ``verbose``, and return the summary (``run``: skipped, processed,
+    processed_counts, seconds of this run)."""
+    root = Path(getattr(adapter, "root", "."))
+    manifest = _build_manifest(adapter, adapter.records, rel, journal, limit_sources=set(unique))
     atomic_write_text(out / "manifest.csv", manifest.to_csv(index=False))
     failures = manifest.loc[manifest["status"] != "ok", ["source", "status", "reason"]]
     failures = failures.drop_duplicates("source")
@@ -198,24 +246,25 @@ def prepare_dataset(adapter: Any, out_dir: str | os.PathLike, size: int = 256, b
     atomic_write_text(out / "failures.csv", failures.to_csv(index=False))
 
     status_all = manifest.drop_duplicates("source")["status"].value_counts()
+    seconds, processed = run["seconds"], run["processed"]
     summary = {
         "total": len(unique),
         "ok": int(status_all.get("ok", 0)),
         "no_face": int(status_all.get("no_face", 0)),
         "unreadable": int(status_all.get("unreadable", 0)),
         "missing": n_missing,
-        "skipped": skipped,
-        "processed": len(todo),
-        "processed_counts": counts,
+        "skipped": run["skipped"],
+        "processed": processed,
+        "processed_counts": run["processed_counts"],
         "seconds": round(seconds, 3),
-        "faces_per_second": round(len(todo) / seconds, 3) if seconds > 0 and todo else None,
+        "faces_per_second": round(processed / seconds, 3) if seconds > 0 and processed else None,
         "out_dir": str(out),
     }
     meta = {
         "dataset": getattr(adapter, "name", type(adapter).__name__),
         "adapter": type(adapter).__name__,
         "root": str(root),
-        "size": size,
+        "size": aligner.size,
         "margin": aligner.margin,
         "image_format": image_format,
         "label_columns": list(getattr(adapter, "label_columns", [])),
@@ -230,7 +279,7 @@ def prepare_dataset(adapter: Any, out_dir: str | os.PathLike, size: int = 256, b
         print(
             f"prepared {summary['total']} images into {out}: {summary['ok']} faces, "
             f"{summary['no_face']} without a face, {summary['unreadable']} unreadable, "
-            f"{n_missing} missing; {skipped} done earlier, {len(todo)} processed in {seconds:.1f}s"
+            f"{n_missing} missing; {summary['skipped']} done earlier, {processed} processed in {seconds:.1f}s"
             + (f" ({summary['faces_per_second']:.2f} img/s)" if summary["faces_per_second"] else "")
             + (f"; failures listed in {out / 'failures.csv'}" if len(failures) else "")
         )

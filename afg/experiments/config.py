@@ -45,6 +45,7 @@ builders and the selection split live in :mod:`afg.data.build`.
 """
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,7 @@ from torch.utils.data import Dataset
 from ..config import Config, ConfigError
 from ..data.spec import DataSpec
 from ..data.wrappers import base_dataset
+from ..pretrain import preset_spec, resolve_weights
 from ..train.recipe import Recipe
 
 __all__ = ["ExperimentConfig", "build_model", "load_experiment"]
@@ -95,7 +97,9 @@ _base = base_dataset  # the old private name (afg.cli and afg.demo import it); u
 
 
 def build_model(model_cfg: dict[str, Any], train_data: Dataset | None = None):
-    """``create_model(**model_cfg)``; ``num_classes`` and label names come from the data."""
+    """``create_model(**model_cfg)``; ``num_classes`` and label names come from the data, and a
+    named pretraining in ``model.weights`` (``"synthetic-long"``) is resolved into its weights file
+    here (:func:`afg.pretrain.resolve_weights`), before the model is built."""
     from ..models import create_model
 
     cfg = dict(model_cfg)
@@ -108,7 +112,13 @@ def build_model(model_cfg: dict[str, Any], train_data: Dataset | None = None):
         if n is None:
             raise ConfigError("model.num_classes is required (the data does not say)")
         cfg["num_classes"] = int(n)
+    if preset_spec(cfg.get("weights")) is not None:
+        defaults = inspect.signature(create_model).parameters
+        cfg["weights"] = resolve_weights(cfg["weights"], cfg.get("backbone", defaults["backbone"].default),
+                                         int(cfg.get("img_size", defaults["img_size"].default)))
     model = create_model(name, **cfg)
+    if "weights" in cfg:  # the checkpoint records the config's pretraining name, not this machine's file
+        model.model_config["weights"] = model_cfg["weights"]
     _check_classes(model, cfg["num_classes"], base)
     if base is not None and getattr(model, "label_names", None) is None:
         attr = {"au": "au_names", "expression": "expression_names",

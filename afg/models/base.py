@@ -21,12 +21,30 @@ A model is an ``nn.Module`` with:
 """
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
-__all__ = ["AffectModel"]
+__all__ = ["AffectModel", "build_head_config"]
+
+C = TypeVar("C")
+
+
+def build_head_config(config_cls: type[C], config: C | None, options: dict[str, Any], model: str) -> C:
+    """A head's config: ``config`` itself, or ``config_cls`` built from the flat ``options`` that
+    name its fields (removed from ``options``), so ``create_model(name, **flat)`` and the YAML
+    configs keep working. Options left over are not the model's: ``TypeError``, as a misspelt
+    keyword argument would be. Passing both a config and some of its flat options is one too."""
+    names = {f.name for f in dataclasses.fields(config_cls)}  # type: ignore[arg-type]
+    flat = {k: options.pop(k) for k in list(options) if k in names}
+    if options:
+        raise TypeError(f"{model}() got unexpected keyword argument(s) {', '.join(map(repr, sorted(options)))}")
+    if config is not None and flat:
+        raise TypeError(f"{model}(): give the head's options either as its config or flat, not both "
+                        f"({', '.join(sorted(flat))})")
+    return config if config is not None else config_cls(**flat)
 
 
 class AffectModel(nn.Module):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,10 +37,10 @@ from ..graphs.emotion import (
 from ..losses.emotion import EmotionCriterion, expression_class_weights
 from ..nn import bregnext as _bregnext  # noqa: F401  registers timm's "bregnext50" (Table V)
 from ..nn.gcn import GraphConvolution
-from .base import AffectModel
+from .base import AffectModel, build_head_config
 from .registry import register_model
 
-__all__ = ["TABLE1_VARIANTS", "EmotionGCN"]
+__all__ = ["TABLE1_VARIANTS", "EmotionGCN", "EmotionGCNHeadConfig", "EmotionLossConfig"]
 
 #: Table I rows -> (registered name, options)
 TABLE1_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
@@ -48,6 +49,67 @@ TABLE1_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "multi_task_ccc": ("emotion_mtl", {"regression_loss": "ccc"}),
     "emotion_gcn": ("emotion_gcn", {}),
 }
+
+
+@dataclass(frozen=True)
+class EmotionGCNHeadConfig:
+    """Options of the GCN head (``head="gcn"``): the graph over the ``C + 2`` nodes and the GCN
+    that turns their embeddings into classifiers and regressors.
+
+    Attributes:
+        embeddings: node embeddings Z — a word-vector file the user brings (the paper: 300-d
+            GloVe, ``glove.6B.300d.txt``), ``None``/``"offline:hash"`` (prior-free offline vectors,
+            the default), ``"offline:affect"`` (offline vectors with a hand-set valence/arousal
+            prior that only this GCN head receives — explicit opt-in) or an array ``(C+2, d)``
+            (:func:`afg.embeddings.resolve_embeddings`); ``self.embedding_source`` says which.
+        embedding_dim: dimension of the offline vectors.
+        correlation: ``(C+2, C+2)`` Spearman matrix; else :meth:`EmotionGCN.prepare` computes it.
+        adjacency: a ready ``(C+2, C+2)`` Â used as is (overrides everything else).
+        graph: ``"paper"`` (Eq. 3-6), ``"official"`` (authors' code + their ``gen_adj``) or
+            ``"conditional"`` (Sec. IV.E, needs ``stats["emotion_labels"]`` in ``prepare``).
+        tau, p: Eq. 5 threshold and Eq. 6 re-weighting (Table II).
+        literal_eq5: apply Eq. 5 to every entry of Eq. 3's A, its zeros included, so ``tau=0``
+            links every pair (Table II's τ = 0 column); identical to the default for ``tau > 0``
+            (see :func:`afg.graphs.emotion_adjacency`).
+        gcn_layers: L ∈ {1, 2, 3}; hidden width ``hidden_dim`` (512), LeakyReLU(0.2) between.
+        last_activation: also apply Eq. 2's ``h`` (LeakyReLU) to the last GCN layer, whose output
+            is the classifiers and regressors ``W`` — Eq. 2 read literally (the real-data configs
+            set it); ``False`` (the default, which every cached run was trained with) is the
+            authors' code and ML-GCN's: no activation after the last layer
+            (docs/paper_vs_code.md).
+    """
+
+    embeddings: Any = None
+    embedding_dim: int = 300
+    correlation: Any = None
+    adjacency: Any = None
+    graph: str = "paper"
+    tau: float = 0.1
+    p: float = 0.7
+    literal_eq5: bool = False
+    gcn_layers: int = 2
+    hidden_dim: int = 512
+    last_activation: bool = False
+
+
+@dataclass(frozen=True)
+class EmotionLossConfig:
+    """Options of the model's criterion (:meth:`EmotionGCN.build_criterion`).
+
+    Attributes:
+        regression_loss: ``"ccc"`` (Eq. 12) or ``"mse"`` for ``va``.
+        class_weights: ``"inverse"`` (Eq. 8-9: N_min/N_c from the training counts, the paper on
+            AffectNet and Aff-Wild2) or ``"none"`` (the authors' Aff-Wild2 code).
+        ce_reduction: ``"weighted_mean"`` (Σ w·ℓ / Σ w, PyTorch's and the authors') or
+            ``"mean"`` (Eq. 8 per image averaged over the batch, Σ w·ℓ / B).
+        lambda_va, unbiased_variance: see :class:`afg.losses.EmotionCriterion`.
+    """
+
+    regression_loss: str = "ccc"
+    class_weights: str = "inverse"
+    ce_reduction: str = "weighted_mean"
+    lambda_va: float = 1.0
+    unbiased_variance: bool = False
 
 
 class EmotionGCN(AffectModel):
@@ -59,34 +121,12 @@ class EmotionGCN(AffectModel):
             ``densenet121`` (the paper) or ``bregnext50`` (Table V, :mod:`afg.nn.bregnext`).
         head: ``"gcn"`` (Emotion-GCN) or ``"linear"`` (the multi-/single-task baselines).
         tasks: outputs to produce, ``("expression", "va")``, ``("expression",)`` or ``("va",)``.
-        regression_loss: ``"ccc"`` (Eq. 12) or ``"mse"`` for ``va``.
         pooling: ``"max"`` (Eq. 1) or ``"avg"`` (the authors' baseline code).
         expression_names: node names of the classes (default AffectNet order).
-        embeddings: node embeddings Z — a word-vector file the user brings (the paper: 300-d
-            GloVe, ``glove.6B.300d.txt``), ``None``/``"offline:hash"`` (prior-free offline vectors,
-            the default), ``"offline:affect"`` (offline vectors with a hand-set valence/arousal
-            prior that only this GCN head receives — explicit opt-in) or an array ``(C+2, d)``
-            (:func:`afg.embeddings.resolve_embeddings`); ``self.embedding_source`` says which.
-        embedding_dim: dimension of the offline vectors.
-        correlation: ``(C+2, C+2)`` Spearman matrix; else :meth:`prepare` computes it.
-        adjacency: a ready ``(C+2, C+2)`` Â used as is (overrides everything else).
-        graph: ``"paper"`` (Eq. 3-6), ``"official"`` (authors' code + their ``gen_adj``) or
-            ``"conditional"`` (Sec. IV.E, needs ``stats["emotion_labels"]`` in :meth:`prepare`).
-        tau, p: Eq. 5 threshold and Eq. 6 re-weighting (Table II).
-        literal_eq5: apply Eq. 5 to every entry of Eq. 3's A, its zeros included, so ``tau=0``
-            links every pair (Table II's τ = 0 column); identical to the default for ``tau > 0``
-            (see :func:`afg.graphs.emotion_adjacency`).
-        gcn_layers: L ∈ {1, 2, 3}; hidden width ``hidden_dim`` (512), LeakyReLU(0.2) between.
-        last_activation: also apply Eq. 2's ``h`` (LeakyReLU) to the last GCN layer, whose output
-            is the classifiers and regressors ``W`` — Eq. 2 read literally (the real-data configs
-            set it); ``False`` (the default, which every cached run was trained with) is the
-            authors' code and ML-GCN's: no activation after the last layer
-            (docs/paper_vs_code.md).
-        class_weights: ``"inverse"`` (Eq. 8-9: N_min/N_c from the training counts, the paper on
-            AffectNet and Aff-Wild2) or ``"none"`` (the authors' Aff-Wild2 code).
-        ce_reduction: ``"weighted_mean"`` (Σ w·ℓ / Σ w, PyTorch's and the authors') or
-            ``"mean"`` (Eq. 8 per image averaged over the batch, Σ w·ℓ / B).
-        lambda_va, unbiased_variance: see :class:`afg.losses.EmotionCriterion`.
+        head_config: the GCN head's options (:class:`EmotionGCNHeadConfig`).
+        loss_config: the criterion's options (:class:`EmotionLossConfig`).
+        **options: the fields of either config given flat (as ``create_model`` and the YAML
+            configs give them), e.g. ``tau=0.2, regression_loss="mse"``.
     """
 
     task = "expression"
@@ -100,70 +140,61 @@ class EmotionGCN(AffectModel):
         img_size: int = 224,
         head: str = "gcn",
         tasks: Sequence[str] = ("expression", "va"),
-        regression_loss: str = "ccc",
         pooling: str = "max",
         expression_names: Sequence[str] | None = None,
-        embeddings: Any = None,
-        embedding_dim: int = 300,
-        correlation: Any = None,
-        adjacency: Any = None,
-        graph: str = "paper",
-        tau: float = 0.1,
-        p: float = 0.7,
-        literal_eq5: bool = False,
-        gcn_layers: int = 2,
-        hidden_dim: int = 512,
-        last_activation: bool = False,
-        class_weights: str = "inverse",
-        ce_reduction: str = "weighted_mean",
-        lambda_va: float = 1.0,
-        unbiased_variance: bool = False,
+        head_config: EmotionGCNHeadConfig | None = None,
+        loss_config: EmotionLossConfig | None = None,
+        **options: Any,
     ) -> None:
         super().__init__()
+        loss_options = {k: options.pop(k) for k in list(options) if k in EmotionLossConfig.__dataclass_fields__}
+        loss = build_head_config(EmotionLossConfig, loss_config, loss_options, "EmotionGCN")
+        cfg = build_head_config(EmotionGCNHeadConfig, head_config, options, "EmotionGCN")
         tasks = tuple(tasks)
-        if head not in ("gcn", "linear") or pooling not in ("max", "avg"):
-            raise ValueError(f"head must be 'gcn'|'linear' and pooling 'max'|'avg', got {head!r}, {pooling!r}")
-        if graph not in ("paper", "official", "conditional") or not set(tasks) <= {"expression", "va"} or not tasks:
-            raise ValueError(f"bad graph={graph!r} or tasks={tasks!r}")
-        if head == "gcn" and tasks != ("expression", "va"):
-            raise ValueError("the GCN head generates both classifiers and regressors: tasks must be both")
+        _check_options(head, pooling, cfg.graph, tasks)
         self.num_classes, self.head, self.tasks, self.pooling = num_classes, head, tasks, pooling
-        self.regression_loss, self.class_weights_mode = regression_loss, class_weights
-        self.lambda_va, self.unbiased_variance = lambda_va, unbiased_variance
-        self.graph, self.tau, self.p, self.literal_eq5 = graph, tau, p, literal_eq5
-        self.ce_reduction = ce_reduction
+        self.regression_loss, self.class_weights_mode = loss.regression_loss, loss.class_weights
+        self.lambda_va, self.unbiased_variance = loss.lambda_va, loss.unbiased_variance
+        self.graph, self.tau, self.p, self.literal_eq5 = cfg.graph, cfg.tau, cfg.p, cfg.literal_eq5
+        self.ce_reduction = loss.ce_reduction
         names = list(expression_names or (AFFECTNET_EXPRESSIONS if num_classes == 7 else [f"class{i}" for i in range(num_classes)]))
         self.label_names = names
         self.node_names = names + ["Valence", "Arousal"]
         self.backbone = create_backbone(backbone, pretrained=pretrained, weights=weights, img_size=img_size)
         dim = self.backbone.num_features  # D (1024 for DenseNet-121)
-        n = num_classes + 2
         if head == "linear":
             self.classifier = nn.Linear(dim, num_classes) if "expression" in tasks else None
             self.regressor = nn.Linear(dim, 2) if "va" in tasks else None
             self.graph_source = "none"
-            return
+        else:
+            self._build_gcn_head(cfg, dim)
+
+    def _build_gcn_head(self, cfg: EmotionGCNHeadConfig, dim: int) -> None:
+        """Node embeddings Z ``(C+2, d)``, the L GCN layers ``d -> hidden -> D`` and Â (identity
+        until :meth:`prepare`, unless ``cfg`` gives an adjacency or a correlation matrix)."""
+        n = self.num_classes + 2
+        embeddings = cfg.embeddings
         if embeddings is None or isinstance(embeddings, str) or hasattr(embeddings, "__fspath__"):
             z, self.embedding_source = resolve_embeddings(embeddings, [w.lower() for w in self.node_names],
-                                                          dim=embedding_dim)
+                                                          dim=cfg.embedding_dim)
         else:
             z, self.embedding_source = np.asarray(embeddings, dtype=np.float32), "given array"
         if z.shape[0] != n:
             raise ValueError(f"embeddings have {z.shape[0]} rows, the graph has {n} nodes")
         self.register_buffer("node_embeddings", torch.as_tensor(z, dtype=torch.float32))  # Z (n, d)
-        if gcn_layers not in (1, 2, 3):
-            raise ValueError(f"gcn_layers must be 1, 2 or 3, got {gcn_layers}")
-        widths = [z.shape[1]] + [hidden_dim] * (gcn_layers - 1) + [dim]  # d -> 512 -> D for L = 2
+        if cfg.gcn_layers not in (1, 2, 3):
+            raise ValueError(f"gcn_layers must be 1, 2 or 3, got {cfg.gcn_layers}")
+        widths = [z.shape[1]] + [cfg.hidden_dim] * (cfg.gcn_layers - 1) + [dim]  # d -> 512 -> D for L = 2
         self.gcn = nn.ModuleList(GraphConvolution(a, b) for a, b in itertools.pairwise(widths))
         self.act = nn.LeakyReLU(0.2)
-        self.last_activation = bool(last_activation)
+        self.last_activation = bool(cfg.last_activation)
         self.register_buffer("adjacency", torch.eye(n))  # Â of Eq. 2, replaced by prepare()
         self.graph_source = "identity (prepare() not called yet)"
         self.register_load_state_dict_post_hook(EmotionGCN._name_loaded_graph)
-        if adjacency is not None:
-            self.set_adjacency(np.asarray(adjacency, dtype=np.float64), "given adjacency")
-        elif correlation is not None:
-            self.set_correlation(correlation)
+        if cfg.adjacency is not None:
+            self.set_adjacency(np.asarray(cfg.adjacency, dtype=np.float64), "given adjacency")
+        elif cfg.correlation is not None:
+            self.set_correlation(cfg.correlation)
 
     # ----- graph ----------------------------------------------------------------------------
     @staticmethod
@@ -278,6 +309,15 @@ class EmotionGCN(AffectModel):
             ce_reduction=options.pop("ce_reduction", self.ce_reduction),
             **options,
         )
+
+
+def _check_options(head: str, pooling: str, graph: str, tasks: tuple[str, ...]) -> None:
+    if head not in ("gcn", "linear") or pooling not in ("max", "avg"):
+        raise ValueError(f"head must be 'gcn'|'linear' and pooling 'max'|'avg', got {head!r}, {pooling!r}")
+    if graph not in ("paper", "official", "conditional") or not set(tasks) <= {"expression", "va"} or not tasks:
+        raise ValueError(f"bad graph={graph!r} or tasks={tasks!r}")
+    if head == "gcn" and tasks != ("expression", "va"):
+        raise ValueError("the GCN head generates both classifiers and regressors: tasks must be both")
 
 
 @register_model("emotion_gcn")

@@ -48,6 +48,7 @@ through a non-differentiable top-K (Eq. 6), so a learnable ``ρ`` would never re
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -59,10 +60,31 @@ from ..nn.ccfg import CCFG
 from ..nn.fgg import FGGLayer
 from ..nn.heads import SimilarityHead
 from ..nn.mafg import MAFG
-from .base import AffectModel
+from .base import AffectModel, build_head_config
 from .registry import register_model
 
-__all__ = ["MAFGCCFG", "MAFGCCFGHead"]
+__all__ = ["MAFGCCFG", "MAFGCCFGHead", "MAFGCCFGHeadConfig"]
+
+
+@dataclass(frozen=True)
+class MAFGCCFGHeadConfig:
+    """Options of :class:`MAFGCCFGHead` (the model takes them flat too, e.g. from the YAML).
+
+    Attributes:
+        neighbor_num: ``K`` of the K-NN graph (3 DISFA, 4 EmotioNet).
+        metric: K-NN similarity (``dots``, Eq. 5).
+        use_mafg, use_gnn, use_ccfg, official, attention: see the module docstring.
+        evit_scales: EVit's aggregation scales (``attention="evit"``; §4.4.1: 3×3 and 5×5).
+    """
+
+    neighbor_num: int = 4
+    metric: str = "dots"
+    use_mafg: bool = True
+    use_gnn: bool = True
+    use_ccfg: bool = True
+    official: bool = False
+    attention: str = "mafg"
+    evit_scales: tuple[int, ...] | list[int] = (3, 5)
 
 
 class MAFGCCFGHead(nn.Module):
@@ -71,31 +93,17 @@ class MAFGCCFGHead(nn.Module):
     Args:
         channels: ``C`` of the tokens (after the global linear block).
         num_nodes: ``N`` AUs.
-        neighbor_num: ``K`` of the K-NN graph (3 DISFA, 4 EmotioNet).
-        metric: K-NN similarity (``dots``, Eq. 5).
-        use_mafg, use_gnn, use_ccfg, official, attention: see the module docstring.
-        evit_scales: EVit's aggregation scales (``attention="evit"``; §4.4.1: 3×3 and 5×5).
+        config: the head's options (:class:`MAFGCCFGHeadConfig`; its defaults when None).
     """
 
-    def __init__(
-        self,
-        channels: int,
-        num_nodes: int,
-        neighbor_num: int = 4,
-        metric: str = "dots",
-        use_mafg: bool = True,
-        use_gnn: bool = True,
-        use_ccfg: bool = True,
-        official: bool = False,
-        attention: str = "mafg",
-        evit_scales: tuple[int, ...] = (3, 5),
-    ) -> None:
+    def __init__(self, channels: int, num_nodes: int, config: MAFGCCFGHeadConfig | None = None) -> None:
         super().__init__()
-        self.mafg = MAFG(channels, num_nodes, attention=attention if use_mafg else "none",
-                         evit_scales=evit_scales, official=official)  # Eq. 1–4
-        self.gnn = FGGLayer(channels, num_nodes, neighbor_num, metric) if use_gnn else None  # Eq. 5–9
-        self.ccfg = CCFG(channels, num_nodes, official=official) if use_ccfg else None  # Eq. 10–12
-        self.post = LinearBlock(2 * channels, channels) if use_ccfg else None  # Eq. 13
+        c = config or MAFGCCFGHeadConfig()
+        self.mafg = MAFG(channels, num_nodes, attention=c.attention if c.use_mafg else "none",
+                         evit_scales=tuple(int(s) for s in c.evit_scales), official=c.official)  # Eq. 1–4
+        self.gnn = FGGLayer(channels, num_nodes, c.neighbor_num, c.metric) if c.use_gnn else None  # Eq. 5–9
+        self.ccfg = CCFG(channels, num_nodes, official=c.official) if c.use_ccfg else None  # Eq. 10–12
+        self.post = LinearBlock(2 * channels, channels) if c.use_ccfg else None  # Eq. 13
         self.classifier = SimilarityHead(num_nodes, channels)  # Eq. 14
 
     def forward(
@@ -138,20 +146,18 @@ class MAFGCCFG(AffectModel):
         pretrained: bool = False,
         weights: str | None = None,
         img_size: int = 224,
-        neighbor_num: int = 4,
-        metric: str = "dots",
-        use_mafg: bool = True,
-        use_gnn: bool = True,
-        use_ccfg: bool = True,
-        official: bool = False,
-        attention: str = "mafg",
-        evit_scales: tuple[int, ...] | list[int] = (3, 5),
         head: str = "similarity",
+        head_config: MAFGCCFGHeadConfig | None = None,
+        **head_options: Any,
     ) -> None:
+        """``head_config`` (or its fields given flat as ``head_options``, as the YAML configs do:
+        ``neighbor_num``, ``metric``, ``use_mafg``, ``use_gnn``, ``use_ccfg``, ``official``,
+        ``attention``, ``evit_scales``) configures :class:`MAFGCCFGHead`."""
         super().__init__()
+        cfg = build_head_config(MAFGCCFGHeadConfig, head_config, head_options, "MAFGCCFG")
         if head not in ("similarity", "linear"):
             raise ValueError(f"model.head must be 'similarity' or 'linear', got {head!r}")
-        if head == "linear" and (use_mafg or use_gnn or use_ccfg):
+        if head == "linear" and (cfg.use_mafg or cfg.use_gnn or cfg.use_ccfg):
             raise ValueError("model.head: linear is the plain ResNet-50 classifier; set model.use_mafg, "
                              "model.use_gnn and model.use_ccfg to false")
         self.num_classes, self.head_kind = num_classes, head
@@ -161,10 +167,7 @@ class MAFGCCFG(AffectModel):
             return
         channels = self.backbone.num_features // 4
         self.global_linear = LinearBlock(self.backbone.num_features, channels)
-        self.head = MAFGCCFGHead(
-            channels, num_classes, neighbor_num, metric, use_mafg, use_gnn, use_ccfg, official, attention,
-            tuple(int(s) for s in evit_scales),
-        )
+        self.head = MAFGCCFGHead(channels, num_classes, cfg)
 
     @property
     def mafg(self) -> MAFG:

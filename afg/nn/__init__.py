@@ -2,7 +2,6 @@
 from ..graphs.knn import knn_adjacency
 from ..graphs.normalize import normalize_digraph
 from .attention import *
-from .backbone import *
 from .blocks import *
 from .ccfg import *
 from .fgg import *

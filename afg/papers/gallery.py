@@ -27,7 +27,8 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,17 +36,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ..data import synth
 from ..docs import mark
 from ..utils import atomic_write_bytes, atomic_write_text
+from ..viz import gradcam, plot_adjacency, plot_cosine_similarity, plot_gradcam_grid, plot_knn_graph
+from ..viz.tables import plot_table
+from ..data.build import build_data
 from .notebook_setup import CONFIGS_DIR, NotebookSetup
+from .results import first_images, label_names, model_for
 
 __all__ = ["DOCS_GALLERY", "GALLERY_FILES", "gallery_folder", "write_gallery", "write_png"]
 
 #: the committed gallery the README links to
 DOCS_GALLERY = CONFIGS_DIR.parent / "docs" / "gallery"
-#: the files :func:`write_gallery` writes, in the README's order
-GALLERY_FILES = ("knn_node_graph.png", "adjacency_heatmap.png", "gradcam_grid.png",
-                 "classifier_cosine.png", "verdict_table.png", "README.md")
 #: Table 3's reference row and the row whose model is drawn (the full ME-GraphAU)
 _REFERENCE_ROW, _FULL_ROW = "Backbone (WBCE)", "+AFG+FGG+MEFL, L_WA+L_E"
 
@@ -241,7 +244,8 @@ def write_gallery(setup: NotebookSetup, folder: str | os.PathLike | None = None,
                   seeds: Sequence[int] | None = None, root: str | os.PathLike | None = None,
                   n_faces: int = 3, aus: Sequence[str] = ("AU01", "AU12", "AU25"), dpi: int = 110,
                   max_bytes: int = 150_000) -> dict[str, Path]:
-    """Draw the five gallery PNGs and their caption file ``README.md``; returns ``{file: path}``.
+    """Draw the five gallery PNGs (:data:`_PANELS`, in order) and their caption file ``README.md``;
+    returns ``{file: path}``.
 
     Args:
         setup: a synthetic :class:`NotebookSetup` (quick or default).
@@ -255,117 +259,195 @@ def write_gallery(setup: NotebookSetup, folder: str | os.PathLike | None = None,
         aus: the AUs explained by Grad-CAM.
         dpi, max_bytes: resolution of each PNG, lowered until the file fits in ``max_bytes``.
     """
-    import afg
-
-    from ..data import synth
-    from ..data.build import build_data
-    from ..viz import (
-        gradcam,
-        plot_adjacency,
-        plot_cosine_similarity,
-        plot_gradcam_grid,
-        plot_knn_graph,
-    )
-    from ..viz.tables import plot_table
-    from .results import first_images, label_names, model_for
-
     if not setup.synthetic:
         raise ValueError("the gallery is drawn from the synthetic runs (DATASET='synthetic')")
     if seeds is not None and setup.seed not in seeds:
         raise ValueError(f"seeds {list(seeds)} must include the setup's seed {setup.seed} (its runs are drawn)")
     out = gallery_folder(setup, folder)
     out.mkdir(parents=True, exist_ok=True)
+    g = _gallery_inputs(setup, fold, seeds, root, n_faces, aus)
+    files = {p.file: write_png(p.draw(g), out / p.file, dpi, max_bytes) for p in _PANELS}
+    files["README.md"] = atomic_write_text(out / "README.md", "\n".join(
+        [*_caption_head(g), *(p.caption(g) for p in _PANELS), ""]))
+    return files
+
+
+@dataclass
+class _Inputs:
+    """What the panels draw from: the runs (Table 3's ablation ``abl``, its full-model run ``me``,
+    Emotion-GCN's ``emo``) and their models, the fold's held-out faces ``val`` with the drawn
+    ``batch``, the model's outputs on them (``o`` on the batch, ``o_all`` on every face), and
+    ``results`` (the recorded numbers, filled by the verdict panel, which draws last)."""
+
+    setup: NotebookSetup
+    fold: int
+    seeds: Sequence[int] | None
+    root: Any
+    abl: Any
+    me: Any
+    emo: Any
+    model: Any
+    emo_model: Any
+    train: Any
+    val: Any
+    au_names: list[str]
+    batch: dict[str, Any]
+    k: int
+    o: dict[str, torch.Tensor]
+    o_all: dict[str, torch.Tensor]
+    shown: list[str]
+    graph: dict[str, Any]
+    results: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+
+def _gallery_inputs(setup: NotebookSetup, fold: int, seeds: Sequence[int] | None, root: Any, n_faces: int,
+                    aus: Sequence[str]) -> _Inputs:
+    """Runs from the cache (trained when missing), their models and the model's outputs on the
+    fold's held-out faces."""
     abl = _table3(setup, fold, seeds, root)
     me = _image_run(abl, _FULL_ROW, fold, setup.seed)
     emo = _emotion_gcn(setup, fold, root)
     model, emo_model = model_for(me, root), model_for(emo, root)
-
     train, val = build_data(me.config.data)
     au_names = label_names(val)
     batch = first_images(_one_face_per_subject(val, n_faces), n_faces)
-    k = int(me.config.model["neighbor_num"])
     with torch.no_grad():
         o = model(batch["image"], return_intermediates=True)
         o_all = model(torch.stack([val[i]["image"] for i in range(len(val))]), return_intermediates=True)
-    titles = [f"{s}: {', '.join(a for a, y in zip(au_names, lab) if y > 0.5) or 'no AU'}"
-              for s, lab in zip(batch["subject"], batch["au"].numpy())]
-    files: dict[str, Path] = {}
-
-    fig = plot_knn_graph(o["nodes"], k, activations=o["au"], names=au_names, images=batch["rgb"],
-                         titles=titles, ax_size=1.9)
-    fig.suptitle(f"ME-GraphAU K-NN node graphs (K={k}), held-out faces", fontsize=8)
-    files["knn_node_graph.png"] = write_png(fig, out / "knn_node_graph.png", dpi, max_bytes)
-
     graph = {"graph": "paper", **{k: v for k, v in emo.config.model.items() if k in ("graph", "tau", "p")}}
-    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.6))
-    plot_adjacency(o_all["adjacency"].float().mean(0), au_names, ax=axes[0], fmt=".2f",
-                   title=f"learned: ME-GraphAU K-NN frequency (K={k})")
-    plot_adjacency(emo_model.adjacency, emo_model.node_names, ax=axes[1], fmt=".2f",
-                   title=f"constructed: Emotion-GCN Â (τ={graph['tau']}, p={graph['p']})")
-    fig.tight_layout()
-    files["adjacency_heatmap.png"] = write_png(fig, out / "adjacency_heatmap.png", dpi, max_bytes)
+    return _Inputs(setup, fold, seeds, root, abl, me, emo, model, emo_model, train, val, au_names, batch,
+                   int(me.config.model["neighbor_num"]), o, o_all, [a for a in aus if a in au_names] or au_names[:3],
+                   graph)
 
-    shown = [a for a in aus if a in au_names] or au_names[:3]
-    cams = gradcam(model, batch["image"], model.backbone.target_layer, shown, names=au_names)
-    fig = plot_gradcam_grid(batch["rgb"], cams, row_titles=list(batch["subject"]),
-                            col_titles=["face"] + shown, ax_size=1.3)
+
+def _draw_knn(g: _Inputs):
+    titles = [f"{s}: {', '.join(a for a, y in zip(g.au_names, lab) if y > 0.5) or 'no AU'}"
+              for s, lab in zip(g.batch["subject"], g.batch["au"].numpy())]
+    fig = plot_knn_graph(g.o["nodes"], g.k, activations=g.o["au"], names=g.au_names, images=g.batch["rgb"],
+                         titles=titles, ax_size=1.9)
+    fig.suptitle(f"ME-GraphAU K-NN node graphs (K={g.k}), held-out faces", fontsize=8)
+    return fig
+
+
+def _caption_knn(g: _Inputs) -> str:
+    stages = g.me.config.recipe.stages
+    me_epochs = _epochs(stages[-1].epochs if stages else g.me.config.recipe.epochs)
+    return (f"* `knn_node_graph.png` — ME-GraphAU (Table 3 row *{_FULL_ROW}*: stage 2, {me_epochs}, initialised "
+            f"from the same fold's row-4 stage-1 run), each AU node linked to its K={g.k} nearest neighbours "
+            f"(ME-GraphAU Fig. 4); node colour = predicted probability, orange rim = predicted active. "
+            f"Run {_describe_runs([g.me])}.")
+
+
+def _draw_adjacency(g: _Inputs):
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.6))
+    plot_adjacency(g.o_all["adjacency"].float().mean(0), g.au_names, ax=axes[0], fmt=".2f",
+                   title=f"learned: ME-GraphAU K-NN frequency (K={g.k})")
+    plot_adjacency(g.emo_model.adjacency, g.emo_model.node_names, ax=axes[1], fmt=".2f",
+                   title=f"constructed: Emotion-GCN Â (τ={g.graph['tau']}, p={g.graph['p']})")
+    fig.tight_layout()
+    return fig
+
+
+def _caption_adjacency(g: _Inputs) -> str:
+    return (f"* `adjacency_heatmap.png` — left: how often AU j is among AU i's {g.k} nearest neighbours in that "
+            f"model's face-specific graphs, averaged over the {len(g.val)} held-out faces; right: Emotion-GCN's "
+            f"Â ({g.graph['graph']} graph of Eq. 3–6, τ={g.graph['tau']}, p={g.graph['p']}), built from the "
+            f"Spearman correlations of its training labels. Runs {_describe_runs([g.me, g.emo])}. "
+            + mark("gallery", "scores.graph", g.results["scores"]["graph"]))
+
+
+def _draw_gradcam(g: _Inputs):
+    cams = gradcam(g.model, g.batch["image"], g.model.backbone.target_layer, g.shown, names=g.au_names)
+    fig = plot_gradcam_grid(g.batch["rgb"], cams, row_titles=list(g.batch["subject"]),
+                            col_titles=["face"] + g.shown, ax_size=1.3)
     fig.suptitle("Grad-CAM per AU (ME-GraphAU, last backbone stage)", fontsize=7)
     fig.tight_layout()
-    files["gradcam_grid.png"] = write_png(fig, out / "gradcam_grid.png", dpi, max_bytes)
+    return fig
 
-    fig = plot_cosine_similarity({"Emotion-GCN: generated classifiers": emo_model.classifier_vectors()},
-                                 emo_model.node_names, ax_size=3.6)
-    files["classifier_cosine.png"] = write_png(fig, out / "classifier_cosine.png", dpi, max_bytes)
 
-    scores = _scores(setup, abl, model, emo_model, fold, train, val, shown,
-                     o_all["adjacency"].float().mean(0), root)
-    table, note, ver = _verdict_table(abl)
-    results = _record(setup, abl, ver, note, emo, emo_model, seeds, scores)
-    fig = plot_table(table, title="ME-GraphAU Table 3 on synthetic faces: paired Δ F1 vs the backbone row",
-                     note=note)
-    files["verdict_table.png"] = write_png(fig, out / "verdict_table.png", dpi, max_bytes)
+def _caption_gradcam(g: _Inputs) -> str:
+    return (f"* `gradcam_grid.png` — Grad-CAM of {', '.join(g.shown)} (raw scores) at the last backbone stage of "
+            f"the same ME-GraphAU model, on the same faces. Run {_describe_runs([g.me])}. "
+            + mark("gallery", "scores.cam", g.results["scores"]["cam"]))
 
-    stages = me.config.recipe.stages
-    me_epochs = _epochs(stages[-1].epochs if stages else me.config.recipe.epochs)
-    seed_list = list(seeds) if seeds is not None else [setup.seed]
-    head = (f"mode **{setup.mode}** (`QUICK={setup.quick}`), afg {afg.__version__}, synthetic generator "
-            f"v{getattr(synth, 'GENERATOR_VERSION', '?')}, device {setup.resolved_device}, backbone init "
-            f"`{me.config.model.get('weights') or 'random'}`, forward passes in {me.precision}")
-    ver_runs = [r for *_, r in abl.results]
-    lines = [
+
+def _draw_cosine(g: _Inputs):
+    return plot_cosine_similarity({"Emotion-GCN: generated classifiers": g.emo_model.classifier_vectors()},
+                                  g.emo_model.node_names, ax_size=3.6)
+
+
+def _caption_cosine(g: _Inputs) -> str:
+    e = g.results["emotion_gcn"]
+    return (f"* `classifier_cosine.png` — cosine similarity of the 7 expression classifiers and the 2 "
+            f"valence/arousal regressors that Emotion-GCN's GCN generates from the label graph (its Fig. 6); "
+            f"`emotion_gcn` row of Table I, fold {g.fold}, {_epochs(g.emo.config.recipe.epochs)}, held-out accuracy "
+            f"{mark('gallery', 'emotion_gcn.accuracy', e['accuracy'], '.1f')} %; pairwise "
+            f"cosine of the classifiers {mark('gallery', 'emotion_gcn.cos_min', e['cos_min'], '+.2f')} "
+            f"to {mark('gallery', 'emotion_gcn.cos_max', e['cos_max'], '+.2f')}; the valence "
+            f"regressor's nearest classifier: {mark('gallery', 'emotion_gcn.valence_nearest', e['valence_nearest'])}. "
+            f"Run {_describe_runs([g.emo])}. " + mark("gallery", "scores.cosine", g.results["scores"]["cosine"]))
+
+
+def _draw_verdicts(g: _Inputs):
+    """Scores the figures against the generator's truth and records the gallery's numbers
+    (:func:`_record`) before drawing Table 3's verdicts: the captions quote both."""
+    scores = _scores(g.setup, g.abl, g.model, g.emo_model, g.fold, g.train, g.val, g.shown,
+                     g.o_all["adjacency"].float().mean(0), g.root)
+    table, g.note, ver = _verdict_table(g.abl)
+    g.results = _record(g.setup, g.abl, ver, g.note, g.emo, g.emo_model, g.seeds, scores)
+    return plot_table(table, title="ME-GraphAU Table 3 on synthetic faces: paired Δ F1 vs the backbone row",
+                      note=g.note)
+
+
+def _caption_verdicts(g: _Inputs) -> str:
+    seed_list = list(g.seeds) if g.seeds is not None else [g.setup.seed]
+    return (f"* `verdict_table.png` — ME-GraphAU Table 3 (notebook 02's configs) over folds {g.abl.folds} × "
+            f"seeds {seed_list} ({len(g.abl.results)} runs): mean ± std F1, each row's paired Δ F1 [95 % CI] "
+            "against *Backbone (WBCE)*, the paper's ResNet-50 column (BP4D) and its Δ, and the verdict "
+            "(reproduced: same sign and our interval excludes 0; contradicted: opposite sign, interval "
+            "excludes 0; unresolved: interval includes 0). " + mark("gallery", "table3.note", g.note))
+
+
+def _caption_head(g: _Inputs) -> list[str]:
+    """The caption file's title and the paragraph on the runs and the faces."""
+    import afg  # local: the package's __init__ is still running when this module is imported
+
+    s = g.setup
+    head = (f"mode **{s.mode}** (`QUICK={s.quick}`), afg {afg.__version__}, synthetic generator "
+            f"v{getattr(synth, 'GENERATOR_VERSION', '?')}, device {s.resolved_device}, backbone init "
+            f"`{g.me.config.model.get('weights') or 'random'}`, forward passes in {g.me.precision}")
+    return [
         "# Gallery",
         "",
         "Written by `afg.papers.gallery.write_gallery` (notebook 08, section *Gallery for the "
         "README*) from the run cache; do not edit by hand — rerun notebook 08 with `QUICK=False`. "
         "Its numbers render from `docs/results/gallery.json`, which the same call writes (`python -m afg.docs`).",
         "",
-        f"Runs: {head}. Pictures: fold {fold}, seed {setup.seed}, the first face of each of "
-        f"{len(set(batch['subject']))} of the fold's held-out identities ({len(val)} faces, "
-        f"{me.config.data.size} px).",
-        "",
-        f"* `knn_node_graph.png` — ME-GraphAU (Table 3 row *{_FULL_ROW}*: stage 2, {me_epochs}, initialised "
-        f"from the same fold's row-4 stage-1 run), each AU node linked to its K={k} nearest neighbours (ME-GraphAU Fig. 4); "
-        f"node colour = predicted probability, orange rim = predicted active. Run {_describe_runs([me])}.",
-        f"* `adjacency_heatmap.png` — left: how often AU j is among AU i's {k} nearest neighbours in that "
-        f"model's face-specific graphs, averaged over the {len(val)} held-out faces; right: Emotion-GCN's "
-        f"Â ({graph['graph']} graph of Eq. 3–6, τ={graph['tau']}, p={graph['p']}), built from the Spearman correlations of its training labels. "
-        f"Runs {_describe_runs([me, emo])}. " + mark("gallery", "scores.graph", results["scores"]["graph"]),
-        f"* `gradcam_grid.png` — Grad-CAM of {', '.join(shown)} (raw scores) at the last backbone stage of "
-        f"the same ME-GraphAU model, on the same faces. Run {_describe_runs([me])}. " + mark("gallery", "scores.cam", results["scores"]["cam"]),
-        f"* `classifier_cosine.png` — cosine similarity of the 7 expression classifiers and the 2 "
-        f"valence/arousal regressors that Emotion-GCN's GCN generates from the label graph (its Fig. 6); "
-        f"`emotion_gcn` row of Table I, fold {fold}, {_epochs(emo.config.recipe.epochs)}, held-out accuracy "
-        f"{mark('gallery', 'emotion_gcn.accuracy', results['emotion_gcn']['accuracy'], '.1f')} %; pairwise "
-        f"cosine of the classifiers {mark('gallery', 'emotion_gcn.cos_min', results['emotion_gcn']['cos_min'], '+.2f')} "
-        f"to {mark('gallery', 'emotion_gcn.cos_max', results['emotion_gcn']['cos_max'], '+.2f')}; the valence "
-        f"regressor's nearest classifier: {mark('gallery', 'emotion_gcn.valence_nearest', results['emotion_gcn']['valence_nearest'])}. "
-        f"Run {_describe_runs([emo])}. " + mark("gallery", "scores.cosine", results["scores"]["cosine"]),
-        f"* `verdict_table.png` — ME-GraphAU Table 3 (notebook 02's configs) over folds {abl.folds} × "
-        f"seeds {seed_list} ({len(ver_runs)} runs): mean ± std F1, each row's paired Δ F1 [95 % CI] "
-        "against *Backbone (WBCE)*, the paper's ResNet-50 column (BP4D) and its Δ, and the verdict "
-        "(reproduced: same sign and our interval excludes 0; contradicted: opposite sign, interval "
-        "excludes 0; unresolved: interval includes 0). " + mark("gallery", "table3.note", note),
+        f"Runs: {head}. Pictures: fold {g.fold}, seed {s.seed}, the first face of each of "
+        f"{len(set(g.batch['subject']))} of the fold's held-out identities ({len(g.val)} faces, "
+        f"{g.me.config.data.size} px).",
         "",
     ]
-    files["README.md"] = atomic_write_text(out / "README.md", "\n".join(lines))
-    return files
+
+
+@dataclass(frozen=True)
+class _Panel:
+    """One gallery picture: its file, the function that draws it and the one that captions it."""
+
+    file: str
+    draw: Callable[[_Inputs], Any]
+    caption: Callable[[_Inputs], str]
+
+
+#: the gallery's pictures, in the README's order (the verdict panel records the numbers that the
+#: captions quote, so every caption is written after every panel is drawn)
+_PANELS: tuple[_Panel, ...] = (
+    _Panel("knn_node_graph.png", _draw_knn, _caption_knn),
+    _Panel("adjacency_heatmap.png", _draw_adjacency, _caption_adjacency),
+    _Panel("gradcam_grid.png", _draw_gradcam, _caption_gradcam),
+    _Panel("classifier_cosine.png", _draw_cosine, _caption_cosine),
+    _Panel("verdict_table.png", _draw_verdicts, _caption_verdicts),
+)
+#: the files :func:`write_gallery` writes, in the README's order
+GALLERY_FILES: tuple[str, ...] = (*(p.file for p in _PANELS), "README.md")

@@ -258,8 +258,48 @@ def render_face(
         ``image`` (size, size, 3) uint8 and ``landmarks`` (68, 2) float32 pixel coordinates.
     """
     sid = subject.subject_id if isinstance(subject, SubjectParams) else int(subject)
+    ss = supersample
+    to_px, unit = _pose_transform(size, nuisance, ss, subject_geometry(sid)[0])
+    face = _face_state(sid, amplitudes, rest, unit)
+    img = _backdrop(size * ss, nuisance)
+    cv = _Canvas()
+    for part in _PARTS:  # back to front
+        part(cv, face)
+    if occluder:  # from the neutral geometry, so it cannot move with the AUs
+        _draw_occluder(occluder, face.s, face.L0, face.C, cv)
+    cv.flush((ImageDraw.Draw(img), ImageDraw.Draw(img, "RGBA")), to_px, unit)
+
+    out = img.reduce(ss) if ss > 1 else img
+    landmarks = (to_px(face.P) / ss).astype(np.float32)
+    if nuisance is not None:
+        return _apply_pixel_nuisance(out, nuisance), landmarks
+    return np.asarray(out).copy(), landmarks
+
+
+@dataclass(frozen=True)
+class _Face:
+    """What the drawing parts read: the subject, its neutral ``L0`` (68,2) and deformed ``P`` (68,2)
+    landmarks, colours ``C``, shading strengths ``A`` (AU -> amplitude x wrinkle depth), the raw
+    shading/geometry amplitudes ``a_sh``/``a_geo`` (18,) and the pixels per face unit."""
+
+    s: SubjectParams
+    L0: np.ndarray
+    P: np.ndarray
+    C: dict[str, tuple]
+    A: dict[int, float]
+    a_sh: np.ndarray
+    a_geo: np.ndarray
+    unit: float
+
+    @property
+    def wr(self) -> tuple:
+        return self.C["wrinkle"]
+
+
+def _face_state(sid: int, amplitudes: np.ndarray, rest: tuple[np.ndarray, np.ndarray] | None, unit: float) -> _Face:
+    """Geometry and shading of one face: amplitudes clipped to [0, 1], resting offsets added
+    (geometry and shading separately), landmarks deformed by ``amplitudes x expressiveness``."""
     s, L0, D = subject_geometry(sid)
-    C = _subject_colors(sid)
     a = np.clip(np.asarray(amplitudes, np.float64), 0.0, 1.0)
     a_geo = a_sh = a
     if rest is not None:
@@ -267,22 +307,21 @@ def render_face(
         a_sh = np.clip(a + np.asarray(rest[1], np.float64), 0.0, 1.0)
     A = {au: float(a_sh[k]) * s.wrinkle_depth for au, k in AU_INDEX.items()}  # shading strengths
     P = _deform(L0, D, a_geo * s.expressiveness)
-    ss = supersample
-    S = size * ss
-    to_px, unit = _pose_transform(size, nuisance, ss, s)
+    return _Face(s, L0, P, _subject_colors(sid), A, a_sh, a_geo, unit)
 
+
+def _backdrop(side: int, nuisance: Nuisance | None) -> Image.Image:
+    """The ``side x side`` RGB image drawn on: a bank background, or flat grey."""
     if nuisance is not None and nuisance.background is not None:
-        bank = _background_bank(S)
-        img = bank[nuisance.background % len(bank)].copy()
-    else:
-        img = Image.new("RGB", (S, S), (150, 160, 170))
-    draw = (ImageDraw.Draw(img), ImageDraw.Draw(img, "RGBA"))
-    cv = _Canvas()
-    wr = C["wrinkle"]
-    jw = s.jaw_w
-    amp6, amp7, amp43 = float(a_sh[AU_INDEX[6]]), float(a_sh[AU_INDEX[7]]), float(a_geo[AU_INDEX[43]])
+        bank = _background_bank(side)
+        return bank[nuisance.background % len(bank)].copy()
+    return Image.new("RGB", (side, side), (150, 160, 170))
 
-    # hair behind, neck, shoulders, ears, face
+
+def _draw_head(cv: _Canvas, f: _Face) -> None:
+    """Hair behind, neck, shoulders, ears, face; cheeks (AU6 lifts and brightens them), soft blush."""
+    s, C, jw = f.s, f.C, f.s.jaw_w
+    amp6 = float(f.a_sh[AU_INDEX[6]])
     if s.hair_style == 1:
         cv.poly([[-jw - 0.2, -0.4], [-jw - 0.05, -1.2], [jw + 0.05, -1.2], [jw + 0.2, -0.4], [jw + 0.25, 1.35],
                  [-jw - 0.25, 1.35]], C["hair_back"])
@@ -292,18 +331,22 @@ def render_face(
     cv.ellipse([-(jw - 0.01), -0.04], 0.09, 0.17, C["ear"])
     cv.ellipse([jw - 0.01, -0.04], 0.09, 0.17, C["ear"])
     forehead = np.stack([jw * np.cos(_PHI[1:-1]), -0.15 - 1.1 * np.sin(_PHI[1:-1]) ** 0.8], 1)
-    cv.poly(np.concatenate([P[0:17], forehead]), C["skin"])
-    # cheeks: AU6 lifts and brightens them; soft blush lower down
+    cv.poly(np.concatenate([f.P[0:17], forehead]), C["skin"])
     cy = s.eye_y + 0.13 - 0.04 * amp6
     for sx in (-1.0, 1.0):
         cv.ellipse([sx * s.eye_x, cy], 0.17, 0.055, C["cheek"] + (int(25 + 70 * amp6),))
         cv.ellipse([sx * (s.eye_x + 0.05), s.eye_y + 0.3], 0.15, 0.09, (200, 90, 90, 18))
 
-    # eyes: sclera, iris, pupil, then skin lids over the overflow, lash line, AU6/AU7 cues
+
+def _draw_eyes(cv: _Canvas, f: _Face) -> None:
+    """Sclera, iris, pupil, then skin lids over the overflow, lash line; AU7 lid tension, AU43 lid
+    crease, AU6 crow's feet and infraorbital fold."""
+    s, P, C, A, wr = f.s, f.P, f.C, f.A, f.wr
+    amp7, amp43 = float(f.a_sh[AU_INDEX[7]]), float(f.a_geo[AU_INDEX[43]])
     for idx, sx in (((36, 37, 38, 39, 40, 41), -1.0), ((42, 43, 44, 45, 46, 47), 1.0)):
         E = P[list(idx)]
         cv.poly(E, (238, 236, 230, 255))
-        ctr = (L0[idx[0]] + L0[idx[3]]) / 2
+        ctr = (f.L0[idx[0]] + f.L0[idx[3]]) / 2
         cv.ellipse(ctr, 0.052, 0.052, C["iris"])
         cv.ellipse(ctr, 0.022, 0.022, (15, 12, 12, 255))
         cv.ellipse(ctr + (0.015, -0.015), 0.008, 0.008, (255, 255, 255, 200))
@@ -321,7 +364,10 @@ def render_face(
             cv.wrinkle(lo[[1, 2]] + (0, 0.055), A[6], wr, 0.016)
         cv.wrinkle(lo + (0, 0.028), 0.6 * A[7], wr, 0.012)
 
-    # forehead lines (AU1 centre, AU2 sides) and glabellar lines (AU4)
+
+def _draw_forehead_lines(cv: _Canvas, f: _Face) -> None:
+    """Forehead lines (AU1 centre, AU2 sides) and glabellar lines (AU4)."""
+    s, A, wr = f.s, f.A, f.wr
     by = s.brow_y - s.brow_arch
     if A[1] > 0.02 or A[2] > 0.02:
         xs = np.linspace(-0.32, 0.32, 7)
@@ -334,21 +380,23 @@ def render_face(
     if A[4] > 0.02:
         cv.wrinkle([[-0.045, s.brow_y - 0.07], [-0.06, s.brow_y + 0.07]], A[4], wr, 0.02)
         cv.wrinkle([[0.045, s.brow_y - 0.07], [0.06, s.brow_y + 0.07]], A[4], wr, 0.02)
-        cv.ellipse([0, s.brow_y + 0.02], 0.06, 0.07, C["glabella"] + (int(60 * A[4]),))
+        cv.ellipse([0, s.brow_y + 0.02], 0.06, 0.07, f.C["glabella"] + (int(60 * A[4]),))
 
-    # brows (thicker at the inner end)
-    half = s.brow_thick * (0.3 + 0.7 * np.linspace(0, 1, 5))
-    B = P[17:22]
-    cv.poly(np.concatenate([B - np.stack([0 * half, half], 1), (B + np.stack([0 * half, half], 1))[::-1]]), C["brow"])
-    B = P[22:27]
-    h2 = half[::-1]
-    cv.poly(np.concatenate([B - np.stack([0 * h2, h2], 1), (B + np.stack([0 * h2, h2], 1))[::-1]]), C["brow"])
 
-    # nose: bridge side, AU9 wrinkles, wings, nostrils, tip highlight
+def _draw_brows(cv: _Canvas, f: _Face) -> None:
+    """Brows, thicker at the inner end."""
+    half = f.s.brow_thick * (0.3 + 0.7 * np.linspace(0, 1, 5))
+    for B, h in ((f.P[17:22], half), (f.P[22:27], half[::-1])):
+        cv.poly(np.concatenate([B - np.stack([0 * h, h], 1), (B + np.stack([0 * h, h], 1))[::-1]]), f.C["brow"])
+
+
+def _draw_nose(cv: _Canvas, f: _Face) -> None:
+    """Bridge side, AU9 nasal wrinkles, wings, nostrils, tip highlight."""
+    P, C, A = f.P, f.C, f.A
     cv.line(P[27:31] - (0.07, 0), C["bridge"], 0.014)
     if A[9] > 0.02:
         for yy in np.linspace(P[28, 1] + 0.03, P[29, 1] + 0.04, 3):
-            cv.wrinkle([[-0.085, yy], [-0.02, yy - 0.012], [0.02, yy - 0.012], [0.085, yy]], A[9], wr, 0.014)
+            cv.wrinkle([[-0.085, yy], [-0.02, yy - 0.012], [0.02, yy - 0.012], [0.085, yy]], A[9], f.wr, 0.014)
     cv.line(P[31:36], C["nose"], 0.016)
     cv.ellipse(P[31] + (0.015, -0.03), 0.045, 0.05, C["wing"])
     cv.ellipse(P[35] + (-0.015, -0.03), 0.045, 0.05, C["wing"])
@@ -356,7 +404,10 @@ def render_face(
     cv.ellipse(P[34] + (0, -0.008), 0.03, 0.016, (40, 20, 20, 220))
     cv.ellipse(P[30] + (0, 0.01), 0.05, 0.035, C["tip"])
 
-    # nasolabial folds (faint at rest, deepened by AU12 and AU10), AU14 dimples, AU15/AU20 lines
+
+def _draw_mouth_corners(cv: _Canvas, f: _Face) -> None:
+    """Nasolabial folds (faint at rest, deepened by AU12 and AU10), AU14 dimples, AU15/AU20 lines."""
+    P, A, wr = f.P, f.A, f.wr
     for wing, corner, sx in ((31, 48, -1.0), (35, 54, 1.0)):
         top = P[wing] + (sx * 0.05, -0.02)
         end = P[corner] + (sx * 0.07, 0.06)
@@ -368,20 +419,27 @@ def render_face(
         cv.wrinkle([c + (sx * 0.02, 0.03), c + (sx * 0.05, 0.13)], A[15], wr, 0.016)
         cv.wrinkle([c + (sx * 0.05, -0.01), c + (sx * 0.13, 0.0)], 0.8 * A[20], wr, 0.012)
 
-    # chin: mentolabial sulcus, AU17 chin wrinkles; AU24 lip bulges
+
+def _draw_chin(cv: _Canvas, f: _Face) -> None:
+    """Mentolabial sulcus, AU17 chin wrinkles; AU24 lip bulges."""
+    P, A, wr = f.P, f.A, f.wr
     cv.wrinkle(P[[58, 57, 56]] + ((0, 0.05), (0, 0.06), (0, 0.05)), 0.25 + 0.8 * A[17], wr, 0.018)
     if A[17] > 0.02:
-        col = C["chin"] + (int(min(255, 200 * A[17])),)
+        col = f.C["chin"] + (int(min(255, 200 * A[17])),)
         for d in _CHIN_DOTS:
             cv.ellipse(P[8] + d, 0.018, 0.012, col)
     if A[24] > 0.02:
         cv.wrinkle(P[[50, 51, 52]] + ((0, -0.045), (0, -0.05), (0, -0.045)), 0.9 * A[24], wr, 0.016)
         cv.wrinkle(P[[58, 56]] + (0, 0.035), 0.8 * A[24], wr, 0.016)
 
-    # mouth: lips, cavity and teeth when parted, lip line, AU23 red-margin tension
+
+def _draw_mouth(cv: _Canvas, f: _Face) -> None:
+    """Lips; cavity and teeth when they part by more than half a pixel; lip line; AU23 red-margin
+    tension."""
+    P, C, A = f.P, f.C, f.A
     cv.poly(P[48:60], C["lips"])
     gap = P[[67, 66, 65], 1] - P[[61, 62, 63], 1]
-    if gap.max() * unit > 0.5:
+    if gap.max() * f.unit > 0.5:
         cv.poly(P[60:68], (70, 20, 25, 255))
         th = 0.05
         up_b = P[[61, 62, 63]].copy()
@@ -394,22 +452,19 @@ def render_face(
     if A[23] > 0.02:
         cv.line(P[[48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 48]], C["margin"] + (int(min(255, 150 * A[23])),), 0.01)
 
-    # hair cap
+
+def _draw_hair_cap(cv: _Canvas, f: _Face) -> None:
+    """Hair cap down to the subject's hairline (thinner for hair style 2)."""
+    s, jw = f.s, f.s.jaw_w
     thick = 0.12 if s.hair_style == 2 else 0.22
     outer = np.stack([(jw + 0.06) * np.cos(_PHI), -0.15 - (1.1 + thick) * np.sin(_PHI) ** 0.8], 1)
     inner = np.stack([0.97 * jw * np.cos(_PHI[::-1]), -0.15 + (s.hairline + 0.15) * np.sin(_PHI[::-1]) ** 0.6], 1)
-    cv.poly(np.concatenate([outer, inner]), C["hair"])
+    cv.poly(np.concatenate([outer, inner]), f.C["hair"])
 
-    # occluders, from the neutral geometry so they cannot move with the AUs
-    if occluder:
-        _draw_occluder(occluder, s, L0, C, cv)
-    cv.flush(draw, to_px, unit)
 
-    out = img.reduce(ss) if ss > 1 else img
-    landmarks = (to_px(P) / ss).astype(np.float32)
-    if nuisance is not None:
-        return _apply_pixel_nuisance(out, nuisance), landmarks
-    return np.asarray(out).copy(), landmarks
+#: The drawing parts of a face, back to front (the order is part of the pinned images).
+_PARTS = (_draw_head, _draw_eyes, _draw_forehead_lines, _draw_brows, _draw_nose, _draw_mouth_corners, _draw_chin,
+          _draw_mouth, _draw_hair_cap)
 
 
 def _draw_occluder(kind: str, s: SubjectParams, L0: np.ndarray, C: dict, cv: _Canvas) -> None:
