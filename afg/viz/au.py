@@ -243,7 +243,7 @@ def save_prediction_figures(df: pd.DataFrame, folder: Any, threshold: float = 0.
     Returns the written paths."""
     from pathlib import Path
 
-    from ..predict import VIDEO_EXTENSIONS
+    from ..data.frames import VIDEO_EXTENSIONS
     from ..progress import bar
     from .export import save_figure
 
