@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .measured import read_results, results_dir
+from .measured import read_results, results_dir, write_results
 
 __all__ = ["NOT_MEASURED", "PAGES", "PAPER_ROWS", "Layer", "check_pages", "contract_layers", "main", "mark",
            "page_paths", "record", "render_text", "unmarked_numbers"]
@@ -146,8 +146,6 @@ def record(name: str, data: Any, *, command: str, precision: str | None = None) 
     """:func:`afg.measured.write_results` where there is a results folder to write to (the
     checkout's ``docs/`` or ``$AFG_RESULTS_DIR``); in an installed package without one, nothing
     (returns ``None``). Prints where it wrote."""
-    from .measured import write_results
-
     folder = results_dir()
     if not folder.is_dir() and not folder.parent.is_dir():
         return None
@@ -415,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(paths)} pages, {len(bad)} disagreement(s) with docs/results", file=sys.stderr)
         return 1 if bad else 0
     results = _Results(results_dir(args.results))
+    # local: afg.utils imports torch; checking the pages (--check) does not need it
     from .utils import atomic_write_text
 
     changed = 0

@@ -196,7 +196,8 @@ def test_counts_of_function_local_imports_reasons_longest_functions_and_run_layo
 
             from . import low  # local: its own reason
             import os
-            return [run / "best.pt", f"stage{i}-main", json.loads((run / "x").read_text()), X, low, os]
+            return [run / "best.pt", f"stage{i}-main", json.loads((run / "x").read_text()), X, low, os,
+                    tomllib.loads((run / "y").read_text())]
 
 
         class C:
@@ -208,8 +209,8 @@ def test_counts_of_function_local_imports_reasons_longest_functions_and_run_layo
         ("afg.a", "afg.low", False, True), ("afg.a", "afg.low", True, False), ("afg.a", "afg.low", True, False)]
     assert arch.function_local(pkg, statements)["afg.a"] == {"afg": 2, "other": 2, "reasoned": 3}
     lines, name, where, params = arch.longest_functions(pkg, 1)[0]
-    assert (lines, name, where, params) == (8, "afg.a:f", "afg/a.py:8", 3)  # def to return
-    assert arch.longest_functions(pkg)[1][1:] == ("afg.a:C.g", "afg/a.py:19", 0)
+    assert (lines, name, where, params) == (9, "afg.a:f", "afg/a.py:8", 3)  # def to the end of return
+    assert arch.longest_functions(pkg)[1][1:] == ("afg.a:C.g", "afg/a.py:20", 0)
     knows, reads = arch.run_layout(pkg)
     assert knows == {"afg/a.py": ["best.pt", "last.pt", "stage{}-"]} and reads == {"afg/a.py": 1}
 

@@ -291,7 +291,8 @@ def _strings(tree: ast.AST):
 def _json_reads(tree: ast.AST) -> int:
     """``json.loads(<x>.read_text(...))`` calls."""
     return sum(1 for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-               and n.func.attr == "loads" and n.args and isinstance(n.args[0], ast.Call)
+               and n.func.attr == "loads" and isinstance(n.func.value, ast.Name) and n.func.value.id == "json"
+               and n.args and isinstance(n.args[0], ast.Call)
                and isinstance(n.args[0].func, ast.Attribute) and n.args[0].func.attr == "read_text")
 
 

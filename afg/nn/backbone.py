@@ -8,6 +8,7 @@ The layer under :func:`afg.backbones.create_backbone` (which adds ``weights="syn
 """
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 from pathlib import Path
@@ -169,8 +170,7 @@ def load_backbone_weights(model: nn.Module, path: str | os.PathLike, name: str =
 def check_backbone_name(name: str) -> None:
     """Raise ``ValueError`` naming the closest valid names (afg's small ResNets and timm's
     ``list_models()``, by :func:`difflib.get_close_matches`) when ``name`` is not a backbone."""
-    import difflib
-
+    # local: timm takes seconds to import; afg.nn's graph layers do not need it
     import timm
 
     if name in SMALL_BACKBONES or (isinstance(name, str) and timm.is_model(name)):
@@ -189,6 +189,7 @@ def build_backbone(
 ) -> Backbone:
     """:func:`afg.backbones.create_backbone` without the ``weights="synthetic"`` shortcut:
     ``weights`` is a local checkpoint file or None; ``pretrained`` uses timm's hub cache."""
+    # local: timm takes seconds to import; afg.nn's graph layers do not need it
     import timm
 
     check_backbone_name(name)
@@ -208,6 +209,7 @@ def build_backbone(
             ) from None
         return Backbone(name, model, img_size)
     if name in SMALL_BACKBONES:
+        # local: timm takes seconds to import; afg.nn's graph layers do not need it
         from timm.models.resnet import BasicBlock, ResNet
 
         model = ResNet(BasicBlock, **SMALL_BACKBONES[name], **kwargs)
