@@ -28,9 +28,12 @@ demo: $(STAMP)
 demo-quick: $(STAMP)
 	$(PY) -m afg demo --quick
 
-# lint first (seconds; the rules are pyproject.toml's [tool.ruff.lint]), then every test
+# lint first (seconds; the rules are pyproject.toml's [tool.ruff.lint]), the layers contract
+# (pyproject.toml's [tool.importlinter]: no import against docs/architecture.md's layer order),
+# then every test
 test: $(STAMP)
 	$(VENV)/bin/ruff check afg tests benchmarks
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 # quick loop for development: leaves out notebook execution and the tests marked slow (demo,
@@ -74,6 +77,7 @@ slurm-test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check afg tests benchmarks
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache site .cache

@@ -24,6 +24,7 @@ ResNet-18 and gives the paper's 7x7 = 49 tokens at 112 px.
 """
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import re
@@ -186,7 +187,6 @@ def load_backbone_weights(model: nn.Module, path: str | os.PathLike, name: str =
 def check_backbone_name(name: str) -> None:
     """Raise ``ValueError`` naming the closest valid names (afg's small ResNets and timm's
     ``list_models()``, by :func:`difflib.get_close_matches`) when ``name`` is not a backbone."""
-    import difflib
 
     import timm
 

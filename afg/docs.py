@@ -20,7 +20,9 @@ from, a results file ``docs/results/<name>.json`` written by the command that me
   ``papers`` (the per-paper table: :data:`PAPER_ROWS` and every results file's ``summary``),
   ``notebooks`` (notebook wall times), ``table:NAME`` (a file whose ``data`` is a list of rows),
   ``provenance:NAME`` (the line saying which command measured ``NAME``, where, when, at which
-  commit).
+  commit), ``layers`` (the package layers, highest first, from the import-linter contract in
+  ``pyproject.toml`` — :func:`contract_layers` — each package with its docstring's first paragraph;
+  not a measurement, but like one it renders from the one place that defines it).
 
 :func:`render_text` replaces what stands between the markers by what the results files say (a
 missing file renders as :data:`NOT_MEASURED`), ``python -m afg.docs`` rewrites the pages in place
@@ -34,16 +36,19 @@ in the README without editing it.
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import sys
+import tomllib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .measured import read_results, results_dir
+from .measured import read_results, results_dir, write_results
 
-__all__ = ["NOT_MEASURED", "PAGES", "PAPER_ROWS", "check_pages", "main", "mark", "page_paths", "record",
-           "render_text", "unmarked_numbers"]
+__all__ = ["NOT_MEASURED", "PAGES", "PAPER_ROWS", "Layer", "check_pages", "contract_layers", "main", "mark",
+           "page_paths", "record", "render_text", "unmarked_numbers"]
 
 #: the repository (pages are found relative to it)
 REPO = Path(__file__).resolve().parents[1]
@@ -51,6 +56,8 @@ REPO = Path(__file__).resolve().parents[1]
 NOT_MEASURED = "*not measured yet*"
 #: the pages rendered and checked: the README and every Markdown page under docs/
 PAGES = ("README.md", "docs")
+#: where the layers contract is (``[tool.importlinter]``, the contract with ``id = "layers"``)
+PYPROJECT = REPO / "pyproject.toml"
 
 #: the per-paper table's fixed columns: paper, afg model names, configs, notebook
 PAPER_ROWS: tuple[dict[str, str], ...] = (
@@ -139,8 +146,6 @@ def record(name: str, data: Any, *, command: str, precision: str | None = None) 
     """:func:`afg.measured.write_results` where there is a results folder to write to (the
     checkout's ``docs/`` or ``$AFG_RESULTS_DIR``); in an installed package without one, nothing
     (returns ``None``). Prints where it wrote."""
-    from .measured import write_results
-
     folder = results_dir()
     if not folder.is_dir() and not folder.parent.is_dir():
         return None
@@ -227,9 +232,78 @@ def _block_provenance(arg: str, results: _Results) -> str:
             f"commit `{record['commit']}` (`docs/results/{arg}.json`).")
 
 
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the import-linter ``layers`` contract: its modules (full names), whether
+    they must not import each other (``a | b``; ``a : b`` may), and those that may be missing
+    (``(x)``: a layer that does not exist yet)."""
+
+    modules: tuple[str, ...]
+    independent: bool = True
+    optional: frozenset[str] = frozenset()
+
+
+def contract_layers(pyproject: str | Path | None = None, contract: str = "layers") -> list[Layer]:
+    """The layers of the ``layers`` contract in ``pyproject`` (default :data:`PYPROJECT`),
+    highest first as import-linter lists them: a module imports only from the layers after its
+    own. Layer names are joined to the contract's one container (``afg``)."""
+    path = Path(pyproject) if pyproject is not None else PYPROJECT
+    config = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("importlinter", {})
+    found = [c for c in config.get("contracts", []) if c.get("id") == contract]
+    if len(found) != 1 or found[0].get("type") != "layers":
+        raise ValueError(f"{path}: no layers contract with id {contract!r} in [tool.importlinter]")
+    containers = found[0].get("containers") or [""]
+    if len(containers) != 1:
+        raise ValueError(f"{path}: contract {contract!r} needs one container, has {containers}")
+    prefix = f"{containers[0]}." if containers[0] else ""
+    out = []
+    for raw in found[0]["layers"]:
+        sep = "|" if "|" in raw else ":" if ":" in raw else None
+        names, optional = [], set()
+        for tail in (raw.split(sep) if sep else [raw]):
+            tail = tail.strip()
+            if tail.startswith("(") and tail.endswith(")"):
+                tail = tail[1:-1]
+                optional.add(prefix + tail)
+            names.append(prefix + tail)
+        out.append(Layer(tuple(names), sep != ":", frozenset(optional)))
+    return out
+
+
+def _summary(module: str, root: Path) -> str | None:
+    """The first paragraph of ``module``'s docstring on one line, reST literals as Markdown
+    code, read from the source under ``root`` (the repository); ``None`` when the module does
+    not exist."""
+    base = root.joinpath(*module.split("."))
+    for path in (base / "__init__.py", base.with_suffix(".py")):
+        if path.is_file():
+            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+            text = " ".join(doc.split("\n\n")[0].split())
+            return re.sub(r":\w+:`~?([^`]+)`", r"`\1`", text.replace("``", "`"))
+    return None
+
+
+def _block_layers(arg: str, results: _Results) -> str:
+    """The layer table: one row per package of the layers contract, highest layer first (layer
+    numbers count from the bottom), each with its docstring's first paragraph."""
+    if not PYPROJECT.is_file():
+        return f"*{PYPROJECT.name} not found: the layers render in a checkout*"
+    layers = contract_layers()
+    rows = []
+    for i, layer in enumerate(layers):
+        number = str(len(layers) - i) + ("" if layer.independent or len(layer.modules) == 1
+                                         else " (import each other)")
+        for m in layer.modules:
+            summary = _summary(m, PYPROJECT.parent)
+            rows.append({"layer": number, "package": f"`{m}`",
+                         "holds": "*not there yet*" if summary is None and m in layer.optional
+                         else summary})
+    return _markdown_table(rows)
+
+
 _BLOCKS: dict[str, Callable[[str, _Results], str]] = {
     "papers": _block_papers, "notebooks": _block_notebooks, "table": _block_table,
-    "provenance": _block_provenance,
+    "provenance": _block_provenance, "layers": _block_layers,
 }
 
 
@@ -341,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(paths)} pages, {len(bad)} disagreement(s) with docs/results", file=sys.stderr)
         return 1 if bad else 0
     results = _Results(results_dir(args.results))
+    # local: afg.utils imports torch; checking the pages (--check) does not need it
     from .utils import atomic_write_text
 
     changed = 0

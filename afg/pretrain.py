@@ -50,9 +50,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbones import check_backbone_name, create_backbone
+from .data import synth
+from .data.synth import SynthFaces
+from .measured import machine_description
 from .progress import bar as progress_bar
 from .progress import line
-from .utils import file_sha256
+from .utils import atomic_save_json, atomic_torch_save, atomic_write_bytes, file_sha256
 
 __all__ = [
     "DEFAULT_PRETRAINING",
@@ -146,7 +149,6 @@ def cache_dir() -> Path:
 def weights_key(name: str, img_size: int, spec: PretrainSpec = PretrainSpec()) -> str:
     """Hash of everything the pretrained weights depend on (backbone, size, recipe, this module's
     and the generator's versions); part of their file name and of the run-cache hash."""
-    from .data import synth
 
     blob = json.dumps({"name": name, "img_size": int(img_size), "spec": asdict(spec), "version": PRETRAIN_VERSION,
                        "generator": getattr(synth, "GENERATOR_VERSION", None)}, sort_keys=True)
@@ -183,7 +185,6 @@ def pretrain_landmarks(name: str, img_size: int, spec: PretrainSpec = PretrainSp
 
     Deterministic for a given spec and thread count; the caller's random state is left untouched.
     """
-    from .data.synth import SynthFaces
 
     ds = SynthFaces("all", n_subjects=spec.n_subjects, images_per_subject=spec.images_per_subject,
                     size=img_size, seed=spec.seed, subject_offset=PRETRAIN_SUBJECT_OFFSET)
@@ -269,8 +270,6 @@ def synthetic_weights(name: str, img_size: int, spec: PretrainSpec = PretrainSpe
     import datetime as dt
     import time
 
-    from .measured import machine_description
-    from .utils import atomic_save_json, atomic_torch_save
 
     found = shipped_weights(name, img_size, spec) if shipped else None
     if found is not None:
@@ -307,9 +306,6 @@ def export_weights(name: str = DEFAULT_BACKBONE, img_size: int = DEFAULT_IMG_SIZ
     import safetensors.torch
     import timm
 
-    from .data import synth
-    from .measured import machine_description
-    from .utils import atomic_save_json, atomic_write_bytes
 
     spec = PRETRAIN_PRESETS[pretraining]
     src = Path(source) if source is not None else synthetic_weights(name, img_size, spec, progress=progress,

@@ -20,6 +20,7 @@ from afg.data.synth import (
     sample_au_labels,
 )
 from afg.data.synth.labels import BP4D_GRAPH, BP4D_RATES, sample_balanced_labels, target_statistics
+from afg.viz import save_figure
 
 
 def _amps(au: int | None, value: float = 1.0) -> np.ndarray:
@@ -221,7 +222,8 @@ def test_export_list_format(tmp_path):
 
 
 def test_gallery_writes_png(tmp_figures):
-    fig = au_gallery(subjects=(0, 1), size=64, save=True, formats=("png",), dpi=60)
+    fig = au_gallery(subjects=(0, 1), size=64)
+    save_figure(fig, "synth_au_gallery", formats=("png",), dpi=60)
     assert (tmp_figures / "synth_au_gallery.png").is_file()
     assert len([ax for ax in fig.axes if ax.images]) == 2 + 19
     import matplotlib.pyplot as plt

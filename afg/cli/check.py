@@ -7,7 +7,8 @@ import warnings
 from pathlib import Path
 
 from ..data.check import check_release
-from ..data.datasets import get_adapter
+from ..data.datasets import ADAPTERS, get_adapter
+from ..experiments import load_experiment
 from .errors import UsageError, one_line
 from .prepare import _options
 
@@ -19,8 +20,6 @@ CONFIGS_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Print the report; exit 0 (complete), 1 (missing images / anomalies) or 2 (layout error)."""
-    from ..data.datasets import ADAPTERS
-
     key = args.dataset.lower().replace("_", "").replace("-", "")
     known = sorted({k.replace("-", "") for k in ADAPTERS} - {"folder"})
     if key not in known:
@@ -38,8 +37,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 def config_plan(dataset: str, root: Path, configs: Path, options: dict | None = None) -> list[str]:
     """One line per config of ``configs`` whose ``data.dataset`` is ``dataset``: the split or fold
     it uses, its training / test rows on the copy at ``root`` (images on disk) and its classes."""
-    from ..experiments import load_experiment
-
     lines = []
     for path in sorted(configs.glob("*.yaml")) if configs.is_dir() else []:
         try:

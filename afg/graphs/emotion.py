@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 __all__ = [
     "AFFECTNET_EXPRESSIONS",
@@ -185,15 +186,10 @@ def emotion_gcn_normalize(adj: Any) -> Any:
     Their rows sum to 1, so this is just :math:`A^\top`. Zero-degree rows give 0 (not inf).
     Accepts a NumPy array (returns NumPy) or a torch tensor ``(N, N)`` (returns torch).
     """
-    try:
-        import torch
-
-        if isinstance(adj, torch.Tensor):
-            d = adj.sum(1).pow(-0.5)
-            d = torch.where(torch.isfinite(d), d, torch.zeros_like(d))
-            return d[:, None] * adj.transpose(0, 1) * d[None, :]
-    except ImportError:  # pragma: no cover
-        pass
+    if isinstance(adj, torch.Tensor):
+        d = adj.sum(1).pow(-0.5)
+        d = torch.where(torch.isfinite(d), d, torch.zeros_like(d))
+        return d[:, None] * adj.transpose(0, 1) * d[None, :]
     a = np.asarray(adj, dtype=np.float64)
     deg = a.sum(1)
     with np.errstate(divide="ignore"):

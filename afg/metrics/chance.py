@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.metrics import label_ranking_average_precision_score
 
 __all__ = [
     "ACC_RATIO",
@@ -72,8 +73,6 @@ def frequency_ranking_ap(labels: np.ndarray, frequencies: np.ndarray | None = No
     """Label-ranking AP of ranking every face's labels by ``frequencies`` (default: their rates in
     ``labels`` ``(n, K)``); faces without a positive label are left out, as the metric needs one.
     Ties between equal frequencies are broken by label index (lower first)."""
-    from sklearn.metrics import label_ranking_average_precision_score
-
     y = np.asarray(labels)
     y = y[y.sum(1) > 0]
     f = y.mean(0) if frequencies is None else np.asarray(frequencies, dtype=float)

@@ -10,7 +10,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn import metrics as skm
+
+from .chance import ACC_RATIO
 
 __all__ = [
     "accuracy",
@@ -176,8 +179,6 @@ def cosine_similarity_matrix(vectors: Any, names: Sequence[str] | None = None) -
     u = np.divide(w, norm, out=np.zeros_like(w), where=norm > 0)
     sim = np.clip(u @ u.T, -1.0, 1.0)
     if names is not None:
-        import pandas as pd
-
         return pd.DataFrame(sim, index=list(names), columns=list(names))
     return sim
 
@@ -220,8 +221,6 @@ def fig6_structure(vectors: Any, names: Sequence[str], accuracy: float | None = 
 
     Returns the measures above, ``holds`` (both claims hold) and ``note`` (one paragraph).
     """
-    from .chance import ACC_RATIO
-
     names = [str(n) for n in names]
     sim = np.asarray(cosine_similarity_matrix(vectors))
     if sim.shape[0] != len(names) or len(names) < 4:

@@ -24,6 +24,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+
+from ..data.synth.labels import ALL_AUS, EMOTION_NAMES, PROTOTYPES, target_statistics
 
 __all__ = ["agreement_table", "generator_conditionals", "matrix_agreement", "prototype_similarity"]
 
@@ -31,8 +34,6 @@ __all__ = ["agreement_table", "generator_conditionals", "matrix_agreement", "pro
 def generator_conditionals(profile: str) -> np.ndarray:
     """``(N, N)`` the generator's ``P(j | i) = P(i, j) / P(i)`` for ``profile``'s AUs (its order);
     diagonal 1."""
-    from ..data.synth.labels import target_statistics
-
     st = target_statistics(profile)
     rates, joint = np.asarray(st["rates"], float), np.array(st["joint"], float)
     np.fill_diagonal(joint, rates)
@@ -43,8 +44,6 @@ def prototype_similarity(names: Sequence[str]) -> np.ndarray:
     """``(C, C)`` cosine similarity of the generator's EMFACS prototypes (AU weight vectors over
     the rendered AUs) of the emotions ``names``; NaN rows/columns for names without a prototype
     (``Neutral``, ``Valence`` …)."""
-    from ..data.synth.labels import ALL_AUS, EMOTION_NAMES, PROTOTYPES
-
     lower = [n.lower() for n in EMOTION_NAMES]
     vec = np.full((len(names), len(ALL_AUS)), np.nan)
     for k, n in enumerate(names):
@@ -76,8 +75,6 @@ def matrix_agreement(learned: np.ndarray, truth: np.ndarray, method: str = "spea
         ``r``, ``null_mean``, ``null_q95`` (the 95th percentile of the relabelled r), ``p``,
         ``n_entries``, ``n_perm`` (relabellings drawn, the identity included when exhaustive).
     """
-    from scipy import stats
-
     a, t = np.asarray(learned, float), np.asarray(truth, float)
     keep = ~np.all(np.isnan(t) | np.eye(len(t), dtype=bool), axis=1)
     a, t = a[np.ix_(keep, keep)], t[np.ix_(keep, keep)]

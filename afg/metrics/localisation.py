@@ -18,10 +18,16 @@ An emotion's region is the union of the regions of its EMFACS prototype AUs
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.path import Path as MplPath
+
+from ..data.synth.face import AU_REGIONS
+from ..data.synth.labels import EMOTION_NAMES, PROTOTYPES
+from ..data.synth.render import subject_geometry
 
 __all__ = ["au_region_masks", "class_aus", "energy_share", "localisation_table", "pointing_game"]
 
@@ -34,9 +40,6 @@ def _au_number(name: str | int) -> int:
 def class_aus(name: str | int) -> tuple[int, ...]:
     """The generator's AUs of a label: ``("AU12",) → (12,)``; an emotion name (``"Happy"``) → its
     EMFACS prototype AUs rendered by the generator (``(6, 12)``); ``Neutral`` → ``()``."""
-    from ..data.synth.face import AU_REGIONS
-    from ..data.synth.labels import EMOTION_NAMES, PROTOTYPES
-
     s = str(name)
     if s.upper().startswith("AU") or s.isdigit() or isinstance(name, int):
         return (_au_number(name),)
@@ -68,11 +71,6 @@ def au_region_masks(landmarks: np.ndarray, subjects: Sequence[int | str], labels
         landmark_size: the image side the landmarks refer to (default ``W``); landmarks are scaled
             by ``W / landmark_size`` when the maps are smaller or larger.
     """
-    from matplotlib.path import Path as MplPath
-
-    from ..data.synth.face import AU_REGIONS
-    from ..data.synth.render import subject_geometry
-
     h, w = (size, size) if isinstance(size, int) else size
     lms = np.asarray(landmarks, np.float64)
     scale = np.array([w / (landmark_size or w), h / (landmark_size or h)])
@@ -133,8 +131,6 @@ def localisation_table(maps: np.ndarray, masks: np.ndarray, labels: Sequence[str
     hits, energy = pointing_game(maps, masks), energy_share(maps, masks)  # (B, L)
     area = masks.mean(axis=(-2, -1))
     rows = {}
-    import warnings
-
     warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)  # all-zero maps: NaN energy
     for k, name in enumerate(labels):
         sel = np.ones(len(maps), bool)

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..backbones import create_backbone
+from ..data.stats import training_statistics
 from ..embeddings import resolve_embeddings
 from ..graphs.emotion import (
     AFFECTNET_EXPRESSIONS,
@@ -233,8 +234,6 @@ class EmotionGCN(AffectModel):
         if self.head != "gcn" or not self.graph_source.startswith("identity"):
             return
         if stats is None and train_data is not None:
-            from ..data.stats import training_statistics  # lazy: models do not depend on data
-
             stats = training_statistics(train_data)
         if not stats or "expressions" not in stats or "va" not in stats:
             raise ValueError("prepare() needs stats with 'expressions' (n,) and 'va' (n, 2)")

@@ -55,6 +55,7 @@ import torch
 from torch import nn
 
 from ..backbones import create_backbone
+from ..losses.au import MAFGCCFGCriterion, WeightedAsymmetricLoss, weights_from_stats
 from ..nn.blocks import LinearBlock
 from ..nn.ccfg import CCFG
 from ..nn.fgg import FGGLayer
@@ -198,8 +199,6 @@ class MAFGCCFG(AffectModel):
 
     def build_criterion(self, stats: dict[str, Any] | None = None, **options: Any) -> nn.Module:
         """``L = L_WA`` (Eq. 15–17); ``w_i`` (Eq. 16) from ``stats`` (uniform when ``stats`` is None)."""
-        from ..losses.au import MAFGCCFGCriterion, WeightedAsymmetricLoss, weights_from_stats
-
         return MAFGCCFGCriterion(WeightedAsymmetricLoss(weight=weights_from_stats(stats, self.num_classes), **options))
 
 

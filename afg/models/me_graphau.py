@@ -38,6 +38,7 @@ from ..nn import (
     PerNodeLinear,
     SimilarityHead,
 )
+from ..reference import table_info
 from ..runs import load_checkpoint  # weights_only=True, one-line errors
 from .base import AffectModel
 from .registry import register_model
@@ -53,8 +54,6 @@ def _table3_rows() -> list[dict[str, Any]]:
     stage-2 models (``me_graphau``) whose ``init_from`` is the stage-1 row with the most options
     among those they extend (row 5 from row 3, rows 6 and 7 from row 4).
     """
-    from ..reference import table_info
-
     rows = []
     for i, r in enumerate(table_info("me_graphau/table3")["rows"], start=1):
         ov = r["overrides"]

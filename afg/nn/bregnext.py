@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from timm.models import is_model, register_model
 from torch import nn
 
 __all__ = ["BReGNeXt", "BReGShortcut", "BReGUnit"]
@@ -113,8 +114,6 @@ class BReGNeXt(nn.Module):
 
 
 def _register() -> None:
-    from timm.models import is_model, register_model
-
     if is_model("bregnext50"):
         return
 

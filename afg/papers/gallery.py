@@ -37,11 +37,11 @@ import numpy as np
 import torch
 
 from ..data import synth
+from ..data.build import build_data
 from ..docs import mark
 from ..utils import atomic_write_bytes, atomic_write_text
 from ..viz import gradcam, plot_adjacency, plot_cosine_similarity, plot_gradcam_grid, plot_knn_graph
 from ..viz.tables import plot_table
-from ..data.build import build_data
 from .notebook_setup import CONFIGS_DIR, NotebookSetup
 from .results import first_images, label_names, model_for
 

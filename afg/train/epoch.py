@@ -21,6 +21,7 @@ without a warning: it asks for bf16 only where the device has it).
 from __future__ import annotations
 
 import math
+import random
 import time
 import warnings
 from collections.abc import Callable
@@ -34,6 +35,8 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from ..data.augment import device_augment_of
+from ..progress import bar as progress_bar
 from ..runs import InputSpec, RunFolder
 from ..utils import atomic_save_json
 from .checkpoint import save_checkpoint
@@ -75,8 +78,6 @@ class ResumableSampler(DistributedSampler):
 
 
 def _seed_worker(worker_id: int) -> None:  # pragma: no cover - runs in worker processes
-    import random
-
     seed = torch.initial_seed() % (2**32)
     np.random.seed(seed)
     random.seed(seed)
@@ -215,8 +216,6 @@ def build_parts(model: nn.Module, data: Dataset, stats: Any, recipe: Recipe, dev
                 input_spec: InputSpec | None = None) -> StageParts:
     """Prepare ``model`` (training statistics, device, memory format) and build the criterion,
     loader, optimiser, scheduler and AMP objects of a stage."""
-    from ..data.augment import device_augment_of
-
     model.prepare(data, stats)
     model.to(device)
     if recipe.channels_last:
@@ -325,8 +324,6 @@ def train_one_epoch(state: TrainState, parts: StageParts, progress: bool = False
     1-based, ``step``, ``lr``, ``train_<term>`` means reduced over the ranks) and the seconds
     spent waiting for data.
     """
-    from ..progress import bar as progress_bar
-
     recipe, data, first = parts.recipe, parts.data, state.batch_in_epoch
     parts.model.train()
     data.start_epoch(state.epoch, first, recipe.order_seed)

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from ..progress import bar as progress_bar
 from .distributed import DistContext
 
 __all__ = ["autocast_dtype", "collate", "compute_metrics", "cpu_has_bf16", "cuda_has_bf16", "evaluate",
@@ -158,6 +159,7 @@ def compute_metrics(task: str, preds: dict[str, np.ndarray], labels: dict[str, n
                     names: Sequence[str] | None = None) -> dict[str, Any]:
     """Metrics of gathered predictions/labels for ``task`` (flat dict)."""
     if task == "au":
+        # local: scikit-learn/SciPy only when evaluating, not for afg predict / export
         from ..metrics.au import au_report
 
         return au_report(labels["au"], preds["au"], labels.get("au_mask"), names=names)
@@ -166,6 +168,7 @@ def compute_metrics(task: str, preds: dict[str, np.ndarray], labels: dict[str, n
         logits = preds.get("expression")
         y = labels.get("expression")
         va_p, va_t = preds.get("va"), labels.get("va")
+        # local: scikit-learn/SciPy only when evaluating, not for afg predict / export
         from ..metrics.expression import expression_confusion_matrix, expression_report
 
         out.update(expression_report(y, logits, va_t if va_p is not None else None, va_p))
@@ -174,6 +177,7 @@ def compute_metrics(task: str, preds: dict[str, np.ndarray], labels: dict[str, n
                 y, logits, num_classes=logits.shape[-1]).tolist()
         return out
     if task == "multilabel":
+        # local: scikit-learn/SciPy only when evaluating, not for afg predict / export
         from ..metrics.multilabel import incomplete_rows, multilabel_report
 
         scores = 1.0 / (1.0 + np.exp(-preds["emotions"]))
@@ -194,8 +198,6 @@ def _predict(model: nn.Module, loader: DataLoader, task: str, device: torch.devi
              progress: bool) -> tuple[dict[str, list[np.ndarray]], dict[str, list[np.ndarray]], float, int]:
     """Per-batch predictions and labels of ``task`` over ``loader``, the summed criterion loss
     (Σ_b loss_b · |b|) and the sample count."""
-    from ..progress import bar as progress_bar
-
     core = _unwrap(model)
     preds: dict[str, list[np.ndarray]] = {k: [] for k in _PRED_KEYS[task]}
     labels: dict[str, list[np.ndarray]] = {k: [] for k in _LABEL_KEYS[task]}

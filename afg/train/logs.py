@@ -52,6 +52,7 @@ def epoch_line(stage: str, row: dict[str, Any], epochs: int, monitor: str | None
 def open_tensorboard(stage_dir: Path) -> Any:
     """A ``SummaryWriter`` on ``stage_dir/tb``; ``None`` (with a warning) without tensorboard."""
     try:
+        # local: optional dependency (tensorboard), only when a run logs to it
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         warnings.warn("tensorboard is not installed; recipe.tensorboard ignored", stacklevel=4)

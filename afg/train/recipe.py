@@ -109,6 +109,7 @@ stage of a multi-stage recipe selects on the same data.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -284,8 +285,6 @@ class Recipe(Config):
 
 
 def json_copy(d: Any) -> Any:
-    import json
-
     return json.loads(json.dumps(d))
 
 

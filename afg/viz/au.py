@@ -17,6 +17,7 @@ FACS names (``AU12 Lip corner puller``; :mod:`afg.data.au_names`, or the table's
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -26,6 +27,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..data.au_names import au_name, parse_au
+from ..data.faces import load_input
+from ..data.frames import VIDEO_EXTENSIONS
+from ..progress import bar
+from .export import save_figure
 
 __all__ = ["SYNTHETIC_CAVEAT", "au_columns", "plot_au_overlay", "plot_au_timeline", "save_prediction_figures"]
 
@@ -86,8 +91,6 @@ def plot_au_overlay(image: Any, row: Mapping[str, Any] | pd.Series, aus: Sequenc
     ``fig.aus`` lists the drawn columns, ``fig.probabilities`` their values, ``fig.footer`` the
     footer's lines.
     """
-    from ..data.faces import load_input
-
     img = load_input(image)  # (H, W, 3) uint8
     h, w = img.shape[:2]
     get = row.get if hasattr(row, "get") else row.__getitem__
@@ -241,12 +244,6 @@ def save_prediction_figures(df: pd.DataFrame, folder: Any, threshold: float = 0.
     every video file, its :func:`plot_au_timeline` (``<video stem>_au_timeline``); written with
     :func:`afg.viz.save_figure` into ``folder``. In-memory inputs (no file) are skipped.
     Returns the written paths."""
-    from pathlib import Path
-
-    from ..predict import VIDEO_EXTENSIONS
-    from ..progress import bar
-    from .export import save_figure
-
     names = _names_of(df, None)
     ok = df[df["status"] == "ok"] if "status" in df else df
     used: dict[str, int] = {}

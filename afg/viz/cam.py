@@ -125,6 +125,7 @@ def gradcam(
     Returns:
         ``(B, T, H, W)`` float array in [0, 1].
     """
+    # local: pytorch-grad-cam takes seconds to import; only Grad-CAM needs it
     import pytorch_grad_cam as pgc
 
     if method not in _METHODS:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
 
 __all__ = ["ONE_COLUMN", "TWO_COLUMN", "figures_dir", "save_figure", "use_style"]
 
@@ -30,7 +31,7 @@ _STYLE = {
 
 def use_style() -> None:
     """Apply afg's publication style (embedded fonts, small sizes, colour-blind-safe cycle)."""
-    import matplotlib.pyplot as plt
+    # local: seaborn takes a second to import; only these figures need it
     import seaborn as sns
 
     plt.rcParams.update(_STYLE)

@@ -15,6 +15,8 @@ import torch
 __all__ = ["knn_edges", "plot_adjacency", "plot_cooccurrence", "plot_knn_graph"]
 
 
+from ..data.stats import conditional_probabilities
+from ..graphs.knn import knn_adjacency
 from ._common import square_heatmap_axes
 from ._common import to_numpy as _np
 
@@ -25,8 +27,6 @@ def knn_edges(node_features, k: int, metric: str = "dots") -> np.ndarray:
     Delegates to :func:`afg.graphs.knn.knn_adjacency` so figures show exactly the model's graph
     (same similarity, same tie rule).
     """
-    from ..graphs.knn import knn_adjacency
-
     x = node_features if isinstance(node_features, torch.Tensor) else torch.as_tensor(node_features)
     x = x.float()
     squeeze = x.dim() == 2
@@ -134,6 +134,7 @@ def plot_adjacency(
     ``signed=True`` uses a diverging palette centred at 0 (e.g. R-GCN relations as
     ``positive − negative``). The plotted array equals ``matrix`` (``fig.matrix``).
     """
+    # local: seaborn takes a second to import; only these figures need it
     import seaborn as sns
 
     m = _np(matrix).astype(float)
@@ -160,8 +161,6 @@ def plot_cooccurrence(labels, names: Sequence[str] | None = None, kind: str = "c
 
     ``kind="conditional"``: ``P(j | i)`` (row i, column j); ``"joint"``: ``P(i, j)``.
     """
-    from ..data.stats import conditional_probabilities
-
     y = _np(labels).astype(float)
     if kind == "conditional":
         m = conditional_probabilities(y)

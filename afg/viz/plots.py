@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch  # noqa: F401  (tensors accepted everywhere)
 
+from ..metrics import cosine_similarity_matrix
 from ._common import square_heatmap_axes, to_numpy
 
 __all__ = ["plot_au_f1", "plot_confusion_matrix", "plot_cosine_similarity", "plot_label_rates", "plot_sweep"]
@@ -29,9 +30,8 @@ def plot_cosine_similarity(vectors, names: Sequence[str] | None = None, annotate
 
     ``fig.matrices`` holds the plotted similarity matrices.
     """
+    # local: seaborn takes a second to import; only these figures need it
     import seaborn as sns
-
-    from ..metrics import cosine_similarity_matrix
 
     groups = dict(vectors) if isinstance(vectors, Mapping) else {"": vectors}
     mats = {k: _np(cosine_similarity_matrix(_np(v))) for k, v in groups.items()}
@@ -51,6 +51,7 @@ def plot_cosine_similarity(vectors, names: Sequence[str] | None = None, annotate
 def plot_confusion_matrix(cm, names: Sequence[str] | None = None, normalize: bool = True,
                           title: str | None = None, ax=None):
     """Row-normalised confusion matrix (true rows, predicted columns)."""
+    # local: seaborn takes a second to import; only these figures need it
     import seaborn as sns
 
     m = _np(cm)

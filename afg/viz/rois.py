@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..data.rois import RoiSet, canonical_landmarks, roi_boxes, roi_set
+from ..data.transforms import denormalize
 
 __all__ = ["FACE_CONTOURS", "plot_roi_reconstructions", "plot_rois"]
 
@@ -107,8 +108,6 @@ def plot_roi_reconstructions(target: Any, recon: Any, roi_names: Sequence[str] |
     ``target``/``recon``: ``(R, 3, n, n)`` ImageNet-normalised tensors (AU-GCN's ``roi_target`` and
     ``roi_recon`` outputs for one image).
     """
-    from ..data.transforms import denormalize
-
     t = torch.as_tensor(target).detach().float().cpu()  # (R, 3, n, n)
     r = torch.as_tensor(recon).detach().float().cpu()  # (R, 3, n, n)
     n = min(max_rois, t.shape[0])

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import TextToPath
 
 __all__ = ["VERDICT_COLORS", "plot_table"]
 
@@ -94,9 +96,6 @@ def plot_table(
 
 def _text_inches(text: str, fontsize: float, bold: bool = False) -> float:
     """Width of ``text`` in inches at ``fontsize`` (matplotlib's default font)."""
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextToPath
-
     prop = FontProperties(size=fontsize, weight="bold" if bold else "normal")
     w, _, _ = TextToPath().get_text_width_height_descent(text, prop, ismath=False)
     return w / 72.0

@@ -1,7 +1,6 @@
 """Gallery figure of the synthetic faces: neutral identities and every AU at intensity 5."""
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,18 +17,11 @@ def au_gallery(
     au_subject: int = 0,
     size: int = 112,
     intensity: float = 5.0,
-    save: bool = False,
-    folder: str | os.PathLike | None = None,
-    formats: Sequence[str] = ("pdf", "png"),
-    dpi: int = 300,
 ):
     """Matplotlib figure: row 1 the neutral face of each of ``subjects``; below, subject
     ``au_subject`` with each of the 18 AUs alone at ``intensity`` (default evidence strengths),
-    its neutral face first for comparison.
-
-    ``save=True`` writes ``synth_au_gallery.{pdf,png}`` with :func:`afg.viz.save_figure` into
-    ``folder`` (default ``$AFG_FIGURES_DIR`` or ``./figures``) in ``formats`` at ``dpi``.
-    Returns the figure.
+    its neutral face first for comparison. Returns the figure; save it with
+    :func:`afg.viz.save_figure` (the data layer draws, it does not write figure files).
     """
     import matplotlib.pyplot as plt
 
@@ -51,8 +43,4 @@ def au_gallery(
         ax.imshow(render_face(au_subject, a, size)[0])
         ax.set_title(f"S{au_subject:03d} {title}", fontsize=6)
     fig.tight_layout(pad=0.2)
-    if save:
-        from ...viz.export import save_figure
-
-        save_figure(fig, "synth_au_gallery", formats=formats, dpi=dpi, folder=folder)
     return fig
