@@ -192,6 +192,9 @@ def _block_papers(arg: str, results: _Results) -> str:
                     extra.append(k)
                     row[k] = v
     columns = [*rows[0].keys()][:4] + list(dict.fromkeys(extra))
+    for row in rows:  # a paper whose notebook has not written its results file yet
+        for c in columns[4:]:
+            row.setdefault(c, "not measured yet")
     return _markdown_table(rows, columns)
 
 
@@ -213,13 +216,22 @@ def _block_notebooks(arg: str, results: _Results) -> str:
 
 
 def _block_table(arg: str, results: _Results) -> str:
-    record = results.get(arg)
+    """``table:NAME`` renders ``data`` (or ``data.rows``) of results file NAME, a list of row dicts;
+    ``table:NAME:KEY`` the list ``data[KEY]``; ``table:NAME:KEY:FIELD=VALUE`` only its rows whose
+    FIELD is VALUE (e.g. ``table:localisation:localisation:au=mean``)."""
+    name, _, rest = arg.partition(":")
+    key, _, where = rest.partition(":")
+    record = results.get(name)
     if record is None:
         return NOT_MEASURED
     data = record["data"]
-    rows = data.get("rows") if isinstance(data, dict) else data
+    rows = (data.get(key) if key else data.get("rows")) if isinstance(data, dict) else data
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        raise ValueError(f"results file {arg!r}: 'table:' needs data (or data.rows) as a list of row dicts")
+        raise ValueError(f"results file {name!r}: 'table:' needs data{'.' + key if key else ' (or data.rows)'} "
+                         "as a list of row dicts")
+    if where:
+        field, _, value = where.partition("=")
+        rows = [r for r in rows if str(r.get(field)) == value]
     return _markdown_table(rows)
 
 

@@ -51,6 +51,10 @@ NOTEBOOKS: dict[str, tuple[str, list[tuple[str, str]], str]] = {
 }
 
 
+#: notebook -> the paper's name in the README's per-paper table (afg.docs.PAPER_ROWS)
+_PAPER_NAMES = {"02": "ME-GraphAU", "03": "MAFG+CCFG", "04": "AU-GCN", "05": "Emotion-GCN", "06": "SVML-RGCN"}
+
+
 def build_table(nb: str, setup: NotebookSetup, seeds: list[int] | None, root: str | None):
     """The notebook's table as an ablation (the notebook's own construction)."""
     paper, tables, _ = NOTEBOOKS[nb]
@@ -122,7 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     def write(status: str) -> None:
         meta = {"status": status, "seeds_before": args.table_seeds, "seeds_after": args.seeds,
                 "notebooks_done": done, "notebooks_planned": args.notebooks, "quick": args.quick}
-        write_results("replication", {**meta, "rows": rep_rows}, command=command,
+        summary = [{"paper": _PAPER_NAMES[nb], "verdicts replicated on fresh seeds":
+                    f"{sum(r['replicated'] == 'yes' for r in rep_rows if r['notebook'] == nb)}"
+                    f" of {sum(r['replicated'] in ('yes', 'no') for r in rep_rows if r['notebook'] == nb)}"
+                    " rows with a claim (seeds "
+                    f"{'–'.join(map(str, args.seeds))})"}
+                   for nb in dict.fromkeys(r["notebook"] for r in rep_rows)]
+        write_results("replication", {**meta, "rows": rep_rows, "summary": summary}, command=command,
                       precision=setup.precision() or None, folder=args.results_dir)
         write_results("pairs_needed", {**meta, "rows": need_rows, "costs": costs}, command=command,
                       precision=setup.precision() or None, folder=args.results_dir)

@@ -150,10 +150,23 @@ def test_the_per_paper_table_takes_a_new_results_file_without_editing_the_page(t
     au_gcn = next(line for line in table.splitlines() if line.startswith("| AU-GCN"))
     assert au_gcn.endswith("| 2 / 3 |")
     me = next(line for line in table.splitlines() if line.startswith("| ME-GraphAU"))
-    assert me.endswith("|  |")  # no file for it: an empty cell
+    assert me.endswith("| not measured yet |")  # no file for it yet: said so
     write_results("bad", {"summary": {"paper": "Nope", "x": 1}}, command="c", folder=tmp_path)
     with pytest.raises(ValueError, match="unknown paper 'Nope'"):
         docs.render_text(page, tmp_path)
+
+
+def test_a_table_block_renders_one_list_of_a_results_file_filtered(tmp_path):
+    write_results("loc", {"scores": [{"au": "AU01", "model": "a", "hit": 1.0}, {"au": "mean", "model": "a", "hit": 0.5},
+                                     {"au": "mean", "model": "b", "hit": 0.25}], "rows": [{"x": 1}]},
+                  command="python cam.py", folder=tmp_path)
+    page = "<!-- results-block:table:loc:scores:au=mean -->\nold\n<!-- /results-block -->\n"
+    lines = docs.render_text(page, tmp_path).splitlines()[1:-1]
+    assert lines == ["| au | hit | model |", "|---|---|---|", "| mean | 0.5 | a |", "| mean | 0.25 | b |"]  # keys sorted
+    whole = docs.render_text("<!-- results-block:table:loc -->\n<!-- /results-block -->\n", tmp_path)
+    assert "| x |" in whole and "| 1 |" in whole  # without a key: data.rows
+    with pytest.raises(ValueError, match="data.hit"):
+        docs.render_text("<!-- results-block:table:loc:hit -->\n<!-- /results-block -->\n", tmp_path)
 
 
 def test_unmarked_numbers_finds_measurements_outside_markers_and_code():
