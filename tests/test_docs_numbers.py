@@ -165,7 +165,7 @@ def test_a_table_block_renders_one_list_of_a_results_file_filtered(tmp_path):
     assert lines == ["| au | hit | model |", "|---|---|---|", "| mean | 0.5 | a |", "| mean | 0.25 | b |"]  # keys sorted
     whole = docs.render_text("<!-- results-block:table:loc -->\n<!-- /results-block -->\n", tmp_path)
     assert "| x |" in whole and "| 1 |" in whole  # without a key: data.rows
-    with pytest.raises(ValueError, match="data.hit"):
+    with pytest.raises(ValueError, match=r"data\.hit"):
         docs.render_text("<!-- results-block:table:loc:hit -->\n<!-- /results-block -->\n", tmp_path)
 
 
