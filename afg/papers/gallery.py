@@ -39,7 +39,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Subset
 
-from .. import reference
+from .. import __version__, reference
 from ..data import synth
 from ..data.build import build_data
 from ..data.stats import dataset_labels
@@ -399,10 +399,8 @@ def _caption_verdicts(g: _Inputs) -> str:
 
 def _caption_head(g: _Inputs) -> list[str]:
     """The caption file's title and the paragraph on the runs and the faces."""
-    import afg  # local: the package's __init__ is still running when this module is imported
-
     s = g.setup
-    head = (f"mode **{s.mode}** (`QUICK={s.quick}`), afg {afg.__version__}, synthetic generator "
+    head = (f"mode **{s.mode}** (`QUICK={s.quick}`), afg {__version__}, synthetic generator "
             f"v{getattr(synth, 'GENERATOR_VERSION', '?')}, device {s.resolved_device}, backbone init "
             f"`{g.me.config.model.get('weights') or 'random'}`, forward passes in {g.me.precision}")
     return [
