@@ -10,7 +10,7 @@ __all__ = ["Predictor", "__version__"]
 
 def __getattr__(name: str):  # lazy: `import afg` stays cheap
     if name == "Predictor":
-        from .predict import Predictor
+        from .predict import Predictor  # local: PEP 562 attribute, so `import afg` stays torch-free
 
         return Predictor
     raise AttributeError(f"module 'afg' has no attribute {name!r}")

@@ -188,7 +188,7 @@ def check_backbone_name(name: str) -> None:
     """Raise ``ValueError`` naming the closest valid names (afg's small ResNets and timm's
     ``list_models()``, by :func:`difflib.get_close_matches`) when ``name`` is not a backbone."""
 
-    import timm
+    import timm  # local: timm (~1 s to import) is loaded only when a timm backbone is built
 
     if name in SMALL_BACKBONES or (isinstance(name, str) and timm.is_model(name)):
         return
@@ -219,7 +219,7 @@ def create_backbone(
     Returns:
         :class:`Backbone`; ``forward(x: (B,3,H,W)) -> (B, D, C)``.
     """
-    import timm
+    import timm  # local: timm (~1 s to import) is loaded only when a timm backbone is built
 
     check_backbone_name(name)
     if isinstance(weights, str) and re.fullmatch(r"synthetic(-[a-z]+)?", weights) and not Path(weights).is_file():
@@ -242,7 +242,10 @@ def create_backbone(
             ) from None
         return Backbone(name, model, img_size)
     if name in SMALL_BACKBONES:
-        from timm.models.resnet import BasicBlock, ResNet
+        from timm.models.resnet import (  # local: timm (~1 s to import) is loaded only when a timm backbone is built
+            BasicBlock,
+            ResNet,
+        )
 
         model = ResNet(BasicBlock, **SMALL_BACKBONES[name], **kwargs)
     else:

@@ -188,7 +188,9 @@ class Config:
     def to_yaml(self, path: str | Path | None = None) -> str:
         text = yaml.safe_dump(self.to_dict(), sort_keys=False)
         if path is not None:
-            from .utils import atomic_write_text
+            from .utils import (
+                atomic_write_text,  # local: afg.utils loads torch; afg.config stays torch-free (CLI, DataSpec)
+            )
 
             atomic_write_text(path, text)
         return text
@@ -196,7 +198,9 @@ class Config:
     def to_json(self, path: str | Path | None = None) -> str:
         text = json.dumps(self.to_dict(), indent=2)
         if path is not None:
-            from .utils import atomic_write_text
+            from .utils import (
+                atomic_write_text,  # local: afg.utils loads torch; afg.config stays torch-free (CLI, DataSpec)
+            )
 
             atomic_write_text(path, text)
         return text

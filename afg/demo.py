@@ -52,6 +52,7 @@ from torch import nn
 from . import __version__
 from .data.transforms import to_uint8
 from .data.wrappers import base_dataset
+from .docs import record
 from .experiments import RunResult, build_data, build_model, load_experiment, run, runs_root
 from .experiments.runner import final_model_config
 from .metrics.chance import every_present_f1s
@@ -149,8 +150,6 @@ def _record(quick: bool, table: pd.DataFrame, results: dict[str, RunResult], tim
             total: float) -> None:
     """The demo's summary as ``docs/results/demo.json`` (``--quick``: ``demo_quick.json``), the
     file the README's and ``docs/`` pages render their demo numbers from (:func:`afg.docs.record`)."""
-    from .docs import record
-
     rows = {"baseline": _BASELINE, "me_graphau_stage1": _STAGE1, "me_graphau": _FULL,
             "every_au_present": _CHANCE, "paper_disfa": _PAPER}
     auc = {k: results[k].metrics.get("auc_mean") for k in ("baseline", "me_graphau")}
@@ -262,9 +261,14 @@ def _figures(table: pd.DataFrame, paper_row: list[float], result: RunResult, tes
     """Section 4: per-AU F1 bars with the paper's row; the trained stage-2 model's AU graph (Fig. 4)."""
     _hr("4. figures")
     matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt  # after choosing the backend
+    import matplotlib.pyplot as plt  # local: pyplot only after the demo has chosen its backend
 
-    from .viz import plot_au_f1, plot_knn_graph, save_figure, use_style
+    from .viz import (  # local: afg.viz imports pyplot, so only after the demo has chosen its backend
+        plot_au_f1,
+        plot_knn_graph,
+        save_figure,
+        use_style,
+    )
 
     use_style()
     names = list(base_dataset(test).au_names)
@@ -308,7 +312,9 @@ def _predict(result: RunResult, test: Any, out_dir: Path, dev: str, plan: dict[s
     with tempfile.TemporaryDirectory(prefix="afg-demo-") as tmp:
         photo = Path(tmp) / "astronaut.png"
         try:
-            from skimage import data as skdata
+            from skimage import (
+                data as skdata,  # local: scikit-image (~0.5 s) only for the demo photograph
+            )
 
             Image.fromarray(skdata.astronaut()).save(photo)
         except ImportError:  # pragma: no cover - scikit-image is a dev dependency

@@ -32,6 +32,13 @@ import json
 import os
 from pathlib import Path
 
+from safetensors.torch import save
+
+from . import __version__
+from .inference import load_model_checkpoint
+from .runs import read_safetensors_header
+from .utils import atomic_write_bytes
+
 __all__ = ["FORMAT", "export_safetensors"]
 
 FORMAT = "afg-safetensors-v1"
@@ -43,12 +50,6 @@ def export_safetensors(checkpoint: str | os.PathLike, out: str | os.PathLike) ->
 
     Raises :class:`afg.runs.CheckpointError` (one line) for a file that cannot be read.
     """
-    from safetensors.torch import save
-
-    from . import __version__
-    from .inference import load_model_checkpoint
-    from .utils import atomic_write_bytes
-
     model, info = load_model_checkpoint(checkpoint)  # info.resize: the run's data.resize too
     # clone: tied / shared storages and views become separate contiguous tensors (safetensors
     # stores each tensor once and refuses aliases)
@@ -71,6 +72,4 @@ def export_safetensors(checkpoint: str | os.PathLike, out: str | os.PathLike) ->
 
 def _tensor_count(path: str | os.PathLike) -> int:
     """Number of tensors in a safetensors file (for the CLI summary)."""
-    from .runs import read_safetensors_header
-
     return sum(1 for k in read_safetensors_header(path) if k != "__metadata__")

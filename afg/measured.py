@@ -52,7 +52,7 @@ def _commit(cwd: Path) -> str:
 
 def machine_description() -> str:
     """One line: cores, CPU model (and AVX-512 BF16 where the CPU has it), GPU if any, torch version."""
-    import torch
+    import torch  # local: afg.measured is read by the torch-free afg.docs
 
     cpu = platform.processor() or platform.machine()
     flags = ""
@@ -77,7 +77,10 @@ def write_results(name: str, data: Any, *, command: str, precision: str | None =
     ``data`` must be JSON-serialisable (numbers, strings, lists, dicts); ``command`` is the command
     line a reader re-runs to measure it again.
     """
-    from .utils import _json_default, atomic_save_json
+    from .utils import (  # local: afg.utils loads torch; afg.measured is read by the torch-free afg.docs
+        _json_default,
+        atomic_save_json,
+    )
 
     if not name or "/" in name or name.startswith("."):
         raise ValueError(f"results name {name!r}: a plain file stem, e.g. 'demo_cold_start'")

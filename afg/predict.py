@@ -42,8 +42,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 from torch import nn
 
+from .data.augment import FaceAugment
+from .data.faces import FaceAligner
 from .data.frames import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
@@ -52,9 +55,11 @@ from .data.frames import (
     iter_frames,
     read_video_frames,
 )
-from .data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from .data.transforms import IMAGENET_MEAN, IMAGENET_STD, to_tensor
 from .inference import CheckpointInfo, load_model_checkpoint, resolve_checkpoint
+from .progress import bar
 from .runs import CheckpointError
+from .utils import resolve_device
 
 __all__ = [
     "FACE_COLUMNS",
@@ -102,8 +107,6 @@ class Predictor:
                  batch_size: int = 16, face_threshold: float = 0.9, fps: float | None = 1.0,
                  margin: float = 0.1, img_size: int | None = None, min_face_size: int = 20,
                  max_frames: int | None = None, resize: int | None = None) -> None:
-        from .utils import resolve_device
-
         self.device = resolve_device(device)
         if isinstance(checkpoint, nn.Module):
             model, self.info = checkpoint, CheckpointInfo.from_module(checkpoint)
@@ -137,8 +140,6 @@ class Predictor:
     @property
     def aligner(self):
         if self._aligner is None:
-            from .data.faces import FaceAligner
-
             self._aligner = FaceAligner(size=self.resize or self.img_size, margin=self.margin, device=self.device,
                                         batch_size=self.batch_size, min_face_size=self.min_face_size)
         return self._aligner
@@ -165,8 +166,6 @@ class Predictor:
     def model_view(self, crop: np.ndarray) -> np.ndarray:
         """The ``(img_size, img_size, 3)`` uint8 pixels the model sees of an aligned crop: resized to
         ``resize`` (else ``img_size``), then its centre ``img_size`` crop (as :meth:`predict_crops`)."""
-        from PIL import Image
-
         side = self.resize or self.img_size
         if crop.shape[0] != side or crop.shape[1] != side:
             crop = np.asarray(Image.fromarray(crop).resize((side, side), Image.Resampling.BILINEAR))
@@ -177,11 +176,6 @@ class Predictor:
     def predict_crops(self, crops: Sequence[np.ndarray]) -> list[dict[str, float]]:
         """Model outputs for aligned ``(S, S, 3)`` uint8 crops (resized to ``img_size``, or to
         ``resize`` and centre-cropped to ``img_size``)."""
-        from PIL import Image
-
-        from .data.augment import FaceAugment
-        from .data.transforms import to_tensor
-
         side = self.resize or self.img_size
         centre = FaceAugment(crop=self.img_size if self.resize else None, train=False)  # as validation
         mean, std = (torch.tensor(v).view(3, 1, 1) for v in self.normalisation)
@@ -229,8 +223,6 @@ class Predictor:
         ``(T, H, W, C)`` array of frames, or a list mixing them. ``keep_crops``: keep what the
         model saw of each face of an image (not of video frames) in :attr:`crops`.
         """
-        from .progress import bar
-
         detect = self.detect if detect is None else detect
         records: list[dict[str, Any]] = []
         self.crops = {}

@@ -36,15 +36,20 @@ and results (float16 would halve it but change every run started from it). Regen
 """
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import hashlib
 import json
 import os
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import safetensors
+import safetensors.torch
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -267,9 +272,6 @@ def synthetic_weights(name: str, img_size: int, spec: PretrainSpec = PretrainSpe
     atomically, so concurrent first uses at worst train twice. Its JSON sidecar records the epoch
     losses, the machine, the versions and the training time.
     """
-    import datetime as dt
-    import time
-
 
     found = shipped_weights(name, img_size, spec) if shipped else None
     if found is not None:
@@ -300,11 +302,7 @@ def export_weights(name: str = DEFAULT_BACKBONE, img_size: int = DEFAULT_IMG_SIZ
     trained first when missing; its JSON sidecar, when present, gives the losses and the machine).
     Returns the safetensors path. ``python -m afg.pretrain export`` runs this.
     """
-    import datetime as dt
-
-    import safetensors
-    import safetensors.torch
-    import timm
+    import timm  # local: timm (~1 s to import) only when a backbone is pretrained
 
 
     spec = PRETRAIN_PRESETS[pretraining]
@@ -350,8 +348,6 @@ def export_weights(name: str = DEFAULT_BACKBONE, img_size: int = DEFAULT_IMG_SIZ
 
 def _main(argv: list[str] | None = None) -> int:
     """``python -m afg.pretrain export [--backbone B --img-size S --pretraining P] [--from FILE]``."""
-    import argparse
-
     p = argparse.ArgumentParser(prog="python -m afg.pretrain", description=__doc__.split("\n", 1)[0])
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("export", help="write the pretrained backbone into afg/weights/ (trains it when not cached)")

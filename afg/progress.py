@@ -17,6 +17,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from tqdm.auto import tqdm
+
 __all__ = ["RunsProgress", "bar", "bars_render", "format_seconds", "in_notebook", "line"]
 
 
@@ -47,8 +49,6 @@ def bars_render(stream: TextIO | None = None) -> bool:
 
 def bar(total: int | None = None, desc: str = "", enabled: bool = True, **kwargs: Any) -> Any:
     """A ``tqdm.auto`` bar, disabled unless ``enabled`` and bars render (:func:`bars_render`)."""
-    from tqdm.auto import tqdm
-
     return tqdm(total=total, desc=desc, disable=not (enabled and bars_render()), **kwargs)
 
 

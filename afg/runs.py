@@ -50,6 +50,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
 from .utils import atomic_save_json, atomic_torch_save, atomic_write_text
 
@@ -333,9 +335,6 @@ def read_safetensors_header(path: str | os.PathLike) -> dict[str, Any]:
 def _load_safetensors(path: Path, map_location: Any) -> dict[str, Any]:
     """Tensors of a safetensors file; with afg metadata (:func:`afg.export.export_safetensors`)
     the checkpoint layout ``{"model": ..., "model_config": ..., "task": ..., "label_names": ...}``."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     meta = read_safetensors_header(path).get("__metadata__") or {}
     device = map_location if isinstance(map_location, str) else "cpu"
     try:

@@ -4,6 +4,8 @@ Nothing here knows about models or data; every other module may import it.
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import random
@@ -126,8 +128,6 @@ def atomic_save_json(path: str | os.PathLike, obj: Any) -> Path:
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` through a temporary file + fsync + rename (see :func:`atomic_write_bytes`)."""
-    import io
-
     buf = io.BytesIO()
     torch.save(obj, buf)
     return atomic_write_bytes(path, buf.getvalue())
@@ -135,8 +135,6 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
 
 def file_sha256(path: str | os.PathLike) -> str:
     """Hex SHA-256 of a file's bytes (shipped weights, a prepared folder's manifest)."""
-    import hashlib
-
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 

@@ -215,6 +215,40 @@ def test_counts_of_function_local_imports_reasons_longest_functions_and_run_layo
     assert knows == {"afg/a.py": ["best.pt", "last.pt", "stage{}-"]} and reads == {"afg/a.py": 1}
 
 
+
+def test_every_function_local_import_has_its_reason():
+    """A function-local import only where it saves start-up time, each with ``# local: <reason>``."""
+    missing = arch.unreasoned_local_imports(PACKAGE)
+    assert not missing, "function-local imports without a `# local: <reason>` comment " \
+        "(hoist them to the top of the module, or say why not):\n" + "\n".join(missing)
+
+
+def test_a_planted_function_local_import_without_a_reason_is_found(tmp_path):
+    pkg = tmp_path / "afg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text(textwrap.dedent('''\
+        from typing import TYPE_CHECKING
+
+        if TYPE_CHECKING:
+            import json
+
+
+        def f():
+            import os  # local: a reason
+            if True:
+                import re
+            return os, re
+
+
+        def g():
+            if TYPE_CHECKING:
+                import sys
+            from . import a
+            return a
+    '''))
+    assert arch.unreasoned_local_imports(pkg) == ["afg/a.py:10: import re", "afg/a.py:17: from . import a"]
+
 # -- docs/architecture.md ---------------------------------------------------------------------------
 def test_the_page_draws_the_contract():
     """The layer table between the `layers` markers is what the contract renders to, and every

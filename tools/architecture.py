@@ -253,6 +253,20 @@ def function_local(root: Path, statements: list[tuple[str, int, bool, bool]]) ->
     return out
 
 
+def unreasoned_local_imports(root: Path) -> list[str]:
+    """``file:line: statement`` of every function-local import (``if TYPE_CHECKING:`` blocks left
+    out) without its ``# local: <reason>`` comment: the house rule allows one only where it saves
+    start-up time (the torch-free command line, ``import afg``, a heavy optional dependency)."""
+    out = []
+    for path in modules(root).values():
+        tree, lines = parse(path)
+        reasons = _local_reasons(path)
+        for node, local, tc in _walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom) and local and not tc and node.lineno not in reasons:
+                out.append(f"{path.relative_to(root.parent)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    return sorted(out)
+
+
 def longest_functions(root: Path, n: int = 5) -> list[tuple[int, str, str, int]]:
     """The ``n`` longest functions: ``(lines, module:qualified name, file:line, parameters)``."""
     out = []

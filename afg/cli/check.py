@@ -6,6 +6,7 @@ import argparse
 import warnings
 from pathlib import Path
 
+from ..data.build import release_protocol
 from ..data.check import check_release
 from ..data.datasets import ADAPTERS, get_adapter
 from ..experiments import load_experiment
@@ -63,8 +64,6 @@ def config_plan(dataset: str, root: Path, configs: Path, options: dict | None = 
 def _train_test(spec, adapter):
     """``(train_idx, test_idx, description)`` of the rows a config's ``data`` section trains and
     scores on: :func:`afg.data.build.release_protocol`, the rule training uses."""
-    from ..data.build import release_protocol
-
     tr, te, proto = release_protocol(spec, adapter)
     where = proto.fold_text(spec.fold)
     return tr, te, where if proto.official else f"{where} (OFF-PROTOCOL: not the official split)"

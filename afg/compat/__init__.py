@@ -17,6 +17,7 @@ from typing import Any
 from torch import nn
 
 from ..runs import load_checkpoint
+from . import mafg_ccfg, me_graphau, opengraphau
 from .registry import OFFICIAL_HEADS, register_official_head
 
 __all__ = ["head_from_official", "model_from_official_checkpoint", "register_official_head"]
@@ -28,8 +29,6 @@ def head_from_official(kind: str, state_dict: dict, num_classes: int, **options:
     The returned module takes tokens ``(B, D, C)`` and returns exactly what the authors' head
     returns (a tensor, or a tuple for ME-GraphAU stage 2).
     """
-    from . import mafg_ccfg, me_graphau, opengraphau
-
     if kind not in OFFICIAL_HEADS:
         raise KeyError(f"unknown official head kind {kind!r}; available: {sorted(OFFICIAL_HEADS)}")
     return OFFICIAL_HEADS[kind](state_dict, num_classes, **options)
@@ -45,8 +44,6 @@ def model_from_official_checkpoint(path_or_state_dict: str | Path | dict, **opti
     ``torch.load(weights_only=True)``; ``options`` (``backbone``, ``stage``, ``neighbor_num``, …)
     are passed on.
     """
-    from . import me_graphau, opengraphau
-
     sd = path_or_state_dict
     if isinstance(sd, (str, Path)):
         sd = load_checkpoint(sd)  # weights_only=True; one-line CheckpointError

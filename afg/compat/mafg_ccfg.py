@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from ..models.mafg_ccfg import MAFGCCFGHead, MAFGCCFGHeadConfig
-from ..nn.blocks import LinearBlock
+from ..nn.blocks import LinearBlock, PerNodeLinear
 from .registry import register_official_head
 
 __all__ = ["OfficialMAFGCCFGHead", "official_to_ours", "split_official_checkpoint"]
@@ -92,7 +92,6 @@ def official_to_ours(state_dict: dict[str, torch.Tensor], num_classes: int) -> d
     lin = [LinearBlock(*blocks[i]["fc.weight"].shape[::-1]) for i in range(num_classes)]
     for blk, i in zip(lin, range(num_classes)):
         blk.load_state_dict(blocks[i])
-    from ..nn.blocks import PerNodeLinear
 
     c_out, c_in = blocks[0]["fc.weight"].shape
     pnl = PerNodeLinear(num_classes, c_in, c_out)

@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..models import create_model
+from ..models.me_graphau import ANFLHead, MEFLHead
 from ..runs import load_checkpoint
 from .registry import register_official_head
 
@@ -116,8 +118,6 @@ class OfficialMEGraphAUHead(nn.Module):
 
 
 def _build_head(stage: int, sd: dict, num_classes: int, **options: Any) -> OfficialMEGraphAUHead:
-    from ..models.me_graphau import ANFLHead, MEFLHead
-
     if _num_nodes(sd) != num_classes:
         raise ValueError(f"state dict has {_num_nodes(sd)} AUs, num_classes={num_classes}")
     c = int(sd["sc"].shape[1])
@@ -188,7 +188,9 @@ def official_body_to_ours(sd: dict[str, torch.Tensor],
     bb = {k[len("backbone."):]: v for k, v in sd.items() if k.startswith("backbone.")}
     bb = {k: v for k, v in bb.items() if not k.startswith(("fc.", "head."))}
     if "patch_embed.proj.weight" in bb:
-        from timm.models.swin_transformer import checkpoint_filter_fn
+        from timm.models.swin_transformer import (
+            checkpoint_filter_fn,  # local: timm (~1 s to import) only to convert an authors' Swin checkpoint
+        )
 
         if backbone_module is None:
             raise ValueError("Swin checkpoints need backbone_module for timm's key converter")
@@ -223,8 +225,6 @@ def model_from_official_checkpoint(path_or_state_dict: str | Path | dict, num_cl
 
     ``num_classes``, ``backbone`` and ``stage`` are inferred from the keys when omitted.
     """
-    from ..models import create_model
-
     sd = path_or_state_dict
     if isinstance(sd, (str, Path)):
         sd = load_checkpoint(sd)  # weights_only=True: the released checkpoints are plain tensors

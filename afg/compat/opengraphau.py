@@ -41,6 +41,8 @@ import torch
 from torch import nn
 
 from ..data.au_names import au_column, au_name
+from ..models import create_model
+from ..models.me_graphau import ANFLHead, MEFLHead
 from ..runs import load_checkpoint
 from . import me_graphau as _mg
 from .me_graphau import (
@@ -152,8 +154,6 @@ class OfficialOpenGraphAUHead(nn.Module):
 
 
 def _build_head(stage: int, sd: dict, num_classes: int, **options: Any) -> OfficialOpenGraphAUHead:
-    from ..models.me_graphau import ANFLHead, MEFLHead
-
     n, c = (int(x) for x in sd["main_sc"].shape)
     s = int(sd["sub_sc"].shape[0])
     if num_classes not in (n, n + s):
@@ -216,8 +216,6 @@ def model_from_official_checkpoint(path_or_state_dict: str | Path | dict, backbo
     :data:`OPENGRAPHAU_COLUMNS` order. ``backbone`` and ``stage`` are inferred when omitted.
     The model carries ``label_names``, ``label_descriptions`` and ``eval_resize`` (256) for
     :class:`afg.Predictor`."""
-    from ..models import create_model
-
     sd = path_or_state_dict
     if isinstance(sd, (str, Path)):
         sd = load_checkpoint(sd)  # weights_only=True; one-line CheckpointError

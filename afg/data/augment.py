@@ -36,7 +36,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import Dataset, Subset
+from torchvision.transforms.v2 import functional as TF
 
+from .device_augment import (
+    DeviceAugment,
+    EncodedFaceDataset,
+    decode_item,  # lazy: it reads afg.data.datasets
+)
 from .rois import flip_landmarks
 from .transforms import IMAGENET_MEAN, IMAGENET_STD
 from .wrappers import dataset_layers
@@ -115,12 +121,10 @@ class FaceAugment:
         if self.train and self.on_device:
             return item
         if "image" not in item and "jpeg" in item:  # data.decode_on: device, seen on the CPU
-            from .device_augment import decode_item  # lazy: it reads afg.data.datasets
 
             item = decode_item(item)
         if self.is_identity:
             return item
-        from torchvision.transforms.v2 import functional as TF
 
         out = dict(item)
         img = item["image"]  # (3, H, W), ImageNet-normalised
@@ -190,8 +194,6 @@ def device_augment_of(data: Dataset) -> DeviceAugment | None:
     :class:`~afg.data.device_augment.EncodedFaceDataset` without one (looking through
     ``Subset``/cache wrappers, :func:`afg.data.wrappers.dataset_layers`); ``None`` when
     augmentation runs per item."""
-    from .device_augment import DeviceAugment, EncodedFaceDataset
-
     for layer in dataset_layers(data):
         if isinstance(layer, AugmentedSubset):
             t = layer.transform

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torchvision.io import ImageReadMode, decode_jpeg
 
 from .datasets.face_dataset import FaceDataset
 from .rois import flip_landmarks
@@ -129,8 +130,6 @@ def _rotate_points(points: torch.Tensor, angles: torch.Tensor, h: int, w: int) -
 def decode_jpegs(files: list[bytes], device: torch.device | str = "cpu", size: int | None = None) -> torch.Tensor:
     """Encoded JPEG files → ``(B, 3, S, S)`` uint8 RGB on ``device`` (nvJPEG on CUDA), resized to
     ``size`` when given (bilinear, antialiased; faces are square)."""
-    from torchvision.io import ImageReadMode, decode_jpeg
-
     raw = [torch.frombuffer(bytearray(f), dtype=torch.uint8) for f in files]
     imgs = decode_jpeg(raw, mode=ImageReadMode.RGB, device=device)
     out = []

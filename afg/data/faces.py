@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..utils import resolve_device
 from .image_io import UnreadableImageError, as_rgb_uint8, read_image
 
 __all__ = [
@@ -147,13 +148,13 @@ _MTCNN_CACHE: dict[tuple, Any] = {}
 def get_mtcnn(device: str | torch.device = "cpu", min_face_size: int = 20,
               thresholds: Sequence[float] = (0.6, 0.7, 0.7), factor: float = 0.709):
     """A cached ``facenet_pytorch.MTCNN`` (weights from the wheel; nothing is downloaded)."""
-    from ..utils import resolve_device
-
     dev = resolve_device(device)
     key = (str(dev), int(min_face_size), tuple(float(x) for x in thresholds), float(factor))
     if key not in _MTCNN_CACHE:
         try:
-            from facenet_pytorch import MTCNN
+            from facenet_pytorch import (
+                MTCNN,  # local: optional heavy dependency (facenet-pytorch), only for MTCNN detection
+            )
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError(
                 "face detection needs facenet-pytorch: pip install --no-deps facenet-pytorch==2.6.0"

@@ -73,7 +73,7 @@ def _opencv_frames(cv2: Any, path: str | os.PathLike, fps: float | None) -> Iter
 
 def _pyav_frames(path: str | os.PathLike, fps: float | None) -> Iterator[tuple[int, float, np.ndarray]]:
     try:
-        import av
+        import av  # local: optional video decoder (PyAV)
     except ImportError:
         raise RuntimeError("reading videos needs OpenCV (opencv-python) or PyAV (av)") from None
     with av.open(str(path)) as container:
@@ -93,7 +93,7 @@ def read_video_frames(path: str | os.PathLike, fps: float | None = 1.0,
     installed, else PyAV; raises ``RuntimeError`` when the file cannot be opened or no reader is
     installed."""
     try:
-        import cv2
+        import cv2  # local: optional video decoder (OpenCV), tried when PyAV is missing
     except ImportError:
         cv2 = None
     frames = _opencv_frames(cv2, path, fps) if cv2 is not None else _pyav_frames(path, fps)

@@ -8,6 +8,7 @@ them instead of crashing a long run.
 """
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -118,8 +119,6 @@ def write_image(path: str | os.PathLike, image: np.ndarray, quality: int = 95) -
     The bytes go to a temporary file in the same folder which is then renamed, so an interrupted
     run never leaves a truncated image under the final name.
     """
-    import io
-
     p = Path(path)
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP"}.get(
         p.suffix.lower()

@@ -21,6 +21,7 @@ with one line that says what to do. ``data.packed: true`` (or a folder) trains f
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from ..utils import atomic_save_json, atomic_write_text, file_sha256
 from .datasets.face_dataset import FaceDataset
@@ -81,8 +83,6 @@ def pack_prepared(prepared: str | os.PathLike, size: int | None = None, out: str
         overwrite: repack from scratch (also a pack of an older manifest, which is refused
             otherwise).
     """
-    from tqdm.auto import tqdm
-
     prepared = Path(prepared)
     ds = FaceDataset(prepared, size=size, cache=False)
     size = int(size or ds.prepared_size or 0)
@@ -206,8 +206,6 @@ def packed_dataset(adapter: Any, prepared: str | os.PathLike, packed: bool | str
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m afg.data.packed PREPARED [--size S] [--out DIR] [--overwrite]``: pack once,
     before the workers or ``torchrun`` ranks start (several ranks must not pack at once)."""
-    import argparse
-
     ap = argparse.ArgumentParser(prog="python -m afg.data.packed", description=main.__doc__)
     ap.add_argument("prepared", help="folder written by afg prepare")
     ap.add_argument("--size", type=int, default=None, help="face side (data.resize; default: as prepared)")

@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..utils import atomic_save_json, atomic_write_text
+from ..utils import atomic_save_json, atomic_write_text, resolve_device
+from .datasets import get_adapter
 from .faces import FaceAligner, apply_transform, landmarks68_to_5
 from .image_io import UnreadableImageError, read_image, write_image
 from .manifest import read_manifest, relative_source
@@ -375,9 +376,6 @@ def prepare_main(dataset_name: str, root: str | os.PathLike, out: str | os.PathL
                  progress: bool = True, limit: int | None = None, **adapter_options: Any) -> dict[str, Any]:
     """Entry point of ``afg prepare DATASET --root RAW --out OUT``: build the adapter named
     ``dataset_name`` (``afg.data.datasets.get_adapter``) and prepare it. Returns the summary."""
-    from ..utils import resolve_device
-    from .datasets import get_adapter
-
     adapter = get_adapter(dataset_name, root, **adapter_options)
     dev = resolve_device(device)
     return prepare_dataset(adapter, out, size=size, batch_size=batch_size, resume=resume,

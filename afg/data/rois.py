@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torchvision.ops import roi_align
 
 __all__ = [
     "AU_RULES",
@@ -462,8 +463,6 @@ def extract_rois(
     computed with a tolerance so that mirrored boxes sample identically; one call per distinct
     ratio (usually two: local ROIs and the whole face).
     """
-    from torchvision.ops import roi_align
-
     b, r = boxes.shape[:2]
     c = images.shape[1]
     boxes = boxes.to(images.dtype)

@@ -30,10 +30,11 @@ import pandas as pd
 
 from ..config import apply_overrides
 from ..progress import RunsProgress
+from .analysis import format_delta_ci, paired_comparison, recorded_seconds, replication_table
 from .config import ExperimentConfig, load_experiment
 from .executors import resolve_executor, submit_runs
 from .parallel import resolve_jobs, train_parallel
-from .runner import ResolvedRun, RunResult, run
+from .runner import ResolvedRun, RunResult, run, run_precision
 from .tidy import runs_by_metric, tidy_from_runs
 
 __all__ = ["SELECTED_ON_TEST", "Ablation", "Sweep", "format_mean_std", "pivot_mean_std", "runs_by_metric",
@@ -205,8 +206,6 @@ class Ablation:
     def precisions(self) -> list[str]:
         """What the runs' forward passes computed in (:func:`afg.experiments.run_precision`; of the
         configs on this machine before running)."""
-        from .runner import run_precision
-
         found = [r.precision for *_, r in self.results] or [run_precision(c) for *_, c in self.configs()]
         return list(dict.fromkeys(found))
 
@@ -257,8 +256,6 @@ class Ablation:
         """:func:`afg.experiments.paired_comparison` of every variant against ``reference``
         (default: the first variant) on ``metric`` (default: the task's first), over the
         (fold, seed) pairs both ran."""
-        from .analysis import paired_comparison
-
         if self.tidy is None:
             self.run()
         reference = reference if reference is not None else next(iter(self.variants))
@@ -275,7 +272,6 @@ class Ablation:
         out = pivot_mean_std(self.tidy, metrics or self.metrics, order=list(self.variants))
         out.attrs["note"] = self.note()
         out.attrs["runs"] = runs_by_metric(self.tidy, list(dict.fromkeys(c[0] for c in out.columns)))
-        from .analysis import recorded_seconds
 
         out.attrs["seconds"] = recorded_seconds(self.results)  # per variant: what a run costs here
         return out
@@ -303,8 +299,6 @@ class Ablation:
         out.index.name = "variant"
         note = self.note()
         if reference is not None:
-            from .analysis import format_delta_ci
-
             conf = f"{100 * confidence:g} %"
             pairs = set()
             for m in list(delta_metrics or metrics[:1]):
@@ -332,8 +326,6 @@ class Ablation:
         verdicts, else the direction of each row's paired Δ against ``reference``, default the
         first variant). Runs :meth:`run` first if it has not run; the fresh runs are kept in
         ``self.replication`` (an :class:`Ablation` of the same class)."""
-        from .analysis import replication_table
-
         seeds = [int(s) for s in seeds]
         used = set(self.seeds) if self.seeds else {self.base.recipe.seed}
         if not seeds or used & set(seeds):

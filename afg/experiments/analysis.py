@@ -49,6 +49,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..reference import load_table, table_info
+from .tidy import tidy_from_runs
+
 __all__ = ["SYNTHETIC_MAGNITUDE_NOTE", "VERDICTS", "fold_noise", "format_delta_ci", "magnitude", "noise_note",
            "ordering", "paired_comparison", "paired_power", "pairs_needed", "paper_verdicts",
            "recorded_seconds", "replication_table", "resolution_cost", "resolution_note",
@@ -100,7 +103,7 @@ def paired_comparison(tidy: pd.DataFrame, reference: str, metric: str,
         (fold, seed) the reference lacks (or the reverse) is left out. ``attrs`` hold
         ``reference``, ``metric`` and ``confidence``.
     """
-    from scipy import stats
+    from scipy import stats  # local: SciPy (~0.5 s) only for the statistical tests
 
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
@@ -165,7 +168,7 @@ def paired_power(n: int | np.ndarray, delta: float, sd: float, alpha: float = 0.
     """Exact power of the two-sided paired t-test with ``n`` pairs (see the module docstring):
     ``P(T' > c) + P(T' < −c)``, ``T'`` noncentral t with ``n − 1`` df and ``λ = √n·|δ|/σ``,
     ``c = t_{1−α/2, n−1}``. ``n`` may be an array (every entry ≥ 2)."""
-    from scipy import stats
+    from scipy import stats  # local: SciPy (~0.5 s) only for the statistical tests
 
     n = np.asarray(n, dtype=float)
     if np.any(n < 2):
@@ -209,7 +212,7 @@ def pairs_needed(delta: float, sd: float, power: float = 0.8, alpha: float = 0.0
     def ok(n: int) -> bool:
         return bool(paired_power(n, delta, sd, alpha) >= power)
 
-    from scipy.stats import norm
+    from scipy.stats import norm  # local: SciPy (~0.5 s) only for the statistical tests
 
     # bracket around the normal approximation, then bisect (the power rises with n)
     guess = ((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * sd / abs(delta)) ** 2
@@ -271,8 +274,6 @@ def paper_verdicts(tidy: pd.DataFrame, table: str, reference: str, column: str |
         against the paper's, secondary), ``n_pairs`` (the fewest pairs of any row), ``reference``,
         ``table``, ``column``, ``metric``, ``confidence``.
     """
-    from ..reference import load_table, table_info
-
     info = table_info(table)
     if column is None:
         if metric is not None and metric in info["metrics"]:
@@ -302,7 +303,7 @@ def paper_verdicts(tidy: pd.DataFrame, table: str, reference: str, column: str |
     shared = pd.DataFrame({"ours": means, "paper": paper_s.reindex(means.index)}).dropna()
     tau = float("nan")
     if len(shared) >= 3:
-        from scipy.stats import kendalltau
+        from scipy.stats import kendalltau  # local: SciPy (~0.5 s) only for the statistical tests
 
         tau = float(kendalltau(shared["ours"], shared["paper"]).statistic)
     out.index.name = f"{table} ({column}; ours: {metric}) vs {reference!r}"
@@ -470,8 +471,6 @@ def replication_table(before: pd.DataFrame, after: pd.DataFrame, reference: str,
     parts = {k: _verdicts_of(t, reference, metric, table, column, confidence, scale)
              for k, t in (("before", before), ("after", after), ("pooled", pooled))}
     if table is not None:
-        from ..reference import table_info
-
         scale = 100.0 if table_info(table).get("unit") == "percent" else 1.0
     d = 1 if scale >= 10 else 3
     out = pd.DataFrame(index=parts["before"].index)
@@ -643,12 +642,8 @@ def ordering(ours: pd.DataFrame | Mapping[str, float], table: str | None = None,
     """
     runs, ours_frame = tidy, ours
     if runs is None and isinstance(ours, pd.DataFrame) and ours.attrs.get("runs"):
-        from .tidy import tidy_from_runs
-
         runs = tidy_from_runs(ours.attrs["runs"])
     if paper is None:
-        from ..reference import load_table, table_info
-
         info = table_info(table)
         metric = metric or dict(zip(info["columns"], info["metrics"]))[column]
         paper = load_table(table)[column].dropna().to_dict()
@@ -663,7 +658,7 @@ def ordering(ours: pd.DataFrame | Mapping[str, float], table: str | None = None,
     shared = df.dropna()
     tau = float("nan")
     if len(shared) >= 3:
-        from scipy.stats import kendalltau
+        from scipy.stats import kendalltau  # local: SciPy (~0.5 s) only for the statistical tests
 
         tau = float(kendalltau(shared["ours"], shared["paper"]).statistic)
     df = df.round(2 if scale >= 10 else 4)
@@ -682,8 +677,6 @@ def _add_paired_deltas(df: pd.DataFrame, runs: pd.DataFrame, table: str, column:
                        reference: str | None, confidence: float, scale: float) -> None:
     """:func:`ordering`'s ``Δ ours [CI]``, ``Δ paper`` and ``verdict`` columns, added in place
     (against ``reference``, default: the table's first row among ``runs``)."""
-    from ..reference import load_table
-
     ran = set(runs.loc[runs["metric"] == metric, "variant"])
     reference = reference or next((r for r in load_table(table).index if r in ran), None)
     if reference is None:

@@ -55,6 +55,7 @@ from torch.utils.data import Dataset
 from ..config import Config, ConfigError
 from ..data.spec import DataSpec
 from ..data.wrappers import base_dataset
+from ..models import create_model
 from ..pretrain import preset_spec, resolve_weights
 from ..train.recipe import Recipe
 
@@ -100,8 +101,6 @@ def build_model(model_cfg: dict[str, Any], train_data: Dataset | None = None):
     """``create_model(**model_cfg)``; ``num_classes`` and label names come from the data, and a
     named pretraining in ``model.weights`` (``"synthetic-long"``) is resolved into its weights file
     here (:func:`afg.pretrain.resolve_weights`), before the model is built."""
-    from ..models import create_model
-
     cfg = dict(model_cfg)
     name = cfg.pop("name")
     base = base_dataset(train_data) if train_data is not None else None

@@ -34,17 +34,26 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
+import shlex
+import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+from tqdm.auto import tqdm
+
 from ..config import Config, ConfigError
 from ..runs import RunFolder, load_checkpoint
 from ..utils import atomic_save_json
 from .config import ExperimentConfig
+from .parallel import _ensure_pretrained
+from .runner import ResolvedRun, is_complete, resolve_runs, run, runs_root
 
 __all__ = ["EXECUTORS", "ExecutorSpec", "RunSubmission", "TrainJob", "resolve_executor", "slurm_state",
            "submit_runs"]
@@ -136,10 +145,6 @@ class TrainJob:
         self.config, self.root, self.threads = config, root, threads
 
     def __call__(self) -> dict[str, Any]:
-        import torch
-
-        from .runner import ResolvedRun, run
-
         if self.threads:
             torch.set_num_threads(int(self.threads))
         r = ResolvedRun.resolve(ExperimentConfig.from_dict(self.config), self.root)
@@ -150,7 +155,9 @@ class TrainJob:
     def checkpoint(self, *args: Any, **kwargs: Any):
         """The resubmission after a pre-emption or time-out: the same run, which resumes from its
         checkpoints."""
-        from submitit.helpers import DelayedSubmission
+        from submitit.helpers import (
+            DelayedSubmission,  # local: optional dependency (submitit), only for cluster/local-pool runs
+        )
 
         return DelayedSubmission(TrainJob(self.config, self.root, threads=self.threads))
 
@@ -177,7 +184,7 @@ def _log_start(rd: Path, resume: dict[str, Any] | None) -> None:
 
 def _make_executor(spec: ExecutorSpec, folder: Path):
     try:
-        import submitit
+        import submitit  # local: optional dependency (submitit), only for cluster/local-pool runs
     except ImportError as exc:
         raise ImportError(f"executor {spec.name!r} needs submitit: pip install 'afg[cluster]' "
                           "(or pip install submitit)") from exc
@@ -199,7 +206,9 @@ def _make_executor(spec: ExecutorSpec, folder: Path):
             params["mem_gb"] = spec.mem_gb
         ex.update_parameters(**params)
         return ex
-    from submitit.local.local import LocalExecutor
+    from submitit.local.local import (
+        LocalExecutor,  # local: optional dependency (submitit), only for cluster/local-pool runs
+    )
 
     ex = LocalExecutor(folder=str(folder / "%j"), max_num_timeout=spec.max_requeue)
     ex.update_parameters(timeout_min=spec.time_min, gpus_per_node=spec.gpus_per_job, tasks_per_node=1,
@@ -211,8 +220,6 @@ def _environment_lines() -> list[str]:
     """Shell lines giving a job this process's ``PYTHONPATH`` and runs folder, also where a site
     starts jobs with a clean environment (``SBATCH_EXPORT=NONE``); the job's Python is this
     process's (submitit runs ``sys.executable``)."""
-    import shlex
-
     return [f"export {k}={shlex.quote(os.environ[k])}" for k in ("PYTHONPATH", "AFG_RUNS_DIR",
                                                                  "AFG_REFERENCE_DIR", "AFG_CACHE_DIR")
             if os.environ.get(k)]
@@ -226,8 +233,6 @@ def slurm_state(job_id: str) -> str:
     """The SLURM state of ``job_id`` (``RUNNING``, ``COMPLETED``, ``OUT_OF_MEMORY`` …): from
     ``sacct``, or from ``scontrol show job`` on a cluster without an accounting database (then a
     job is known until ``MinJobAge`` after its end); ``UNKNOWN`` when neither knows it."""
-    import subprocess
-
     try:
         out = subprocess.run(["sacct", "-n", "-X", "-P", "-o", "JobID,State", "-j", str(job_id)],
                              capture_output=True, text=True, timeout=30)
@@ -297,8 +302,6 @@ class RunSubmission:
 
     def finished(self) -> list[bool]:
         """Per run (caller's order): is it complete in the cache?"""
-        from .runner import is_complete
-
         return [is_complete(rd) for rd in self.run_dirs]
 
     def status(self) -> dict[str, int]:
@@ -315,10 +318,6 @@ class RunSubmission:
         Raises:
             RuntimeError: naming a run whose job ended without completing it, and its log.
         """
-        from tqdm.auto import tqdm
-
-        from .runner import is_complete
-
         todo = {rd for rd in self.run_dirs if not is_complete(rd)}
         total = len(set(self.run_dirs))
         bar = tqdm(total=total, initial=total - len(todo), desc=f"runs ({self.spec.name} jobs)",
@@ -380,8 +379,6 @@ def _log_error(log: Path) -> str:
 def _last_line(exc: BaseException) -> str:
     """The error line of an exception's text: the last ``SomeError: …`` line of a job's traceback
     (submitit's text goes on with the paths of the logs), else its last non-empty line."""
-    import re
-
     lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
     errors = [ln for ln in lines if re.match(r"[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b", ln)]
     return (errors or lines or [type(exc).__name__])[-1]
@@ -391,8 +388,6 @@ def _ready_runs(sub: RunSubmission) -> tuple[list[tuple[str, ExperimentConfig, P
     """The runs of ``sub`` that are not complete, not queued or running and not yet submitted by
     this call: ``(ready, waiting labels)``; a run is ready once the runs its stages start from
     (``init_from`` inside another pending run's folder) are complete."""
-    from .runner import is_complete
-
     distinct: dict[Path, tuple[str, ExperimentConfig]] = {}
     for lab, cfg, rd in sub._items:
         distinct.setdefault(rd, (lab, cfg))
@@ -412,8 +407,6 @@ def _ready_runs(sub: RunSubmission) -> tuple[list[tuple[str, ExperimentConfig, P
 def _submit_ready(sub: RunSubmission, spec: ExecutorSpec, folder: Path, root: Path) -> list[str]:
     """Submit :func:`_ready_runs` of ``sub`` as one job array (each run folder gets its
     ``job.json``); returns the labels of the runs still waiting for another run."""
-    from .parallel import _ensure_pretrained
-
     ready, waiting = _ready_runs(sub)
     if ready:
         _ensure_pretrained([cfg for _, cfg, _ in ready])
@@ -439,8 +432,6 @@ def submit_runs(items: Sequence[tuple[str, ExperimentConfig]], executor: Executo
     """Submit the runs of ``items`` (``(label, config)``) that are neither cached nor already
     queued/running as submitit jobs (one job per distinct run, one array per call); with
     ``spec.wait`` block until all are complete. Returns a :class:`RunSubmission`."""
-    from .runner import resolve_runs, runs_root
-
     spec = resolve_executor(executor)
     if spec.name == "local":
         raise ValueError("submit_runs is for submitit executors; local runs go through train_parallel")
@@ -448,7 +439,6 @@ def submit_runs(items: Sequence[tuple[str, ExperimentConfig]], executor: Executo
     cfgs = [(label, r.config, r.run_dir) for label, r in resolve_runs(items, root_path, overrides, device)]
     folder = Path(spec.folder) if spec.folder else root_path / ".submitit"
     if force:  # retrain: the old folders go before any job starts (not those of running jobs)
-        import shutil
 
         for rd in dict.fromkeys(rd for _, _, rd in cfgs):
             if not _job_active(rd):

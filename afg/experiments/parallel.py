@@ -29,7 +29,12 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
+
+from ..pretrain import preset_spec, synthetic_weights
+from ..progress import bar as progress_bar
 from .config import ExperimentConfig
+from .runner import resolve_runs, run, runs_root
 
 if TYPE_CHECKING:
     from .runner import ResolvedRun
@@ -50,16 +55,10 @@ def resolve_jobs(jobs: int | None = None) -> int:
 
 
 def _init_worker(threads: int) -> None:
-    import torch
-
     torch.set_num_threads(threads)
 
 
 def _train_one(config: dict[str, Any], root: str | None, force: bool, filters: list) -> tuple[str, float]:
-    import warnings
-
-    from .runner import run
-
     with warnings.catch_warnings():
         warnings.filters[:] = filters  # the caller's filters (e.g. StageAblation's)
         res = run(ExperimentConfig.from_dict(config), root=root, force=force)
@@ -67,8 +66,6 @@ def _train_one(config: dict[str, Any], root: str | None, force: bool, filters: l
 
 
 def _ensure_pretrained(configs: Sequence[ExperimentConfig]) -> None:
-    from ..pretrain import preset_spec, synthetic_weights
-
     seen = set()
     for cfg in configs:
         m = cfg.model
@@ -100,8 +97,6 @@ def train_parallel(items: Sequence[tuple[str, ExperimentConfig]], jobs: int,
     Raises:
         RuntimeError: naming the run that failed (the others that already finished stay cached).
     """
-    from .runner import resolve_runs, runs_root
-
     root_path = runs_root(root)
     todo = _pending(resolve_runs(items, root_path, overrides, device), force)
     if not todo:
@@ -110,8 +105,6 @@ def train_parallel(items: Sequence[tuple[str, ExperimentConfig]], jobs: int,
     threads = int(threads or max(1, (os.cpu_count() or 1) // jobs))
     bar = None
     if progress:
-        from ..progress import bar as progress_bar
-
         bar = progress_bar(len(todo), f"runs ({jobs} at a time)", leave=False)
     try:
         return _run_pool(todo, _dependencies(todo), jobs, threads, str(root_path), force, bar)

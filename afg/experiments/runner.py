@@ -41,17 +41,27 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from .. import __version__
+from ..data import synth
 from ..data.build import build_data, data_protocol, selection_split
+from ..pretrain import preset_spec, weights_key
 from ..runlock import exclusive
 from ..runs import RunFolder, load_checkpoint, recover_run_dir
-from ..utils import seed_everything
+from ..train import fit
+from ..train.distributed import DistContext
+from ..train.evaluate import evaluate, precision_name
+from ..train.loop import to_json
+from ..train.recipe import resolve_workers
+from ..utils import resolve_device, seed_everything
 from .config import ExperimentConfig, build_model, load_experiment
 
 __all__ = ["HASH_EXCLUDE", "ResolvedRun", "RunResult", "config_hash", "final_model_config", "is_complete",
@@ -75,8 +85,6 @@ def runs_root(root: str | os.PathLike | None = None) -> Path:
 def _device_type(device: str) -> str:
     """The device type ``recipe.device`` names on this machine (``auto`` resolved; a named
     accelerator that is missing here keeps its type: a config resolved for a job elsewhere)."""
-    from ..utils import resolve_device
-
     try:
         return resolve_device(device).type
     except RuntimeError:
@@ -87,8 +95,6 @@ def run_precision(config: ExperimentConfig | ResolvedRun | dict | str | os.PathL
     """What the forward passes of ``config``'s run compute in on this machine
     (:func:`afg.train.evaluate.precision_name`): ``"float32"``, ``"bfloat16 autocast"`` …; stages
     that differ are joined by ``" → "`` (ME-GraphAU's two stages name one precision when they share it)."""
-    from ..train.evaluate import precision_name
-
     cfg = _config_of(config)
     dev = _device_type(cfg.recipe.device)
     names = [precision_name(st.amp, dev) for st in cfg.recipe.resolved_stages()]
@@ -113,11 +119,9 @@ def _hash_payload(cfg: ExperimentConfig) -> dict[str, Any]:
     d["afg_version"] = __version__
     if d.get("data", {}).get("dataset") == "synthetic":
         # a change of the procedural generator changes the data: never reuse runs made on older faces
-        from ..data import synth
 
         d["synth_generator"] = getattr(synth, "GENERATOR_VERSION", None)
     model = d.get("model", {})
-    from ..pretrain import preset_spec, weights_key
 
     spec = preset_spec(model.get("weights"))
     if spec is not None:
@@ -286,8 +290,6 @@ def _train_locked(r: ResolvedRun, force: bool) -> RunResult:
     # the initial weights depend on the config's seed only, never on what ran before in the process
     seed_everything(r.config.recipe.seed)
     out, res = _train_and_evaluate(r)
-    from ..train.distributed import DistContext
-    from ..train.loop import to_json
 
     if DistContext.from_env().is_main:
         r.folder.write_evaluation_record(to_json(out))
@@ -314,8 +316,6 @@ def _cached_result(r: ResolvedRun, load_model: bool) -> RunResult:
 def _prepare_run_dir(r: ResolvedRun, force: bool) -> None:
     """Create the run folder (emptied first under ``force``) holding the resolved ``config.yaml``."""
     if force and r.run_dir.exists():
-        import shutil
-
         shutil.rmtree(r.run_dir)
     r.run_dir.mkdir(parents=True, exist_ok=True)
     r.folder.write_config(r.config.to_yaml())
@@ -324,8 +324,6 @@ def _prepare_run_dir(r: ResolvedRun, force: bool) -> None:
 def _train_and_evaluate(r: ResolvedRun) -> tuple[dict[str, Any], Any]:
     """Train under ``recipe.selection`` (resuming from its checkpoints), then evaluate the held-out
     fold once; returns the evaluation record and :func:`afg.train.fit`'s result."""
-    from ..train import fit
-
     cfg, mode = r.config, r.selection
     train, held_out = build_data(cfg.data)
     model = build_model(cfg.model, train)
@@ -350,13 +348,6 @@ def _train_and_evaluate(r: ResolvedRun) -> tuple[dict[str, Any], Any]:
 def _evaluate_held_out(model: Any, held_out: Any, cfg: ExperimentConfig) -> dict[str, Any]:
     """Metrics of the trained ``model`` on the held-out fold — the one read of its labels under
     ``recipe.selection`` ``val``/``last`` (sharded over DDP ranks like the per-epoch evaluation)."""
-    import torch
-
-    from ..train.distributed import DistContext
-    from ..train.evaluate import evaluate
-    from ..train.loop import to_json
-    from ..train.recipe import resolve_workers
-
     p = next(model.parameters(), None)
     device = p.device if p is not None else torch.device("cpu")
     ctx = DistContext.from_env(device.type)
@@ -391,10 +382,6 @@ def final_model_config(config: ExperimentConfig | ResolvedRun | dict | str | os.
 def _model_device(device: str):
     """The recipe's device, resolved; the CPU when it is not on this machine (a run trained on a
     GPU elsewhere and read back here)."""
-    import torch
-
-    from ..utils import resolve_device
-
     try:
         return resolve_device(device)
     except RuntimeError:

@@ -17,11 +17,41 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 
+from .. import reference
+from ..data.rois import roi_set
+from ..data.stats import dataset_labels, training_statistics
+from ..data.synth import SynthFaces, sample_au_labels
 from ..experiments.ablation import Ablation, Sweep
+from ..experiments.analysis import paper_verdicts, verdict_note
 from ..experiments.export import to_latex, to_markdown
+from ..graphs.cooccurrence import cooccurrence_graph
+from ..graphs.emotion import (
+    AFFECTNET_EXPRESSIONS,
+    EMOTION_GCN_NODES,
+    emotion_adjacency,
+    spearman_matrix,
+)
+from ..graphs.relations import cooccurrence_probabilities, label_relations
+from ..metrics.expression import expression_confusion_matrix
+from ..metrics.graph_agreement import agreement_table, generator_conditionals, prototype_similarity
+from ..metrics.localisation import au_region_masks, localisation_table
+from ..reference.au_gcn_graphs import TABLE1_AUS, TABLE1_DISFA
+from ..viz import (
+    gradcam,
+    plot_adjacency,
+    plot_confusion_matrix,
+    plot_cosine_similarity,
+    plot_gradcam_grid,
+    plot_rois,
+    plot_sweep,
+)
+from ..viz.export import figures_dir
+from ..viz.rois import plot_roi_reconstructions
 from .notebook_setup import NotebookSetup, reference_dir
-from .results import dataset_attr, first_images, predictions
+from .probes import disfa_training_labels
+from .results import dataset_attr, first_images, load_stage_model, predictions
 from .sweeps import SWEEPS, sweep_values
 
 __all__ = [
@@ -82,8 +112,6 @@ def paper_experiments(setup: NotebookSetup, subset: str | None = None,
     config's value (a quick export that trains a handful of runs). Each object carries ``.paper``,
     ``.tables`` (paper table ids) and ``.metric`` (main metric).
     """
-    from .. import reference
-
     out: dict[str, Ablation] = {}
     for paper in ("mafg_ccfg", "au_gcn", "emotion_gcn", "svml_rgcn"):
         if not setup.synthetic and setup.dataset not in _REAL[paper]:
@@ -133,9 +161,6 @@ def export_tables(experiments: Mapping[str, Ablation], folder: str | os.PathLike
     ``<paper>_<table>_verdicts.tex/.md`` (each row's paired Δ against the paper's Δ, with the
     verdict counts) for every ablation that has run; returns an index of the files written.
     Captions say how the epoch was selected (runs selected on the test fold: "optimistic")."""
-    from .. import reference
-    from ..viz.export import figures_dir
-
     out = figures_dir(folder)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -168,7 +193,6 @@ def export_tables(experiments: Mapping[str, Ablation], folder: str | os.PathLike
             has_ref = ((abl.tidy["variant"] == first) & (abl.tidy["metric"] == used)).any()
             if len(abl.variants) < 2 or first not in reference.load_table(t).index or not has_ref:
                 continue
-            from ..experiments.analysis import paper_verdicts, verdict_note
 
             ver = paper_verdicts(abl.tidy, t, first, metric=metric).round(3)
             ver.attrs["note"] = f"{verdict_note(ver)}. {abl.note()}"
@@ -184,8 +208,6 @@ def export_tables(experiments: Mapping[str, Ablation], folder: str | os.PathLike
 def sweep_figure(sweep: Sweep, metric: str | None = None, scale: float | None = None,
                  paper: Mapping[float, float] | None = None, ax=None, title: str | None = None):
     """Mean ± std (over the folds run) of ``metric`` against the swept value."""
-    from ..viz import plot_sweep
-
     metric = metric or sweep.metric
     if sweep.tidy is None:
         sweep.run()
@@ -199,8 +221,6 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, scale: float | None = 
 def mafg_gradcam_figure(abl: Ablation, setup: NotebookSetup, variant: str = "Baseline+MAFG+CCFG",
                         targets: tuple[str, ...] = ("AU01", "AU12"), n: int = 4):
     """Li et al. Fig. 3: Grad-CAM of the MAFG attention (``model.mafg.attention``)."""
-    from ..viz import gradcam, plot_gradcam_grid
-
     model = result_of(abl, variant).model.eval()
     _, val = setup.data("mafg_ccfg", fold=abl.folds[0])
     batch = first_images(val, n)
@@ -239,9 +259,6 @@ def localisation_report(models: Mapping[str, tuple[Any, Any]], data: Any, labels
         rows ``(model, label)`` (plus ``(model, "mean")``), columns ``pointing``, ``energy``,
         ``chance``, ``n``; ``attrs["note"]``: what the columns and chance mean.
     """
-    from ..metrics.localisation import au_region_masks, localisation_table
-    from ..viz import gradcam
-
     batch = first_images(data, n)
     h, w = batch["image"].shape[-2:]
     masks = au_region_masks(np.asarray(batch["landmarks"]), list(batch["subject"]), labels, (h, w),
@@ -274,9 +291,6 @@ def graph_report(graphs: Mapping[str, Any], train_labels: Any, profile: str | No
     Spearman correlation of each graph's off-diagonal entries with the training labels' empirical
     ``P(j | i)`` and with the generator's (``profile``'s fitted statistics, or the conditionals of
     ``truth_labels``, a large fresh sample), next to the node-relabelling baseline."""
-    from ..graphs import cooccurrence_probabilities
-    from ..metrics.graph_agreement import agreement_table, generator_conditionals
-
     truths = {"training labels P(j|i)": cooccurrence_probabilities(np.asarray(train_labels))}
     if profile is not None:
         truths["generator P(j|i)"] = generator_conditionals(profile)
@@ -290,9 +304,6 @@ def generator_labels(data: Any, key: str = "emotions", n_subjects: int = 300) ->
     """``key`` labels of a large fresh sample from the generator that made ``data`` (same profile,
     realism and expression draw; new identities; no rendering): the label structure the generator
     samples from, up to sampling noise."""
-    from ..data.stats import dataset_labels
-    from ..data.synth import SynthFaces
-
     base = next(d for d in _bases(data) if isinstance(d, SynthFaces))
     fresh = SynthFaces(profile=base.profile, n_subjects=n_subjects, images_per_subject=base.images_per_subject,
                        size=base.size, seed=base.seed + 7919, subject_offset=10_000, realism=base.realism,
@@ -313,8 +324,6 @@ def cosine_report(classifiers: Any, node_names: Sequence[str], n_perm: int = 200
     """Emotion-GCN's classifier cosine matrix against the cosine similarity of the generator's
     expression prototypes (over the emotions that have one), Spearman with the relabelling
     baseline."""
-    from ..metrics.graph_agreement import agreement_table, prototype_similarity
-
     w = np.asarray(classifiers.detach().float().cpu() if hasattr(classifiers, "detach") else classifiers, float)
     w = w / np.linalg.norm(w, axis=1, keepdims=True)
     return agreement_table({"classifier cosine": w @ w.T},
@@ -323,9 +332,6 @@ def cosine_report(classifiers: Any, node_names: Sequence[str], n_perm: int = 200
 
 def au_gcn_rois_figure(setup: NotebookSetup):
     """AU-GCN's ROIs on the first training face."""
-    from ..data.rois import roi_set
-    from ..viz import plot_rois
-
     train, _ = setup.data("au_gcn")
     face = first_images(train, 1)
     rois = roi_set(list(dataset_attr(train, "au_names")))
@@ -335,12 +341,6 @@ def au_gcn_rois_figure(setup: NotebookSetup):
 def au_gcn_table1_figure(threshold: float = 0.8, seed: int = 0, n_synthetic: int = 20000):
     """AU-GCN Table 1(b): the published DISFA graph next to ours (real DISFA labels when the
     reference folder is present, synthetic DISFA-profile labels otherwise)."""
-    from ..data.synth import sample_au_labels
-    from ..graphs.cooccurrence import cooccurrence_graph
-    from ..reference.au_gcn_graphs import TABLE1_AUS, TABLE1_DISFA
-    from ..viz import plot_adjacency
-    from .probes import disfa_training_labels
-
     real = disfa_training_labels()
     y, src = (real[1], "real DISFA, fold 1") if real is not None else (
         sample_au_labels("disfa", n_synthetic, seed=seed), "synthetic labels")
@@ -354,11 +354,6 @@ def au_gcn_table1_figure(threshold: float = 0.8, seed: int = 0, n_synthetic: int
 
 def au_gcn_reconstruction_figure(abl: Ablation, setup: NotebookSetup, variant: str = "full"):
     """ROI crops and their reconstructions after AU-GCN's auto-encoder stage."""
-    import torch
-
-    from ..viz.rois import plot_roi_reconstructions
-    from .results import load_stage_model
-
     model = load_stage_model(result_of(abl, variant), "autoencoder")
     _, val = setup.data("au_gcn", fold=abl.folds[0])
     b = first_images(val, 1)
@@ -370,10 +365,6 @@ def au_gcn_reconstruction_figure(abl: Ablation, setup: NotebookSetup, variant: s
 def emotion_adjacency_figure(setup: NotebookSetup, tau: float = 0.1, p: float = 0.7):
     """Emotion-GCN Fig. 3: Spearman matrix of the fold-1 training labels (and the released AffectNet
     matrix when the reference folder is present) and the adjacency Â built from it (Eq. 3–6)."""
-    from ..data.stats import training_statistics
-    from ..graphs.emotion import EMOTION_GCN_NODES, emotion_adjacency, spearman_matrix
-    from ..viz import plot_adjacency
-
     train, _ = setup.data("emotion_gcn")
     st = training_statistics(train)
     mats = {"Spearman (ours)": spearman_matrix(st["expressions"], st["va"][:, 0], st["va"][:, 1], num_classes=7)}
@@ -389,8 +380,6 @@ def emotion_adjacency_figure(setup: NotebookSetup, tau: float = 0.1, p: float = 
 
 
 def _expression_names(abl: Ablation) -> list[str]:
-    from ..graphs.emotion import AFFECTNET_EXPRESSIONS
-
     r = abl.results[0][3]
     names = getattr(r.model, "expression_names", None) or getattr(r.model, "label_names", None)
     return list(names) if names else list(AFFECTNET_EXPRESSIONS)
@@ -398,9 +387,6 @@ def _expression_names(abl: Ablation) -> list[str]:
 
 def emotion_confusion_figure(abl: Ablation, variants: tuple[str, ...] = ("multi_task_ccc", "emotion_gcn")):
     """Emotion-GCN Fig. 4: row-normalised confusion matrices (validation set of the first fold)."""
-    from ..metrics.expression import expression_confusion_matrix
-    from ..viz import plot_confusion_matrix
-
     names = _expression_names(abl)
     variants = tuple(v for v in variants if v in abl.variants)
     fig, axes = plt.subplots(1, len(variants), figsize=(3.7 * len(variants), 3.3), squeeze=False)
@@ -413,8 +399,6 @@ def emotion_confusion_figure(abl: Ablation, variants: tuple[str, ...] = ("multi_
 
 def emotion_cosine_figure(abl: Ablation, variants: tuple[str, ...] = ("multi_task_ccc", "emotion_gcn")):
     """Emotion-GCN Fig. 6: cosine similarity of the learned classifiers and V/A regressors."""
-    from ..viz import plot_cosine_similarity
-
     names = _expression_names(abl) + ["Valence", "Arousal"]
     vecs = {v: result_of(abl, v).model.classifier_vectors() for v in variants if v in abl.variants}
     return plot_cosine_similarity(vecs, names)
@@ -422,10 +406,6 @@ def emotion_cosine_figure(abl: Ablation, variants: tuple[str, ...] = ("multi_tas
 
 def svml_relations_figure(setup: NotebookSetup):
     """SVML-RGCN Fig. 1: P_ij (Eq. 3) and the signed positive − negative relations (Eq. 4)."""
-    from ..data.stats import training_statistics
-    from ..graphs.relations import cooccurrence_probabilities, label_relations
-    from ..viz import plot_adjacency
-
     train, _ = setup.data("svml_rgcn")
     y = training_statistics(train)["emotion_labels"]
     base = setup.config("svml_rgcn").model
@@ -441,8 +421,6 @@ def svml_relations_figure(setup: NotebookSetup):
 def svml_gradcam_figure(abl: Ablation, setup: NotebookSetup, variants: tuple[str, ...] = ("baseline", "svml_rgcn"),
                         n: int = 3, n_targets: int = 3):
     """SVML-RGCN Fig. 7: Grad-CAM of the last backbone stage, baseline vs. SVML-RGCN."""
-    from ..viz import gradcam, plot_gradcam_grid
-
     _, val = setup.data("svml_rgcn", fold=abl.folds[0])
     names = list(getattr(val, "emotion_names", None) or val.dataset.emotion_names)
     batch = first_images(val, n)

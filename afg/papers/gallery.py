@@ -34,16 +34,31 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
+from PIL import Image
+from torch.utils.data import Subset
 
+from .. import __version__, reference
 from ..data import synth
 from ..data.build import build_data
-from ..docs import mark
+from ..data.stats import dataset_labels
+from ..docs import mark, record
+from ..experiments.analysis import (
+    paper_verdicts,
+    recorded_seconds,
+    resolution_note,
+    verdict_note,
+)
+from ..metrics.expression import fig6_structure
 from ..utils import atomic_write_bytes, atomic_write_text
 from ..viz import gradcam, plot_adjacency, plot_cosine_similarity, plot_gradcam_grid, plot_knn_graph
+from ..viz.export import figures_dir
 from ..viz.tables import plot_table
+from .figures import cosine_report, graph_report, localisation_report
+from .me_graphau_table3 import StageAblation, me_graphau_config, table3_variants
 from .notebook_setup import CONFIGS_DIR, NotebookSetup
-from .results import first_images, label_names, model_for
+from .results import dataset_attr, first_images, label_names, model_for
 
 __all__ = ["DOCS_GALLERY", "GALLERY_FILES", "gallery_folder", "write_gallery", "write_png"]
 
@@ -57,8 +72,6 @@ def gallery_folder(setup: NotebookSetup, folder: str | os.PathLike | None = None
     """Where :func:`write_gallery` writes: ``folder``, else :data:`DOCS_GALLERY` in the synthetic
     default mode and ``<figures dir>/gallery`` otherwise. Raises ``ValueError`` when a quick run
     would write into :data:`DOCS_GALLERY` (quick models have learned nothing)."""
-    from ..viz.export import figures_dir
-
     if folder is None:
         return figures_dir() / "gallery" if setup.quick else DOCS_GALLERY
     out = Path(folder)
@@ -74,8 +87,6 @@ def write_png(fig, path: str | os.PathLike, dpi: int = 110, max_bytes: int = 150
     rendered again at ×0.85 the resolution (down to 50 dpi; a warning if still too large). Written
     to a temporary name and renamed; no software/version metadata, so an unchanged figure gives an
     unchanged file. Closes ``fig``."""
-    from PIL import Image
-
     d = float(dpi)
     while True:
         buf = io.BytesIO()
@@ -98,8 +109,6 @@ def write_png(fig, path: str | os.PathLike, dpi: int = 110, max_bytes: int = 150
 
 def _table3(setup: NotebookSetup, fold: int, seeds: Sequence[int] | None, root: Any):
     """Notebook 02's Table 3 ablation over the setup's folds (plus ``fold``), run or fetched."""
-    from .me_graphau_table3 import StageAblation, me_graphau_config, table3_variants
-
     cfg = me_graphau_config(setup)
     variants = table3_variants(cfg, stage2_lr=cfg.recipe.optimizer.lr)
     folds = sorted(set(setup.fold_list("me_graphau")) | {int(fold)})
@@ -111,8 +120,6 @@ def _table3(setup: NotebookSetup, fold: int, seeds: Sequence[int] | None, root: 
 
 def _emotion_gcn(setup: NotebookSetup, fold: int, root: Any):
     """The ``emotion_gcn`` row of notebook 05's Table I on ``fold`` (one cached run)."""
-    from .. import reference
-
     row = {"emotion_gcn": reference.variants("emotion_gcn/table1")["emotion_gcn"]}
     abl = setup.ablation("emotion_gcn", row, folds=[int(fold)], root=root)
     abl.run(load_model=True)
@@ -122,8 +129,6 @@ def _emotion_gcn(setup: NotebookSetup, fold: int, root: Any):
 def _one_face_per_subject(data, n: int):
     """The first face of each of the first ``n`` subjects of ``data`` (fewer subjects: the first
     ``n`` faces), as a ``Subset``."""
-    from torch.utils.data import Subset
-
     picked, seen = [], set()
     for i in range(len(data)):
         s = data[i]["subject"]
@@ -146,16 +151,6 @@ def _verdict_table(abl) -> tuple[Any, str, Any]:
     """Table 3 in the paper's row order: our F1, paired Δ [95 % CI] vs the backbone row, the
     paper's F1 and Δ (ResNet-50), the verdict; the note under it; the verdicts
     (:func:`~afg.experiments.analysis.paper_verdicts`)."""
-    import pandas as pd
-
-    from .. import reference
-    from ..experiments.analysis import (
-        paper_verdicts,
-        recorded_seconds,
-        resolution_note,
-        verdict_note,
-    )
-
     ours = abl.table(["f1_mean"], reference=_REFERENCE_ROW)
     ver = paper_verdicts(abl.tidy, "me_graphau/table3", _REFERENCE_ROW, column="ResNet-50")
     paper = reference.load_table("me_graphau/table3")["ResNet-50"]
@@ -184,10 +179,6 @@ def _scores(setup: NotebookSetup, abl, me_model, emo_model, fold: int, train, va
     backbone row) against chance, the K-NN frequency ``knn_freq`` and the classifier cosines
     against the truth with their baselines (:mod:`afg.metrics.localisation`,
     :mod:`afg.metrics.graph_agreement`)."""
-    from ..data.stats import dataset_labels
-    from .figures import cosine_report, graph_report, localisation_report
-    from .results import dataset_attr, model_for
-
     plain = model_for(_image_run(abl, _REFERENCE_ROW, fold, setup.seed), root)
     loc = localisation_report({"ME-GraphAU": (me_model, None), "plain backbone": (plain, None)}, val, aus, n=48)
     cam = "; ".join(f"{m}: " + ", ".join(f"{a} {loc.loc[(m, a), 'pointing']:.2f} / {loc.loc[(m, a), 'energy']:.2f} "
@@ -218,9 +209,6 @@ def _record(setup: NotebookSetup, abl, ver, note: str, emo, emo_model,
             seeds: Sequence[int] | None, scores: dict[str, str]) -> dict[str, Any]:
     """The numbers the caption file quotes, as ``docs/results/gallery.json`` (default mode only:
     :func:`afg.docs.record`); returns them (the caption renders them through :func:`afg.docs.mark`)."""
-    from ..docs import record
-    from ..metrics.expression import fig6_structure
-
     fig6 = fig6_structure(emo_model.classifier_vectors(), emo_model.node_names)
     lo, med, hi = fig6["classifier_cos"]
     data = {"table3": {**{k: int(v) for k, v in ver.attrs["counts"].items()}, "pairs": int(ver.attrs["n_pairs"]),
@@ -411,10 +399,8 @@ def _caption_verdicts(g: _Inputs) -> str:
 
 def _caption_head(g: _Inputs) -> list[str]:
     """The caption file's title and the paragraph on the runs and the faces."""
-    import afg  # local: the package's __init__ is still running when this module is imported
-
     s = g.setup
-    head = (f"mode **{s.mode}** (`QUICK={s.quick}`), afg {afg.__version__}, synthetic generator "
+    head = (f"mode **{s.mode}** (`QUICK={s.quick}`), afg {__version__}, synthetic generator "
             f"v{getattr(synth, 'GENERATOR_VERSION', '?')}, device {s.resolved_device}, backbone init "
             f"`{g.me.config.model.get('weights') or 'random'}`, forward passes in {g.me.precision}")
     return [

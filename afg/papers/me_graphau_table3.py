@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,10 +19,12 @@ from typing import Any
 import pandas as pd
 
 from ..experiments.ablation import Ablation
+from ..experiments.analysis import noise_note, ordering
 from ..experiments.config import ExperimentConfig, load_experiment
 from ..experiments.runner import run_dir_for
+from ..models.me_graphau import TABLE3_ROWS
 from ..runs import RunFolder
-from .notebook_setup import CONFIGS_DIR
+from .notebook_setup import CONFIGS_DIR, NotebookSetup
 
 __all__ = ["StageAblation", "me_graphau_config", "table3_report", "table3_variants"]
 
@@ -67,8 +70,6 @@ def table3_variants(base: ExperimentConfig | dict | str, stage2_lr: float | None
     row's run directory for the same fold by :class:`StageAblation`. ``stage2_lr`` overrides the
     recipe's stage-2 learning rate.
     """
-    from ..models.me_graphau import TABLE3_ROWS
-
     stages = load_experiment(base).to_dict()["recipe"]["stages"]
     if len(stages) != 2:
         raise ValueError("table3_variants needs a two-stage recipe (stage 1 ANFL, stage 2 MEFL)")
@@ -137,11 +138,6 @@ def table3_report(folds: Sequence[int] = (1, 2), seeds: Sequence[int] = (0, 1), 
 
     Returns ``{"ablation", "table", "ordering", "seconds"}``.
     """
-    import time
-
-    from ..experiments.analysis import noise_note, ordering
-    from .notebook_setup import NotebookSetup
-
     t0 = time.perf_counter()
     setup = NotebookSetup(quick=quick, folds=max(folds))
     cfg = me_graphau_config(setup, {"recipe.selection": selection} if selection else None)

@@ -22,17 +22,25 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..config import apply_overrides, parse_yaml
 from ..data.build import build_data, protocol_fold_count, release_protocol
+from ..docs import PAPER_ROWS, record
 from ..experiments.ablation import Ablation, Sweep
 from ..experiments.config import ExperimentConfig, load_experiment
+from ..experiments.runner import run_precision, runs_root
 from ..pretrain import DEFAULT_PRETRAINING, PRETRAIN_PRESETS, preset_spec
+from ..reference import PAPERS
+from ..utils import resolve_device, seed_everything
+from ..viz import use_style
 
 __all__ = ["CONFIGS_DIR", "OVERLAY_KEYS", "PAPER_DATASETS", "NotebookSetup", "read_overlay", "reference_dir",
            "synthetic_config", "synthetic_overlay"]
@@ -171,9 +179,6 @@ class NotebookSetup:
         if self.pretraining not in PRETRAIN_PRESETS and not Path(self.pretraining).is_file():
             raise ValueError(f"PRETRAINING={self.pretraining!r}: give a named pretraining "
                              f"({', '.join(PRETRAIN_PRESETS)}) or an existing weights file of the backbone")
-        import torch
-
-        from ..utils import resolve_device, seed_everything
 
         seed_everything(self.seed)
         if self.threads is None and self.quick:
@@ -181,12 +186,8 @@ class NotebookSetup:
         if self.threads:
             torch.set_num_threads(int(self.threads))
         self.resolved_device = str(resolve_device(self.device))
-        from ..viz import use_style
 
         use_style()
-        import time
-
-        from ..experiments.runner import runs_root
 
         self._started = time.perf_counter()
         self._runs_before = _run_folders(runs_root())
@@ -218,9 +219,6 @@ class NotebookSetup:
         """What this setup's runs of ``paper`` compute their forward passes in on this machine
         (:func:`afg.experiments.run_precision`: ``"float32"``, ``"bfloat16 autocast"``); without a
         paper, on synthetic faces, the five papers' (one name when they agree), else ``""``."""
-        from ..experiments.runner import run_precision
-        from ..reference import PAPERS
-
         if paper is not None:
             return run_precision(self.config(paper))
         if not self.synthetic:
@@ -303,11 +301,6 @@ class NotebookSetup:
         In the synthetic default mode (``QUICK=False``) it is written to
         ``docs/results/notebook_<NN>.json`` (:func:`afg.docs.record`), whose ``summary`` is the
         paper's row in the README's per-paper table; quick mode and real data only print it."""
-        import time
-
-        from ..docs import PAPER_ROWS, record
-        from ..experiments.runner import runs_root
-
         new = len(_run_folders(runs_root()) - self._runs_before)
         data: dict[str, Any] = {"notebook": notebook, "mode": self.mode,
                                 "minutes": round((time.perf_counter() - self._started) / 60, 2),

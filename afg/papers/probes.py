@@ -12,6 +12,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..graphs.cooccurrence import cooccurrence_graph
+from ..graphs.knn import knn_adjacency
+from ..models import create_model
 from .notebook_setup import reference_dir
 
 __all__ = ["DISFA_REFERENCE_AUS", "au_relation_graphs", "ccfg_paper_vs_code", "disfa_training_labels",
@@ -31,8 +34,6 @@ def ccfg_paper_vs_code(images: Any, num_classes: int = 8, backbone: str = "resne
     BatchNorm ``num_batches_tracked`` after one training-mode forward pass (N for the authors'
     shared block, 1 for the paper's per-AU blocks).
     """
-    from ..models import create_model
-
     rows = {}
     state = None
     for official in (False, True):
@@ -73,8 +74,6 @@ def disfa_training_labels(ref: str | os.PathLike | None = None) -> dict[int, np.
 def au_relation_graphs(labels_by_fold: Mapping[Any, np.ndarray], threshold: float = 0.8,
                        published: np.ndarray | None = None) -> tuple[dict[Any, np.ndarray], pd.DataFrame]:
     """AU-GCN's M_bool (Eq. 4–5) per fold and, with ``published``, how many entries differ from it."""
-    from ..graphs.cooccurrence import cooccurrence_graph
-
     graphs = {k: cooccurrence_graph(y, threshold) for k, y in labels_by_fold.items()}
     rows = {}
     for k, g in graphs.items():
@@ -89,8 +88,6 @@ def knn_degrees(node_features: torch.Tensor, labels: Any, k: int, metric: str = 
     """ME-GraphAU Fig. 4's observation, measured: mean number of K-NN edges *pointing to* a node
     (in-degree, self loops excluded) for active vs inactive AUs, over faces ``(F, N, C)`` with 0/1
     ``labels (F, N)`` (ground truth or thresholded predictions)."""
-    from ..graphs.knn import knn_adjacency
-
     a = knn_adjacency(torch.as_tensor(node_features).float(), k, metric)  # (F, N, N), row i -> its K
     a = a * (1 - torch.eye(a.shape[-1]))
     indeg = a.sum(1).numpy()  # (F, N)

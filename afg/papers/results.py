@@ -12,9 +12,10 @@ from torch.utils.data import Subset
 
 from ..data.build import build_data
 from ..data.transforms import denormalize
-from ..experiments.config import ExperimentConfig, load_experiment
-from ..experiments.runner import RunResult, held_out_settings, run
+from ..experiments.config import ExperimentConfig, build_model, load_experiment
+from ..experiments.runner import RunResult, final_model_config, held_out_settings, run
 from ..runs import RunFolder, load_checkpoint
+from ..train.evaluate import collate, evaluate
 
 __all__ = ["dataset_attr", "first_images", "label_names", "load_stage_model", "model_for", "predictions",
            "to_uint8"]
@@ -25,8 +26,6 @@ def predictions(result: Any, batch_size: int | None = None) -> dict[str, Any]:
     run's own held-out evaluation computed them — its last stage's ``amp`` (bf16 autocast where
     the run used it), memory format and evaluation batch size (``batch_size`` overrides) — so a
     figure drawn from them (a confusion matrix, Fig. 6) shows the model the run's table scored."""
-    from ..train.evaluate import evaluate
-
     if result.model is None:
         raise ValueError("the RunResult carries no model; run it with load_model=True")
     _, val = build_data(result.config.data)
@@ -53,9 +52,6 @@ def load_stage_model(result: Any, stage: str):
     """The model of a finished multi-stage run restored from one stage's checkpoint
     (its resumable checkpoint, :meth:`afg.runs.RunFolder.stage`), e.g. AU-GCN after its
     auto-encoder pre-training."""
-    from ..experiments.config import build_model
-    from ..experiments.runner import final_model_config
-
     d = RunFolder(result.run_dir).stage(stage)
     if d is None:
         raise FileNotFoundError(f"no stage {stage!r} in {result.run_dir}")
@@ -93,8 +89,6 @@ def label_names(dataset: Any, attr: str = "au_names") -> list[str]:
 def first_images(data: Any, n: int = 4) -> dict[str, Any]:
     """The first ``n`` items of a dataset collated: ``image`` (n,3,H,W), ``rgb`` (n,H,W,3) uint8
     (ImageNet normalisation undone) and every other key the items share."""
-    from ..train.evaluate import collate
-
     batch = collate([data[i] for i in range(min(n, len(data)))])
     batch["rgb"] = (denormalize(batch["image"]) * 255).byte().permute(0, 2, 3, 1).numpy()  # (n, H, W, 3)
     return batch

@@ -41,8 +41,10 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel as DDP
 from torch.utils.data import Dataset
 
+from ..data.stats import training_statistics
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from ..progress import line
 from ..runs import InputSpec, RunFolder, load_checkpoint
@@ -109,8 +111,6 @@ def _device_and_ranks(name: str | torch.device) -> tuple[torch.device, DistConte
 
 
 def _training_statistics(data: Dataset) -> dict[str, Any] | None:
-    from ..data.stats import training_statistics
-
     try:
         return training_statistics(data)
     except (TypeError, AttributeError):
@@ -216,8 +216,6 @@ def _monitor(recipe: Recipe, task: str, validates: bool) -> tuple[str, str]:
 def _wrap(model: nn.Module, recipe: Recipe, ctx: DistContext, device: torch.device) -> nn.Module:
     """The module that runs the forward pass: ``model``, DDP-wrapped and/or compiled."""
     if ctx.enabled:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
         model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None,
                     find_unused_parameters=recipe.find_unused_parameters)
     if recipe.compile:

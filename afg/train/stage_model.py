@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..models.registry import model_from_config
 from ..runs import RunFolder, load_checkpoint
 from .evaluate import _unwrap
 from .recipe import Stage
@@ -53,8 +54,6 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], strict: bool)
 
 
 def _switch_model(model: nn.Module, overrides: dict, name: str) -> nn.Module:
-    from ..models.registry import model_from_config
-
     cfg = dict(getattr(_unwrap(model), "model_config", None) or {})
     if not cfg:
         raise ValueError(f"stage {name!r} switches the model but the model has no model_config "

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..image_io import write_image
 from .base import (
     FrameLookup,
     ReleaseAdapter,
@@ -150,8 +151,6 @@ class DISFA(ReleaseAdapter):
 
         Optional step (needs PyAV or OpenCV for decoding). Returns frames written per subject.
         """
-        from ..image_io import write_image
-
         vdir = self.root / videos
         dest = Path(out) if out is not None else self.image_root
         ext = image_ext or self._ext
@@ -174,7 +173,7 @@ class DISFA(ReleaseAdapter):
 def _iter_video(path: Path):
     """RGB uint8 frames of a video via PyAV (torchvision's backend) or OpenCV."""
     try:
-        import av  # type: ignore
+        import av  # type: ignore  # local: optional video decoder (PyAV)
 
         with av.open(str(path)) as container:
             for frame in container.decode(video=0):
@@ -183,7 +182,7 @@ def _iter_video(path: Path):
     except ImportError:
         pass
     try:
-        import cv2  # type: ignore
+        import cv2  # type: ignore  # local: optional video decoder (OpenCV), tried when PyAV is missing
     except ImportError as exc:
         raise ImportError("frame extraction needs PyAV (pip install av) or OpenCV") from exc
     cap = cv2.VideoCapture(str(path))

@@ -89,7 +89,9 @@ def subject_folds(subjects: Sequence[str], k: int, seed: int = 0) -> Folds:
 def kfold_indices(n: int, k: int, seed: int = 42) -> np.ndarray:
     """Fold id (1..k) of each of ``n`` rows, ``sklearn.model_selection.KFold(k, shuffle=True,
     random_state=seed)`` (the random split the papers use for EmotioNet and JAFFE)."""
-    from sklearn.model_selection import KFold
+    from sklearn.model_selection import (
+        KFold,  # local: scikit-learn (~1 s to import) only for k-fold splits
+    )
 
     fold = np.zeros(n, dtype=np.int64)
     for j, (_, test) in enumerate(KFold(k, shuffle=True, random_state=seed).split(np.arange(n))):

@@ -15,6 +15,10 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
+
+from ..faces import apply_transform, estimate_similarity, landmarks68_to_5
+from ..synth import render_face
 
 __all__ = ["Face", "cat", "face", "photos"]
 
@@ -36,9 +40,8 @@ class Face:
 
 @cache
 def _photo_arrays(size: int) -> tuple[np.ndarray, ...]:
-    import matplotlib
-    import skimage.data
-    from PIL import Image
+    import matplotlib  # local: matplotlib (~0.5 s) only for its sample photograph
+    import skimage.data  # local: scikit-image (~0.5 s) only for its sample photographs
 
     astro = Image.fromarray(skimage.data.astronaut()[0:300, 90:390])
     hopper = Image.open(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg").convert("RGB")
@@ -54,8 +57,7 @@ def photos(size: int = 256) -> list[np.ndarray]:
 
 def cat(size: int = 128) -> np.ndarray:
     """A photograph without a face (``skimage.data.chelsea``)."""
-    import skimage.data
-    from PIL import Image
+    import skimage.data  # local: scikit-image (~0.5 s) only for its sample photographs
 
     return np.asarray(Image.fromarray(skimage.data.chelsea()).resize((size, size)))
 
@@ -63,17 +65,12 @@ def cat(size: int = 128) -> np.ndarray:
 @cache
 def _template68(size: int) -> tuple[np.ndarray, np.ndarray]:
     """The generator's neutral 68 landmarks at ``size`` px and their 5 points."""
-    from ..faces import landmarks68_to_5
-    from ..synth import render_face
-
     _, lm = render_face(0, np.zeros(18), size=size)
     return lm.astype(np.float64), landmarks68_to_5(lm)
 
 
 def _photo_landmarks(which: int, size: int, mirrored: bool, shift: int) -> np.ndarray:
     """68 points for a photograph: the generator's template moved onto its 5 measured points."""
-    from ..faces import apply_transform, estimate_similarity
-
     pts = np.asarray(_POINTS_128[which], dtype=np.float64) * size / 128.0
     if mirrored:  # the subject's left eye / mouth corner is now on the image's right
         pts[:, 0] = size - 1 - pts[:, 0]
@@ -88,8 +85,6 @@ def face(index: int, size: int = 128, intensity: np.ndarray | None = None, gray:
     shifted by a few pixels on alternate uses, so frames differ), ≡ 2 a synthetic face of identity
     ``index // 3`` showing ``intensity`` ((18,) AU intensities 0–5 over
     :data:`afg.data.synth.ALL_AUS`; None: neutral)."""
-    from ..synth import render_face
-
     if index % 3 == 2:
         amp = np.zeros(18) if intensity is None else np.clip(np.asarray(intensity, float) / 5.0, 0, 1)
         im, lm = render_face(index // 3, amp, size=size)
@@ -111,8 +106,6 @@ def face(index: int, size: int = 128, intensity: np.ndarray | None = None, gray:
 
 def save(path: Path, image: np.ndarray, mode: str | None = None, **kw) -> None:
     """Write ``image`` to ``path`` (folders created; ``mode="L"`` for grayscale files)."""
-    from PIL import Image
-
     path.parent.mkdir(parents=True, exist_ok=True)
     im = Image.fromarray(np.ascontiguousarray(image))
     if mode:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..synth.labels import CIRCUMPLEX, EMOTION_NAMES
 from ._faces import face, save
 
 __all__ = ["AFFECTNET_COUNTS", "make_fake_affectnet_release"]
@@ -34,8 +35,6 @@ def make_fake_affectnet_release(root: str | os.PathLike, extra_training: int = 3
     balanced like the real one. Landmarks are exact (synthetic faces) or the generator's template
     fitted to the photographs' measured points; valence/arousal are drawn around each category's
     circumplex position (``afg.data.synth.labels.CIRCUMPLEX``), ``-2,-2`` for Non-Face."""
-    from ..synth.labels import CIRCUMPLEX, EMOTION_NAMES
-
     root = Path(root)
     rng = np.random.default_rng(seed)
     lists = root / "Manually_Annotated_file_lists"

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..synth import ALL_AUS, sample_labels
+from ..synth.labels import CIRCUMPLEX, EMOTION_NAMES
 from ._faces import face, save
 from ._labels import vary_within
 
@@ -53,9 +55,6 @@ def make_fake_affwild2_release(root: str | os.PathLike, size: int = 112, with_fa
     ``1-30-1280x720`` has expression ``-1`` and AUs ``-1``; in ``118-30-640x480`` frame 1 has V/A
     ``-5,-5`` and frame 3 no face image.
     """
-    from ..synth import ALL_AUS, sample_labels
-    from ..synth.labels import CIRCUMPLEX, EMOTION_NAMES
-
     root = Path(root)
     rng = np.random.default_rng(seed)
     n = 3

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets.bp4d import BP4D_AUS
+from ..synth import ALL_AUS, sample_au_labels
 from ._faces import face, save
 from ._labels import vary_within
 
@@ -39,9 +41,6 @@ def make_fake_bp4d_release(root: str | os.PathLike, frames_per_task: int = 3,
     ``with_failures``: one protocol AU of one frame is 9 (not coded), and the first session has one
     more frame on disk than coded (the uncoded part of the sequence).
     """
-    from ..datasets.bp4d import BP4D_AUS
-    from ..synth import ALL_AUS, sample_au_labels
-
     root = Path(root)
     rng = np.random.default_rng(seed)
     n = frames_per_task

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets.disfa import DISFA_AUS, DISFA_CODED_AUS
+from ..synth import ALL_AUS, sample_au_labels
 from ._faces import cat, face, photos, save
 from ._labels import vary_within
 
@@ -38,9 +40,6 @@ def make_fake_disfa_release(root: str | os.PathLike, frames_per_subject: int = 3
     image (listed as missing). The default subjects fall in the three standard parts, so the
     3-fold protocol applies.
     """
-    from ..datasets.disfa import DISFA_AUS, DISFA_CODED_AUS
-    from ..synth import ALL_AUS, sample_au_labels
-
     root = Path(root)
     rng = np.random.default_rng(seed)
     n = frames_per_subject

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets.emotionet import EMOTIONET_AUS
 from ..datasets.records import kfold_indices
+from ..synth import ALL_AUS, sample_au_labels
 from ._faces import face, save
 from ._labels import vary_within
 
@@ -33,9 +35,6 @@ def make_fake_emotionet_release(root: str | os.PathLike, n_images: int = 9, size
     ``'AU 10'`` column the protocol ignores. With ``with_failures``: AU43 is ``999`` on one row,
     one URL carries stray quotes, an empty row follows the third, and the last image is missing
     (a dead link)."""
-    from ..datasets.emotionet import EMOTIONET_AUS
-    from ..synth import ALL_AUS, sample_au_labels
-
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)

@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import Dataset
 
+from ..stats import au_class_weights
 from ..transforms import to_tensor
 from .face import AU_INDEX, DEFAULT_EVIDENCE
 from .labels import (
@@ -313,10 +315,6 @@ def export_list_format(dataset: SynthFaces, out_dir: str | os.PathLike, k: int =
     training set, as ME-GraphAU's code writes them); ``all_img_paths.txt`` / ``all_labels.txt``
     with every sample, and ``au_names.txt``. Returns ``{name: path}`` of the list files.
     """
-    from PIL import Image
-
-    from ..stats import au_class_weights
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     labels = dataset.labels()["au"].astype(int)

@@ -23,7 +23,7 @@ def au_gallery(
     its neutral face first for comparison. Returns the figure; save it with
     :func:`afg.viz.save_figure` (the data layer draws, it does not write figure files).
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # local: matplotlib (~0.5 s) only when the gallery is drawn
 
     ncol = 7
     n_au_rows = int(np.ceil((len(ALL_AUS) + 1) / ncol))

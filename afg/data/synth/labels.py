@@ -211,8 +211,12 @@ class PairwiseAUModel:
     """
 
     def __init__(self, rates: np.ndarray, joint: np.ndarray, none_rate: float | None = None) -> None:
-        from scipy.optimize import minimize
-        from scipy.special import logsumexp
+        from scipy.optimize import (
+            minimize,  # local: SciPy (~0.5 s) only when the label model is fitted
+        )
+        from scipy.special import (
+            logsumexp,  # local: SciPy (~0.5 s) only when the label model is fitted
+        )
 
         rates = np.asarray(rates, np.float64)
         joint = np.asarray(joint, np.float64)
