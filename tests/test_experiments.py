@@ -8,7 +8,6 @@ from test_train import Kill, TinyAU, TinyData, _strip
 from torch.utils.data import Subset
 
 import afg.experiments.runner as runner_module  # run() calls the fit it imported: patch it there
-import afg.train
 from afg.data.build import build_data
 from afg.experiments import (
     Ablation,
