@@ -30,6 +30,7 @@ import time
 from typing import Any
 
 from afg import reference
+from afg.docs import PAPER_ROWS
 from afg.experiments.analysis import (
     paper_verdicts,
     recorded_seconds,
@@ -51,8 +52,8 @@ NOTEBOOKS: dict[str, tuple[str, list[tuple[str, str]], str]] = {
 }
 
 
-#: notebook -> the paper's name in the README's per-paper table (afg.docs.PAPER_ROWS)
-_PAPER_NAMES = {"02": "ME-GraphAU", "03": "MAFG+CCFG", "04": "AU-GCN", "05": "Emotion-GCN", "06": "SVML-RGCN"}
+#: notebook -> the paper's name in the README's per-paper table (its one definition: afg.docs.PAPER_ROWS)
+_PAPER_NAMES = {p["notebook"][:2]: p["paper"] for p in PAPER_ROWS}
 
 
 def build_table(nb: str, setup: NotebookSetup, seeds: list[int] | None, root: str | None):
